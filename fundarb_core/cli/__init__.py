@@ -1,0 +1,103 @@
+"""The `fundarb` command line. Subcommands import lazily so that `fundarb --help` starts fast."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from functools import cache
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import click
+
+from fundarb_core._version import __version__
+
+if TYPE_CHECKING:
+    from fundarb_core.plugins import Plugins
+
+__all__ = ["fail", "get_plugins", "main"]
+
+# name -> ("module:attribute", short help); the module is imported only when the command runs or shows its help.
+BUILTIN_COMMANDS: dict[str, tuple[str, str]] = {
+    "config": ("fundarb_core.cli._config:config", "Check or print a configuration file."),
+    "plugins": ("fundarb_core.cli._plugins:plugins", "List the plugins found and what each registered."),
+}
+
+
+@cache
+def get_plugins() -> Plugins:
+    """Load the built-in and installed plugins once per process."""
+    from fundarb_core.plugins import Plugins
+
+    return Plugins().load()
+
+
+def fail(lines: str | list[str] | tuple[str, ...], code: int = 2) -> NoReturn:
+    """Print one line per problem to stderr and exit with `code`."""
+    for line in [lines] if isinstance(lines, str) else lines:
+        click.echo(line, err=True)
+    sys.exit(code)
+
+
+class LazyGroup(click.Group):
+    """A group whose built-in commands load on use, and which asks plugins for theirs."""
+
+    _plugin_commands_added = False
+
+    def _add_plugin_commands(self) -> None:
+        if self._plugin_commands_added:
+            return
+        self._plugin_commands_added = True
+        from fundarb_core.errors import PluginError
+
+        try:
+            get_plugins().add_commands(self)
+        except PluginError as exc:
+            fail(str(exc))
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._add_plugin_commands()
+        return sorted({*BUILTIN_COMMANDS, *self.commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        builtin = BUILTIN_COMMANDS.get(cmd_name)
+        if builtin is not None:
+            module_name, attr = builtin[0].split(":")
+            command: click.Command = getattr(importlib.import_module(module_name), attr)
+            return command
+        if cmd_name not in self.commands:
+            self._add_plugin_commands()
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """List commands without importing the built-in ones (their short help is declared above)."""
+        self._add_plugin_commands()
+        rows = [(name, help_text) for name, (_, help_text) in BUILTIN_COMMANDS.items()]
+        limit = formatter.width - 6 - max(len(name) for name, _ in rows)
+        for name, command in self.commands.items():
+            if name not in BUILTIN_COMMANDS and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(sorted(rows))
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="fundarb")
+@click.option("--log-json", is_flag=True, help="Log JSON lines instead of human text.")
+@click.option(
+    "--log-level",
+    default="INFO",
+    show_default=True,
+    type=click.Choice(["TRACE", "DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+    help="Lowest level logged.",
+)
+@click.pass_context
+def main(ctx: click.Context, log_json: bool, log_level: str) -> None:
+    """fundarb: delta-neutral funding-rate arbitrage across perpetual-futures venues."""
+    from fundarb_core.log import configure_logging
+
+    configure_logging(level=log_level.upper(), json=log_json)
+    ctx.obj = {"log_json": log_json, "log_level": log_level.upper()}
+
+
+def run() -> Any:  # pragma: no cover - console entry
+    return main()

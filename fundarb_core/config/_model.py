@@ -1,0 +1,67 @@
+"""The core's configuration classes. Plugins' sections are validated by the classes the plugins register."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Literal
+
+import attrs
+
+from fundarb_core.config._check import PluginSection, plugin_section
+from fundarb_core.config.validators import at_least, fraction, non_negative, positive, positive_duration
+
+__all__ = ["BotConfig", "Config", "StoreConfig", "StrategyConfig"]
+
+LogLevel = Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR"]
+
+
+@attrs.frozen
+class BotConfig:
+    """Where the bot keeps its files and how much it says."""
+
+    data_dir: Path | None = None
+    log_level: LogLevel = "INFO"
+
+
+@attrs.frozen
+class StoreConfig:
+    """The durable store. No URL: a SQLite file in the data directory."""
+
+    url: str | None = None
+
+
+@attrs.frozen
+class StrategyConfig:
+    """Scanning and sizing. Defaults are the earlier bot's, which worked (see docs/configuration.md)."""
+
+    symbols: list[str] = attrs.field(factory=list)
+    exclude_symbols: list[str] = attrs.field(factory=list)
+    position_size_usd: Decimal = attrs.field(default=Decimal(1000), validator=positive)
+    leverage: Decimal = attrs.field(default=Decimal(3), validator=positive)
+    max_position_usd: Decimal = attrs.field(default=Decimal(10_000), validator=positive)
+    max_venue_usd: Decimal = attrs.field(default=Decimal(50_000), validator=positive)
+    max_positions: int = attrs.field(default=10, validator=at_least(1))
+    max_new_per_tick: int = attrs.field(default=2, validator=at_least(1))
+    min_net_apr: Decimal = attrs.field(default=Decimal("0.10"), validator=non_negative)
+    expected_hold: timedelta = attrs.field(default=timedelta(hours=24), validator=positive_duration)
+    max_price_gap: Decimal = attrs.field(default=Decimal("0.01"), validator=fraction)
+    limit_offset_bps: Decimal = attrs.field(default=Decimal(1), validator=non_negative)
+    open_timeout: timedelta = attrs.field(default=timedelta(seconds=30), validator=positive_duration)
+    scan_interval: timedelta = attrs.field(default=timedelta(seconds=60), validator=positive_duration)
+    monitor_interval: timedelta = attrs.field(default=timedelta(seconds=60), validator=positive_duration)
+    entry_cooldown: timedelta = attrs.field(default=timedelta(minutes=60), validator=positive_duration)
+
+
+@attrs.frozen
+class Config:
+    """A whole fundarb configuration file."""
+
+    bot: BotConfig = attrs.field(factory=BotConfig)
+    store: StoreConfig = attrs.field(factory=StoreConfig)
+    venues: dict[str, PluginSection] = plugin_section("venues", factory=dict)
+    strategy: StrategyConfig = attrs.field(factory=StrategyConfig)
+    close_policy: PluginSection | None = plugin_section("close_policies", default=None)
+    risk_manager: PluginSection | None = plugin_section("risk_managers", default=None)
+    transfers: dict[str, PluginSection] = plugin_section("transfer_handlers", factory=dict)

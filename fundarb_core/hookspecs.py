@@ -1,0 +1,89 @@
+"""The hooks a fundarb plugin may implement.
+
+Hooks are synchronous and used for wiring; the objects they register (venues, handlers) do their work async.
+Every registration hook receives a `register` callable bound to the calling plugin, so a duplicate name can be
+reported with both plugins' names. Mark implementations with `fundarb_core.hookimpl`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    import click
+
+    from fundarb_core.plugins import Register
+
+__all__ = ["PROJECT", "hookimpl", "hookspec"]
+
+PROJECT = "fundarb"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def fundarb_register_venues(register: Register) -> None:
+    """Register venue kinds.
+
+    Called once while plugins load. Call `register(name, config_cls, factory)` for each venue kind: `name` is what
+    a config's `[venues.<id>] kind = "..."` names, `config_cls` an attrs class validating the rest of that section,
+    `factory(venue_id, config, context)` returns an object implementing `fundarb_core.venues.Venue`. Return nothing.
+    """
+
+
+@hookspec
+def fundarb_register_close_policies(register: Register) -> None:
+    """Register close policies.
+
+    Called once while plugins load. Call `register(name, config_cls, factory)`; `factory(config)` returns a
+    `ClosePolicy` that turns (position, snapshots, reason, urgency) into `CloseLegSpec`s. Return nothing.
+    """
+
+
+@hookspec
+def fundarb_register_risk_managers(register: Register) -> None:
+    """Register risk managers.
+
+    Called once while plugins load. Call `register(name, config_cls, factory)`; `factory(config)` returns an object
+    with `should_exit(position, rates, snapshots)` and `generate_actions(position, reason, context)`. Return nothing.
+    """
+
+
+@hookspec
+def fundarb_register_action_types(register: Register) -> None:
+    """Register action handlers.
+
+    Called once while plugins load. Call `register(action_type, details_cls, factory)`; `details_cls` validates an
+    action's `details`, `factory(context)` returns the async handler the ActionRunner calls for that
+    `action_type`. Return nothing.
+    """
+
+
+@hookspec
+def fundarb_register_transfer_handlers(register: Register) -> None:
+    """Register ways to move funds between venues.
+
+    Called once while plugins load. Call `register(name, config_cls, factory)`; `factory(config, context)` returns
+    a resumable transfer handler (a state machine with idempotent ids). Return nothing.
+    """
+
+
+@hookspec
+def fundarb_register_commands(cli: click.Group) -> None:
+    """Add commands to the `fundarb` command line.
+
+    Called when the CLI is asked for a command it does not have built in (or lists its commands). `cli` is the
+    root `click.Group`: call `cli.add_command(...)`. Return nothing.
+    """
+
+
+@hookspec
+def fundarb_on_event(event: Any) -> None:
+    """Observe what the bot does.
+
+    Called for every event the bot emits (position opened or closed, alert, action done, ...); `event` is a
+    `fundarb_core.events.Event` with `kind`, `at` and `data`. Must return quickly and not raise: an observer's
+    error is logged and does not stop the bot. Return nothing.
+    """

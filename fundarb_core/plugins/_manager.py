@@ -1,0 +1,263 @@
+"""The plugin manager: loads built-in and installed plugins and builds the registry from their hooks."""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Iterable, Mapping
+from importlib import metadata
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import pluggy
+from loguru import logger
+
+from fundarb_core import hookspecs
+from fundarb_core._version import __version__
+from fundarb_core.errors import PluginError
+from fundarb_core.plugins._registry import CATEGORIES, HOOK_FOR, Registry
+
+if TYPE_CHECKING:
+    import click
+
+__all__ = [
+    "DEFAULT_PLUGINS",
+    "DISABLE_ENV",
+    "ENTRY_POINT_GROUP",
+    "LOAD_ENV",
+    "BrokenPlugin",
+    "PluginInfo",
+    "Plugins",
+    "canonical_dist",
+]
+
+ENTRY_POINT_GROUP = "fundarb"
+LOAD_ENV = "FUNDARB_LOAD_PLUGINS"
+DISABLE_ENV = "FUNDARB_DISABLE_PLUGINS"
+CORE_DIST = "fundarb-core"
+
+# Built-in parts register through the same hooks as external plugins.
+DEFAULT_PLUGINS: tuple[str, ...] = ()
+
+
+def canonical_dist(name: str) -> str:
+    """Return a distribution name in canonical form (PEP 503: lower case, runs of -_. as one -)."""
+    out = []
+    prev_sep = False
+    for ch in name.strip().lower():
+        if ch in "-_.":
+            if not prev_sep:
+                out.append("-")
+            prev_sep = True
+        else:
+            out.append(ch)
+            prev_sep = False
+    return "".join(out)
+
+
+def _env_list(value: str | None) -> set[str] | None:
+    if value is None:
+        return None
+    return {canonical_dist(part) for part in value.split(",") if part.strip()}
+
+
+@attrs.frozen
+class BrokenPlugin:
+    """An installed plugin that could not be imported; the rest loaded without it."""
+
+    distribution: str
+    entry_point: str
+    error: str
+
+
+@attrs.frozen
+class PluginInfo:
+    """What `fundarb plugins` shows for one plugin."""
+
+    name: str
+    distribution: str
+    version: str
+    hooks: tuple[str, ...]
+    registered: Mapping[str, tuple[str, ...]]
+    builtin: bool
+
+
+@attrs.define
+class _Origin:
+    distribution: str
+    version: str
+    builtin: bool
+
+
+class Plugins:
+    """A typed facade over `pluggy.PluginManager("fundarb")`.
+
+    `load()` is idempotent. The registry is built from the registration hooks on first use and rebuilt when a
+    plugin is registered or unregistered, so tests can add and remove what they need.
+    """
+
+    def __init__(self) -> None:
+        self.pm = pluggy.PluginManager(hookspecs.PROJECT)
+        self.pm.add_hookspecs(hookspecs)
+        self.broken: list[BrokenPlugin] = []
+        self._origins: dict[str, _Origin] = {}
+        self._registry: Registry | None = None
+        self._loaded_defaults = False
+        self._loaded_entry_points = False
+
+    # -- loading -----------------------------------------------------------------------------------------------
+
+    def load(
+        self,
+        *,
+        defaults: bool = True,
+        entry_points: bool = True,
+        environ: Mapping[str, str] | None = None,
+    ) -> Plugins:
+        """Load the built-in plugins and the installed ones (group `fundarb`), then check every hook name.
+
+        `FUNDARB_LOAD_PLUGINS` (comma list of distributions; empty = none) chooses which installed plugins load,
+        `FUNDARB_DISABLE_PLUGINS` leaves some out. A plugin that fails to import is recorded in `broken` and the
+        rest load; a plugin with a misspelled hook or a wrong hook signature stops loading with `PluginError`.
+        """
+        env = os.environ if environ is None else environ
+        if defaults and not self._loaded_defaults:
+            for module_name in DEFAULT_PLUGINS:
+                module = importlib.import_module(module_name)
+                self.register(module, name=module_name, distribution=CORE_DIST, version=__version__, builtin=True)
+            self._loaded_defaults = True
+        if entry_points and not self._loaded_entry_points:
+            self._load_entry_points(_env_list(env.get(LOAD_ENV)), _env_list(env.get(DISABLE_ENV)) or set())
+            self._loaded_entry_points = True
+        self.check()
+        return self
+
+    def _load_entry_points(self, only: set[str] | None, disabled: set[str]) -> None:
+        for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: (e.value, e.name)):
+            dist = ep.dist
+            dist_name = dist.metadata["Name"] if dist is not None else ep.value.split(":")[0]
+            version = dist.version if dist is not None else "unknown"
+            key = canonical_dist(dist_name)
+            if (only is not None and key not in only) or key in disabled:
+                continue
+            name = ep.name
+            if self.pm.has_plugin(name):
+                continue
+            try:
+                plugin = ep.load()
+            except Exception as exc:  # a broken plugin must not take the others down
+                error = f"{type(exc).__name__}: {exc}"
+                self.broken.append(BrokenPlugin(dist_name, ep.name, error))
+                logger.warning("plugin {} failed to load and was skipped: {}", dist_name, error)
+                continue
+            self.register(plugin, name=name, distribution=dist_name, version=version)
+
+    def register(
+        self,
+        plugin: object,
+        *,
+        name: str | None = None,
+        distribution: str | None = None,
+        version: str = "",
+        builtin: bool = False,
+    ) -> str:
+        """Register `plugin` (a module or an object with hook implementations) and return its name."""
+        plugin_name = name or getattr(plugin, "__name__", None) or repr(plugin)
+        dist = distribution or plugin_name
+        try:
+            registered = self.pm.register(plugin, name=plugin_name)
+        except pluggy.PluginValidationError as exc:
+            raise PluginError(f"plugin {dist}: {exc}", plugin=dist) from exc
+        except ValueError as exc:  # already registered under this name
+            raise PluginError(f"plugin {dist}: {exc}", plugin=dist) from exc
+        assert registered is not None
+        self._origins[registered] = _Origin(dist, version, builtin)
+        self._registry = None
+        return registered
+
+    def unregister(self, name: str) -> None:
+        """Remove a plugin by name (tests use this to clean up what they registered)."""
+        self.pm.unregister(name=name)
+        self._origins.pop(name, None)
+        self._registry = None
+
+    def check(self) -> None:
+        """Fail with the plugin's name if any hook implementation names no known hook."""
+        try:
+            self.pm.check_pending()
+        except pluggy.PluginValidationError as exc:
+            name = self.pm.get_name(exc.plugin) or repr(exc.plugin)
+            dist = self.distribution_of(name)
+            raise PluginError(f"plugin {dist}: {exc}", plugin=dist) from exc
+
+    def distribution_of(self, plugin_name: str) -> str:
+        origin = self._origins.get(plugin_name)
+        return origin.distribution if origin else plugin_name
+
+    # -- the registry ------------------------------------------------------------------------------------------
+
+    @property
+    def registry(self) -> Registry:
+        """What every plugin registered (built on first use)."""
+        if self._registry is None:
+            self._registry = self._build_registry()
+        return self._registry
+
+    def _build_registry(self) -> Registry:
+        registry = Registry()
+        for category in CATEGORIES:
+            caller = getattr(self.pm.hook, HOOK_FOR[category])
+            for impl in caller.get_hookimpls():  # registration order
+                dist = self.distribution_of(impl.plugin_name)
+                register = registry.registrar(category, dist)
+                try:
+                    impl.function(register=register)
+                except PluginError:
+                    raise
+                except Exception as exc:
+                    raise PluginError(
+                        f"plugin {dist} failed in {HOOK_FOR[category]}: {type(exc).__name__}: {exc}", plugin=dist
+                    ) from exc
+        return registry
+
+    def broken_hint(self) -> str:
+        """A sentence naming the plugins that failed to load, for 'unknown kind' messages ('' when none did)."""
+        if not self.broken:
+            return ""
+        parts = [f"plugin {b.distribution} failed to load ({b.error})" for b in self.broken]
+        return "; " + "; ".join(parts)
+
+    # -- other hooks -------------------------------------------------------------------------------------------
+
+    def add_commands(self, cli: click.Group) -> None:
+        """Let plugins add CLI commands."""
+        self.pm.hook.fundarb_register_commands(cli=cli)
+
+    def emit(self, event: Any) -> None:
+        """Deliver an event to every observer; an observer that raises is logged, never propagated."""
+        for impl in self.pm.hook.fundarb_on_event.get_hookimpls():
+            try:
+                impl.function(event=event)
+            except Exception as exc:
+                logger.opt(exception=exc).error(
+                    "event observer {} failed on {}", self.distribution_of(impl.plugin_name), event
+                )
+
+    # -- introspection -----------------------------------------------------------------------------------------
+
+    def info(self) -> list[PluginInfo]:
+        """Describe every loaded plugin: distribution, version, hooks it implements, what it registered."""
+        registry = self.registry
+        out = []
+        for name, plugin in sorted(self.pm.list_name_plugin(), key=lambda kv: kv[0]):
+            if plugin is None:
+                continue
+            origin = self._origins.get(name, _Origin(name, "", False))
+            hooks = tuple(sorted(h.name for h in self.pm.get_hookcallers(plugin) or ()))
+            registered = {k: tuple(v) for k, v in registry.by_plugin(origin.distribution).items()}
+            out.append(PluginInfo(name, origin.distribution, origin.version, hooks, registered, origin.builtin))
+        return out
+
+    def modules(self) -> Iterable[ModuleType]:
+        return (p for p in self.pm.get_plugins() if isinstance(p, ModuleType))
