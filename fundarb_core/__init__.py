@@ -59,7 +59,33 @@ _LAZY = {
     "parse_config": "fundarb_core.config",
 }
 
-__all__ = sorted([*_LAZY, "__version__", "hookimpl"])
+# Written out (not computed from _LAZY) so that tools can read it; tests/unit/test_public_api.py keeps the two equal.
+__all__ = [
+    "AmbiguousOutcome",
+    "Clock",
+    "Config",
+    "ConfigError",
+    "ExecutionError",
+    "FundarbError",
+    "PluginError",
+    "PluginSection",
+    "Plugins",
+    "RateLimited",
+    "Register",
+    "Registry",
+    "ScaledClock",
+    "Secret",
+    "SimClock",
+    "StoreError",
+    "VenueError",
+    "VenueRejected",
+    "VenueUnavailable",
+    "WallClock",
+    "__version__",
+    "hookimpl",
+    "load_config",
+    "parse_config",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -197,17 +197,21 @@ async def _settle(max_rounds: int = 1000) -> None:
                 return
 
 
-async def wait_for(clock: Clock, awaitable: Awaitable[T], timeout: float | timedelta) -> T:
-    """Await `awaitable` for at most `timeout` of `clock` time; raise `TimeoutError` past it."""
+# `timeout` is this function's purpose: it measures it on `clock`, which asyncio.timeout cannot.
+async def wait_for(clock: Clock, awaitable: Awaitable[T], timeout: float | timedelta) -> T:  # noqa: ASYNC109
+    """Await `awaitable` for at most `timeout` of `clock` time; raise `TimeoutError` past it.
+
+    Like `asyncio.wait_for`, the awaitable is cancelled on timeout, and also when the caller is cancelled.
+    """
     inner = asyncio.ensure_future(awaitable)
     timer = asyncio.ensure_future(clock.sleep(timeout))
     try:
         done, _ = await asyncio.wait({inner, timer}, return_when=asyncio.FIRST_COMPLETED)
         if inner in done:
             return inner.result()
-        inner.cancel()
-        await asyncio.gather(inner, return_exceptions=True)
         raise TimeoutError(f"timed out after {as_seconds(timeout)} s")
     finally:
-        timer.cancel()
-        await asyncio.gather(timer, return_exceptions=True)
+        for task in (inner, timer):
+            if not task.done():
+                task.cancel()
+        await asyncio.gather(inner, timer, return_exceptions=True)

@@ -31,7 +31,8 @@ __all__ = [
 ]
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+# Microseconds per unit: durations are summed exactly (as Decimal) and rounded once, to timedelta's resolution.
+_UNIT_US = {"ms": 1_000, "s": 1_000_000, "m": 60_000_000, "h": 3_600_000_000, "d": 86_400_000_000, "w": 604_800_000_000}
 
 
 def parse_decimal(value: object) -> Decimal:
@@ -41,7 +42,7 @@ def parse_decimal(value: object) -> Decimal:
             raise ValueError(f"expected a finite number, found {value}")
         return value
     if isinstance(value, bool):
-        raise TypeError(f"expected a decimal string such as \"0.5\", found {value!r}")
+        raise TypeError(f'expected a decimal string such as "0.5", found {value!r}')
     if isinstance(value, int):
         return Decimal(value)
     if isinstance(value, float):
@@ -64,26 +65,38 @@ def parse_duration(value: object) -> timedelta:
     if isinstance(value, bool):
         raise TypeError(f'expected a duration such as "30s" or "8h", found {value!r}')
     if isinstance(value, int | float):
-        if value < 0:
+        if not value >= 0:  # also refuses NaN
             raise ValueError(f"expected a non-negative duration, found {value}")
-        return timedelta(seconds=value)
+        try:
+            return timedelta(seconds=value)
+        except OverflowError:
+            raise ValueError(f"duration {value!r} is too long") from None
     if not isinstance(value, str):
         raise TypeError(f'expected a duration such as "30s" or "8h", found {type(value).__name__} {value!r}')
     text = value.strip().replace(" ", "")
-    pos, total = 0, 0.0
+    pos, micros = 0, Decimal(0)
     for match in _DURATION_PART.finditer(text):
         if match.start() != pos:
             break
-        total += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+        micros += Decimal(match.group(1)) * _UNIT_US[match.group(2)]
         pos = match.end()
     if pos != len(text) or not text:
         raise ValueError(f'expected a duration such as "30s", "8h" or "1h30m", found {value!r}')
-    return timedelta(seconds=total)
+    try:
+        return timedelta(microseconds=int(micros.to_integral_value()))
+    except OverflowError:
+        raise ValueError(f"duration {value!r} is too long") from None
 
 
 def format_duration(value: timedelta) -> str:
-    """Format a timedelta the way `parse_duration` reads it back (`"1h30m"`, `"250ms"`)."""
-    ms = round(value.total_seconds() * 1000)
+    """Format a timedelta the way `parse_duration` reads it back (`"1h30m"`, `"250ms"`).
+
+    The resolution is a millisecond (finer parts are rounded); negative durations have no text form.
+    """
+    if value < timedelta(0):
+        raise ValueError(f"a duration must not be negative, found {value}")
+    ms, rest_us = divmod((value.days * 86_400 + value.seconds) * 1_000_000 + value.microseconds, 1000)
+    ms += 1 if rest_us >= 500 else 0  # integer arithmetic: exact for every timedelta, however long
     if ms == 0:
         return "0s"
     parts = []
@@ -99,7 +112,7 @@ def parse_datetime(value: object) -> datetime:
     if isinstance(value, datetime):
         result = value
     elif isinstance(value, date):
-        result = datetime(value.year, value.month, value.day)
+        result = datetime(value.year, value.month, value.day, tzinfo=UTC)
     elif isinstance(value, str):
         try:
             result = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
@@ -178,9 +191,7 @@ def make_converter(*, forbid_extra_keys: bool = True) -> cattrs.Converter:
     conv.register_structure_hook(int, _structure_int)
     conv.register_structure_hook(bool, _structure_bool)
     conv.register_structure_hook(float, _structure_float)
-    conv.register_structure_hook_func(
-        lambda t: isinstance(t, type) and issubclass(t, enum.Enum), _structure_enum
-    )
+    conv.register_structure_hook_func(lambda t: isinstance(t, type) and issubclass(t, enum.Enum), _structure_enum)
     return conv
 
 

@@ -19,16 +19,26 @@ __all__ = ["fail", "get_plugins", "main"]
 # name -> ("module:attribute", short help); the module is imported only when the command runs or shows its help.
 BUILTIN_COMMANDS: dict[str, tuple[str, str]] = {
     "config": ("fundarb_core.cli._config:config", "Check or print a configuration file."),
+    "db": ("fundarb_core.cli._db:db", "Inspect or upgrade the durable store's schema."),
+    "export": ("fundarb_core.cli._export:export", "Export positions, fills or funding payments (CSV or JSON)."),
     "plugins": ("fundarb_core.cli._plugins:plugins", "List the plugins found and what each registered."),
 }
 
 
 @cache
 def get_plugins() -> Plugins:
-    """Load the built-in and installed plugins once per process."""
+    """Load the built-in and installed plugins once per process; a broken plugin set exits with status 2."""
+    from fundarb_core.errors import PluginError
     from fundarb_core.plugins import Plugins
 
-    return Plugins().load()
+    try:
+        plugins = Plugins().load()
+    except PluginError as exc:
+        fail(str(exc))
+    from fundarb_core.log import enable_plugin_logging
+
+    enable_plugin_logging(plugins.module_names())
+    return plugins
 
 
 def fail(lines: str | list[str] | tuple[str, ...], code: int = 2) -> NoReturn:
@@ -50,7 +60,7 @@ class LazyGroup(click.Group):
         from fundarb_core.errors import PluginError
 
         try:
-            get_plugins().add_commands(self)
+            get_plugins().add_commands(self, reserved=BUILTIN_COMMANDS)
         except PluginError as exc:
             fail(str(exc))
 
@@ -100,4 +110,4 @@ def main(ctx: click.Context, log_json: bool, log_level: str) -> None:
 
 
 def run() -> Any:  # pragma: no cover - console entry
-    return main()
+    return main(prog_name="fundarb")

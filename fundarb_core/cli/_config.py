@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from fundarb_core.cli import fail, get_plugins
+
+if TYPE_CHECKING:
+    from fundarb_core.config import Config
 
 
 @click.group()
@@ -14,7 +18,7 @@ def config() -> None:
     """Check or print a configuration file."""
 
 
-def _load(path: Path):  # type: ignore[no-untyped-def]
+def _load(path: Path) -> Config:
     from fundarb_core.config import load_config
     from fundarb_core.errors import ConfigError, PluginError
 

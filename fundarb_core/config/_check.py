@@ -90,7 +90,7 @@ class Walker:
         if origin in (dict, Mapping, typing.Mapping) or tp is dict:
             if not isinstance(data, Mapping):
                 return self.problem(path, f"expected a table, found {type(data).__name__} {data!r}")
-            key_tp, val_tp = args or (str, Any)
+            _, val_tp = args or (str, Any)
             out = {}
             for key, item in data.items():
                 out[key] = self.value(item, val_tp, _join(path, str(key)), category)
@@ -129,7 +129,8 @@ class Walker:
         if not isinstance(data, Mapping):
             return self.problem(path, f"expected a table, found {type(data).__name__} {data!r}")
         attrs.resolve_types(cls)
-        fields = {f.name: f for f in attrs.fields(cls) if f.init}
+        # Keys are the `__init__` names: a private attribute `_x` is written `x` in the file.
+        fields = {f.alias or f.name: f for f in attrs.fields(cls) if f.init}
         before = len(self.problems)
         for key in data:
             if key in skip:
@@ -155,6 +156,8 @@ class Walker:
                 except (ValueError, TypeError) as exc:
                     self.problem(sub, _validator_message(exc, value))
                     continue
+                except AttributeError:
+                    pass  # the validator reads other fields of the instance: it runs when the class is built
             kwargs[name] = value
         if len(self.problems) > before:
             return INVALID

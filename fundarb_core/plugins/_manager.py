@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import os
 from collections.abc import Iterable, Mapping
@@ -38,7 +39,7 @@ DISABLE_ENV = "FUNDARB_DISABLE_PLUGINS"
 CORE_DIST = "fundarb-core"
 
 # Built-in parts register through the same hooks as external plugins.
-DEFAULT_PLUGINS: tuple[str, ...] = ()
+DEFAULT_PLUGINS: tuple[str, ...] = ("fundarb_core.venues.sim.plugin",)
 
 
 def canonical_dist(name: str) -> str:
@@ -115,11 +116,12 @@ class Plugins:
         entry_points: bool = True,
         environ: Mapping[str, str] | None = None,
     ) -> Plugins:
-        """Load the built-in plugins and the installed ones (group `fundarb`), then check every hook name.
+        """Load the built-in plugins and the installed ones (group `fundarb`), then `check()` them.
 
         `FUNDARB_LOAD_PLUGINS` (comma list of distributions; empty = none) chooses which installed plugins load,
-        `FUNDARB_DISABLE_PLUGINS` leaves some out. A plugin that fails to import is recorded in `broken` and the
-        rest load; a plugin with a misspelled hook or a wrong hook signature stops loading with `PluginError`.
+        `FUNDARB_DISABLE_PLUGINS` leaves some out; both are read from `environ` (default: `os.environ`). A plugin
+        that fails to import is recorded in `broken` and the rest load; a misspelled hook, a wrong hook signature,
+        a duplicate registered name or a registration hook that raises stops loading with `PluginError`.
         """
         env = os.environ if environ is None else environ
         if defaults and not self._loaded_defaults:
@@ -141,9 +143,8 @@ class Plugins:
             key = canonical_dist(dist_name)
             if (only is not None and key not in only) or key in disabled:
                 continue
-            name = ep.name
-            if self.pm.has_plugin(name):
-                continue
+            # Two distributions may both call their entry point "plugin": keep both, the second one qualified.
+            name = ep.name if not self.pm.has_plugin(ep.name) else f"{dist_name}:{ep.name}"
             try:
                 plugin = ep.load()
             except Exception as exc:  # a broken plugin must not take the others down
@@ -183,15 +184,39 @@ class Plugins:
         self._registry = None
 
     def check(self) -> None:
-        """Fail with the plugin's name if any hook implementation names no known hook."""
+        """Fail with the plugin's name if a hook implementation names no known hook, or registrations clash.
+
+        Every misspelled hook is reported (one line each, with the closest real hook name); then the registry is
+        built, so a duplicate name or a registration hook that raises also fails at start, not at first use.
+        """
+        known = [name for name in dir(hookspecs) if name.startswith(f"{hookspecs.PROJECT}_")]
+        problems: list[str] = []
+        first: str | None = None
+        for hook_name, caller in sorted(vars(self.pm.hook).items()):
+            if hook_name.startswith("_") or caller.has_spec():
+                continue
+            for impl in caller.get_hookimpls():
+                if impl.optionalhook:
+                    continue
+                dist = self.distribution_of(impl.plugin_name)
+                first = first or dist
+                close = difflib.get_close_matches(hook_name, known, n=1)
+                hint = f" (did you mean {close[0]}?)" if close else ""
+                problems.append(
+                    f"plugin {dist}: hook implementation {hook_name!r} in {impl.plugin_name} "
+                    f"matches no fundarb hook{hint}"
+                )
+        if problems:
+            raise PluginError("\n".join(problems), plugin=first)
         try:
-            self.pm.check_pending()
+            self.pm.check_pending()  # pluggy's own rules, in case they grow beyond the scan above
         except pluggy.PluginValidationError as exc:
-            name = self.pm.get_name(exc.plugin) or repr(exc.plugin)
-            dist = self.distribution_of(name)
+            dist = self.distribution_of(self.pm.get_name(exc.plugin) or repr(exc.plugin))
             raise PluginError(f"plugin {dist}: {exc}", plugin=dist) from exc
+        self._registry = self._build_registry()
 
     def distribution_of(self, plugin_name: str) -> str:
+        """Return the distribution a plugin came from (its own name for plugins registered in-process)."""
         origin = self._origins.get(plugin_name)
         return origin.distribution if origin else plugin_name
 
@@ -212,7 +237,7 @@ class Plugins:
                 dist = self.distribution_of(impl.plugin_name)
                 register = registry.registrar(category, dist)
                 try:
-                    impl.function(register=register)
+                    _call(impl, register=register)
                 except PluginError:
                     raise
                 except Exception as exc:
@@ -230,15 +255,41 @@ class Plugins:
 
     # -- other hooks -------------------------------------------------------------------------------------------
 
-    def add_commands(self, cli: click.Group) -> None:
-        """Let plugins add CLI commands."""
-        self.pm.hook.fundarb_register_commands(cli=cli)
+    def add_commands(self, cli: click.Group, *, reserved: Iterable[str] = ()) -> None:
+        """Let plugins add CLI commands to `cli`; a name taken twice (or a `reserved` one) names both owners."""
+        owner = dict.fromkeys(reserved, "fundarb-core")
+        owner.update(dict.fromkeys(cli.commands, "fundarb-core"))
+        for dist, commands in self._commands().items():
+            for name, command in commands.items():
+                if name in owner:
+                    raise PluginError(
+                        f"command {name!r} is added twice: by plugin {owner[name]} and by plugin {dist}", plugin=dist
+                    )
+                owner[name] = dist
+                cli.add_command(command, name)
+
+    def _commands(self) -> dict[str, dict[str, click.Command]]:
+        """Ask each plugin, on its own, for its commands: distribution -> {name: command}."""
+        import click
+
+        out: dict[str, dict[str, click.Command]] = {}
+        for impl in self.pm.hook.fundarb_register_commands.get_hookimpls():
+            dist = self.distribution_of(impl.plugin_name)
+            scratch = click.Group()
+            try:
+                _call(impl, cli=scratch)
+            except Exception as exc:
+                raise PluginError(
+                    f"plugin {dist} failed in fundarb_register_commands: {type(exc).__name__}: {exc}", plugin=dist
+                ) from exc
+            out.setdefault(dist, {}).update(scratch.commands)
+        return out
 
     def emit(self, event: Any) -> None:
         """Deliver an event to every observer; an observer that raises is logged, never propagated."""
         for impl in self.pm.hook.fundarb_on_event.get_hookimpls():
             try:
-                impl.function(event=event)
+                _call(impl, event=event)
             except Exception as exc:
                 logger.opt(exception=exc).error(
                     "event observer {} failed on {}", self.distribution_of(impl.plugin_name), event
@@ -249,15 +300,30 @@ class Plugins:
     def info(self) -> list[PluginInfo]:
         """Describe every loaded plugin: distribution, version, hooks it implements, what it registered."""
         registry = self.registry
+        commands = self._commands()
         out = []
         for name, plugin in sorted(self.pm.list_name_plugin(), key=lambda kv: kv[0]):
             if plugin is None:
                 continue
             origin = self._origins.get(name, _Origin(name, "", False))
             hooks = tuple(sorted(h.name for h in self.pm.get_hookcallers(plugin) or ()))
-            registered = {k: tuple(v) for k, v in registry.by_plugin(origin.distribution).items()}
+            registered: dict[str, tuple[str, ...]] = {
+                k: tuple(v) for k, v in registry.by_plugin(origin.distribution).items()
+            }
+            if commands.get(origin.distribution):
+                registered["commands"] = tuple(sorted(commands[origin.distribution]))
             out.append(PluginInfo(name, origin.distribution, origin.version, hooks, registered, origin.builtin))
         return out
 
     def modules(self) -> Iterable[ModuleType]:
+        """Return the loaded plugins that are modules."""
         return (p for p in self.pm.get_plugins() if isinstance(p, ModuleType))
+
+    def module_names(self) -> set[str]:
+        """Return the names of the modules the loaded plugins live in (for enabling their logs)."""
+        return {p.__name__ if isinstance(p, ModuleType) else type(p).__module__ for p in self.pm.get_plugins()}
+
+
+def _call(impl: pluggy.HookImpl, **kwargs: Any) -> Any:
+    """Call one hook implementation the way pluggy would: with only the arguments it declares."""
+    return impl.function(*(kwargs[name] for name in impl.argnames))

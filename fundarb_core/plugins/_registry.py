@@ -75,9 +75,7 @@ class Registry:
                     plugin=plugin,
                 )
             if not callable(factory):
-                raise PluginError(
-                    f"plugin {plugin}: {NOUN[category]} {name!r} factory is not callable", plugin=plugin
-                )
+                raise PluginError(f"plugin {plugin}: {NOUN[category]} {name!r} factory is not callable", plugin=plugin)
             existing = self._items[category].get(name)
             if existing is not None:
                 raise PluginError(

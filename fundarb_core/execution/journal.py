@@ -1,0 +1,38 @@
+"""Where execution records order intents before sending them (the store implements this)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+from fundarb_core.venues import OrderState
+
+if TYPE_CHECKING:
+    from fundarb_core.execution.specs import OrderSpec
+
+__all__ = ["NULL_JOURNAL", "NullJournal", "OrderJournal"]
+
+
+class OrderJournal(Protocol):
+    """Durable record of orders: the intent is written before the order is sent."""
+
+    async def record_intent(self, spec: OrderSpec, client_order_id: str) -> None: ...
+
+    async def record_state(self, state: OrderState) -> None: ...
+
+    async def record_rejection(self, client_order_id: str, reason: str, message: str) -> None: ...
+
+
+class NullJournal:
+    """Records nothing (tests, benchmarks)."""
+
+    async def record_intent(self, spec: OrderSpec, client_order_id: str) -> None:
+        return None
+
+    async def record_state(self, state: OrderState) -> None:
+        return None
+
+    async def record_rejection(self, client_order_id: str, reason: str, message: str) -> None:
+        return None
+
+
+NULL_JOURNAL = NullJournal()

@@ -1,0 +1,393 @@
+"""One order's life: price from the book, place with a deterministic id, watch fills, re-price, fall back.
+
+Every failure mode of a venue is handled here and only here:
+- transient errors (timeout before send, 5xx, 429) back off in clock time and retry the *same* client id;
+- an ambiguous outcome is reconciled with `get_order` before anything is sent again;
+- a duplicate-id rejection means the order already reached the venue: adopt it instead of sending another.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+
+from decimal import Decimal
+from typing import TypeVar
+
+from loguru import logger
+
+from fundarb_core.clock import Clock
+from fundarb_core.errors import AmbiguousOutcome, ExecutionError, RateLimited, VenueError, VenueRejected
+from fundarb_core.events import Emit, Event, EventKind, null_emit
+from fundarb_core.execution.journal import NULL_JOURNAL, OrderJournal
+from fundarb_core.execution.specs import OrderResult, OrderSpec, client_order_id
+from fundarb_core.execution.streams import OrderStreamHub
+from fundarb_core.model import ExecutionMode, OrderStatus, RejectReason, Side, TimeInForce
+from fundarb_core.venues import BBO, Instrument, OrderState, Rounding, Venue
+
+__all__ = ["OrderExecutor", "RetryPolicy"]
+
+T = TypeVar("T")
+ZERO = Decimal(0)
+
+
+class RetryPolicy:
+    """Exponential backoff for transient venue errors, in clock time; a 429's retry-after wins when given."""
+
+    def __init__(self, attempts: int = 6, base: float = 0.25, cap: float = 8.0) -> None:
+        self.attempts = attempts
+        self.base = base
+        self.cap = cap
+
+    def delay(self, attempt: int, exc: VenueError) -> float:
+        if isinstance(exc, RateLimited) and exc.retry_after:
+            return exc.retry_after
+        return min(self.cap, self.base * 2**attempt)
+
+
+class _Fills:
+    """Fills accumulated over the attempts of one leg."""
+
+    def __init__(self) -> None:
+        self.qty = ZERO
+        self.notional = ZERO
+        self.fees = ZERO
+        self.maker = ZERO
+        self.counted: dict[str, OrderState] = {}
+
+    def record(self, state: OrderState) -> None:
+        """Take the latest state of an order; only its increase over what was already counted is added."""
+        before = self.counted.get(state.client_order_id)
+        if before is not None and before.filled_qty >= state.filled_qty:
+            return
+        prev_qty = before.filled_qty if before else ZERO
+        prev_notional = before.filled_qty * before.avg_price if before and before.avg_price is not None else ZERO
+        notional = state.filled_qty * state.avg_price if state.avg_price is not None else ZERO
+        self.qty += state.filled_qty - prev_qty
+        self.notional += notional - prev_notional
+        self.fees += state.fees - (before.fees if before else ZERO)
+        self.maker += state.maker_qty - (before.maker_qty if before else ZERO)
+        self.counted[state.client_order_id] = state
+
+    @property
+    def avg(self) -> Decimal | None:
+        return self.notional / self.qty if self.qty else None
+
+
+class OrderExecutor:
+    """Executes one `OrderSpec` on its venue. Venues and their instruments are looked up by the spec's venue name."""
+
+    def __init__(
+        self,
+        venues: Mapping[str, Venue],
+        instruments: Mapping[str, Mapping[str, Instrument]],
+        clock: Clock,
+        *,
+        journal: OrderJournal = NULL_JOURNAL,
+        emit: Emit = null_emit,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self.venues = venues
+        self.instruments = instruments
+        self.clock = clock
+        self.journal = journal
+        self.emit = emit
+        self.retry = retry or RetryPolicy()
+        self._hubs: dict[str, OrderStreamHub] = {}
+
+    def _hub(self, venue: Venue) -> OrderStreamHub | None:
+        if not venue.capabilities.order_stream:
+            return None
+        hub = self._hubs.get(venue.name)
+        if hub is None:
+            hub = self._hubs[venue.name] = OrderStreamHub(venue, self.clock)
+        return hub
+
+    async def aclose(self) -> None:
+        """Stop the stream readers."""
+        for hub in self._hubs.values():
+            await hub.stop()
+        self._hubs.clear()
+
+    # -- venue calls with retries ------------------------------------------------------------------------------
+
+    async def _call(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
+        """Run a venue call that is safe to repeat (a query, a cancel), retrying transient errors."""
+        attempt = 0
+        while True:
+            try:
+                return await call()
+            except VenueError as exc:
+                if not exc.transient or attempt + 1 >= self.retry.attempts:
+                    raise
+                delay = self.retry.delay(attempt, exc)
+                logger.bind(venue=exc.venue).warning("{} failed ({}); retrying in {:.2f}s", what, exc, delay)
+                await self.clock.sleep(delay)
+                attempt += 1
+
+    async def _reconcile(self, venue: Venue, symbol: str, cid: str) -> OrderState | None:
+        """Ask the venue what became of `cid` (None: it never arrived)."""
+        return await self._call(f"get_order {cid}", lambda: venue.get_order(symbol, cid))
+
+    async def _submit(
+        self, venue: Venue, spec: OrderSpec, cid: str, send: Callable[[], Awaitable[OrderState]]
+    ) -> OrderState | None:
+        """Send an order exactly once. Returns its state, or None if the venue definitely does not have it.
+
+        Raises `VenueRejected` for a definite rejection.
+        """
+        await self.journal.record_intent(spec, cid)
+        attempt = 0
+        while True:
+            try:
+                state = await send()
+            except AmbiguousOutcome:
+                logger.bind(venue=spec.venue).warning("order {} outcome unknown; reconciling by client id", cid)
+                state = await self._reconcile(venue, spec.symbol, cid)
+                if state is not None:
+                    break
+                # Never arrived: sending the same client id again is safe (the venue deduplicates by it).
+            except VenueRejected as exc:
+                if exc.reason == RejectReason.DUPLICATE_CLIENT_ORDER_ID:
+                    state = await self._reconcile(venue, spec.symbol, cid)
+                    if state is None:
+                        raise ExecutionError(f"{spec.venue}: {cid} refused as duplicate but not found") from exc
+                    break
+                await self.journal.record_rejection(cid, exc.reason, str(exc))
+                raise
+            except VenueError as exc:
+                if not exc.transient:
+                    raise
+                if attempt + 1 >= self.retry.attempts:
+                    # Transient means nothing was done, but make sure before giving up.
+                    state = await self._reconcile(venue, spec.symbol, cid)
+                    if state is not None:
+                        break
+                    return None
+                await self.clock.sleep(self.retry.delay(attempt, exc))
+            else:
+                break
+            attempt += 1
+        await self.journal.record_state(state)
+        return state
+
+    # -- pricing -----------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def maker_price(spec: OrderSpec, bbo: BBO, instrument: Instrument) -> Decimal:
+        """Post-only price: the touch improved by the offset, but never crossing (one tick inside at most)."""
+        offset = bbo.mid * spec.limit_offset_bps / 10_000
+        tick = instrument.tick_size
+        if spec.side is Side.BUY:
+            price = instrument.round_price(bbo.bid + offset, Rounding.DOWN)
+            return max(tick, min(price, bbo.ask - tick))
+        price = instrument.round_price(bbo.ask - offset, Rounding.UP)
+        return max(price, bbo.bid + tick)
+
+    # -- the life of one order ---------------------------------------------------------------------------------
+
+    async def execute(self, spec: OrderSpec) -> OrderResult:
+        """Execute `spec` to completion (filled, timed out, or failed); never raises for venue trouble."""
+        venue = self.venues[spec.venue]
+        instrument = self.instruments[spec.venue][spec.symbol]
+        decision_at = self.clock.monotonic()
+        fills = _Fills()
+        ids: list[str] = []
+        first_submit: list[float] = []
+        error: str | None = None
+        decision_mid: Decimal | None = None
+        log = logger.bind(venue=spec.venue, symbol=spec.symbol, intent=spec.intent_id)
+        try:
+            bbo = await self._call("bbo", lambda: venue.fetch_bbo_prices(spec.symbol))
+            decision_mid = bbo.mid
+            target = instrument.round_qty(spec.quantity, Rounding.DOWN)
+            if spec.mode is not ExecutionMode.MARKET_ONLY:
+                await self._limit_phase(spec, venue, instrument, target, fills, ids, first_submit)
+            remaining = target - fills.qty
+            if remaining > 0 and spec.mode is not ExecutionMode.LIMIT_ONLY:
+                await self._market_phase(spec, venue, instrument, target, fills, ids, first_submit)
+        except (VenueError, ExecutionError) as exc:
+            error = str(exc)
+            log.error("execution stopped: {}", exc)
+        result = OrderResult(
+            spec=spec,
+            filled_qty=fills.qty,
+            avg_price=fills.avg,
+            fees=fills.fees,
+            maker_qty=fills.maker,
+            decision_mid=decision_mid,
+            client_order_ids=tuple(ids),
+            decision_at=decision_at,
+            first_submit_at=first_submit[0] if first_submit else None,
+            done_at=self.clock.monotonic(),
+            error=error,
+        )
+        log.info(
+            "{} {} {}: filled {} avg {} fees {} ({} orders)",
+            spec.side.value, spec.quantity, spec.symbol, result.filled_qty, result.avg_price, result.fees, len(ids),
+        )  # fmt: skip
+        self.emit(
+            Event(
+                EventKind.ORDER,
+                self.clock.now(),
+                {"venue": spec.venue, "symbol": spec.symbol, "side": spec.side.value, "filled": str(fills.qty)},
+            )
+        )
+        return result
+
+    async def _limit_phase(
+        self,
+        spec: OrderSpec,
+        venue: Venue,
+        instrument: Instrument,
+        target: Decimal,
+        fills: _Fills,
+        ids: list[str],
+        first_submit: list[float],
+    ) -> None:
+        deadline = self.clock.monotonic() + spec.timeout.total_seconds()
+        attempt = 0
+        crossings = 0
+        while self.clock.monotonic() < deadline:
+            remaining = instrument.round_qty(target - fills.qty, Rounding.DOWN)
+            if remaining < instrument.min_qty:
+                return
+            bbo = await self._call("bbo", lambda: venue.fetch_bbo_prices(spec.symbol))
+            price = self.maker_price(spec, bbo, instrument)
+            if not spec.reduce_only and remaining * price < instrument.min_notional:
+                return
+            attempt += 1
+            cid = client_order_id(spec.intent_id, "L", attempt)
+            ids.append(cid)
+            if not first_submit:
+                first_submit.append(self.clock.monotonic())
+            try:
+                state = await self._submit(
+                    venue,
+                    spec,
+                    cid,
+                    lambda cid=cid, price=price, qty=remaining: venue.place_limit_order(  # type: ignore[misc]
+                        spec.symbol, spec.side, qty, price,
+                        client_order_id=cid, time_in_force=TimeInForce.POST_ONLY, reduce_only=spec.reduce_only,
+                    ),
+                )  # fmt: skip
+            except VenueRejected as exc:
+                if exc.reason == RejectReason.POST_ONLY_WOULD_CROSS:
+                    crossings += 1
+                    if crossings > 20:
+                        return  # the book keeps moving through us: leave it to the fallback
+                    await self.clock.sleep(spec.poll_interval)
+                    continue
+                if exc.reason == RejectReason.REDUCE_ONLY_WOULD_INCREASE:
+                    return  # nothing left to reduce: the position is already flat
+                raise
+            if state is None:
+                continue
+            fills.record(state)
+            if not state.final:
+                state = await self._watch(spec, venue, instrument, state, deadline)
+                fills.record(state)
+
+    async def _watch(
+        self, spec: OrderSpec, venue: Venue, instrument: Instrument, state: OrderState, deadline: float
+    ) -> OrderState:
+        """Wait for fills until filled, the touch moves away (re-price) or the deadline; cancel if still open."""
+        cid = state.client_order_id
+        next_reprice = self.clock.monotonic() + spec.reprice_interval.total_seconds()
+        hub = self._hub(venue)
+        polls = 0
+        while not state.final:
+            now = self.clock.monotonic()
+            if now >= deadline:
+                break
+            wait = min(spec.poll_interval.total_seconds(), max(0.0, deadline - now))
+            polls += 1
+            if hub is not None:
+                # Streamed venues: wake on an update; poll only every few waits as a safety net.
+                seen = await hub.wait(cid, wait)
+                if seen is not None and seen.filled_qty >= state.filled_qty:
+                    state = seen
+                if polls % 5 and seen is not None:
+                    if state.final or self.clock.monotonic() < next_reprice:
+                        continue
+            else:
+                await self.clock.sleep(wait)
+            latest = await self._reconcile(venue, spec.symbol, cid)
+            if latest is None:
+                raise ExecutionError(f"{spec.venue}: order {cid} vanished")
+            state = latest
+            if state.final or self.clock.monotonic() < next_reprice:
+                continue
+            next_reprice = self.clock.monotonic() + spec.reprice_interval.total_seconds()
+            bbo = await self._call("bbo", lambda: venue.fetch_bbo_prices(spec.symbol))
+            if self.maker_price(spec, bbo, instrument) != state.price:
+                break  # the touch moved: cancel and re-price
+        if not state.final:
+            state = await self._cancel(venue, spec, cid)
+        return state
+
+    async def _cancel(self, venue: Venue, spec: OrderSpec, cid: str) -> OrderState:
+        try:
+            return await self._call(f"cancel {cid}", lambda: venue.cancel_order(spec.symbol, cid))
+        except VenueRejected:
+            state = await self._reconcile(venue, spec.symbol, cid)
+            if state is None:
+                raise ExecutionError(f"{spec.venue}: cannot cancel {cid}: unknown to the venue") from None
+            return state
+        except AmbiguousOutcome:
+            state = await self._reconcile(venue, spec.symbol, cid)
+            if state is None or not state.final:
+                return await self._cancel(venue, spec, cid)
+            return state
+
+    async def _market_phase(
+        self,
+        spec: OrderSpec,
+        venue: Venue,
+        instrument: Instrument,
+        target: Decimal,
+        fills: _Fills,
+        ids: list[str],
+        first_submit: list[float],
+    ) -> None:
+        for attempt in range(1, spec.max_market_attempts + 1):
+            remaining = instrument.round_qty(target - fills.qty, Rounding.DOWN)
+            if spec.reduce_only:
+                # Never more than the live position: it may have shrunk (liquidation, a fill we have not seen).
+                snap = await self._call("snapshot", lambda: venue.get_position_snapshot(spec.symbol))
+                closing_side_ok = (snap.quantity > 0 and spec.side is Side.SELL) or (
+                    snap.quantity < 0 and spec.side is Side.BUY
+                )
+                if not closing_side_ok:
+                    return
+                remaining = min(remaining, instrument.close_qty(snap.quantity))
+            if remaining < instrument.min_qty:
+                return
+            bbo = await self._call("bbo", lambda: venue.fetch_bbo_prices(spec.symbol))
+            worst = instrument.round_price(
+                spec.worst_price(bbo.mid), Rounding.UP if spec.side is Side.BUY else Rounding.DOWN
+            )
+            cid = client_order_id(spec.intent_id, "M", attempt)
+            ids.append(cid)
+            if not first_submit:
+                first_submit.append(self.clock.monotonic())
+            try:
+                state = await self._submit(
+                    venue,
+                    spec,
+                    cid,
+                    lambda cid=cid, worst=worst, qty=remaining: venue.place_market_order(  # type: ignore[misc]
+                        spec.symbol, spec.side, qty, worst_price=worst, client_order_id=cid,
+                        reduce_only=spec.reduce_only,
+                    ),
+                )  # fmt: skip
+            except VenueRejected as exc:
+                if exc.reason == RejectReason.REDUCE_ONLY_WOULD_INCREASE:
+                    return
+                raise
+            if state is None:
+                continue
+            fills.record(state)
+            if state.status is OrderStatus.FILLED:
+                return
+
+

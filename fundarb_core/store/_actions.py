@@ -1,0 +1,202 @@
+"""The action journal: a plan's actions are stored before any of them runs, and every step of each is recorded.
+
+Status moves: pending → running → succeeded | failed (or back to pending with `retry=True`); pending or running →
+awaiting_approval → pending (approved) ; pending, awaiting_approval or running → cancelled. Each move is a
+conditional UPDATE on the current status, so an action is marked succeeded at most once, even with two writers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+import sqlalchemy as sa
+
+from fundarb_core.errors import StoreError
+from fundarb_core.model.records import ActionRecord, ActionStatus, PlannedAction
+from fundarb_core.store._base import Repository, new_id
+from fundarb_core.store._schema import action_dependencies, actions
+from fundarb_core.store._types import as_stored
+
+__all__ = ["ActionJournal"]
+
+S = ActionStatus
+_UNFINISHED: Final = (S.PENDING, S.RUNNING, S.AWAITING_APPROVAL)
+
+
+def _action(row: sa.RowMapping) -> ActionRecord:
+    return ActionRecord(**{c.name: row[c.name] for c in actions.columns})
+
+
+def _order(stmt: sa.Select[Any]) -> sa.Select[Any]:
+    return stmt.order_by(actions.c.urgency.desc(), actions.c.created_at, actions.c.plan_id, actions.c.seq)
+
+
+class ActionJournal(Repository):
+    """Journalled actions."""
+
+    async def append_plan(self, planned: Sequence[PlannedAction], *, plan_id: str | None = None) -> list[ActionRecord]:
+        """Journal a plan's actions, all or none, as pending; return them with their ids.
+
+        `depends_on` may name actions earlier in the same plan or already journalled; anything else is refused,
+        since such an action could never run.
+        """
+        plan = plan_id or new_id()
+        now = self._now()
+        records = [
+            ActionRecord(
+                id=p.id or new_id(),
+                plan_id=plan,
+                seq=seq,
+                action_type=p.action_type,
+                status=S.PENDING,
+                details=as_stored(p.details),
+                position_id=p.position_id,
+                depends_on=p.depends_on,
+                urgency=p.urgency,
+                created_at=now,
+                updated_at=now,
+            )
+            for seq, p in enumerate(planned)
+        ]
+        ids = [r.id for r in records]
+        if len(set(ids)) != len(ids):
+            raise StoreError(f"plan {plan} names an action id twice")
+        async with self._db.write() as conn:
+            earlier: set[str] = set()
+            outside = {d for r in records for d in r.depends_on} - set(ids)
+            if outside:
+                found = await conn.execute(sa.select(actions.c.id).where(actions.c.id.in_(sorted(outside))))
+                earlier |= {row[0] for row in found}
+            for record in records:
+                missing = [d for d in record.depends_on if d not in earlier]
+                if missing:
+                    raise StoreError(
+                        f"action {record.id} ({record.action_type}) depends on {', '.join(missing)}, which is neither "
+                        "journalled nor earlier in its plan"
+                    )
+                earlier.add(record.id)
+            if records:
+                await conn.execute(
+                    sa.insert(actions), [{c.name: getattr(r, c.name) for c in actions.columns} for r in records]
+                )
+            deps = [{"action_id": r.id, "depends_on": d} for r in records for d in dict.fromkeys(r.depends_on)]
+            if deps:
+                await conn.execute(sa.insert(action_dependencies), deps)
+        return records
+
+    async def claim_next(self, owner: str) -> ActionRecord | None:
+        """Take the most urgent pending action whose dependencies all succeeded, mark it running, return it.
+
+        On PostgreSQL the candidate row is locked with `FOR UPDATE SKIP LOCKED`, so concurrent claimers never get
+        the same action; on SQLite the write transaction (BEGIN IMMEDIATE) already admits one writer at a time.
+        """
+        dep = action_dependencies.alias("dep")
+        pre = actions.alias("pre")
+        blocked = (
+            sa.select(dep.c.action_id)
+            .select_from(dep.join(pre, pre.c.id == dep.c.depends_on))
+            .where(dep.c.action_id == actions.c.id, pre.c.status != S.SUCCEEDED)
+            .exists()
+        )
+        stmt = _order(sa.select(actions.c.id).where(actions.c.status == S.PENDING, ~blocked)).limit(1)
+        if self._postgres:
+            stmt = stmt.with_for_update(skip_locked=True, of=actions)
+        async with self._db.write() as conn:
+            found = (await conn.execute(stmt)).first()
+            if found is None:
+                return None
+            now = self._now()
+            await conn.execute(
+                sa.update(actions)
+                .where(actions.c.id == found[0])
+                .values(
+                    status=S.RUNNING,
+                    attempts=actions.c.attempts + 1,
+                    claimed_by=owner,
+                    started_at=now,
+                    updated_at=now,
+                )
+            )
+            row = (await conn.execute(sa.select(actions).where(actions.c.id == found[0]))).one()
+        return _action(row._mapping)
+
+    async def mark_running(self, action_id: str, *, owner: str | None = None) -> ActionRecord:
+        """pending → running (one more attempt). Use `claim_next` to pick actions; this runs a chosen one."""
+        now = self._now()
+        return await self._move(
+            action_id,
+            (S.PENDING,),
+            S.RUNNING,
+            attempts=actions.c.attempts + 1,
+            claimed_by=owner,
+            started_at=now,
+        )
+
+    async def mark_succeeded(self, action_id: str, *, result: Mapping[str, Any] | None = None) -> ActionRecord:
+        """running → succeeded, with the handler's result (JSON-ready)."""
+        return await self._move(
+            action_id, (S.RUNNING,), S.SUCCEEDED, result=result, error=None, finished_at=self._now()
+        )
+
+    async def mark_failed(self, action_id: str, error: str, *, retry: bool = False) -> ActionRecord:
+        """running → failed, or back to pending when `retry` (the attempt count stays, for backoff decisions)."""
+        if retry:
+            return await self._move(action_id, (S.RUNNING,), S.PENDING, error=error)
+        return await self._move(action_id, (S.RUNNING,), S.FAILED, error=error, finished_at=self._now())
+
+    async def mark_awaiting_approval(self, action_id: str) -> ActionRecord:
+        """pending or running → awaiting_approval (an operator must approve before it runs on)."""
+        return await self._move(action_id, (S.PENDING, S.RUNNING), S.AWAITING_APPROVAL)
+
+    async def approve(self, action_id: str) -> ActionRecord:
+        """awaiting_approval → pending."""
+        return await self._move(action_id, (S.AWAITING_APPROVAL,), S.PENDING)
+
+    async def cancel(self, action_id: str, reason: str | None = None) -> ActionRecord:
+        """Any unfinished status → cancelled."""
+        return await self._move(action_id, _UNFINISHED, S.CANCELLED, error=reason, finished_at=self._now())
+
+    async def get(self, action_id: str) -> ActionRecord | None:
+        found = await self._select(actions.c.id == action_id)
+        return found[0] if found else None
+
+    async def list_plan(self, plan_id: str) -> list[ActionRecord]:
+        """A plan's actions in plan order."""
+        async with self._db.read() as conn:
+            stmt = sa.select(actions).where(actions.c.plan_id == plan_id).order_by(actions.c.seq)
+            rows = (await conn.execute(stmt)).all()
+        return [_action(row._mapping) for row in rows]
+
+    async def list_unfinished(self) -> list[ActionRecord]:
+        """Pending, running and awaiting-approval actions, most urgent first: what to resume after a restart.
+
+        A `running` action here was interrupted: reconcile with the venues before running it again.
+        """
+        return await self._select(actions.c.status.in_(_UNFINISHED))
+
+    async def _select(self, where: sa.ColumnElement[bool]) -> list[ActionRecord]:
+        async with self._db.read() as conn:
+            rows = (await conn.execute(_order(sa.select(actions).where(where)))).all()
+        return [_action(row._mapping) for row in rows]
+
+    async def _move(
+        self, action_id: str, allowed: Sequence[ActionStatus], target: ActionStatus, **values: Any
+    ) -> ActionRecord:
+        async with self._db.write() as conn:
+            stmt = (
+                sa.update(actions)
+                .where(actions.c.id == action_id, actions.c.status.in_(list(allowed)))
+                .values(status=target, updated_at=self._now(), **values)
+            )
+            moved = (await conn.execute(stmt)).rowcount == 1
+            row = (await conn.execute(sa.select(actions).where(actions.c.id == action_id))).first()
+        if row is None:
+            raise StoreError(f"no action {action_id!r} in the journal")
+        record = _action(row._mapping)
+        if not moved:
+            raise StoreError(
+                f"action {action_id} ({record.action_type}) is {record.status}; it cannot become {target} "
+                f"(only from {', '.join(allowed)})"
+            )
+        return record

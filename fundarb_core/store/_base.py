@@ -1,0 +1,53 @@
+"""What every repository shares: the database, the clock, ids, and insert-if-absent."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from fundarb_core.clock import Clock
+from fundarb_core.store._db import Database
+from fundarb_core.store._url import Backend
+
+__all__ = ["Repository", "insert_ignore", "lock_rows", "new_id"]
+
+
+def new_id() -> str:
+    """Return a fresh random id (32 hex digits)."""
+    return uuid.uuid4().hex
+
+
+def insert_ignore(db: Database, table: sa.Table, values: dict[str, Any]) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING (any unique key), so an idempotent write never aborts its transaction."""
+    dialect = postgresql if db.backend is Backend.POSTGRESQL else sqlite
+    return dialect.insert(table).values(**values).on_conflict_do_nothing()
+
+
+def lock_rows(db: Database, stmt: sa.Select[Any]) -> sa.Select[Any]:
+    """Lock the selected rows until commit on PostgreSQL; SQLite's write transaction already excludes others."""
+    return stmt.with_for_update() if db.backend is Backend.POSTGRESQL else stmt
+
+
+class Repository:
+    """Base of the repositories: each method is one transaction."""
+
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self._db = db
+        self._clock = clock
+
+    def _now(self) -> datetime:
+        return self._clock.now()
+
+    @property
+    def _postgres(self) -> bool:
+        return self._db.backend is Backend.POSTGRESQL
+
+    def _insert_ignore(self, table: sa.Table, values: dict[str, Any]) -> Any:
+        return insert_ignore(self._db, table, values)
+
+    def _locked(self, stmt: sa.Select[Any]) -> sa.Select[Any]:
+        return lock_rows(self._db, stmt)

@@ -1,0 +1,107 @@
+"""The connection layer: one async engine per store, transactions, and errors turned into `StoreError`.
+
+SQLite is opened in WAL mode with `synchronous=FULL` (a commit is on disk before it returns, so an acknowledged
+intent survives a power cut, not only a crash), foreign keys on, and a busy timeout. SQLAlchemy emits BEGIN itself:
+write transactions start with `BEGIN IMMEDIATE`, which takes SQLite's single write lock at once, so a
+read-then-write (claiming an action, checking a version) cannot interleave with another writer. PostgreSQL runs at
+READ COMMITTED and relies on row locks (`FOR UPDATE SKIP LOCKED`) and conditional updates instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, Final
+
+from sqlalchemy import event
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from fundarb_core.errors import StoreError
+from fundarb_core.secrets import redact
+from fundarb_core.store._url import Backend, StoreLocation
+
+__all__ = ["Database", "describe_error"]
+
+_WRITE_OPTION: Final = "fundarb_write"
+SQLITE_BUSY_TIMEOUT_MS: Final = 10_000
+
+
+def describe_error(exc: BaseException) -> str:
+    """Describe a database error without the SQL statement or its parameters, secrets masked."""
+    orig = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    text = str(orig).strip().splitlines()[0] if str(orig).strip() else ""
+    name = type(orig).__name__
+    return redact(f"{name}: {text}" if text else name)
+
+
+class Database:
+    """An engine with `read()` and `write()` transactions."""
+
+    def __init__(self, location: StoreLocation, engine: AsyncEngine) -> None:
+        self.location = location
+        self.engine = engine
+        self._writer = engine.execution_options(**{_WRITE_OPTION: True})
+
+    @property
+    def backend(self) -> Backend:
+        return self.location.backend
+
+    @classmethod
+    def connect(cls, location: StoreLocation, *, schema: str | None = None) -> Database:
+        """Create the engine (no connection is made yet). `schema` sets PostgreSQL's search_path."""
+        kwargs: dict[str, Any] = {}
+        if location.backend is Backend.POSTGRESQL:
+            kwargs["pool_pre_ping"] = True
+            if schema is not None:
+                kwargs["connect_args"] = {"server_settings": {"search_path": schema}}
+        elif schema is not None:
+            raise StoreError("a schema can only be chosen on PostgreSQL")
+        engine = create_async_engine(location.url, **kwargs)
+        if location.backend is Backend.SQLITE:
+            _configure_sqlite(engine)
+        return cls(location, engine)
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        """A read-only transaction (a consistent snapshot on both backends)."""
+        try:
+            async with self.engine.connect() as conn, conn.begin():
+                yield conn
+        except SQLAlchemyError as exc:
+            raise StoreError(f"store read failed ({self.location.display}): {describe_error(exc)}") from None
+        except OSError as exc:
+            raise StoreError(f"store unreachable ({self.location.display}): {describe_error(exc)}") from None
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction, committed when the block ends without error and rolled back otherwise."""
+        try:
+            async with self._writer.begin() as conn:
+                yield conn
+        except SQLAlchemyError as exc:
+            raise StoreError(f"store write failed ({self.location.display}): {describe_error(exc)}") from None
+        except OSError as exc:
+            raise StoreError(f"store unreachable ({self.location.display}): {describe_error(exc)}") from None
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN itself (see _on_begin)
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = FULL")
+            cursor.execute("PRAGMA foreign_keys = ON")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        write = conn.get_execution_options().get(_WRITE_OPTION, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")

@@ -1,0 +1,172 @@
+"""Fills and funding payments: what venues report, stored once each (idempotent on the venue's own id)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+
+from fundarb_core.errors import StoreError
+from fundarb_core.model.records import FillRecord, FundingPaymentRecord
+from fundarb_core.store._base import Repository
+from fundarb_core.store._schema import fills, funding_payments, orders
+
+__all__ = ["FillRepository", "FundingRepository"]
+
+
+def _fill(row: sa.RowMapping) -> FillRecord:
+    return FillRecord(**{c.name: row[c.name] for c in fills.columns})
+
+
+def _payment(row: sa.RowMapping) -> FundingPaymentRecord:
+    return FundingPaymentRecord(**{c.name: row[c.name] for c in funding_payments.columns})
+
+
+def _check_same(what: str, stored: sa.RowMapping, given: Mapping[str, Any], fields: tuple[str, ...]) -> None:
+    differences = [f"{name} {stored[name]} vs {given[name]}" for name in fields if stored[name] != given[name]]
+    if differences:
+        raise StoreError(f"{what} was already stored with different values ({'; '.join(differences)})")
+
+
+class FillRepository(Repository):
+    """Executions of our orders."""
+
+    async def add(
+        self,
+        *,
+        venue: str,
+        venue_fill_id: str,
+        client_order_id: str,
+        quantity: Decimal,
+        price: Decimal,
+        fee: Decimal,
+        at: datetime,
+        liquidity: str | None = None,
+    ) -> tuple[FillRecord, bool]:
+        """Store a fill of a recorded order; return it and whether it was new.
+
+        The same (venue, venue_fill_id) again is ignored (reports overlap after a reconnect); if its numbers
+        differ from the stored ones, `StoreError` is raised. Symbol, side and position come from the order.
+        """
+        async with self._db.write() as conn:
+            order = (
+                await conn.execute(
+                    sa.select(orders.c.symbol, orders.c.side, orders.c.position_id, orders.c.venue).where(
+                        orders.c.client_order_id == client_order_id
+                    )
+                )
+            ).first()
+            if order is None:
+                raise StoreError(f"fill {venue_fill_id!r} is for unknown client order id {client_order_id!r}")
+            if order.venue != venue:
+                raise StoreError(
+                    f"fill {venue_fill_id!r} comes from {venue!r} but order {client_order_id!r} went to {order.venue!r}"
+                )
+            values: dict[str, Any] = {
+                "venue": venue,
+                "venue_fill_id": venue_fill_id,
+                "client_order_id": client_order_id,
+                "symbol": order.symbol,
+                "side": order.side,
+                "quantity": quantity,
+                "price": price,
+                "fee": fee,
+                "liquidity": liquidity,
+                "at": at,
+                "position_id": order.position_id,
+            }
+            inserted = (await conn.execute(self._insert_ignore(fills, values))).rowcount == 1
+            row = (
+                await conn.execute(
+                    sa.select(fills).where(fills.c.venue == venue, fills.c.venue_fill_id == venue_fill_id)
+                )
+            ).one()
+        record = _fill(row._mapping)
+        if not inserted:
+            _check_same(
+                f"fill {venue}/{venue_fill_id}",
+                row._mapping,
+                values,
+                ("client_order_id", "quantity", "price", "fee"),
+            )
+        return record, inserted
+
+    async def list(
+        self,
+        *,
+        client_order_id: str | None = None,
+        position_id: str | None = None,
+        since: datetime | None = None,
+    ) -> list[FillRecord]:
+        """Fills in the order they were stored."""
+        clauses: list[sa.ColumnElement[bool]] = [sa.true()]
+        if client_order_id is not None:
+            clauses.append(fills.c.client_order_id == client_order_id)
+        if position_id is not None:
+            clauses.append(fills.c.position_id == position_id)
+        if since is not None:
+            clauses.append(fills.c.at >= since)
+        async with self._db.read() as conn:
+            rows = (await conn.execute(sa.select(fills).where(*clauses).order_by(fills.c.id))).all()
+        return [_fill(row._mapping) for row in rows]
+
+
+class FundingRepository(Repository):
+    """Funding payments as venues report them (+ received, − paid)."""
+
+    async def add(
+        self,
+        *,
+        venue: str,
+        venue_payment_id: str,
+        symbol: str,
+        amount: Decimal,
+        at: datetime,
+        rate: Decimal | None = None,
+        position_id: str | None = None,
+    ) -> tuple[FundingPaymentRecord, bool]:
+        """Store a payment; return it and whether it was new (the same venue payment id is stored once)."""
+        values: dict[str, Any] = {
+            "venue": venue,
+            "venue_payment_id": venue_payment_id,
+            "symbol": symbol,
+            "amount": amount,
+            "rate": rate,
+            "at": at,
+            "position_id": position_id,
+        }
+        async with self._db.write() as conn:
+            inserted = (await conn.execute(self._insert_ignore(funding_payments, values))).rowcount == 1
+            row = (
+                await conn.execute(
+                    sa.select(funding_payments).where(
+                        funding_payments.c.venue == venue, funding_payments.c.venue_payment_id == venue_payment_id
+                    )
+                )
+            ).one()
+        if not inserted:
+            _check_same(f"funding payment {venue}/{venue_payment_id}", row._mapping, values, ("symbol", "amount"))
+        return _payment(row._mapping), inserted
+
+    async def list(
+        self,
+        *,
+        position_id: str | None = None,
+        venue: str | None = None,
+        since: datetime | None = None,
+    ) -> list[FundingPaymentRecord]:
+        """Payments by time."""
+        clauses: list[sa.ColumnElement[bool]] = [sa.true()]
+        if position_id is not None:
+            clauses.append(funding_payments.c.position_id == position_id)
+        if venue is not None:
+            clauses.append(funding_payments.c.venue == venue)
+        if since is not None:
+            clauses.append(funding_payments.c.at >= since)
+        stmt = sa.select(funding_payments).where(*clauses).order_by(funding_payments.c.at, funding_payments.c.id)
+        async with self._db.read() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return [_payment(row._mapping) for row in rows]

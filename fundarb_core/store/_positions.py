@@ -1,0 +1,199 @@
+"""Positions and their legs, under optimistic concurrency: every update names the version it was based on."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import attrs
+import sqlalchemy as sa
+
+from fundarb_core.errors import StoreError
+from fundarb_core.model import PositionStatus, Side
+from fundarb_core.model.records import OPEN_POSITION_STATUSES, LegRecord, PositionRecord
+from fundarb_core.store._base import Repository, new_id
+from fundarb_core.store._schema import legs, positions
+from fundarb_core.store._types import as_stored
+
+__all__ = ["PositionRepository", "StaleVersion"]
+
+_LEG_FIELDS = ("quantity", "filled_quantity", "entry_price", "exit_price", "fees", "funding")
+_POSITION_FIELDS = (
+    "status",
+    "notional_usd",
+    "entry_spread",
+    "exit_reason",
+    "realized_pnl",
+    "opened_at",
+    "closed_at",
+    "details",
+)
+
+
+class StaleVersion(StoreError):
+    """An update was based on an outdated read: someone else changed the record first. Re-read and retry."""
+
+
+def _leg(row: sa.RowMapping) -> LegRecord:
+    return LegRecord(
+        id=row["id"],
+        position_id=row["position_id"],
+        venue=row["venue"],
+        side=row["side"],
+        **{name: row[name] for name in _LEG_FIELDS},
+    )
+
+
+def _position(row: sa.RowMapping, leg_records: Iterable[LegRecord]) -> PositionRecord:
+    ordered = sorted(leg_records, key=lambda leg: (leg.side is not Side.BUY, leg.venue))
+    return PositionRecord(
+        id=row["id"],
+        symbol=row["symbol"],
+        long_venue=row["long_venue"],
+        short_venue=row["short_venue"],
+        version=row["version"],
+        legs=tuple(ordered),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        **{name: row[name] for name in _POSITION_FIELDS},
+    )
+
+
+class PositionRepository(Repository):
+    """Create, read and update positions; each position has a long and a short leg."""
+
+    async def create(
+        self,
+        *,
+        symbol: str,
+        long_venue: str,
+        short_venue: str,
+        long_quantity: Decimal,
+        short_quantity: Decimal,
+        notional_usd: Decimal,
+        status: PositionStatus = PositionStatus.OPENING,
+        entry_spread: Decimal | None = None,
+        details: Mapping[str, Any] | None = None,
+        id: str | None = None,
+    ) -> PositionRecord:
+        """Store a new position at version 1 with its two legs (nothing filled yet)."""
+        if long_venue == short_venue:
+            raise ValueError(f"a position needs two different venues, found {long_venue!r} twice")
+        now = self._now()
+        pid = id or new_id()
+        record = PositionRecord(
+            id=pid,
+            symbol=symbol,
+            status=status,
+            long_venue=long_venue,
+            short_venue=short_venue,
+            notional_usd=notional_usd,
+            version=1,
+            legs=(
+                LegRecord(id=new_id(), position_id=pid, venue=long_venue, side=Side.BUY, quantity=long_quantity),
+                LegRecord(id=new_id(), position_id=pid, venue=short_venue, side=Side.SELL, quantity=short_quantity),
+            ),
+            created_at=now,
+            updated_at=now,
+            entry_spread=entry_spread,
+            details=as_stored(details),
+        )
+        async with self._db.write() as conn:
+            await conn.execute(sa.insert(positions).values(**_position_values(record)))
+            await conn.execute(sa.insert(legs), [_leg_values(leg) for leg in record.legs])
+        return record
+
+    async def get(self, position_id: str) -> PositionRecord | None:
+        """Return the position with its legs, or None."""
+        found = await self._select(positions.c.id == position_id)
+        return found[0] if found else None
+
+    async def list_open(self) -> list[PositionRecord]:
+        """Positions not yet closed (opening, open, closing, close failed), oldest first."""
+        return await self._select(positions.c.status.in_(sorted(OPEN_POSITION_STATUSES)))
+
+    async def _select(self, where: sa.ColumnElement[bool]) -> list[PositionRecord]:
+        async with self._db.read() as conn:
+            rows = (
+                await conn.execute(sa.select(positions).where(where).order_by(positions.c.created_at, positions.c.id))
+            ).all()
+            ids = [row._mapping["id"] for row in rows]
+            leg_rows = (await conn.execute(sa.select(legs).where(legs.c.position_id.in_(ids)))).all() if ids else []
+        by_position: dict[str, list[LegRecord]] = {}
+        for leg_row in leg_rows:
+            leg = _leg(leg_row._mapping)
+            by_position.setdefault(leg.position_id, []).append(leg)
+        return [_position(row._mapping, by_position.get(row._mapping["id"], [])) for row in rows]
+
+    async def update(self, position: PositionRecord) -> PositionRecord:
+        """Store `position` (and its legs) if nobody changed it since it was read; return it at its new version.
+
+        `position` is a record read from the store and changed with `attrs.evolve`. Its `version` must still be the
+        stored one: otherwise `StaleVersion` (a `StoreError`) is raised and nothing is written.
+        """
+        now = self._now()
+        updated = attrs.evolve(
+            position, version=position.version + 1, updated_at=now, details=as_stored(position.details)
+        )
+        values = {k: v for k, v in _position_values(updated).items() if k in (*_POSITION_FIELDS, "version")}
+        async with self._db.write() as conn:
+            stmt = (
+                sa.update(positions)
+                .where(positions.c.id == position.id, positions.c.version == position.version)
+                .values(updated_at=now, **values)
+            )
+            if (await conn.execute(stmt)).rowcount != 1:
+                found = (
+                    await conn.execute(sa.select(positions.c.version).where(positions.c.id == position.id))
+                ).first()
+                if found is None:
+                    raise StoreError(f"position {position.id} does not exist")
+                raise StaleVersion(
+                    f"position {position.id} was changed by someone else: update based on version "
+                    f"{position.version}, stored version is {found[0]}; re-read it and retry"
+                )
+            for leg in position.legs:
+                leg_stmt = (
+                    sa.update(legs)
+                    .where(legs.c.id == leg.id, legs.c.position_id == position.id)
+                    .values(**{name: getattr(leg, name) for name in _LEG_FIELDS})
+                )
+                if (await conn.execute(leg_stmt)).rowcount != 1:
+                    raise StoreError(f"leg {leg.id} is not a leg of position {position.id}")
+        return updated
+
+    async def list(
+        self, *, statuses: Sequence[PositionStatus] | None = None, since: datetime | None = None
+    ) -> list[PositionRecord]:
+        """Every position (or those in `statuses`, or created at or after `since`), oldest first."""
+        clauses: list[sa.ColumnElement[bool]] = []
+        if statuses is not None:
+            clauses.append(positions.c.status.in_(list(statuses)))
+        if since is not None:
+            clauses.append(positions.c.created_at >= since)
+        return await self._select(sa.and_(sa.true(), *clauses))
+
+
+def _position_values(p: PositionRecord) -> dict[str, Any]:
+    return {
+        "id": p.id,
+        "symbol": p.symbol,
+        "long_venue": p.long_venue,
+        "short_venue": p.short_venue,
+        "version": p.version,
+        "created_at": p.created_at,
+        "updated_at": p.updated_at,
+        **{name: getattr(p, name) for name in _POSITION_FIELDS},
+    }
+
+
+def _leg_values(leg: LegRecord) -> dict[str, Any]:
+    return {
+        "id": leg.id,
+        "position_id": leg.position_id,
+        "venue": leg.venue,
+        "side": leg.side,
+        **{name: getattr(leg, name) for name in _LEG_FIELDS},
+    }

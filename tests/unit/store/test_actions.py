@@ -1,0 +1,137 @@
+"""The action journal: plans stored before running, claims by urgency and dependencies, one success at most."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+
+import pytest
+
+from fundarb_core.errors import StoreError
+from fundarb_core.model.records import ActionStatus, PlannedAction
+
+
+def _plan(*specs: tuple[str, str, tuple[str, ...], int]) -> list[PlannedAction]:
+    return [
+        PlannedAction(kind, {"n": i}, depends_on=deps, urgency=u, id=aid)
+        for i, (aid, kind, deps, u) in enumerate(specs)
+    ]
+
+
+async def test_append_plan_journals_every_action_as_pending(store, open_store) -> None:
+    records = await store.actions.append_plan(
+        [
+            PlannedAction("close_position", {"reason": "time_limit", "qty": Decimal("0.5")}, position_id=None),
+            PlannedAction("transfer_funds", {"amount": "100"}),
+        ],
+        plan_id="plan-1",
+    )
+    assert [r.status for r in records] == [ActionStatus.PENDING, ActionStatus.PENDING]
+    assert [r.seq for r in records] == [0, 1]
+    reread = await (await open_store()).actions.list_plan("plan-1")
+    assert reread == records
+    assert reread[0].details == {"reason": "time_limit", "qty": "0.5"}
+
+
+async def test_claim_follows_urgency_then_plan_order_and_waits_for_dependencies(store) -> None:
+    await store.actions.append_plan(
+        _plan(("close", "close_position", (), 0), ("move", "transfer_funds", ("close",), 0))
+    )
+    await store.actions.append_plan(_plan(("urgent", "close_position", (), 5)))
+    order = []
+    while (claimed := await store.actions.claim_next("bot")) is not None:
+        order.append(claimed.id)
+        assert claimed.status is ActionStatus.RUNNING
+        assert claimed.attempts == 1
+        assert claimed.claimed_by == "bot"
+        await store.actions.mark_succeeded(claimed.id)
+    assert order == ["urgent", "close", "move"]
+
+
+async def test_a_dependency_that_failed_blocks_its_dependents(store) -> None:
+    await store.actions.append_plan(_plan(("a", "close_position", (), 0), ("b", "transfer_funds", ("a",), 0)))
+    a = await store.actions.claim_next("bot")
+    await store.actions.mark_failed(a.id, "venue down")
+    assert await store.actions.claim_next("bot") is None
+    assert [x.id for x in await store.actions.list_unfinished()] == ["b"]
+
+
+async def test_an_action_succeeds_at_most_once(store) -> None:
+    await store.actions.append_plan(_plan(("a", "close_position", (), 0)))
+    await store.actions.mark_running("a")
+    done = await store.actions.mark_succeeded("a", result={"filled": Decimal("1.5")})
+    assert done.status is ActionStatus.SUCCEEDED
+    assert done.result == {"filled": "1.5"}
+    assert done.finished_at
+    with pytest.raises(StoreError, match="is succeeded; it cannot become succeeded"):
+        await store.actions.mark_succeeded("a")
+    with pytest.raises(StoreError, match="cannot become running"):
+        await store.actions.mark_running("a")
+
+
+async def test_retry_returns_to_pending_and_counts_attempts(store) -> None:
+    await store.actions.append_plan(_plan(("a", "close_position", (), 0)))
+    first = await store.actions.claim_next("bot")
+    retried = await store.actions.mark_failed(first.id, "timeout", retry=True)
+    assert (retried.status, retried.error, retried.attempts) == (ActionStatus.PENDING, "timeout", 1)
+    second = await store.actions.claim_next("bot")
+    assert second.attempts == 2
+    failed = await store.actions.mark_failed(second.id, "rejected: insufficient margin")
+    assert failed.status is ActionStatus.FAILED
+    assert failed.status.final
+    assert await store.actions.list_unfinished() == []
+
+
+async def test_approval_and_cancellation(store) -> None:
+    await store.actions.append_plan(_plan(("t", "transfer_funds", (), 0), ("u", "transfer_funds", (), 0)))
+    waiting = await store.actions.mark_awaiting_approval("t")
+    assert waiting.status is ActionStatus.AWAITING_APPROVAL
+    assert (await store.actions.claim_next("bot")).id == "u"  # an action awaiting approval is not claimed
+    assert (await store.actions.approve("t")).status is ActionStatus.PENDING
+    cancelled = await store.actions.cancel("t", "operator said no")
+    assert (cancelled.status, cancelled.error) == (ActionStatus.CANCELLED, "operator said no")
+    with pytest.raises(StoreError, match="cannot become pending"):
+        await store.actions.approve("t")
+    with pytest.raises(StoreError, match="no action 'zzz'"):
+        await store.actions.cancel("zzz")
+
+
+async def test_list_unfinished_is_what_a_restart_resumes(store, open_store) -> None:
+    await store.actions.append_plan(
+        _plan(("a", "close_position", (), 0), ("b", "transfer_funds", (), 0), ("c", "x", (), 9))
+    )
+    await store.actions.mark_running("a")  # the bot died here
+    await store.actions.mark_running("b")
+    await store.actions.mark_succeeded("b")
+    after_restart = await (await open_store()).actions.list_unfinished()
+    assert [(x.id, x.status) for x in after_restart] == [("c", ActionStatus.PENDING), ("a", ActionStatus.RUNNING)]
+
+
+async def test_unknown_dependencies_and_duplicate_ids_are_refused_whole(store) -> None:
+    with pytest.raises(StoreError, match="depends on ghost, which is neither journalled nor earlier"):
+        await store.actions.append_plan(_plan(("a", "x", (), 0), ("b", "x", ("ghost",), 0)))
+    with pytest.raises(StoreError, match="depends on b"):  # later in the same plan: could never run first
+        await store.actions.append_plan(_plan(("a", "x", ("b",), 0), ("b", "x", (), 0)))
+    with pytest.raises(StoreError, match="names an action id twice"):
+        await store.actions.append_plan(_plan(("a", "x", (), 0), ("a", "x", (), 0)))
+    assert await store.actions.list_unfinished() == []
+    # Depending on an action journalled by an earlier plan is fine.
+    await store.actions.append_plan(_plan(("a", "x", (), 0)))
+    [b] = await store.actions.append_plan(_plan(("b", "x", ("a",), 0)))
+    assert b.depends_on == ("a",)
+
+
+async def test_concurrent_claimers_never_get_the_same_action(store, open_store) -> None:
+    others = [await open_store() for _ in range(3)]
+    await store.actions.append_plan([PlannedAction("noop", id=f"a{i}") for i in range(24)])
+
+    async def drain(s, name: str) -> list[str]:
+        got = []
+        while (claimed := await s.actions.claim_next(name)) is not None:
+            got.append(claimed.id)
+        return got
+
+    results = await asyncio.gather(*(drain(s, f"w{i}") for i, s in enumerate([store, *others])))
+    claimed = [aid for batch in results for aid in batch]
+    assert sorted(claimed) == sorted(f"a{i}" for i in range(24))  # each exactly once
+    assert all(a.attempts == 1 for a in await store.actions.list_unfinished())

@@ -1,0 +1,23 @@
+"""The benchmark scripts run (their figures are not checked: benchmarks are not timed tests)."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+@pytest.mark.slow
+def test_cli_startup_prints_a_median(capsys: pytest.CaptureFixture[str]) -> None:
+    spec = importlib.util.spec_from_file_location("cli_startup_benchmark", BENCHMARKS / "cli_startup.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.main(["--runs", "2", "--", "--version"]) == 0
+    out = capsys.readouterr().out
+    assert re.fullmatch(r"fundarb --version: median \d+\.\d ms \(min \d+\.\d, max \d+\.\d, 2 runs\)\n", out), out
