@@ -30,6 +30,7 @@ from fundarb_core.venues import PositionSnapshot
 __all__ = ["CloseExecutor", "ClosePolicy", "CloseRequest", "CloseResult", "LegRef", "Urgency"]
 
 ZERO = Decimal(0)
+EMERGENCY_ROUNDS = 2  # emergency passes over legs still open after the policy ran, before CLOSE_FAILED
 
 
 class Urgency(enum.StrEnum):
@@ -101,22 +102,32 @@ class CloseExecutor:
         self.severe_imbalance = severe_imbalance
         self.emit = emit
 
-    async def snapshots(self, legs: Sequence[LegRef]) -> dict[LegRef, PositionSnapshot]:
-        """Live snapshots of every leg, fetched concurrently (transient errors retried)."""
+    async def snapshots(self, legs: Sequence[LegRef]) -> tuple[dict[LegRef, PositionSnapshot], dict[LegRef, str]]:
+        """Live snapshots of every leg, fetched concurrently (transient errors retried); and the legs unreachable."""
 
         async def one(leg: LegRef) -> PositionSnapshot:
             venue = self.orders.venues[leg.venue]
             return await self.orders._call(f"snapshot {leg}", lambda: venue.get_position_snapshot(leg.symbol))
 
-        async with asyncio.TaskGroup() as group:
-            tasks = {leg: group.create_task(one(leg)) for leg in legs}
-        return {leg: task.result() for leg, task in tasks.items()}
+        outcomes = await asyncio.gather(*(one(leg) for leg in legs), return_exceptions=True)
+        snaps: dict[LegRef, PositionSnapshot] = {}
+        errors: dict[LegRef, str] = {}
+        for leg, outcome in zip(legs, outcomes, strict=True):
+            if isinstance(outcome, VenueError):
+                errors[leg] = str(outcome)
+            elif isinstance(outcome, BaseException):
+                raise outcome
+            else:
+                snaps[leg] = outcome
+        return snaps, errors
 
     def is_emergency(self, snapshots: Mapping[LegRef, PositionSnapshot], urgency: Urgency) -> bool:
         """A missing leg, a severe imbalance, or an emergency request."""
         if urgency is Urgency.EMERGENCY:
             return True
         sizes = [abs(s.quantity) for s in snapshots.values()]
+        if not sizes:
+            return False
         if any(q == 0 for q in sizes):
             return True
         largest = max(sizes)
@@ -143,37 +154,43 @@ class CloseExecutor:
         decision_at = clock.monotonic()
         log = logger.bind(position=position_id)
         results: list[OrderResult] = []
-        try:
-            snaps = await self.snapshots(legs)
-        except VenueError as exc:
-            return self._failed(position_id, {}, results, decision_at, reason, f"snapshots unavailable: {exc}")
+        snaps, unreachable = await self.snapshots(legs)
         live = {leg: s for leg, s in snaps.items() if s.quantity != 0}
-        emergency = self.is_emergency(snaps, urgency)
+        if unreachable and not any(s.quantity == 0 for s in snaps.values()):
+            # A leg we cannot see may still be open: closing the others would leave us naked. Wait and retry.
+            exposure = {leg: s.quantity for leg, s in live.items()}
+            why = "; ".join(f"{leg.venue} unreachable: {err}" for leg, err in unreachable.items())
+            return self._failed(position_id, exposure, results, decision_at, reason, why, emergency=False)
+        emergency = self.is_emergency(snaps, urgency) or bool(unreachable)
         if live:
             request = CloseRequest(position_id, snaps, reason, urgency, attempt)
             if emergency:
                 log.warning("emergency close ({}): flattening {}", reason, ", ".join(map(str, live)))
                 specs = [self.policy.emergency_spec(request, leg) for leg in live]
             else:
-                specs = [s for s in self.policy.close_specs(request) if LegRef(s.venue, s.symbol) in live]
+                specs = list(self.policy.close_specs(request))
             results += await self._run(specs)
             # Partial close: whatever is still open is finished as an emergency (flat legs are left alone).
-            for round_ in range(2):
-                try:
-                    snaps = await self.snapshots(legs)
-                except VenueError as exc:
-                    return self._failed(position_id, {}, results, decision_at, reason, f"snapshots unavailable: {exc}")
+            for round_ in range(EMERGENCY_ROUNDS + 1):
+                snaps, unreachable = await self.snapshots(legs)
                 live = {leg: s for leg, s in snaps.items() if s.quantity != 0}
-                if not live:
+                if not live or round_ == EMERGENCY_ROUNDS:
                     break
                 emergency = True
                 log.warning("legs still open after close ({}); emergency round {}", list(live), round_ + 1)
                 request = CloseRequest(position_id, snaps, reason, Urgency.EMERGENCY, attempt)
                 specs = [
-                    attrs.evolve(self.policy.emergency_spec(request, leg), intent_id=f"{position_id}:close{attempt}:e{round_}:{leg.venue}")
+                    attrs.evolve(
+                        self.policy.emergency_spec(request, leg),
+                        intent_id=f"{position_id}:close{attempt}:e{round_}:{leg.venue}",
+                    )
                     for leg in live
                 ]
                 results += await self._run(specs)
+        if unreachable:
+            why = "; ".join(f"{leg.venue} unreachable: {err}" for leg, err in unreachable.items())
+            exposure = {leg: s.quantity for leg, s in live.items()}
+            return self._failed(position_id, exposure, results, decision_at, reason, why, emergency)
         telemetry = Telemetry.from_results(results, decision_at, clock.monotonic())
         if live:
             exposure = {leg: s.quantity for leg, s in live.items()}

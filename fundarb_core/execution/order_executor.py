@@ -9,7 +9,6 @@ Every failure mode of a venue is handled here and only here:
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-
 from decimal import Decimal
 from typing import TypeVar
 
@@ -40,8 +39,8 @@ class RetryPolicy:
 
     def delay(self, attempt: int, exc: VenueError) -> float:
         if isinstance(exc, RateLimited) and exc.retry_after:
-            return exc.retry_after
-        return min(self.cap, self.base * 2**attempt)
+            return float(exc.retry_after)
+        return min(self.cap, self.base * 2.0**attempt)
 
 
 class _Fills:
@@ -137,6 +136,7 @@ class OrderExecutor:
         """
         await self.journal.record_intent(spec, cid)
         attempt = 0
+        state: OrderState | None
         while True:
             try:
                 state = await send()
@@ -167,6 +167,7 @@ class OrderExecutor:
             else:
                 break
             attempt += 1
+        assert state is not None
         await self.journal.record_state(state)
         return state
 
@@ -306,9 +307,8 @@ class OrderExecutor:
                 seen = await hub.wait(cid, wait)
                 if seen is not None and seen.filled_qty >= state.filled_qty:
                     state = seen
-                if polls % 5 and seen is not None:
-                    if state.final or self.clock.monotonic() < next_reprice:
-                        continue
+                if polls % 5 and seen is not None and (state.final or self.clock.monotonic() < next_reprice):
+                    continue
             else:
                 await self.clock.sleep(wait)
             latest = await self._reconcile(venue, spec.symbol, cid)
@@ -389,5 +389,3 @@ class OrderExecutor:
             fills.record(state)
             if state.status is OrderStatus.FILLED:
                 return
-
-

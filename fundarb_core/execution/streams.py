@@ -49,7 +49,7 @@ class OrderStreamHub:
                 await self.clock.sleep(delay)
                 delay = min(delay * 2, 10.0)
 
-    async def wait(self, client_order_id: str, timeout: float) -> OrderState | None:
+    async def wait(self, client_order_id: str, timeout: float) -> OrderState | None:  # noqa: ASYNC109 - clock time
         """Wait up to `timeout` (clock seconds) for news of `client_order_id`; return the latest state seen."""
         self.start()
         self._changed.clear()

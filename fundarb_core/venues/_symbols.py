@@ -16,8 +16,8 @@ class SymbolMap:
     def __init__(self, venue: str, pairs: Mapping[str, str] | Iterable[tuple[str, str]]) -> None:
         self.venue = venue
         items = list(pairs.items()) if isinstance(pairs, Mapping) else list(pairs)
-        self._to_venue = dict(items)
-        self._to_canonical = {v: k for k, v in items}
+        self._to_venue: dict[str, str] = dict(items)
+        self._to_canonical: dict[str, str] = {v: k for k, v in items}
         if len(self._to_canonical) != len(self._to_venue):
             raise ValueError(f"{venue}: two canonical symbols map to one market")
 

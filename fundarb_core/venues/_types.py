@@ -85,7 +85,9 @@ class Instrument:
     def on_step(self, quantity: Decimal) -> bool:
         return quantity > 0 and (quantity % self.step_size) == 0
 
-    def check_order(self, quantity: Decimal, price: Decimal | None, *, reduce_only: bool = False) -> RejectReason | None:
+    def check_order(
+        self, quantity: Decimal, price: Decimal | None, *, reduce_only: bool = False
+    ) -> RejectReason | None:
         """Return why a venue would refuse this order's size or price, or None if it fits the grids.
 
         Reduce-only orders are exempt from the minimum notional (venues let a dust position be closed).

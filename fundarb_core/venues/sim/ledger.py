@@ -76,7 +76,9 @@ class Ledger:
     def position(self, symbol: str) -> SimPosition:
         return self.positions.get(symbol) or SimPosition()
 
-    def trade(self, symbol: str, dq: Decimal, price: Decimal, fee_rate: Decimal, default_leverage: Decimal) -> TradeResult:
+    def trade(
+        self, symbol: str, dq: Decimal, price: Decimal, fee_rate: Decimal, default_leverage: Decimal
+    ) -> TradeResult:
         """Book a fill of signed quantity `dq` at `price` against the house, with its fee."""
         pos = self.positions.setdefault(symbol, SimPosition())
         lev = self.leverage.get(symbol, default_leverage)
@@ -112,7 +114,9 @@ class Ledger:
             del self.house_positions[symbol]
         return TradeResult(realized, fee, closed, opened)
 
-    def margin_needed(self, symbol: str, dq: Decimal, price: Decimal, fee_rate: Decimal, default_leverage: Decimal) -> Decimal:
+    def margin_needed(
+        self, symbol: str, dq: Decimal, price: Decimal, fee_rate: Decimal, default_leverage: Decimal
+    ) -> Decimal:
         """Cash an order of signed `dq` at `price` would lock (opening part's margin) plus its fee."""
         pos = self.position(symbol)
         closing = ZERO if pos.qty == 0 or _sign(pos.qty) == _sign(dq) else min(abs(dq), abs(pos.qty))
@@ -157,10 +161,8 @@ class Ledger:
         qty = pos.qty
         equity = pos.margin + pos.upnl(mark)
         self.trade(symbol, -qty, mark, ZERO, Decimal(1))
-        if equity < 0:
-            adjustment = equity  # the house tops the account up so its loss stops at the margin
-        else:
-            adjustment = min(equity, (abs(qty) * mark * LIQUIDATION_FEE).quantize(MONEY))
+        # Below zero, the house tops the account up so that its loss stops at the margin.
+        adjustment = equity if equity < 0 else min(equity, (abs(qty) * mark * LIQUIDATION_FEE).quantize(MONEY))
         self.cash -= adjustment
         self.house_cash += adjustment
         return qty, adjustment

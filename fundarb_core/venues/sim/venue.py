@@ -28,7 +28,6 @@ from fundarb_core.venues._types import (
     OrderBook,
     OrderState,
     PositionSnapshot,
-    Rounding,
 )
 from fundarb_core.venues.sim import persist
 from fundarb_core.venues.sim.book import SimOrder, synth_levels
@@ -153,10 +152,15 @@ class SimVenue:
         if self._consumed_step != step:
             self._consumed.clear()
             self._consumed_step = step
-        return (
-            [BookLevel(lv.price, lv.quantity - self._consumed.get((symbol, Side.BUY, lv.price), ZERO)) for lv in bids],
-            [BookLevel(lv.price, lv.quantity - self._consumed.get((symbol, Side.SELL, lv.price), ZERO)) for lv in asks],
-        )
+        return self._left(symbol, Side.BUY, bids), self._left(symbol, Side.SELL, asks)
+
+    def _left(self, symbol: str, side: Side, levels: list[BookLevel]) -> list[BookLevel]:
+        """The levels of one side (resting `side` orders) minus what takers consumed this step; empty ones dropped.
+
+        If takers emptied every level, the deepest stays (with quantity 0) so that the side still has a price.
+        """
+        left = [BookLevel(lv.price, lv.quantity - self._consumed.get((symbol, side, lv.price), ZERO)) for lv in levels]
+        return [lv for lv in left if lv.quantity > 0] or left[-1:]
 
     def _funding_interval_seconds(self, symbol: str) -> int:
         return int(self.instruments[symbol].funding_interval.total_seconds())
@@ -420,16 +424,21 @@ class SimVenue:
             qty = min(order.remaining, level.quantity)
             if qty <= 0:
                 continue
+            before = order.filled_qty
             if not self._fill(order, qty, level.price, maker=False, at=now):
                 break
-            key = (order.symbol, order.side, level.price)
-            self._consumed[key] = self._consumed.get(key, ZERO) + qty
+            # What was taken is gone from the level until the next step. A buyer takes the asks (resting sells),
+            # which `_levels` looks up under SELL; a reduce-only fill may have been clipped below `qty`.
+            key = (order.symbol, order.side.opposite, level.price)
+            self._consumed[key] = self._consumed.get(key, ZERO) + (order.filled_qty - before)
 
     def _ambiguous(self, order: SimOrder) -> None:
         if self._chance(self.config.faults.ambiguous_probability):
             self._save()
             raise AmbiguousOutcome(
-                "request timed out after it was sent (simulated)", venue=self.name, client_order_id=order.client_order_id
+                "request timed out after it was sent (simulated)",
+                venue=self.name,
+                client_order_id=order.client_order_id,
             )
 
     async def place_limit_order(
@@ -445,7 +454,9 @@ class SimVenue:
     ) -> OrderState:
         await self._enter("order")
         instrument = self._instrument_or_reject(symbol)
-        order = self._new_order(client_order_id, symbol, side, OrderType.LIMIT, time_in_force, quantity, price, reduce_only)
+        order = self._new_order(
+            client_order_id, symbol, side, OrderType.LIMIT, time_in_force, quantity, price, reduce_only
+        )
         self._validate(order, instrument, price)
         bids, asks = self._levels(symbol, self.last_step)
         crosses = price >= asks[0].price if side is Side.BUY else price <= bids[0].price
@@ -554,7 +565,9 @@ class SimVenue:
         await self._enter("query")
         instrument = self._instrument_or_reject(symbol)
         if leverage <= 0:
-            raise VenueRejected(f"leverage must be positive, got {leverage}", venue=self.name, reason=RejectReason.LEVERAGE)
+            raise VenueRejected(
+                f"leverage must be positive, got {leverage}", venue=self.name, reason=RejectReason.LEVERAGE
+            )
         applied = min(leverage, instrument.max_leverage)
         self.ledger.leverage[symbol] = applied
         self._dirty = True
@@ -605,5 +618,3 @@ class SimVenue:
 
     def __repr__(self) -> str:
         return f"SimVenue({self.name!r}, profile={self.config.profile!r})"
-
-
