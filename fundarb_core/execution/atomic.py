@@ -10,6 +10,7 @@ from decimal import Decimal
 import attrs
 from loguru import logger
 
+from fundarb_core.events import Emit, Event, EventKind, null_emit
 from fundarb_core.execution.order_executor import OrderExecutor
 from fundarb_core.execution.specs import CloseLegSpec, OrderResult, OrderSpec
 from fundarb_core.execution.telemetry import Telemetry
@@ -46,8 +47,12 @@ class AtomicExecutor:
         *,
         hedge_attempts: int = 3,
         hedge_timeout: timedelta = timedelta(seconds=5),
+        rollback_rounds: int = 3,
+        emit: Emit = null_emit,
     ) -> None:
         self.orders = orders
+        self.rollback_rounds = rollback_rounds
+        self.emit = emit
         self.hedge_attempts = hedge_attempts
         self.hedge_timeout = hedge_timeout
 
@@ -92,18 +97,36 @@ class AtomicExecutor:
                     hedges.append(result)
                     held[i] += result.filled_qty
             if max(held) - min(held) >= step:
-                error = f"hedge failed, legs hold {held}; rolling back"
+                error = f"hedge failed, legs hold {held}; rolled back"
                 logger.error(error)
-                rollbacks = await self._rollback(specs, held)
-                for i, (spec, result) in enumerate(zip(specs, rollbacks, strict=True)):
-                    if result.spec is not spec:
-                        held[i] -= result.filled_qty
+                for round_ in range(1, self.rollback_rounds + 1):
+                    if all(q == 0 for q in held):
+                        break
+                    round_results = await self._rollback(specs, held, round_)
+                    rollbacks += round_results
+                    for i, (spec, result) in enumerate(zip(specs, round_results, strict=True)):
+                        if result.spec is not spec:
+                            held[i] -= result.filled_qty
+                if any(q != 0 for q in held):
+                    error = f"hedge and rollback failed: legs hold {held}"
+                    self.emit(
+                        Event(
+                            EventKind.ALERT,
+                            clock.now(),
+                            {
+                                "alert": "open_unbalanced",
+                                "open_exposure": {
+                                    f"{s.venue}:{s.symbol}": str(q * s.side.sign) for s, q in zip(specs, held, strict=True)
+                                },
+                            },
+                        )
+                    )
         done_at = clock.monotonic()
         ok = error is None and min(held) > 0
         telemetry = Telemetry.from_results([*results, *hedges], decision_at, done_at)
         return AtomicResult(ok, tuple(held), tuple(results), tuple(hedges), tuple(rollbacks), telemetry, error)
 
-    async def _rollback(self, specs: Sequence[OrderSpec], held: list[Decimal]) -> list[OrderResult]:
+    async def _rollback(self, specs: Sequence[OrderSpec], held: list[Decimal], round_: int) -> list[OrderResult]:
         """Close whatever each leg holds with reduce-only market orders (a placeholder result for flat legs)."""
         todo = [
             CloseLegSpec(
@@ -111,7 +134,7 @@ class AtomicExecutor:
                 symbol=spec.symbol,
                 side=spec.side.opposite,
                 quantity=qty,
-                intent_id=f"{spec.intent_id}:rollback",
+                intent_id=f"{spec.intent_id}:rollback{round_}",
                 mode=ExecutionMode.MARKET_ONLY,
                 slippage_bps=spec.slippage_bps * 2,
                 max_market_attempts=5,

@@ -202,7 +202,12 @@ class OrderExecutor:
             decision_mid = bbo.mid
             target = instrument.round_qty(spec.quantity, Rounding.DOWN)
             if spec.mode is not ExecutionMode.MARKET_ONLY:
-                await self._limit_phase(spec, venue, instrument, target, fills, ids, first_submit)
+                try:
+                    await self._limit_phase(spec, venue, instrument, target, fills, ids, first_submit)
+                except VenueRejected as exc:
+                    if spec.mode is ExecutionMode.LIMIT_ONLY:
+                        raise
+                    log.warning("limit phase refused ({}); falling back to market", exc)
             remaining = target - fills.qty
             if remaining > 0 and spec.mode is not ExecutionMode.LIMIT_ONLY:
                 await self._market_phase(spec, venue, instrument, target, fills, ids, first_submit)
@@ -383,7 +388,10 @@ class OrderExecutor:
             except VenueRejected as exc:
                 if exc.reason == RejectReason.REDUCE_ONLY_WOULD_INCREASE:
                     return
-                raise
+                if attempt == spec.max_market_attempts:
+                    raise
+                logger.bind(venue=spec.venue).warning("market order {} refused ({}); retrying", cid, exc)
+                continue
             if state is None:
                 continue
             fills.record(state)

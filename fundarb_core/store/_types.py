@@ -35,7 +35,7 @@ def format_decimal(value: object) -> str:
         raise TypeError(f"money must be a Decimal, found {type(value).__name__} {value!r}")
     if not value.is_finite():
         raise ValueError(f"money must be finite, found {value}")
-    return str(float(value))
+    return format(value, "f")
 
 
 class DecimalText(TypeDecorator[Decimal]):

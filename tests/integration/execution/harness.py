@@ -95,7 +95,7 @@ class Market:
         self.instruments = {name: dict(v.instruments) for name, v in self.venues.items()}
         self.events: list[Event] = []
         self.orders = OrderExecutor(self.venues, self.instruments, self.clock, emit=self.events.append)  # type: ignore[arg-type]
-        self.atomic = AtomicExecutor(self.orders)
+        self.atomic = AtomicExecutor(self.orders, emit=self.events.append)
         self.closer = CloseExecutor(
             self.orders, policy or MakerFirstPolicy(MakerFirstConfig()), emit=self.events.append
         )

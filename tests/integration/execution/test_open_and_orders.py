@@ -1,0 +1,191 @@
+"""Opening legs and one order's life under faults: post-only crossing, partial fills, hedge, rollback, ambiguity."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import attrs
+
+from fundarb_core.errors import RateLimited
+from fundarb_core.execution import OrderSpec
+from fundarb_core.model import ExecutionMode, OrderStatus, RejectReason, Side
+from fundarb_core.venues import BBO
+from fundarb_core.venues.sim import FaultConfig, SimVenueConfig
+from tests.integration.execution.harness import CheckedSimVenue, Market
+
+QTY = Decimal("0.05")
+
+
+class _StaleBookVenue(CheckedSimVenue):
+    """Reports a best bid/ask shifted up for the first few quotes, so a post-only buy priced from it crosses."""
+
+    stale_quotes = 3
+
+    async def fetch_bbo_prices(self, symbol: str) -> BBO:
+        bbo = await super().fetch_bbo_prices(symbol)
+        if self.stale_quotes > 0:
+            self.stale_quotes -= 1
+            shift = bbo.ask - bbo.bid + self.instruments[symbol].tick_size * 10
+            return attrs.evolve(bbo, bid=bbo.bid + shift, ask=bbo.ask + shift)
+        return bbo
+
+
+def test_post_only_rejection_is_repriced_until_it_rests() -> None:
+    market = Market(venue_cls={"aster": _StaleBookVenue})
+    spec = OrderSpec(venue="aster", symbol="BTC", side=Side.BUY, quantity=QTY, intent_id="o1")
+    result = market.run(market.orders.execute(spec))
+    orders = market.venues["aster"].orders_by_cid()
+    rejected = [o for o in orders.values() if o.reject_reason is RejectReason.POST_ONLY_WOULD_CROSS]
+    assert len(rejected) >= 1
+    assert result.filled_qty == QTY
+    assert len(set(result.client_order_ids)) == len(result.client_order_ids)  # every re-price a fresh id
+    market.check_sent()
+
+
+class _HalfFillVenue(CheckedSimVenue):
+    """Resting orders get half of what remains once, then nothing: a partial fill that must fall back."""
+
+    def _flow(self, step: int) -> None:
+        for cid in list(self.resting):
+            order = self.orders[cid]
+            if order.filled_qty == 0:
+                half = self.instruments[order.symbol].round_qty(order.remaining / 2)
+                assert order.price is not None
+                self._fill(order, half, order.price, maker=True, at=self.world.time_of(step))
+
+
+def test_partial_fill_then_market_fallback_for_the_rest() -> None:
+    market = Market(venue_cls={"aster": _HalfFillVenue})
+    spec = OrderSpec(
+        venue="aster", symbol="BTC", side=Side.BUY, quantity=QTY, intent_id="o2", timeout=timedelta(seconds=20)
+    )
+    result = market.run(market.orders.execute(spec))
+    assert result.filled_qty == QTY
+    assert 0 < result.maker_qty < QTY
+    kinds = [s.kind for s in market.venues["aster"].sent]
+    assert kinds[-1] == "market"
+    assert market.position("aster", "BTC") == QTY
+    market.check_sent()
+
+
+def test_limit_only_never_falls_back() -> None:
+    market = Market(venue_cls={"aster": _HalfFillVenue})
+    spec = OrderSpec(
+        venue="aster", symbol="BTC", side=Side.BUY, quantity=QTY, intent_id="o3",
+        mode=ExecutionMode.LIMIT_ONLY, timeout=timedelta(seconds=20),
+    )  # fmt: skip
+    result = market.run(market.orders.execute(spec))
+    assert 0 < result.filled_qty < QTY
+    assert "market" not in [s.kind for s in market.venues["aster"].sent]
+
+
+class _RejectFirstOrders(CheckedSimVenue):
+    """Refuses its first `refuse` orders (as an insufficient-margin rejection would).
+
+    Four: the leg's post-only attempt and its three market fallbacks, so the leg ends unfilled.
+    """
+
+    refuse = 4
+
+    def _validate(self, order, instrument, check_price):  # type: ignore[no-untyped-def]
+        if self.refuse > 0 and not order.reduce_only:
+            self.refuse -= 1
+            raise self._reject(order, RejectReason.INSUFFICIENT_MARGIN, "refused (test)")
+        super()._validate(order, instrument, check_price)
+
+
+def test_one_leg_rejected_on_open_is_hedged() -> None:
+    market = Market(venue_cls={"lighter": _RejectFirstOrders})
+    result = market.run(market.atomic.open(market.pair_specs("BTC", QTY)))
+    assert result.ok, result.error
+    assert result.hedges, "the missing leg was hedged"
+    assert market.position("aster", "BTC") == QTY
+    assert market.position("lighter", "BTC") == -QTY
+    market.check_sent()
+
+
+class _RejectAll(_RejectFirstOrders):
+    refuse = 10_000
+
+
+def test_hedge_failure_rolls_back_to_flat() -> None:
+    market = Market(venue_cls={"lighter": _RejectAll})
+    result = market.run(market.atomic.open(market.pair_specs("BTC", QTY)))
+    assert not result.ok
+    assert result.flat
+    assert result.rollbacks
+    assert market.position("aster", "BTC") == 0
+    assert market.position("lighter", "BTC") == 0
+    market.check_sent()
+
+
+def test_ambiguous_timeouts_never_produce_a_second_order() -> None:
+    always_lost = FaultConfig(ambiguous_probability=Decimal(1))
+    market = Market(
+        configs={
+            "aster": SimVenueConfig(profile="aster-like", seed=3, faults=always_lost),
+            "lighter": SimVenueConfig(profile="lighter-like", seed=3, faults=always_lost),
+        }
+    )
+    spec = OrderSpec(venue="aster", symbol="ETH", side=Side.SELL, quantity=Decimal("0.5"), intent_id="amb",
+                     mode=ExecutionMode.MARKET_ONLY)  # fmt: skip
+    result = market.run(market.orders.execute(spec))
+    aster = market.venues["aster"]
+    assert result.filled_qty == Decimal("0.5")
+    assert len(aster.orders) == 1  # one order at the venue, though every reply was lost
+    assert market.position("aster", "ETH") == Decimal("-0.5")
+
+
+def test_rate_limits_back_off_in_clock_time() -> None:
+    market = Market(
+        configs={
+            "aster": SimVenueConfig(
+                profile="aster-like", faults=FaultConfig(rate_limit_probability=Decimal("0.5"), seed=7,
+                                                         retry_after=timedelta(seconds=3))
+            ),
+            "lighter": SimVenueConfig(profile="lighter-like"),
+        }
+    )  # fmt: skip
+    raised: list[RateLimited] = []
+    aster = market.venues["aster"]
+    original = aster._enter
+
+    async def counting_enter(kind: str) -> None:
+        try:
+            await original(kind)
+        except RateLimited as exc:
+            raised.append(exc)
+            raise
+
+    aster._enter = counting_enter  # type: ignore[method-assign]
+    spec = OrderSpec(venue="aster", symbol="BTC", side=Side.BUY, quantity=QTY, intent_id="rl",
+                     mode=ExecutionMode.MARKET_ONLY)  # fmt: skip
+    start = market.clock.monotonic()
+    result = market.run(market.orders.execute(spec))
+    assert raised, "the fault schedule produced 429s"
+    assert result.filled_qty == QTY
+    assert market.clock.monotonic() - start >= 3.0 * len(raised)  # waited retry-after each time
+    assert len(aster.orders) == 1
+
+
+def test_client_order_ids_are_deterministic_across_runs() -> None:
+    ids = []
+    for _ in range(2):
+        market = Market()
+        result = market.run(market.atomic.open(market.pair_specs("BTC", QTY, intent="same")))
+        ids.append([r.client_order_ids for r in result.results])
+    assert ids[0] == ids[1]
+
+
+def test_restart_adopts_an_order_that_already_reached_the_venue() -> None:
+    """A re-run of the same intent (after a crash) finds its first order by client id instead of sending twice."""
+    market = Market()
+    spec = OrderSpec(venue="aster", symbol="BTC", side=Side.BUY, quantity=QTY, intent_id="crash",
+                     mode=ExecutionMode.MARKET_ONLY)  # fmt: skip
+    first = market.run(market.orders.execute(spec))
+    again = market.run(market.orders.execute(spec))
+    assert first.client_order_ids[0] == again.client_order_ids[0]
+    assert len(market.venues["aster"].orders) == 1
+    assert market.venues["aster"].orders[first.client_order_ids[0]].status is OrderStatus.FILLED
+    assert market.position("aster", "BTC") == QTY
