@@ -21,6 +21,8 @@ BUILTIN_COMMANDS: dict[str, tuple[str, str]] = {
     "config": ("fundarb_core.cli._config:config", "Check or print a configuration file."),
     "db": ("fundarb_core.cli._db:db", "Inspect or upgrade the durable store's schema."),
     "export": ("fundarb_core.cli._export:export", "Export positions, fills or funding payments (CSV or JSON)."),
+    "init": ("fundarb_core.cli._init:init", "Write a starter config for paper trading on simulated venues."),
+    "paper": ("fundarb_core.cli._paper:paper", "Paper-trade funding spreads on simulated venues (accelerated)."),
     "plugins": ("fundarb_core.cli._plugins:plugins", "List the plugins found and what each registered."),
 }
 

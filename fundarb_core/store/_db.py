@@ -4,7 +4,8 @@ SQLite is opened in WAL mode with `synchronous=FULL` (a commit is on disk before
 intent survives a power cut, not only a crash), foreign keys on, and a busy timeout. SQLAlchemy emits BEGIN itself:
 write transactions start with `BEGIN IMMEDIATE`, which takes SQLite's single write lock at once, so a
 read-then-write (claiming an action, checking a version) cannot interleave with another writer. PostgreSQL runs at
-READ COMMITTED and relies on row locks (`FOR UPDATE SKIP LOCKED`) and conditional updates instead.
+READ COMMITTED and relies on row locks (`FOR UPDATE SKIP LOCKED`) and conditional updates instead; its read
+transactions run at REPEATABLE READ so that a read of several tables (a position and its legs) sees one snapshot.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ class Database:
         self.location = location
         self.engine = engine
         self._writer = engine.execution_options(**{_WRITE_OPTION: True})
+        postgres = location.backend is Backend.POSTGRESQL
+        self._reader = engine.execution_options(isolation_level="REPEATABLE READ") if postgres else engine
 
     @property
     def backend(self) -> Backend:
@@ -66,7 +69,7 @@ class Database:
     async def read(self) -> AsyncIterator[AsyncConnection]:
         """A read-only transaction (a consistent snapshot on both backends)."""
         try:
-            async with self.engine.connect() as conn, conn.begin():
+            async with self._reader.connect() as conn, conn.begin():
                 yield conn
         except SQLAlchemyError as exc:
             raise StoreError(f"store read failed ({self.location.display}): {describe_error(exc)}") from None

@@ -31,6 +31,7 @@ Every test carries the `venue_contract` marker and the `asyncio` marker (pytest-
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Coroutine, Mapping
 from datetime import UTC, datetime, timedelta
@@ -49,6 +50,7 @@ from fundarb_core.venues import (
     REQUIRED_METHODS,
     BBO,
     Capabilities,
+    FundingRate,
     Instrument,
     OrderState,
     PositionSnapshot,
@@ -638,7 +640,9 @@ class VenueContract:
     async def test_funding_rates_are_per_interval_with_the_next_time_ahead(
         self, venue: Venue, run: Driver, symbol: str
     ) -> None:
-        async def scenario() -> tuple[Mapping[str, Instrument], Mapping[str, Any], Mapping[str, Any], datetime]:
+        async def scenario() -> tuple[
+            Mapping[str, Instrument], Mapping[str, FundingRate], Mapping[str, FundingRate], datetime
+        ]:
             instruments = await venue.load_instruments()
             now = self._clock.now()
             return instruments, await venue.fetch_funding_rates([symbol]), await venue.fetch_funding_rates(), now
@@ -776,8 +780,6 @@ class VenueContract:
 
 
 def _anext_task(stream: AsyncIterator[OrderState]) -> Awaitable[OrderState]:
-    import asyncio
-
     async def first() -> OrderState:
         return await anext(stream)
 

@@ -59,6 +59,8 @@ class Instrument:
     min_notional: Decimal
     max_leverage: Decimal
     funding_interval: timedelta
+    maker_fee: Decimal | None = None  # fee rates where the venue reports them (None: unknown)
+    taker_fee: Decimal | None = None
     # Venue-specific extras (market index, quantity multiplier for 1000-prefixed markets, ...).
     extra: dict[str, Any] = attrs.field(factory=dict, eq=False)
 

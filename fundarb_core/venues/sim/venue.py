@@ -79,7 +79,7 @@ class SimVenue:
         self.latency = {**profile.latency, **config.faults.latency}
         self.capabilities = Capabilities(order_stream=profile.order_stream, liquidation_stream=True)
         self.instruments: dict[str, Instrument] = {}
-        for symbol in config.symbols:
+        for symbol in config.symbols:  # after the fee rates: instruments carry them
             self.instruments[symbol] = self._instrument(symbol)
             world.register(name, symbol, float(config.funding_bias_bps_per_hour) / 10_000)
         self.symbols = SymbolMap(name, {s: i.venue_symbol for s, i in self.instruments.items()})
@@ -118,6 +118,8 @@ class SimVenue:
             min_notional=spec.min_notional,
             max_leverage=spec.max_leverage,
             funding_interval=interval,
+            maker_fee=self.maker_fee,
+            taker_fee=self.taker_fee,
         )
 
     def mmr(self, symbol: str) -> Decimal:

@@ -90,6 +90,32 @@ async def test_a_heartbeat_that_finds_its_lease_taken_stops_with_lease_lost(stor
         await asyncio.wait_for(beat, timeout=30)  # a safety net for a broken heartbeat, not a wait
 
 
+async def test_the_heartbeat_rides_out_a_short_outage_but_not_a_long_one(store, clock, monkeypatch) -> None:
+    lease = await store.acquire_lease("bot-A", TTL)
+    real_renew = lease.renew
+    outage = {"left": 1}
+
+    async def flaky_renew() -> None:
+        if outage["left"]:
+            outage["left"] -= 1
+            raise StoreError("store unreachable (simulated)")
+        await real_renew()
+
+    monkeypatch.setattr(lease, "renew", flaky_renew)
+    beat = asyncio.create_task(lease.heartbeat())
+    await asleep_again(clock)
+    await clock.advance(10)  # the renewal fails; the lease (valid until 30 s) is kept, retried at 20 s
+    await asleep_again(clock)
+    await clock.advance(10)
+    await asleep_again(clock)
+    assert not beat.done()
+    assert lease.expires_at == clock.now() + TTL  # renewed at 20 s
+    outage["left"] = 10**6  # now the store stays unreachable
+    await clock.advance(50)  # beats at 30, 40, 50 fail; at 50 s the lease has run out
+    with pytest.raises(LeaseLost, match="could not renew its lease before it expired"):
+        await asyncio.wait_for(beat, timeout=30)
+
+
 async def test_release_lets_the_next_bot_start_at_once(store, open_store) -> None:
     async with await store.acquire_lease("bot-A", TTL):
         assert (await store.lease_holder()).owner == "bot-A"
