@@ -16,6 +16,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from fundarb_close_market_only import MarketOnlyConfig, MarketOnlyPolicy
+
 from fundarb_core.clock import Clock, SimClock, WallClock
 from fundarb_core.execution import CloseExecutor, LegRef, OrderExecutor
 from fundarb_core.model import Side
@@ -39,7 +40,11 @@ async def _open(venues: dict[str, SimVenue], symbol: str) -> None:
         bbo = await venue.fetch_bbo_prices(symbol)
         worst = bbo.ask * 2 if side is Side.BUY else bbo.bid / 2
         await venue.place_market_order(
-            symbol, side, QTY, worst_price=venue.instruments[symbol].round_price(worst), client_order_id=f"o{time.perf_counter_ns()}"
+            symbol,
+            side,
+            QTY,
+            worst_price=venue.instruments[symbol].round_price(worst),
+            client_order_id=f"o{time.perf_counter_ns()}",
         )
 
 
@@ -54,7 +59,9 @@ async def _closes(clock: Clock, latency_ms: int, reps: int, legs: int) -> tuple[
         if legs == 1:  # close the short by hand first: a one-leg (emergency) close of the long remains
             b = venues["b"]
             bbo = await b.fetch_bbo_prices("BTC")
-            await b.place_market_order("BTC", Side.BUY, QTY, worst_price=bbo.ask * 2, client_order_id=f"h{i}", reduce_only=True)
+            await b.place_market_order(
+                "BTC", Side.BUY, QTY, worst_price=bbo.ask * 2, client_order_id=f"h{i}", reduce_only=True
+            )
             refs = [LegRef("a", "BTC")]
         t0 = time.perf_counter()
         result = await closer.close(f"p{i}", refs, "bench", attempt=i)
@@ -75,19 +82,21 @@ def main(quick: bool = False) -> None:
     reps = 50 if quick else 300
     clock = SimClock()
     walls, _ = asyncio.run(clock.run(_closes(clock, 0, reps, 2)))
-    print(f"(a) two-leg close overhead, zero latency: p50 {_pct(walls, 0.5) * 1e6:.0f} µs, p99 {_pct(walls, 0.99) * 1e6:.0f} µs")
+    p50, p99 = _pct(walls, 0.5) * 1e6, _pct(walls, 0.99) * 1e6
+    print(f"(a) two-leg close overhead, zero latency: p50 {p50:.0f} µs, p99 {p99:.0f} µs")
 
     wall = WallClock()
     lat_reps = 5 if quick else 15
     two, _ = asyncio.run(_closes(wall, 50, lat_reps, 2))
     one, _ = asyncio.run(_closes(wall, 50, lat_reps, 1))
     ratio = statistics.median(two) / statistics.median(one)
+    two_ms, one_ms = statistics.median(two) * 1e3, statistics.median(one) * 1e3
     print(
-        f"(b) 50 ms latency: two-leg close {statistics.median(two) * 1e3:.0f} ms, one-leg {statistics.median(one) * 1e3:.0f} ms,"
-        f" ratio {ratio:.2f} (target ≤ 1.2)"
+        f"(b) 50 ms latency: two-leg close {two_ms:.0f} ms, one-leg {one_ms:.0f} ms, ratio {ratio:.2f} (target ≤ 1.2)"
     )
     _, skews = asyncio.run(_closes(wall, 0, reps, 2))
-    print(f"(c) leg skew, zero latency, real time: p50 {_pct(skews, 0.5) * 1e6:.0f} µs, p99 {_pct(skews, 0.99) * 1e6:.0f} µs")
+    s50, s99 = _pct(skews, 0.5) * 1e6, _pct(skews, 0.99) * 1e6
+    print(f"(c) leg skew, zero latency, real time: p50 {s50:.0f} µs, p99 {s99:.0f} µs")
 
 
 if __name__ == "__main__":

@@ -60,8 +60,10 @@ async def _paper(config: Any, hours: float, data_dir: Path, echo: Any) -> list[P
     venues: dict[str, Any] = {}
     for name, section in config.venues.items():
         if section.kind != "sim":
-            fail(f"venues.{name}.kind: paper runs need simulated venues (kind = \"sim\"), found {section.kind!r}")
-        venues[name] = registry.get("venues", section.kind).factory(name, attrs.evolve(section.config, persist=False), context)
+            fail(f'venues.{name}.kind: paper runs need simulated venues (kind = "sim"), found {section.kind!r}')
+        venues[name] = registry.get("venues", section.kind).factory(
+            name, attrs.evolve(section.config, persist=False), context
+        )
     if len(venues) < 2:
         fail("venues: a paper run needs at least two venues")
     policy_section = config.close_policy
@@ -153,10 +155,11 @@ async def _paper(config: Any, hours: float, data_dir: Path, echo: Any) -> list[P
                     seq += 1
                     pid = f"paper-{seq}"
                     specs = [
-                        OrderSpec(venue=long_name, symbol=symbol, side=Side.BUY, quantity=qty, intent_id=f"{pid}:open:long",
-                                  limit_offset_bps=strategy.limit_offset_bps, timeout=strategy.open_timeout),
-                        OrderSpec(venue=short_name, symbol=symbol, side=Side.SELL, quantity=qty, intent_id=f"{pid}:open:short",
-                                  limit_offset_bps=strategy.limit_offset_bps, timeout=strategy.open_timeout),
+                        OrderSpec(
+                            venue=name, symbol=symbol, side=side, quantity=qty, intent_id=f"{pid}:open:{name}",
+                            limit_offset_bps=strategy.limit_offset_bps, timeout=strategy.open_timeout,
+                        )
+                        for name, side in ((long_name, Side.BUY), (short_name, Side.SELL))
                     ]  # fmt: skip
                     result = await atomic.open(specs)
                     taken.add(symbol)

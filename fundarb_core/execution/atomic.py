@@ -116,7 +116,8 @@ class AtomicExecutor:
                             {
                                 "alert": "open_unbalanced",
                                 "open_exposure": {
-                                    f"{s.venue}:{s.symbol}": str(q * s.side.sign) for s, q in zip(specs, held, strict=True)
+                                    f"{s.venue}:{s.symbol}": str(q * s.side.sign)
+                                    for s, q in zip(specs, held, strict=True)
                                 },
                             },
                         )

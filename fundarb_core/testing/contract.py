@@ -47,8 +47,8 @@ from fundarb_core.errors import AmbiguousOutcome, VenueRejected
 from fundarb_core.model import OrderStatus, RejectReason, Side, TimeInForce
 from fundarb_core.testing.strategies import raw_decimals
 from fundarb_core.venues import (
-    REQUIRED_METHODS,
     BBO,
+    REQUIRED_METHODS,
     Capabilities,
     FundingRate,
     Instrument,
@@ -334,7 +334,7 @@ class VenueContract:
 
     async def test_post_only_that_would_cross_is_rejected(self, venue: Venue, run: Driver, symbol: str) -> None:
         async def scenario() -> None:
-            instrument, bbo, quantity = await self.order_size(venue, symbol)
+            _instrument, bbo, quantity = await self.order_size(venue, symbol)
             for side, price in ((Side.BUY, bbo.ask), (Side.SELL, bbo.bid)):
                 cid = self.new_client_order_id("post-only")
                 with pytest.raises(VenueRejected) as info:
@@ -400,7 +400,7 @@ class VenueContract:
         self, venue: Venue, run: Driver, symbol: str, side: Side
     ) -> None:
         async def scenario() -> None:
-            instrument, bbo, quantity = await self.order_size(venue, symbol)
+            instrument, _bbo, quantity = await self.order_size(venue, symbol)
             before = await self.open_position(venue, symbol, side, quantity)
             assert before.quantity == side.sign * quantity
             with pytest.raises(VenueRejected) as info:
@@ -424,7 +424,7 @@ class VenueContract:
         self, venue: Venue, run: Driver, symbol: str, side: Side
     ) -> None:
         async def scenario() -> None:
-            instrument, bbo, quantity = await self.order_size(venue, symbol)
+            instrument, _bbo, quantity = await self.order_size(venue, symbol)
             before = await self.open_position(venue, symbol, side, quantity)
             closing = side.opposite
             try:
@@ -451,7 +451,7 @@ class VenueContract:
 
     async def test_reduce_only_closes_exactly_the_position(self, venue: Venue, run: Driver, symbol: str) -> None:
         async def scenario() -> None:
-            instrument, bbo, quantity = await self.order_size(venue, symbol)
+            instrument, _bbo, quantity = await self.order_size(venue, symbol)
             before = await self.open_position(venue, symbol, Side.SELL, quantity)
             state = await venue.place_market_order(
                 symbol,
@@ -539,18 +539,10 @@ class VenueContract:
             else:
                 assert found.status is OrderStatus.OPEN, found
             # Sending it again (what a naive retry does) must not make a second order.
-            try:
-                if market:
-                    await venue.place_market_order(
-                        symbol, Side.BUY, quantity, worst_price=self.worst_price(instrument, bbo, Side.BUY),
-                        client_order_id=cid,
-                    )  # fmt: skip
-                else:
-                    await venue.place_limit_order(symbol, Side.BUY, quantity, found.price or bbo.bid, client_order_id=cid)
-            except AmbiguousOutcome:
-                pass
-            except VenueRejected as error:
-                assert error.reason == RejectReason.DUPLICATE_CLIENT_ORDER_ID, _reason(error)
+            with contextlib.suppress(AmbiguousOutcome):
+                retry = await _attempt(send())
+                if isinstance(retry, VenueRejected):
+                    assert retry.reason == RejectReason.DUPLICATE_CLIENT_ORDER_ID, _reason(retry)
             if market:
                 assert (await venue.get_position_snapshot(symbol)).quantity == quantity, "the retry made a second order"
             else:
@@ -573,7 +565,7 @@ class VenueContract:
     @pytest.mark.parametrize("side", [Side.BUY, Side.SELL], ids=["long", "short"])
     async def test_snapshot_sign_follows_the_side(self, venue: Venue, run: Driver, symbol: str, side: Side) -> None:
         async def scenario() -> None:
-            instrument, bbo, quantity = await self.order_size(venue, symbol)
+            _instrument, _bbo, quantity = await self.order_size(venue, symbol)
             snapshot = await self.open_position(venue, symbol, side, quantity)
             assert snapshot.symbol == symbol
             assert snapshot.quantity == side.sign * quantity, "snapshots are signed: + long, − short"
@@ -592,7 +584,7 @@ class VenueContract:
 
     async def test_balance_locks_margin_for_a_position(self, venue: Venue, run: Driver, symbol: str) -> None:
         async def scenario() -> None:
-            instrument, bbo, quantity = await self.order_size(venue, symbol)
+            _instrument, _bbo, quantity = await self.order_size(venue, symbol)
             before = await venue.fetch_balance()
             assert before.wallet >= 0
             assert before.available <= before.wallet + max(before.unrealized_pnl, Decimal(0))
@@ -669,15 +661,18 @@ class VenueContract:
 
     async def test_unknown_symbol_is_a_typed_rejection(self, venue: Venue, run: Driver, symbol: str) -> None:
         async def scenario() -> None:
-            instrument, bbo, quantity = await self.order_size(venue, symbol)
+            _instrument, bbo, quantity = await self.order_size(venue, symbol)
             calls: list[Coroutine[Any, Any, object]] = [
                 venue.place_limit_order(
                     UNKNOWN_SYMBOL, Side.BUY, quantity, bbo.bid, client_order_id=self.new_client_order_id("unknown")
                 ),
                 venue.place_market_order(
-                    UNKNOWN_SYMBOL, Side.BUY, quantity, worst_price=bbo.ask,
+                    UNKNOWN_SYMBOL,
+                    Side.BUY,
+                    quantity,
+                    worst_price=bbo.ask,
                     client_order_id=self.new_client_order_id("unknown"),
-                ),  # fmt: skip
+                ),
                 venue.fetch_bbo_prices(UNKNOWN_SYMBOL),
                 venue.fetch_order_book(UNKNOWN_SYMBOL),
                 venue.get_position_snapshot(UNKNOWN_SYMBOL),

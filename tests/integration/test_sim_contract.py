@@ -17,7 +17,7 @@ import pytest
 from fundarb_core.clock import SimClock
 from fundarb_core.testing import Driver, VenueContract
 from fundarb_core.venues import Venue, VenueContext
-from fundarb_core.venues.sim import FaultConfig, SimVenue, SimVenueConfig, build_sim_venue
+from fundarb_core.venues.sim import FaultConfig, SimVenueConfig, build_sim_venue
 
 pytest_plugins = ["pytester"]
 
@@ -65,7 +65,7 @@ class TestLighterLikeSim(SimContract):
         return venue
 
 
-BROKEN = '''
+BROKEN = """
 from __future__ import annotations
 
 from decimal import Decimal
@@ -93,7 +93,7 @@ class TestBroken(VenueContract):
     def venue(self, clock):
         config = SimVenueConfig(profile="aster-like")
         return Broken("broken", config, clock, SimWorld(0, clock.now()))
-'''
+"""
 
 IGNORES_REDUCE_ONLY = """
 class Broken(SimVenue):

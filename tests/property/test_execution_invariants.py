@@ -44,7 +44,9 @@ class ExecutionMachine(RuleBasedStateMachine):
         self.market = Market(
             configs={
                 "aster": SimVenueConfig(profile="aster-like", seed=seed, faults=aster_faults, liquidity=liquidity),
-                "lighter": SimVenueConfig(profile="lighter-like", seed=seed, faults=lighter_faults, liquidity=liquidity),
+                "lighter": SimVenueConfig(
+                    profile="lighter-like", seed=seed, faults=lighter_faults, liquidity=liquidity
+                ),
             }
         )
         self.open_symbols: set[str] = set()
@@ -86,7 +88,8 @@ class ExecutionMachine(RuleBasedStateMachine):
         long_qty, short_qty = self._live(symbol)
         # Invariant 1: each leg flat, or CLOSE_FAILED with the open exposure recorded and an alert raised.
         if result.status is PositionStatus.CLOSED:
-            assert long_qty == 0 and short_qty == 0
+            assert long_qty == 0
+            assert short_qty == 0
             self.open_symbols.discard(symbol)
         else:
             assert result.status is PositionStatus.CLOSE_FAILED
@@ -111,7 +114,9 @@ class ExecutionMachine(RuleBasedStateMachine):
             self.market.check_sent()
             for sent in self.market.sent():
                 if sent.reduce_only:
-                    assert sent.side is (Side.SELL if sent.position_before > 0 else Side.BUY) or sent.position_before == 0
+                    assert (
+                        sent.side is (Side.SELL if sent.position_before > 0 else Side.BUY) or sent.position_before == 0
+                    )
 
 
 # The active profile decides how many examples (ci: 200); each runs a short sequence of opens, closes and waits.

@@ -1,7 +1,9 @@
 """Exact accounting for a simulated venue: the trader's account and the house on the other side of everything.
 
 Every movement of money is paired: what the account gains the house loses, to the last unit, so the sum of both
-(cash + margin + unrealised PnL) never changes. Positions use isolated margin, which makes a liquidation affect
+(cash + margin + unrealised PnL) never changes. Whatever the ledger divides (locked margin, the pro-rata cost
+and margin of a partial close) or multiplies by a rate (fee, funding) is rounded to whole `MONEY` units, so every sum
+stays exact. Positions use isolated margin, which makes a liquidation affect
 exactly one leg, as on the real venues' isolated mode.
 """
 
@@ -52,7 +54,8 @@ def _apply(qty: Decimal, cost: Decimal, dq: Decimal, price: Decimal) -> tuple[De
     if qty == 0 or _sign(qty) == _sign(dq):
         return qty + dq, cost + dq * price, ZERO, ZERO
     closing = min(abs(dq), abs(qty))
-    cost_removed = cost if closing == abs(qty) else cost * closing / abs(qty)
+    # Pro rata, to the unit: an unrounded quotient (cost / 3) would lose digits in later sums and break conservation.
+    cost_removed = cost if closing == abs(qty) else (cost * closing / abs(qty)).quantize(MONEY)
     realized = _sign(qty) * closing * price - cost_removed
     new_qty = qty + _sign(dq) * closing
     new_cost = cost - cost_removed if new_qty else ZERO
@@ -86,12 +89,12 @@ class Ledger:
         new_qty, new_cost, realized, closed = _apply(pos.qty, pos.cost, dq, price)
         # Margin: release in proportion to what closed, lock for what opened.
         if closed:
-            release = pos.margin if closed == abs(old_qty) else pos.margin * closed / abs(old_qty)
+            release = pos.margin if closed == abs(old_qty) else (pos.margin * closed / abs(old_qty)).quantize(MONEY)
             pos.margin -= release
             self.cash += release
         opened = abs(dq) - closed
         if opened:
-            lock = opened * price / lev
+            lock = (opened * price / lev).quantize(MONEY)
             pos.margin += lock
             self.cash -= lock
         if new_qty == 0:
@@ -121,7 +124,7 @@ class Ledger:
         pos = self.position(symbol)
         closing = ZERO if pos.qty == 0 or _sign(pos.qty) == _sign(dq) else min(abs(dq), abs(pos.qty))
         lev = self.leverage.get(symbol, default_leverage)
-        return (abs(dq) - closing) * price / lev + abs(dq) * price * fee_rate
+        return ((abs(dq) - closing) * price / lev).quantize(MONEY) + (abs(dq) * price * fee_rate).quantize(MONEY)
 
     def settle_funding(self, symbol: str, mark: Decimal, rate: Decimal) -> Decimal | None:
         """Pay or receive funding: amount = −quantity × mark × rate (rounded to the unit), house on the other side."""

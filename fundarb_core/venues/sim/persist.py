@@ -83,7 +83,9 @@ def load(venue: SimVenue, path: Path) -> None:
     venue.resting = list(state["resting"])
     venue.payments = [conv.structure(p, FundingPayment) for p in state["payments"]]
     venue.liquidation_log = [conv.structure(n, LiquidationNotice) for n in state["liquidations"]]
-    venue.last_step = max(venue.last_step, int(state["last_step"]))
+    # The saved step, not now: the steps since (funding, resting fills, liquidations) are replayed on the next call,
+    # so a stopped-and-restarted venue ends where an uninterrupted one would.
+    venue.last_step = int(state["last_step"])
     venue._seq = int(state["seq"])
     venue.flow_rng.setstate(_rng_restore(state["flow_rng"]))
     venue.fault_rng.setstate(_rng_restore(state["fault_rng"]))

@@ -205,7 +205,9 @@ class SimVenue:
 
     def _settle_funding(self, symbol: str, step: int, at: datetime) -> None:
         instrument = self.instruments[symbol]
-        rate = self.world.funding_rate(self.name, symbol, step, instrument.funding_interval)
+        # The rate charged is the one the venue reported up to the boundary (the step before it), as on real venues:
+        # what `fetch_funding_rates` showed a moment before funding is what funding charges.
+        rate = self.world.funding_rate(self.name, symbol, max(step - 1, 0), instrument.funding_interval)
         mark = self.mark(symbol, step)
         qty = self.ledger.positions[symbol].qty
         amount = self.ledger.settle_funding(symbol, mark, rate)

@@ -8,8 +8,8 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 import attrs
-
 from fundarb_close_maker_first import MakerFirstConfig, MakerFirstPolicy
+
 from fundarb_core.clock import SimClock
 from fundarb_core.events import Event
 from fundarb_core.execution import AtomicExecutor, CloseExecutor, LegRef, OrderExecutor, OrderSpec
@@ -112,8 +112,12 @@ class Market:
     def pair_specs(self, symbol: str, qty: Decimal, intent: str = "p1", **kw: Any) -> list[OrderSpec]:
         names = list(self.venues)
         return [
-            OrderSpec(venue=names[0], symbol=symbol, side=Side.BUY, quantity=qty, intent_id=f"{intent}:open:{names[0]}", **kw),
-            OrderSpec(venue=names[1], symbol=symbol, side=Side.SELL, quantity=qty, intent_id=f"{intent}:open:{names[1]}", **kw),
+            OrderSpec(
+                venue=names[0], symbol=symbol, side=Side.BUY, quantity=qty, intent_id=f"{intent}:open:{names[0]}", **kw
+            ),
+            OrderSpec(
+                venue=names[1], symbol=symbol, side=Side.SELL, quantity=qty, intent_id=f"{intent}:open:{names[1]}", **kw
+            ),
         ]
 
     def legs(self, symbol: str) -> list[LegRef]:
@@ -129,7 +133,8 @@ class Market:
             assert inst.on_step(s.quantity), f"off step: {s}"
             assert s.quantity >= inst.min_qty, f"below minimum: {s}"
             if s.kind == "limit":
-                assert s.price is not None and inst.on_tick(s.price), f"off tick: {s}"
+                assert s.price is not None
+                assert inst.on_tick(s.price), f"off tick: {s}"
                 if not s.reduce_only:
                     assert s.quantity * s.price >= inst.min_notional, f"below min notional: {s}"
             if s.reduce_only:

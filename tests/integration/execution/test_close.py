@@ -6,8 +6,8 @@ from datetime import timedelta
 from decimal import Decimal
 
 from fundarb_close_market_only import MarketOnlyConfig, MarketOnlyPolicy
+
 from fundarb_core.events import EventKind
-from fundarb_core.execution import Urgency
 from fundarb_core.model import PositionStatus, Side
 from fundarb_core.venues import Venue
 from fundarb_core.venues.sim import FaultConfig, MaintenanceWindow, SimVenueConfig
@@ -37,10 +37,12 @@ def test_normal_close_both_legs_maker_first(market: Market) -> None:
     assert market.position("aster", "BTC") == 0
     assert market.position("lighter", "BTC") == 0
     close_orders = [s for name, v in market.venues.items() for s in v.sent[sent_before[name] :]]
-    assert close_orders and all(s.reduce_only for s in close_orders)
+    assert close_orders
+    assert all(s.reduce_only for s in close_orders)
     assert {s.side for s in close_orders if s.venue == "aster"} == {Side.SELL}
     assert {s.side for s in close_orders if s.venue == "lighter"} == {Side.BUY}
-    assert result.telemetry.leg_skew is not None and result.telemetry.leg_skew < 1.0  # legs went together
+    assert result.telemetry.leg_skew is not None
+    assert result.telemetry.leg_skew < 1.0
     assert any(e.kind == EventKind.POSITION_CLOSED for e in market.events)
     market.check_sent()
 
@@ -90,8 +92,10 @@ def test_severe_imbalance_is_an_emergency() -> None:
         return await market.closer.close("p1", market.legs("BTC"), "severe_imbalance")
 
     result = market.run(shrink_then_close())
-    assert result.emergency and result.closed
-    assert market.position("aster", "BTC") == 0 and market.position("lighter", "BTC") == 0
+    assert result.emergency
+    assert result.closed
+    assert market.position("aster", "BTC") == 0
+    assert market.position("lighter", "BTC") == 0
 
 
 class _LiquidatedOnFirstCancel(CheckedSimVenue):
@@ -114,7 +118,8 @@ def test_leg_liquidated_mid_close_survivor_is_flattened() -> None:
     result = market.run(market.closer.close("p1", market.legs("BTC"), "divergence_flipped"))
     assert market.venues["lighter"].liquidated
     assert result.status is PositionStatus.CLOSED
-    assert market.position("aster", "BTC") == 0 and market.position("lighter", "BTC") == 0
+    assert market.position("aster", "BTC") == 0
+    assert market.position("lighter", "BTC") == 0
     market.check_sent()
 
 
@@ -133,14 +138,16 @@ def test_unreachable_leg_sends_nothing_and_retry_closes() -> None:
     assert len(market.sent()) == sent_before  # closing only the reachable leg would leave us naked
     assert market.position("lighter", "BTC") == -QTY
     alerts = [e for e in market.events if e.kind == EventKind.ALERT]
-    assert alerts and "unreachable" in alerts[-1].data["why"]
+    assert alerts
+    assert "unreachable" in alerts[-1].data["why"]
 
     async def later():  # type: ignore[no-untyped-def]
         await market.clock.sleep_until(start + timedelta(minutes=11))
         return await market.closer.close("p1", market.legs("BTC"), "time_limit", attempt=2)
 
     assert market.run(later()).status is PositionStatus.CLOSED
-    assert market.position("aster", "BTC") == 0 and market.position("lighter", "BTC") == 0
+    assert market.position("aster", "BTC") == 0
+    assert market.position("lighter", "BTC") == 0
 
 
 def test_close_failed_records_exposure_alerts_and_next_attempt_resumes() -> None:
@@ -155,7 +162,8 @@ def test_close_failed_records_exposure_alerts_and_next_attempt_resumes() -> None
     assert failed.emergency  # the leg left open was retried as an emergency
     assert dict(failed.open_exposure) == {market.legs("BTC")[0]: QTY}
     alerts = [e for e in market.events if e.kind == EventKind.ALERT]
-    assert alerts and Decimal(alerts[-1].data["open_exposure"]["aster:BTC"]) == QTY
+    assert alerts
+    assert Decimal(alerts[-1].data["open_exposure"]["aster:BTC"]) == QTY
     assert market.position("lighter", "BTC") == 0
     lighter_sent = len(market.venues["lighter"].sent)
 
@@ -171,5 +179,3 @@ def attrs_evolve_faults(config: SimVenueConfig, faults: FaultConfig) -> SimVenue
     import attrs
 
     return attrs.evolve(config, faults=faults)
-
-
