@@ -18,6 +18,7 @@ import attrs
 from fundarb_core.model._enums import ExitReason, OrderStatus, OrderType, PositionStatus, Side, TimeInForce
 
 __all__ = [
+    "OPEN_POSITION_STATUSES",
     "ActionRecord",
     "ActionStatus",
     "ControlCommand",

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from loguru import logger
 
 from fundarb_core.clock import Clock, WallClock
-from fundarb_core.config import Config
 from fundarb_core.errors import StoreError
 from fundarb_core.model.records import LeaseRecord
 from fundarb_core.store._actions import ActionJournal
@@ -23,6 +23,9 @@ from fundarb_core.store._orders import OrderRepository
 from fundarb_core.store._positions import PositionRepository
 from fundarb_core.store._transfers import TransferRepository
 from fundarb_core.store._url import Backend, StoreLocation, resolve_location
+
+if TYPE_CHECKING:
+    from fundarb_core.config import Config
 
 __all__ = ["Store"]
 

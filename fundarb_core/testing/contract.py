@@ -32,6 +32,7 @@ Every test carries the `venue_contract` marker and the `asyncio` marker (pytest-
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Coroutine, Mapping
 from datetime import UTC, datetime, timedelta
@@ -77,6 +78,14 @@ async def _just_await(coro: Coroutine[Any, Any, T], /) -> T:
 
 def _reason(error: VenueRejected) -> str:
     return f"{error.reason} ({error})"
+
+
+async def _attempt(call: Awaitable[T]) -> T | VenueRejected:
+    """Await `call`; return its result, or the `VenueRejected` it raised (for 'accepted, or refused so' checks)."""
+    try:
+        return await call
+    except VenueRejected as error:
+        return error
 
 
 class VenueContract:
@@ -280,7 +289,7 @@ class VenueContract:
             placed = await venue.place_limit_order(symbol, Side.BUY, quantity, price, client_order_id=cid)
             assert placed.status is OrderStatus.OPEN, placed
             assert (placed.client_order_id, placed.symbol, placed.side) == (cid, symbol, Side.BUY)
-            assert (placed.quantity, placed.price, placed.filled_qty) == (quantity, price, 0)
+            assert (placed.quantity, placed.price, placed.filled_qty) == (quantity, price, Decimal(0))
             assert not placed.reduce_only
             found = await venue.get_order(symbol, cid)
             assert found is not None
@@ -370,25 +379,17 @@ class VenueContract:
         async def scenario() -> None:
             instrument, bbo, quantity = await self.order_size(venue, symbol)
             for side in (Side.BUY, Side.SELL):
+                cid = self.new_client_order_id("ro-flat")
+                worst = self.worst_price(instrument, bbo, side)  # for the limit order too: marketable at once
+                call = (
+                    venue.place_market_order(
+                        symbol, side, quantity, worst_price=worst, client_order_id=cid, reduce_only=True
+                    )
+                    if market
+                    else venue.place_limit_order(symbol, side, quantity, worst, client_order_id=cid, reduce_only=True)
+                )
                 with pytest.raises(VenueRejected) as info:
-                    if market:
-                        await venue.place_market_order(
-                            symbol,
-                            side,
-                            quantity,
-                            worst_price=self.worst_price(instrument, bbo, side),
-                            client_order_id=self.new_client_order_id("ro-flat"),
-                            reduce_only=True,
-                        )
-                    else:
-                        await venue.place_limit_order(
-                            symbol,
-                            side,
-                            quantity,
-                            self.worst_price(instrument, bbo, side),  # marketable: it would trade at once
-                            client_order_id=self.new_client_order_id("ro-flat"),
-                            reduce_only=True,
-                        )
+                    await call
                 assert info.value.reason == RejectReason.REDUCE_ONLY_WOULD_INCREASE, _reason(info.value)
                 snapshot = await venue.get_position_snapshot(symbol)
                 assert snapshot.quantity == 0, f"a reduce-only {side} opened a position: {snapshot}"
@@ -427,8 +428,8 @@ class VenueContract:
             instrument, _bbo, quantity = await self.order_size(venue, symbol)
             before = await self.open_position(venue, symbol, side, quantity)
             closing = side.opposite
-            try:
-                state = await venue.place_market_order(
+            outcome = await _attempt(
+                venue.place_market_order(
                     symbol,
                     closing,
                     quantity * 2,
@@ -436,11 +437,12 @@ class VenueContract:
                     client_order_id=self.new_client_order_id("ro-big"),
                     reduce_only=True,
                 )
-            except VenueRejected as error:
-                assert error.reason == RejectReason.REDUCE_ONLY_WOULD_INCREASE, _reason(error)
+            )
+            if isinstance(outcome, VenueRejected):
+                assert outcome.reason == RejectReason.REDUCE_ONLY_WOULD_INCREASE, _reason(outcome)
                 assert (await venue.get_position_snapshot(symbol)).quantity == before.quantity
             else:
-                state = await self.finished(venue, state)
+                state = await self.finished(venue, outcome)
                 assert state.filled_qty <= quantity, f"a reduce-only order filled beyond the position: {state}"
             after = await venue.get_position_snapshot(symbol)
             assert after.quantity * side.sign >= 0, f"reduce-only flipped a {side} position: {after.quantity}"
@@ -476,12 +478,11 @@ class VenueContract:
             worst = self.worst_price(instrument, bbo, Side.BUY)
             first = await venue.place_market_order(symbol, Side.BUY, quantity, worst_price=worst, client_order_id=cid)
             first = await self.finished(venue, first)
-            try:
-                second = await venue.place_market_order(
-                    symbol, Side.BUY, quantity, worst_price=worst, client_order_id=cid
-                )
-            except VenueRejected as error:
-                assert error.reason == RejectReason.DUPLICATE_CLIENT_ORDER_ID, _reason(error)
+            second = await _attempt(
+                venue.place_market_order(symbol, Side.BUY, quantity, worst_price=worst, client_order_id=cid)
+            )
+            if isinstance(second, VenueRejected):
+                assert second.reason == RejectReason.DUPLICATE_CLIENT_ORDER_ID, _reason(second)
             else:
                 assert second.venue_order_id == first.venue_order_id, "a second order was made under the same id"
             snapshot = await venue.get_position_snapshot(symbol)
@@ -499,10 +500,9 @@ class VenueContract:
             cid = self.new_client_order_id("twice")
             price = self.passive_price(instrument, bbo, Side.BUY)
             first = await venue.place_limit_order(symbol, Side.BUY, quantity, price, client_order_id=cid)
-            try:
-                second = await venue.place_limit_order(symbol, Side.BUY, quantity, price, client_order_id=cid)
-            except VenueRejected as error:
-                assert error.reason == RejectReason.DUPLICATE_CLIENT_ORDER_ID, _reason(error)
+            second = await _attempt(venue.place_limit_order(symbol, Side.BUY, quantity, price, client_order_id=cid))
+            if isinstance(second, VenueRejected):
+                assert second.reason == RejectReason.DUPLICATE_CLIENT_ORDER_ID, _reason(second)
             else:
                 assert second.venue_order_id == first.venue_order_id, "a second order was made under the same id"
             assert (await venue.cancel_order(symbol, cid)).status is OrderStatus.CANCELLED
@@ -521,13 +521,16 @@ class VenueContract:
         async def scenario() -> None:
             instrument, bbo, quantity = await self.order_size(venue, symbol)
             cid = self.new_client_order_id("ambiguous")
-            with pytest.raises(AmbiguousOutcome) as info:
+            worst = self.worst_price(instrument, bbo, Side.BUY)
+            price = self.passive_price(instrument, bbo, Side.BUY)
+
+            def send() -> Coroutine[Any, Any, OrderState]:
                 if market:
-                    worst = self.worst_price(instrument, bbo, Side.BUY)
-                    await venue.place_market_order(symbol, Side.BUY, quantity, worst_price=worst, client_order_id=cid)
-                else:
-                    price = self.passive_price(instrument, bbo, Side.BUY)
-                    await venue.place_limit_order(symbol, Side.BUY, quantity, price, client_order_id=cid)
+                    return venue.place_market_order(symbol, Side.BUY, quantity, worst_price=worst, client_order_id=cid)
+                return venue.place_limit_order(symbol, Side.BUY, quantity, price, client_order_id=cid)
+
+            with pytest.raises(AmbiguousOutcome) as info:
+                await send()
             assert info.value.client_order_id in (None, cid)
             found = await venue.get_order(symbol, cid)
             assert found is not None, "the order reached the venue but get_order cannot find it by client id"
@@ -600,10 +603,9 @@ class VenueContract:
         async def scenario() -> None:
             instrument = await self.instrument(venue, symbol)
             assert await venue.set_leverage(symbol, Decimal(1)) == 1
-            try:
-                applied = await venue.set_leverage(symbol, instrument.max_leverage * 10)
-            except VenueRejected as error:
-                assert error.reason == RejectReason.LEVERAGE, _reason(error)
+            applied = await _attempt(venue.set_leverage(symbol, instrument.max_leverage * 10))
+            if isinstance(applied, VenueRejected):
+                assert applied.reason == RejectReason.LEVERAGE, _reason(applied)
             else:
                 assert 1 <= applied <= instrument.max_leverage
 

@@ -102,10 +102,11 @@ def funding_intervals() -> st.SearchStrategy[timedelta]:
 
 
 def aware_datetimes(
-    min_value: datetime = datetime(2020, 1, 1), max_value: datetime = datetime(2035, 12, 31)
+    min_value: datetime = datetime(2020, 1, 1, tzinfo=UTC), max_value: datetime = datetime(2035, 12, 31, tzinfo=UTC)
 ) -> st.SearchStrategy[datetime]:
-    """Timezone-aware UTC datetimes (naive bounds, as hypothesis wants them)."""
-    return st.datetimes(min_value=min_value, max_value=max_value, timezones=st.just(UTC))
+    """Timezone-aware UTC datetimes between two aware bounds (hypothesis takes naive bounds plus a timezone)."""
+    low, high = (bound.astimezone(UTC).replace(tzinfo=None) for bound in (min_value, max_value))
+    return st.datetimes(min_value=low, max_value=high, timezones=st.just(UTC))
 
 
 @st.composite

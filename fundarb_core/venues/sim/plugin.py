@@ -1,18 +1,27 @@
-"""Registers the simulated venue (`kind = "sim"`) through the same hook as any venue plugin."""
+"""Registers the simulated venue (`kind = "sim"`) through the same hook as any venue plugin.
+
+The venue itself is imported only when one is built, so loading plugins (and `fundarb --help`) stays fast.
+"""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from fundarb_core.hookspecs import hookimpl
 from fundarb_core.plugins import Register
-from fundarb_core.venues._protocol import VenueContext
-from fundarb_core.venues.sim import persist
 from fundarb_core.venues.sim.config import SimVenueConfig
-from fundarb_core.venues.sim.venue import SimVenue
-from fundarb_core.venues.sim.world import SimWorld
+
+if TYPE_CHECKING:
+    from fundarb_core.venues._protocol import VenueContext
+    from fundarb_core.venues.sim.venue import SimVenue
 
 
 def build_sim_venue(name: str, config: SimVenueConfig, context: VenueContext) -> SimVenue:
     """Build a sim venue; venues of one run with the same seed share one price world."""
+    from fundarb_core.venues.sim import persist
+    from fundarb_core.venues.sim.venue import SimVenue
+    from fundarb_core.venues.sim.world import SimWorld
+
     state_path = None
     if config.persist and context.data_dir is not None:
         state_path = context.data_dir / "sim" / f"{name}.json"
