@@ -146,11 +146,11 @@ class SimVenue:
         mid = _dec(self.world.venue_mid(self.name, symbol, step))
         return self.instruments[symbol].round_price(mid)
 
-    def _levels(self, symbol: str, step: int) -> tuple[list[BookLevel], list[BookLevel]]:
+    def _levels(self, symbol: str, step: int, depth: int = BOOK_DEPTH) -> tuple[list[BookLevel], list[BookLevel]]:
         instrument = self.instruments[symbol]
         mid = self.mark(symbol, step)
         level_qty = CATALOGUE[symbol].level_usd * self.config.liquidity / mid
-        bids, asks = synth_levels(instrument, mid, self.spread_bps, level_qty, BOOK_DEPTH)
+        bids, asks = synth_levels(instrument, mid, self.spread_bps, level_qty, depth)
         if self._consumed_step != step:
             self._consumed.clear()
             self._consumed_step = step
@@ -237,7 +237,9 @@ class SimVenue:
         at = self.world.time_of(step)
         for cid in list(self.resting):
             order = self.orders[cid]
-            bids, asks = self._levels(order.symbol, step)
+            # Only the touch matters here, and nothing was taken from it: takers' consumption lasts one step, and
+            # sync visits only steps after the last call. One level instead of twenty keeps resting orders cheap.
+            bids, asks = self._levels(order.symbol, step, depth=1)
             assert order.price is not None
             best_bid, best_ask = bids[0].price, asks[0].price
             if order.side is Side.BUY:
