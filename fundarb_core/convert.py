@@ -192,6 +192,10 @@ def make_converter(*, forbid_extra_keys: bool = True) -> cattrs.Converter:
     conv.register_structure_hook(bool, _structure_bool)
     conv.register_structure_hook(float, _structure_float)
     conv.register_structure_hook_func(lambda t: isinstance(t, type) and issubclass(t, enum.Enum), _structure_enum)
+    # The str and int hooks above are dispatched by class and match subclasses: without these, a StrEnum (Side,
+    # OrderStatus) would be structured as the plain string it was read from.
+    conv.register_structure_hook(enum.StrEnum, _structure_enum)
+    conv.register_structure_hook(enum.IntEnum, _structure_enum)
     return conv
 
 

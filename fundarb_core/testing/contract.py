@@ -111,7 +111,10 @@ class VenueContract:
 
     @pytest.fixture
     def venue(self) -> Venue:
-        """The venue under test. Every venue plugin must override this fixture."""
+        """The venue under test, flat at the start of each test (keep the fixture function-scoped).
+
+        Every venue plugin must override this fixture.
+        """
         raise NotImplementedError(f"{type(self).__name__} must provide a `venue` fixture (see VenueContract)")
 
     @pytest.fixture

@@ -61,6 +61,6 @@ class SimVenueConfig:
     spread_bps: Decimal | None = None
     liquidity: Decimal = attrs.field(default=Decimal(1), validator=positive)
     maintenance_margin_ratio: Decimal | None = None  # default: half the initial margin at max leverage
-    funding_bias_bps_per_hour: Decimal = Decimal(0)  # shifts this venue's funding mean (0.01 bp/h ≈ 8.8 % APR)
+    funding_bias_bps_per_hour: Decimal = Decimal(0)  # shifts this venue's funding mean (0.1 bp/h ≈ 8.8 % APR)
     faults: FaultConfig = attrs.field(factory=FaultConfig)
     persist: bool = True

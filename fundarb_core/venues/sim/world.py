@@ -66,7 +66,7 @@ class _VenueProcess:
         self.bases = array("d", [self.basis])
 
     def _draw_mean(self) -> float:
-        # Hourly funding means between about −3 and +6 bp/h·0.01 (≈ −26 % to +53 % APR), biased positive.
+        # Hourly funding means between −0.3 and +0.6 bp per hour (≈ −26 % to +53 % APR), biased positive.
         return self.rng.uniform(-0.00003, 0.00006) + self.bias
 
     def extend(self, minutes: int) -> None:
