@@ -214,6 +214,17 @@ class OrderExecutor:
         except (VenueError, ExecutionError) as exc:
             error = str(exc)
             log.error("execution stopped: {}", exc)
+        # Never leave an order behind: everything sent is final (cancelled if need be) before we report.
+        stuck = await self._finish_orders(spec, venue, fills, ids)
+        if stuck:
+            error = f"{error + '; ' if error else ''}orders possibly still live: {', '.join(stuck)}"
+            self.emit(
+                Event(
+                    EventKind.ALERT,
+                    self.clock.now(),
+                    {"alert": "orders_unresolved", "venue": spec.venue, "symbol": spec.symbol, "orders": stuck},
+                )
+            )
         result = OrderResult(
             spec=spec,
             filled_qty=fills.qty,
@@ -329,6 +340,30 @@ class OrderExecutor:
         if not state.final:
             state = await self._cancel(venue, spec, cid)
         return state
+
+    async def _finish_orders(self, spec: OrderSpec, venue: Venue, fills: _Fills, ids: list[str]) -> list[str]:
+        """Make every order of this execution final and count its fills; return the ids that could not be."""
+        stuck = []
+        for cid in dict.fromkeys(ids):
+            known = fills.counted.get(cid)
+            if known is not None and known.final:
+                continue
+            for attempt in range(self.retry.attempts):
+                try:
+                    state = await self._reconcile(venue, spec.symbol, cid)
+                    if state is None:
+                        break  # it never reached the venue
+                    if not state.final:
+                        state = await self._cancel(venue, spec, cid)
+                    fills.record(state)
+                    if state.final:
+                        break
+                except (VenueError, ExecutionError) as exc:
+                    logger.bind(venue=spec.venue).warning("cannot settle order {} yet: {}", cid, exc)
+                await self.clock.sleep(self.retry.delay(attempt, VenueError("", venue=spec.venue)))
+            else:
+                stuck.append(cid)
+        return stuck
 
     async def _cancel(self, venue: Venue, spec: OrderSpec, cid: str) -> OrderState:
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -103,7 +104,7 @@ class Market:
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         async def main() -> T:
             try:
-                return await self.clock.run(coro)
+                return await self.clock.run(coro, limit=timedelta(days=30))
             finally:
                 await self.orders.aclose()
 

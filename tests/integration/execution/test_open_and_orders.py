@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import attrs
 
-from fundarb_core.errors import RateLimited
+from fundarb_core.errors import RateLimited, VenueUnavailable
 from fundarb_core.execution import OrderSpec
 from fundarb_core.model import ExecutionMode, OrderStatus, RejectReason, Side
 from fundarb_core.venues import BBO
@@ -189,3 +189,38 @@ def test_restart_adopts_an_order_that_already_reached_the_venue() -> None:
     assert len(market.venues["aster"].orders) == 1
     assert market.venues["aster"].orders[first.client_order_ids[0]].status is OrderStatus.FILLED
     assert market.position("aster", "BTC") == QTY
+
+
+class _QueriesDownForAWhile(CheckedSimVenue):
+    """Once an order rests, order queries fail with 503 `outage` times in a row: longer than the retry budget."""
+
+    outage = 8
+    quiet = True  # no flow reaches resting orders while the executor works
+
+    def _flow(self, step: int) -> None:
+        if not self.quiet:
+            super()._flow(step)
+
+    async def get_order(self, symbol, client_order_id):  # type: ignore[no-untyped-def,override]
+        if self.resting and self.outage > 0:
+            self.outage -= 1
+            raise VenueUnavailable("down (test)", venue=self.name, status=503)
+        return await super().get_order(symbol, client_order_id)
+
+
+def test_an_order_is_never_left_behind_when_the_venue_stops_answering() -> None:
+    """Regression: giving up on a resting order used to leave it live, and it filled later, unhedged."""
+    market = Market(venue_cls={"aster": _QueriesDownForAWhile})
+    spec = OrderSpec(venue="aster", symbol="BTC", side=Side.BUY, quantity=QTY, intent_id="outage",
+                     mode=ExecutionMode.LIMIT_ONLY, timeout=timedelta(minutes=5))  # fmt: skip
+    result = market.run(market.orders.execute(spec))
+    aster = market.venues["aster"]
+    assert all(o.status.final for o in aster.orders.values())  # nothing left resting at the venue
+    assert result.filled_qty == market.position("aster", "BTC")  # what we report is what we hold
+
+    async def later() -> None:
+        await market.clock.sleep(3600)
+
+    aster.quiet = False
+    market.run(later())
+    assert market.position("aster", "BTC") == result.filled_qty  # and nothing fills behind our back
