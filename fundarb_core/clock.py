@@ -11,14 +11,15 @@ Three clocks:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import itertools
 import time
-from collections.abc import Awaitable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
-__all__ = ["Clock", "ScaledClock", "SimClock", "WallClock", "as_seconds", "wait_for"]
+__all__ = ["Clock", "ScaledClock", "SimClock", "WallClock", "as_seconds", "io_hold", "wait_for"]
 
 T = TypeVar("T")
 
@@ -105,6 +106,20 @@ class SimClock:
         self._elapsed = 0.0
         self._seq = itertools.count()
         self._timers: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._holds = 0
+
+    @contextlib.asynccontextmanager
+    async def hold(self) -> AsyncIterator[None]:
+        """Keep `run` from moving time while real I/O (a database write, a socket) is in flight.
+
+        Without it, another task's timer would let simulated time jump ahead while this task waits on a thread:
+        runs would stop being reproducible and hours could pass during one write.
+        """
+        self._holds += 1
+        try:
+            yield
+        finally:
+            self._holds -= 1
 
     def now(self) -> datetime:
         return self._start + timedelta(seconds=self._elapsed)
@@ -145,11 +160,16 @@ class SimClock:
         self._elapsed = target
         await _settle()
 
-    async def run(self, coro: Coroutine[Any, Any, T], *, limit: float | timedelta | None = None) -> T:
+    async def run(
+        self, coro: Coroutine[Any, Any, T], *, limit: float | timedelta | None = None, speed: float | None = None
+    ) -> T:
         """Run `coro` to completion, jumping time forward whenever the loop is idle.
 
         `limit` bounds how much simulated time may pass; past it, `TimeoutError` is raised (the task is cancelled).
+        `speed` paces the jumps so simulated time runs at most `speed` times faster than real time (work never
+        makes the simulation skip ahead); None runs as fast as the machine allows.
         """
+        real_start, sim_start = time.monotonic(), self._elapsed
         task = asyncio.ensure_future(coro)
         horizon = None if limit is None else self._elapsed + as_seconds(limit)
         try:
@@ -158,13 +178,18 @@ class SimClock:
                 if task.done():
                     break
                 deadline = self.next_deadline()
-                if deadline is None:
+                if deadline is None or self._holds:
                     # Nothing waits on the clock: the task waits on real I/O (a thread, a socket). Let it work.
                     await asyncio.sleep(0.001)
                     continue
                 if horizon is not None and deadline > horizon:
                     self._elapsed = horizon
                     raise TimeoutError(f"simulated time limit of {limit} reached")
+                if speed is not None:
+                    ahead = (deadline - sim_start) / speed - (time.monotonic() - real_start)
+                    if ahead > 0:
+                        await asyncio.sleep(min(ahead, 0.05))  # real pacing; re-check: work may have arrived
+                        continue
                 self._elapsed = max(self._elapsed, deadline)
                 self._fire_due()
             return task.result()
@@ -198,6 +223,12 @@ async def _settle(max_rounds: int = 1000) -> None:
 
 
 # `timeout` is this function's purpose: it measures it on `clock`, which asyncio.timeout cannot.
+def io_hold(clock: object) -> contextlib.AbstractAsyncContextManager[None]:
+    """`clock.hold()` for a simulated clock, a no-op otherwise: wrap real I/O done under a clock with it."""
+    hold = getattr(clock, "hold", None)
+    return hold() if hold is not None else contextlib.nullcontext()
+
+
 async def wait_for(clock: Clock, awaitable: Awaitable[T], timeout: float | timedelta) -> T:  # noqa: ASYNC109
     """Await `awaitable` for at most `timeout` of `clock` time; raise `TimeoutError` past it.
 

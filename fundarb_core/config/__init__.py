@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from fundarb_core.config._check import PluginSection, plugin_section
     from fundarb_core.config._load import dump_config, load_config, parse_config
-    from fundarb_core.config._model import BotConfig, Config, StoreConfig, StrategyConfig
+    from fundarb_core.config._model import BotConfig, Config, ExitConfig, StoreConfig, StrategyConfig
 
 _LAZY = {
     "BotConfig": "fundarb_core.config._model",
@@ -20,6 +20,7 @@ _LAZY = {
     "PluginSection": "fundarb_core.config._check",
     "StoreConfig": "fundarb_core.config._model",
     "StrategyConfig": "fundarb_core.config._model",
+    "ExitConfig": "fundarb_core.config._model",
     "dump_config": "fundarb_core.config._load",
     "load_config": "fundarb_core.config._load",
     "parse_config": "fundarb_core.config._load",
@@ -29,6 +30,7 @@ _LAZY = {
 __all__ = [
     "BotConfig",
     "Config",
+    "ExitConfig",
     "PluginSection",
     "StoreConfig",
     "StrategyConfig",

@@ -12,7 +12,7 @@ import attrs
 from fundarb_core.config._check import PluginSection, plugin_section
 from fundarb_core.config.validators import at_least, fraction, non_negative, positive, positive_duration
 
-__all__ = ["BotConfig", "Config", "StoreConfig", "StrategyConfig"]
+__all__ = ["BotConfig", "Config", "ExitConfig", "StoreConfig", "StrategyConfig"]
 
 LogLevel = Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR"]
 
@@ -23,6 +23,12 @@ class BotConfig:
 
     data_dir: Path | None = None
     log_level: LogLevel = "INFO"
+    max_loss_usd: Decimal | None = attrs.field(default=None)  # kill switch: realised + unrealised loss that halts
+
+    @max_loss_usd.validator
+    def _max_loss(self, attribute: attrs.Attribute[Decimal | None], value: Decimal | None) -> None:
+        if value is not None:
+            positive(self, attribute, value)
 
 
 @attrs.frozen
@@ -55,6 +61,18 @@ class StrategyConfig:
 
 
 @attrs.frozen
+class ExitConfig:
+    """The closer's own rules, which bypass or guard the risk manager. Defaults are the earlier bot's."""
+
+    liquidation_distance: Decimal = attrs.field(default=Decimal("0.10"), validator=fraction)
+    severe_imbalance: Decimal = attrs.field(default=Decimal("0.05"), validator=fraction)
+    min_hold: timedelta = timedelta(0)
+    wide_spread: Decimal = attrs.field(default=Decimal("0.02"), validator=fraction)  # defer non-critical exits
+    erosion_threshold: Decimal = attrs.field(default=Decimal("0.5"), validator=fraction)  # legacy fallback
+    max_age: timedelta = attrs.field(default=timedelta(hours=168), validator=positive_duration)  # legacy fallback
+
+
+@attrs.frozen
 class Config:
     """A whole fundarb configuration file."""
 
@@ -62,6 +80,7 @@ class Config:
     store: StoreConfig = attrs.field(factory=StoreConfig)
     venues: dict[str, PluginSection] = plugin_section("venues", factory=dict)
     strategy: StrategyConfig = attrs.field(factory=StrategyConfig)
+    exit: ExitConfig = attrs.field(factory=ExitConfig)
     close_policy: PluginSection | None = plugin_section("close_policies", default=None)
     risk_manager: PluginSection | None = plugin_section("risk_managers", default=None)
     transfers: dict[str, PluginSection] = plugin_section("transfer_handlers", factory=dict)

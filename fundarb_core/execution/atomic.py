@@ -139,6 +139,7 @@ class AtomicExecutor:
                 mode=ExecutionMode.MARKET_ONLY,
                 slippage_bps=spec.slippage_bps * 2,
                 max_market_attempts=5,
+                position_id=spec.position_id,
             )
             if qty > 0
             else None

@@ -133,9 +133,11 @@ class CloseExecutor:
         largest = max(sizes)
         return (largest - min(sizes)) / largest > self.severe_imbalance
 
-    async def _run(self, specs: Sequence[CloseLegSpec]) -> list[OrderResult]:
+    async def _run(self, specs: Sequence[CloseLegSpec], position_id: str) -> list[OrderResult]:
         if not specs:
             return []
+        # Every close order belongs to its position (the journal and the PnL find it by this).
+        specs = [attrs.evolve(spec, position_id=position_id) for spec in specs]
         async with asyncio.TaskGroup() as group:
             tasks = [group.create_task(self.orders.execute(spec)) for spec in specs]
         return [t.result() for t in tasks]
@@ -169,7 +171,7 @@ class CloseExecutor:
                 specs = [self.policy.emergency_spec(request, leg) for leg in live]
             else:
                 specs = list(self.policy.close_specs(request))
-            results += await self._run(specs)
+            results += await self._run(specs, position_id)
             # Partial close: whatever is still open is finished as an emergency (flat legs are left alone).
             for round_ in range(EMERGENCY_ROUNDS + 1):
                 snaps, unreachable = await self.snapshots(legs)
@@ -186,7 +188,7 @@ class CloseExecutor:
                     )
                     for leg in live
                 ]
-                results += await self._run(specs)
+                results += await self._run(specs, position_id)
         if unreachable:
             why = "; ".join(f"{leg.venue} unreachable: {err}" for leg, err in unreachable.items())
             exposure = {leg: s.quantity for leg, s in live.items()}

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import TYPE_CHECKING, Protocol
 
+from fundarb_core.model import TimeInForce
 from fundarb_core.venues import OrderState
 
 if TYPE_CHECKING:
@@ -15,7 +17,11 @@ __all__ = ["NULL_JOURNAL", "NullJournal", "OrderJournal"]
 class OrderJournal(Protocol):
     """Durable record of orders: the intent is written before the order is sent."""
 
-    async def record_intent(self, spec: OrderSpec, client_order_id: str) -> None: ...
+    async def record_intent(
+        self, spec: OrderSpec, client_order_id: str, *, market: bool, price: Decimal, time_in_force: TimeInForce
+    ) -> None:
+        """Write the intent (before the order is sent); `price` is the limit or a market order's worst price."""
+        ...
 
     async def record_state(self, state: OrderState) -> None: ...
 
@@ -25,7 +31,9 @@ class OrderJournal(Protocol):
 class NullJournal:
     """Records nothing (tests, benchmarks)."""
 
-    async def record_intent(self, spec: OrderSpec, client_order_id: str) -> None:
+    async def record_intent(
+        self, spec: OrderSpec, client_order_id: str, *, market: bool, price: Decimal, time_in_force: TimeInForce
+    ) -> None:
         return None
 
     async def record_state(self, state: OrderState) -> None:

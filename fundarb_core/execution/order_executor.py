@@ -128,13 +128,21 @@ class OrderExecutor:
         return await self._call(f"get_order {cid}", lambda: venue.get_order(symbol, cid))
 
     async def _submit(
-        self, venue: Venue, spec: OrderSpec, cid: str, send: Callable[[], Awaitable[OrderState]]
+        self,
+        venue: Venue,
+        spec: OrderSpec,
+        cid: str,
+        send: Callable[[], Awaitable[OrderState]],
+        *,
+        market: bool,
+        price: Decimal,
     ) -> OrderState | None:
         """Send an order exactly once. Returns its state, or None if the venue definitely does not have it.
 
-        Raises `VenueRejected` for a definite rejection.
+        The intent is journalled first. Raises `VenueRejected` for a definite rejection.
         """
-        await self.journal.record_intent(spec, cid)
+        tif = TimeInForce.IOC if market else TimeInForce.POST_ONLY
+        await self.journal.record_intent(spec, cid, market=market, price=price, time_in_force=tif)
         attempt = 0
         state: OrderState | None
         while True:
@@ -216,6 +224,8 @@ class OrderExecutor:
             log.error("execution stopped: {}", exc)
         # Never leave an order behind: everything sent is final (cancelled if need be) before we report.
         stuck = await self._finish_orders(spec, venue, fills, ids)
+        for state in fills.counted.values():
+            await self.journal.record_state(state)
         if stuck:
             error = f"{error + '; ' if error else ''}orders possibly still live: {', '.join(stuck)}"
             self.emit(
@@ -286,6 +296,8 @@ class OrderExecutor:
                         spec.symbol, spec.side, qty, price,
                         client_order_id=cid, time_in_force=TimeInForce.POST_ONLY, reduce_only=spec.reduce_only,
                     ),
+                    market=False,
+                    price=price,
                 )  # fmt: skip
             except VenueRejected as exc:
                 if exc.reason == RejectReason.POST_ONLY_WOULD_CROSS:
@@ -419,6 +431,8 @@ class OrderExecutor:
                         spec.symbol, spec.side, qty, worst_price=worst, client_order_id=cid,
                         reduce_only=spec.reduce_only,
                     ),
+                    market=True,
+                    price=worst,
                 )  # fmt: skip
             except VenueRejected as exc:
                 if exc.reason == RejectReason.REDUCE_ONLY_WOULD_INCREASE:

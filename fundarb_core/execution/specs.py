@@ -43,6 +43,7 @@ class OrderSpec:
     reduce_only: bool = False
     slippage_bps: Decimal = Decimal(50)  # worst acceptable price for market orders: mid ± this
     max_market_attempts: int = 3
+    position_id: str | None = None  # for the journal: which position this order belongs to
 
     @quantity.validator
     def _positive(self, _: attrs.Attribute[Decimal], value: Decimal) -> None:

@@ -18,6 +18,7 @@ from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from fundarb_core.clock import io_hold
 from fundarb_core.errors import StoreError
 from fundarb_core.secrets import redact
 from fundarb_core.store._url import Backend, StoreLocation
@@ -45,6 +46,7 @@ class Database:
         self._writer = engine.execution_options(**{_WRITE_OPTION: True})
         postgres = location.backend is Backend.POSTGRESQL
         self._reader = engine.execution_options(isolation_level="REPEATABLE READ") if postgres else engine
+        self.clock: object = None  # set by the Store: a simulated clock is held still while a transaction runs
 
     @property
     def backend(self) -> Backend:
@@ -69,7 +71,7 @@ class Database:
     async def read(self) -> AsyncIterator[AsyncConnection]:
         """A read-only transaction (a consistent snapshot on both backends)."""
         try:
-            async with self._reader.connect() as conn, conn.begin():
+            async with io_hold(self.clock), self._reader.connect() as conn, conn.begin():
                 yield conn
         except SQLAlchemyError as exc:
             raise StoreError(f"store read failed ({self.location.display}): {describe_error(exc)}") from None
@@ -80,7 +82,7 @@ class Database:
     async def write(self) -> AsyncIterator[AsyncConnection]:
         """A write transaction, committed when the block ends without error and rolled back otherwise."""
         try:
-            async with self._writer.begin() as conn:
+            async with io_hold(self.clock), self._writer.begin() as conn:
                 yield conn
         except SQLAlchemyError as exc:
             raise StoreError(f"store write failed ({self.location.display}): {describe_error(exc)}") from None

@@ -41,6 +41,7 @@ class Store:
     def __init__(self, db: Database, clock: Clock) -> None:
         self._db = db
         self.clock = clock
+        db.clock = clock
         self.positions = PositionRepository(db, clock)
         self.orders = OrderRepository(db, clock)
         self.fills = FillRepository(db, clock)

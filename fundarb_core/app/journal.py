@@ -1,0 +1,52 @@
+"""The order journal backed by the store: every intent durable before its order is sent."""
+
+from __future__ import annotations
+
+import contextlib
+from decimal import Decimal
+
+from fundarb_core.errors import StoreError
+from fundarb_core.execution import OrderSpec
+from fundarb_core.model import OrderType, TimeInForce
+from fundarb_core.store import Store
+from fundarb_core.venues import OrderState
+
+__all__ = ["StoreJournal"]
+
+
+class StoreJournal:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def record_intent(
+        self, spec: OrderSpec, client_order_id: str, *, market: bool, price: Decimal, time_in_force: TimeInForce
+    ) -> None:
+        if await self.store.orders.get(client_order_id) is not None:
+            return  # re-running an intent after a restart: the venue will refuse the duplicate, we adopt it
+        await self.store.orders.record_intent(
+            client_order_id=client_order_id,
+            venue=spec.venue,
+            symbol=spec.symbol,
+            side=spec.side,
+            quantity=spec.quantity,
+            price=price,
+            order_type=OrderType.MARKET if market else OrderType.LIMIT,
+            time_in_force=time_in_force,
+            reduce_only=spec.reduce_only,
+            position_id=spec.position_id,
+        )
+
+    async def record_state(self, state: OrderState) -> None:
+        # A stale report (an earlier state arriving after a later one) never rewrites history: the store refuses it.
+        with contextlib.suppress(StoreError):
+            await self.store.orders.update(
+                state.client_order_id,
+                status=state.status,
+                filled_quantity=state.filled_qty,
+                avg_price=state.avg_price,
+                fees=state.fees,
+                venue_order_id=state.venue_order_id,
+            )
+
+    async def record_rejection(self, client_order_id: str, reason: str, message: str) -> None:
+        return None  # the rejected state itself is recorded through record_state after reconciliation

@@ -1,0 +1,76 @@
+"""Start-up for commands that need the real thing: config → plugins → clock → store → venues → bot."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from fundarb_core.app.bot import Bot
+from fundarb_core.clock import EPOCH, Clock, SimClock, WallClock
+from fundarb_core.config import Config
+from fundarb_core.plugins import Plugins
+from fundarb_core.store import Store, default_data_dir
+from fundarb_core.venues import VenueContext
+
+__all__ = ["Runtime", "all_simulated"]
+
+
+def all_simulated(config: Config) -> bool:
+    return bool(config.venues) and all(section.kind == "sim" for section in config.venues.values())
+
+
+@attrs.define
+class Runtime:
+    """What a running bot is made of; `close()` releases it."""
+
+    config: Config
+    plugins: Plugins
+    clock: Clock
+    store: Store
+    data_dir: Path
+    bot: Bot | None = None
+
+    @property
+    def clock_file(self) -> Path:
+        return self.data_dir / "sim" / "clock.json"
+
+    @classmethod
+    async def open(cls, config: Config, plugins: Plugins, *, build_bot: bool = True) -> Runtime:
+        data_dir = (config.bot.data_dir or default_data_dir()).expanduser()
+        data_dir.mkdir(parents=True, exist_ok=True)
+        clock: Clock
+        if all_simulated(config):
+            # Simulated time resumes where the last run stopped, so a restarted paper run never goes back in time.
+            start = _saved_sim_time(data_dir / "sim" / "clock.json") or EPOCH
+            clock = SimClock(start)
+        else:
+            clock = WallClock()
+        store = await Store.open(config.store.url, data_dir=data_dir, clock=clock)
+        runtime = cls(config, plugins, clock, store, data_dir)
+        if build_bot:
+            create = Bot.create(config, plugins, clock, store, VenueContext(clock, data_dir=data_dir))
+            # Simulated venues answer in simulated time: drive the clock while they load.
+            runtime.bot = await (clock.run(create) if isinstance(clock, SimClock) else create)
+        return runtime
+
+    def save_sim_time(self) -> None:
+        if isinstance(self.clock, SimClock):
+            self.clock_file.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.clock_file.with_suffix(".tmp")
+            tmp.write_text(json.dumps({"now": self.clock.now().isoformat()}), encoding="utf-8")
+            tmp.replace(self.clock_file)
+
+    async def close(self) -> None:
+        self.save_sim_time()
+        await self.store.close()
+
+
+def _saved_sim_time(path: Path) -> datetime | None:
+    if not path.exists():
+        return None
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return datetime.fromisoformat(data["now"])

@@ -1,0 +1,188 @@
+"""Operator commands: pause, resume, halt, positions, scan, close, report."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from fundarb_core.cli import fail, get_plugins
+from fundarb_core.cli._run import load
+
+config_option = click.option("--config", "config_path", type=click.Path(path_type=Path), required=True)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+
+
+async def _with_store(config: Any, work: Any) -> Any:
+    from fundarb_core.store import Store, default_data_dir
+
+    data_dir = (config.bot.data_dir or default_data_dir()).expanduser()
+    store = await Store.open(config.store.url, data_dir=data_dir)
+    try:
+        return await work(store, data_dir)
+    finally:
+        await store.close()
+
+
+def _control(command: str) -> Any:
+    @click.command(name=command)
+    @config_option
+    def cmd(config_path: Path) -> None:
+        from fundarb_core.model.records import ControlCommand
+
+        config = load(config_path)
+
+        async def work(store: Any, _: Path) -> None:
+            await store.control.issue(ControlCommand(command), issued_by="cli")
+
+        asyncio.run(_with_store(config, work))
+        click.echo(f"{command}: sent; the running bot applies it at its next tick")
+
+    cmd.help = {
+        "pause": "Stop opening new positions; keep managing open ones.",
+        "resume": "Resume opening after a pause.",
+        "halt": "Stop the running bot after its current tick (nothing new is opened).",
+    }[command]
+    return cmd
+
+
+pause = _control("pause")
+resume = _control("resume")
+halt = _control("halt")
+
+
+@click.command()
+@config_option
+@json_option
+@click.option("--open", "only_open", is_flag=True, help="Only open positions.")
+def positions(config_path: Path, as_json: bool, only_open: bool) -> None:
+    """List positions with price PnL, funding, fees, net and exit reason."""
+    from fundarb_core.app.report import position_rows
+
+    config = load(config_path)
+
+    async def work(store: Any, _: Path) -> Any:
+        return await (store.positions.list_open() if only_open else store.positions.list())
+
+    rows = position_rows(asyncio.run(_with_store(config, work)))
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="positions")
+    keys = ("id", "symbol", "status", "long", "short", "exit_reason", "price_pnl", "funding", "fees", "net")
+    for key in keys:
+        table.add_column(key)
+    for row in rows:
+        table.add_row(*(str(row[k])[:12] if row[k] is not None else "-" for k in keys))
+    Console().print(table)
+
+
+@click.command()
+@config_option
+@json_option
+def scan(config_path: Path, as_json: bool) -> None:
+    """Rank the current opportunities by net APR (reads rates; places no order)."""
+    from fundarb_core.app.runtime import Runtime
+
+    config = load(config_path)
+
+    async def work() -> Any:
+        runtime = await Runtime.open(config, get_plugins())
+        try:
+            bot = runtime.bot
+            assert bot is not None
+            await bot.fetch_rates()
+            return bot.scanner.scan(bot.rates, bot.clock.now())
+        finally:
+            await runtime.close()
+
+    opportunities = asyncio.run(_run_clocked(config, work))
+    rows = [
+        {"symbol": o.symbol, "long": o.long_venue, "short": o.short_venue, "spread_per_hour": str(o.spread),
+         "net_apr": str(o.net_apr), "price_gap": str(o.price_gap)}
+        for o in opportunities
+    ]  # fmt: skip
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for r in rows:
+        click.echo(f"{r['symbol']:6} long {r['long']:12} short {r['short']:12} net APR {float(r['net_apr']):7.1%}")
+
+
+async def _run_clocked(config: Any, work: Any) -> Any:
+    """Run `work` under a driven SimClock when every venue is simulated (their latency is simulated time)."""
+    from fundarb_core.app.runtime import all_simulated
+    from fundarb_core.clock import SimClock
+
+    if not all_simulated(config):
+        return await work()
+    return await SimClock().run(_drive(work))
+
+
+async def _drive(work: Any) -> Any:
+    return await work()
+
+
+@click.command()
+@config_option
+@click.argument("position_id")
+def close(config_path: Path, position_id: str) -> None:
+    """Close a position now through the same executor the bot uses (reason: manual)."""
+    from fundarb_core.app.runtime import Runtime
+    from fundarb_core.clock import SimClock
+    from fundarb_core.execution import Urgency
+    from fundarb_core.model import ExitReason
+
+    config = load(config_path)
+
+    async def work() -> Any:
+        runtime = await Runtime.open(config, get_plugins())
+        try:
+            bot = runtime.bot
+            assert bot is not None
+            record = await runtime.store.positions.get(position_id)
+            if record is None or not record.is_open:
+                return None
+            coro = bot.close_position(record, ExitReason.MANUAL, Urgency.URGENT)
+            if isinstance(runtime.clock, SimClock):
+                return await runtime.clock.run(coro)
+            return await coro
+        finally:
+            if runtime.bot is not None:
+                await runtime.bot.shutdown()
+            await runtime.close()
+
+    result = asyncio.run(work())
+    if result is None:
+        fail(f"{position_id}: no open position with that id")
+    click.echo(f"{position_id}: {result.status.value}")
+
+
+@click.command()
+@config_option
+@json_option
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Chart path (default: DATA_DIR/report.png).")
+def report(config_path: Path, as_json: bool, out: Path | None) -> None:
+    """Summarise results and write an equity/PnL chart (PNG)."""
+    from fundarb_core.app.report import summary, write_chart
+
+    config = load(config_path)
+
+    async def work(store: Any, data_dir: Path) -> Any:
+        return await store.positions.list(), data_dir
+
+    positions_, data_dir = asyncio.run(_with_store(config, work))
+    chart = write_chart(positions_, out or data_dir / "report.png")
+    s = summary(positions_)
+    s["chart"] = str(chart)
+    if as_json:
+        click.echo(json.dumps(s, indent=2))
+    else:
+        for key, value in s.items():
+            click.echo(f"{key:10} {value}")

@@ -1,0 +1,151 @@
+"""`fundarb run`: the bot loop, with graceful shutdown, a live view on a terminal, and a summary at the end."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import click
+
+from fundarb_core.cli import fail, get_plugins
+
+
+def load(config_path: Path) -> Any:
+    from fundarb_core.config import load_config
+    from fundarb_core.errors import ConfigError, PluginError
+
+    try:
+        return load_config(config_path, get_plugins())
+    except ConfigError as exc:
+        fail(list(exc.problems))
+    except PluginError as exc:
+        fail(str(exc))
+
+
+class _Duration(click.ParamType):  # type: ignore[type-arg]  # generic only in newer click stubs
+    name = "duration"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> timedelta:
+        from fundarb_core.convert import parse_duration
+
+        try:
+            return parse_duration(value)
+        except (TypeError, ValueError) as exc:
+            self.fail(str(exc), param, ctx)
+
+
+def _view(bot: Any, elapsed: float, duration: timedelta | None) -> Any:
+    from rich.console import Group
+    from rich.progress_bar import ProgressBar
+    from rich.table import Table
+    from rich.text import Text
+
+    tick = bot.last_tick
+    opp = Table(title="opportunities (net APR)", expand=True)
+    for col in ("symbol", "long", "short", "spread/h", "net APR"):
+        opp.add_column(col)
+    for o in (tick.opportunities if tick else [])[:5]:
+        opp.add_row(o.symbol, o.long_venue, o.short_venue, f"{o.spread:.7f}", f"{o.net_apr:.1%}")
+    parts: list[Any] = [opp]
+    events = Table(title="recent events", expand=True)
+    events.add_column("at")
+    events.add_column("event")
+    for e in bot.events[-8:]:
+        events.add_row(
+            f"{e.at:%m-%d %H:%M}", f"{e.kind} {dict(e.data).get('symbol', '')} {dict(e.data).get('net', '')}"
+        )
+    parts.append(events)
+    state = "halted" if bot.halted else "paused" if bot.paused else "running"
+    parts.append(Text(f"{bot.clock.now():%Y-%m-%d %H:%M} simulated · {state}"))
+    if duration is not None:
+        parts.append(ProgressBar(total=duration.total_seconds(), completed=elapsed, width=60))
+    return Group(*parts)
+
+
+async def _run(config: Any, duration: timedelta | None, speed: float | None, live: bool) -> Any:
+    from loguru import logger
+
+    from fundarb_core.app.runtime import Runtime, all_simulated
+    from fundarb_core.clock import SimClock
+    from fundarb_core.errors import StoreError
+    from fundarb_core.store import Store
+
+    runtime = await Runtime.open(config, get_plugins())
+    bot = runtime.bot
+    assert bot is not None
+    lease_store = await Store.open(config.store.url, data_dir=runtime.data_dir, migrate=False)
+    try:
+        lease = await lease_store.acquire_lease(f"fundarb-run:{__import__('os').getpid()}", ttl=timedelta(seconds=30))
+    except StoreError as exc:
+        await lease_store.close()
+        await runtime.close()
+        fail(str(exc))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    heartbeat = asyncio.create_task(lease.heartbeat())
+    live_view: Any = None
+    if live:
+        from rich.live import Live
+
+        live_view = Live(_view(bot, 0, duration), refresh_per_second=4, transient=False)
+        live_view.start()
+
+    def on_tick(_: Any, elapsed: float) -> None:
+        runtime.save_sim_time()
+        if live_view is not None:
+            live_view.update(_view(bot, elapsed, duration))
+
+    try:
+        coro = bot.run(duration=duration, stop=stop, on_tick=on_tick)
+        if isinstance(runtime.clock, SimClock):
+            await runtime.clock.run(coro, speed=speed if all_simulated(config) else None)
+        else:
+            await coro
+        positions = await runtime.store.positions.list()
+        return positions, runtime.data_dir
+    finally:
+        if live_view is not None:
+            live_view.stop()
+        heartbeat.cancel()
+        await asyncio.gather(heartbeat, return_exceptions=True)
+        await lease.release()
+        await lease_store.close()
+        await runtime.close()
+        logger.info("stopped; state is in the store")
+
+
+@click.command()
+@click.option("--config", "config_path", type=click.Path(path_type=Path), required=True, help="Config file.")
+@click.option("--duration", type=_Duration(), default=None, help='Stop after this much (simulated) time, e.g. "3d".')
+@click.option(
+    "--speed", type=float, default=None, help="Simulated venues: run time N× faster (default: as fast as possible)."
+)
+@click.option("--no-live", is_flag=True, help="Plain log lines even on a terminal.")
+def run(config_path: Path, duration: timedelta | None, speed: float | None, no_live: bool) -> None:
+    """Run the bot: scan, open, monitor and close until stopped (SIGINT/SIGTERM) or --duration passes."""
+    from rich.console import Console
+
+    from fundarb_core.app.report import summary, write_chart
+    from fundarb_core.app.runtime import all_simulated
+
+    config = load(config_path)
+    if speed is not None and not all_simulated(config):
+        fail("--speed: only simulated venues can run faster than real time")
+    if speed is not None and speed <= 0:
+        fail("--speed: must be positive")
+    live = sys.stdout.isatty() and not no_live
+    positions, data_dir = asyncio.run(_run(config, duration, speed, live))
+    console = Console()
+    s = summary(positions)
+    console.print(
+        f"positions: {s['positions']} ({s['open']} open, {s['closed']} closed, {s['wins']} won) · "
+        f"price PnL {s['price_pnl']} · funding {s['funding']} · fees {s['fees']} · net {s['net']} USD"
+    )
+    chart = write_chart(positions, data_dir / "report.png")
+    console.print(f"chart: {chart}")

@@ -1,0 +1,127 @@
+"""The exit rules, one function each, shared by the single managers and the combined waterfall.
+
+A rule returns an exit decision when it fires, and a stay decision otherwise; a stay carries a `detail` only when
+there is something to say (the rule could not judge odd input, or a guard held an exit back), so the usual path
+formats no text. No rule raises on odd input: a spread that is missing, not a number or not finite, an entry spread
+that is zero or negative, timestamps that cannot be subtracted: each makes that rule abstain, with the reason.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import ROUND_FLOOR, Context, Decimal
+
+from fundarb_core.model import ExitReason
+from fundarb_core.strategy.risk import ExitDecision, PositionView
+
+__all__ = ["STAY", "age_limit", "erosion", "flip", "min_hold"]
+
+STAY = ExitDecision(False)
+
+# Arithmetic on input we do not control: no traps, so an absurd exponent yields Infinity instead of raising.
+_ARITH = Context(prec=28, traps=[])
+# Ratios in messages: 4 significant digits rounded towards −∞, so a ratio shown below a threshold is below it.
+_SHOWN = Context(prec=4, rounding=ROUND_FLOOR, traps=[])
+
+
+def usable(value: object) -> Decimal | None:
+    """Return `value` as a finite Decimal (an int is taken exactly), or None when it is anything else."""
+    if isinstance(value, Decimal):
+        return value if value.is_finite() else None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return Decimal(value)
+    return None
+
+
+def age_of(view: PositionView) -> timedelta | None:
+    """Return how long the position has been open, or None when its timestamps cannot say."""
+    try:
+        age = view.age
+    except (TypeError, ValueError, OverflowError, AttributeError):  # naive vs aware, None, a broken record
+        return None
+    return age if isinstance(age, timedelta) else None
+
+
+def duration_text(value: timedelta) -> str:
+    """Format a duration as the config writes it ("1h30m"), negative ones (clock skew) with a minus sign."""
+    from fundarb_core.convert import format_duration
+
+    return f"-{format_duration(-value)}" if value < timedelta(0) else format_duration(value)
+
+
+def _ratio_text(current: Decimal, entry: Decimal) -> str:
+    ratio = _ARITH.divide(current, entry)
+    return "0" if ratio.is_zero() else str(_SHOWN.plus(ratio))
+
+
+def flip(view: PositionView, threshold: Decimal) -> ExitDecision:
+    """Exit DIVERGENCE_FLIPPED when the current spread is below `threshold`."""
+    current = usable(view.current_spread)
+    if current is None:
+        return ExitDecision(False, None, f"flip not checked: current spread {view.current_spread!r} is not a number")
+    if current < threshold:
+        return ExitDecision(True, ExitReason.DIVERGENCE_FLIPPED, f"spread {current} < flip threshold {threshold}")
+    return STAY
+
+
+def erosion(view: PositionView, threshold: Decimal, severe: Decimal, *, hold_if_best: bool) -> ExitDecision:
+    """Exit SEVERE_EROSION when current / entry spread < `severe`, else PROFIT_EROSION when it is < `threshold`.
+
+    The ratio is compared as `current < threshold × entry` (entry > 0): no division, exact at the boundary.
+    With `hold_if_best`, a PROFIT_EROSION exit (never a severe one) is held back while `view.best_opportunity_spread`
+    is set, meaning this very pair is still the best opportunity.
+    """
+    current = usable(view.current_spread)
+    if current is None:
+        return ExitDecision(False, None, f"erosion not checked: current spread {view.current_spread!r} is not a number")
+    entry = usable(view.entry_spread)
+    if entry is None or entry <= 0:
+        return ExitDecision(
+            False, None, f"erosion not checked: entry spread {view.entry_spread!r} is not a positive number"
+        )
+    if current < _ARITH.multiply(severe, entry):
+        ratio = _ratio_text(current, entry)
+        return ExitDecision(
+            True,
+            ExitReason.SEVERE_EROSION,
+            f"erosion ratio {ratio} < severe threshold {severe} (spread {current}, entry {entry})",
+        )
+    if current < _ARITH.multiply(threshold, entry):
+        ratio = _ratio_text(current, entry)
+        if hold_if_best and view.best_opportunity_spread is not None:
+            return ExitDecision(
+                False,
+                None,
+                f"profit erosion held: ratio {ratio} < {threshold}, but this pair is still the best opportunity",
+            )
+        return ExitDecision(
+            True,
+            ExitReason.PROFIT_EROSION,
+            f"erosion ratio {ratio} < threshold {threshold} (spread {current}, entry {entry})",
+        )
+    return STAY
+
+
+def age_limit(view: PositionView, max_age: timedelta) -> ExitDecision:
+    """Exit TIME_LIMIT once the position is `max_age` old."""
+    age = age_of(view)
+    if age is None:
+        return ExitDecision(False, None, "age limit not checked: the position's age is unknown")
+    if age >= max_age:
+        return ExitDecision(
+            True, ExitReason.TIME_LIMIT, f"age {duration_text(age)} reached max age {duration_text(max_age)}"
+        )
+    return STAY
+
+
+def min_hold(view: PositionView, hold: timedelta) -> ExitDecision | None:
+    """Return a stay decision while the position is younger than `hold`; None once it may exit (or hold is 0).
+
+    An unknown age does not block: the spread rules still protect a position whose timestamps are broken.
+    """
+    if hold <= timedelta(0):
+        return None
+    age = age_of(view)
+    if age is None or age >= hold:
+        return None
+    return ExitDecision(False, None, f"min hold {duration_text(hold)} not reached (age {duration_text(age)})")

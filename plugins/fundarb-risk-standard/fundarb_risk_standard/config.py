@@ -1,0 +1,128 @@
+"""The settings of each risk manager, with the earlier bot's defaults.
+
+Thresholds are `Decimal`s, durations `timedelta`s. Spreads (and so `flip_threshold`) are hourly funding rates,
+`short − long`, the unit of `PositionView`; erosion thresholds are ratios of the current to the entry spread.
+This module stays cheap to import: the registration hook loads it whenever plugins load.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import attrs
+
+from fundarb_core.config.validators import fraction, positive_duration
+
+__all__ = [
+    "MAX_FLIP_THRESHOLD",
+    "CombinedConfig",
+    "DivergenceFlipConfig",
+    "MaxAgeConfig",
+    "ProfitErosionConfig",
+]
+
+# 1 % per hour (87.6 × a year): a flip threshold beyond this is a unit mistake (an APR, a percentage), not a choice.
+MAX_FLIP_THRESHOLD = Decimal("0.01")
+
+
+# -- validators ------------------------------------------------------------------------------------------------
+
+
+def _decimal(_: Any, __: attrs.Attribute[Any], value: object) -> None:
+    """Require a finite Decimal (TOML gives one from a string such as "0.5"; Python callers must too)."""
+    if not isinstance(value, Decimal):
+        raise TypeError(f'must be a Decimal such as Decimal("0.5"), found {type(value).__name__} {value!r}')
+    if not value.is_finite():
+        raise ValueError(f"must be a finite number, found {value}")
+
+
+def _hourly_rate(_: Any, __: attrs.Attribute[Any], value: Decimal) -> None:
+    """Require an hourly funding rate of plausible size."""
+    if abs(value) > MAX_FLIP_THRESHOLD:
+        raise ValueError(
+            f"must be an hourly funding rate between -{MAX_FLIP_THRESHOLD} and {MAX_FLIP_THRESHOLD}, found {value}"
+        )
+
+
+def _duration(_: Any, __: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, timedelta):
+        raise TypeError(f'must be a duration such as "12h", found {type(value).__name__} {value!r}')
+
+
+def _non_negative_duration(_: Any, __: attrs.Attribute[Any], value: timedelta) -> None:
+    if value < timedelta(0):
+        raise ValueError(f"must not be a negative duration, found {value}")
+
+
+def _bool(_: Any, __: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, bool):
+        raise TypeError(f"must be true or false, found {type(value).__name__} {value!r}")
+
+
+_RATIO = attrs.validators.and_(_decimal, fraction)
+_FLIP = attrs.validators.and_(_decimal, _hourly_rate)
+_MAX_AGE = attrs.validators.and_(_duration, positive_duration)
+_MIN_HOLD = attrs.validators.and_(_duration, _non_negative_duration)
+
+
+def _severe_not_above_erosion(instance: Any, _: attrs.Attribute[Any], value: Decimal) -> None:
+    """Require severe ≤ erosion: otherwise every erosion exit would be a severe one and `erosion_threshold` unused."""
+    if instance is None:  # the config loader checks fields one by one first; this one needs the whole instance
+        return
+    if value > instance.erosion_threshold:
+        raise ValueError(
+            f"severe_erosion_threshold ({value}) must not be above erosion_threshold ({instance.erosion_threshold})"
+        )
+
+
+# -- the configs -----------------------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class ProfitErosionConfig:
+    """Settings of `kind = "profit_erosion"`: exit when the spread has eroded below a share of its entry value.
+
+    `hold_if_best` skips a PROFIT_EROSION exit (never a SEVERE_EROSION one) while this very pair is still the best
+    opportunity, as the earlier bot did: closing it only to reopen it would pay the fees twice.
+    """
+
+    erosion_threshold: Decimal = attrs.field(default=Decimal("0.5"), validator=_RATIO)
+    severe_erosion_threshold: Decimal = attrs.field(
+        default=Decimal("0.2"), validator=[_RATIO, _severe_not_above_erosion]
+    )
+    hold_if_best: bool = attrs.field(default=True, validator=_bool)
+
+
+@attrs.frozen
+class DivergenceFlipConfig:
+    """Settings of `kind = "divergence_flip"`: exit when the spread falls below `flip_threshold` (it pays no more)."""
+
+    flip_threshold: Decimal = attrs.field(default=Decimal(0), validator=_FLIP)
+
+
+@attrs.frozen
+class MaxAgeConfig:
+    """Settings of `kind = "max_age"`: exit once the position has been open for `max_age`."""
+
+    max_age: timedelta = attrs.field(default=timedelta(hours=168), validator=_MAX_AGE)
+
+
+@attrs.frozen
+class CombinedConfig:
+    """Settings of `kind = "combined"`: flip → severe erosion → erosion (hold guard) → age, after `min_hold`.
+
+    `min_hold` blocks every one of these exits until the position is that old (0: never blocks). The closer's own
+    rules (a missing leg, liquidation risk, a severe imbalance) do not pass through a risk manager and are not
+    blocked.
+    """
+
+    flip_threshold: Decimal = attrs.field(default=Decimal(0), validator=_FLIP)
+    erosion_threshold: Decimal = attrs.field(default=Decimal("0.5"), validator=_RATIO)
+    severe_erosion_threshold: Decimal = attrs.field(
+        default=Decimal("0.2"), validator=[_RATIO, _severe_not_above_erosion]
+    )
+    hold_if_best: bool = attrs.field(default=True, validator=_bool)
+    max_age: timedelta = attrs.field(default=timedelta(hours=168), validator=_MAX_AGE)
+    min_hold: timedelta = attrs.field(default=timedelta(0), validator=_MIN_HOLD)

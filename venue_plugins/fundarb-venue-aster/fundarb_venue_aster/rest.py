@@ -1,0 +1,284 @@
+"""The REST transport: signing, clock correction, rate limiting, and turning every failure into a typed error.
+
+What happened to a request decides its error, not just the reply:
+
+- not sent (connection refused, DNS, connect timeout, client-side rate limit, ban) → `VenueUnavailable` /
+  `RateLimited` / `VenueHalted`: nothing was done;
+- sent, reply lost or "status unknown" (read timeout, dropped connection, HTTP 503, 5xx, -1000/-1006/-1007) →
+  `AmbiguousOutcome` for requests that place or cancel orders (reconcile by client order id), `VenueUnavailable`
+  for queries;
+- refused (4xx with a code) → the mapping in `errors.py`; timestamp and nonce refusals (-1021, -4225) are fixed
+  here (server-time offset, fresh nonce) and sent once more, since a refused request was not processed.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+import aiohttp
+from loguru import logger
+from yarl import URL
+
+from fundarb_core.clock import Clock
+from fundarb_core.errors import AmbiguousOutcome, VenueError, VenueUnavailable
+from fundarb_core.secrets import redact
+from fundarb_venue_aster.config import AsterConfig
+from fundarb_venue_aster.errors import VenueHalted, error_for
+from fundarb_venue_aster.ratelimit import WeightLimiter
+from fundarb_venue_aster.signing import NONCES, HmacSigner, V3Signer, encode_params
+
+__all__ = ["AsterRest"]
+
+# V1 reads positions and balances from /fapi/v2 (reference/aster.md "Authentication").
+_V1_PATHS = {"positionRisk": "/fapi/v2/positionRisk", "balance": "/fapi/v2/balance"}
+_RETRY_CODES = frozenset({-1021, -4225})
+
+
+class _Retry(Exception):
+    def __init__(self, error: VenueError) -> None:
+        self.error = error
+
+
+class AsterRest:
+    """One aiohttp session to Aster's REST API for one account."""
+
+    def __init__(self, name: str, config: AsterConfig, clock: Clock) -> None:
+        self.name = name
+        self.config = config
+        self.clock = clock
+        self.limiter = WeightLimiter(name, clock, config.weight_headroom)
+        self.time_offset_ms = 0  # server time − local time, learnt from GET time after a clock refusal
+        self.halted: str | None = None
+        self._ban_until = 0.0
+        self._session: aiohttp.ClientSession | None = None
+        self._v3: V3Signer | None = None
+        self._v1: HmacSigner | None = None
+        if config.auth == "v3":
+            assert config.user
+            assert config.signer
+            assert config.private_key
+            self._v3 = V3Signer(config.user, config.signer, config.private_key, config.chain_id)
+        else:
+            assert config.api_key
+            assert config.api_secret
+            recv_ms = int(config.recv_window.total_seconds() * 1000)
+            self._v1 = HmacSigner(config.api_key, config.api_secret, recv_ms)
+
+    # -- paths and clock -----------------------------------------------------------------------------------------
+
+    def path(self, endpoint: str) -> str:
+        if self._v3 is not None:
+            return f"/fapi/v3/{endpoint}"
+        return _V1_PATHS.get(endpoint, f"/fapi/v1/{endpoint}")
+
+    def now_ms(self) -> int:
+        return int(self.clock.now().timestamp() * 1000) + self.time_offset_ms
+
+    def _now_us(self) -> int:
+        now = self.clock.now()
+        return int(now.timestamp()) * 1_000_000 + now.microsecond + self.time_offset_ms * 1000
+
+    async def sync_time(self) -> None:
+        """Learn the offset between Aster's clock and ours (used for V1 timestamps and V3 nonces)."""
+        before = self.clock.monotonic()
+        local = self.clock.now().timestamp() * 1000
+        data = await self.call("GET", "time", weight=1)
+        elapsed_ms = (self.clock.monotonic() - before) * 1000
+        self.time_offset_ms = int(int(data["serverTime"]) - (local + elapsed_ms / 2))
+        logger.bind(venue=self.name).info("server time offset {} ms", self.time_offset_ms)
+
+    # -- session ------------------------------------------------------------------------------------------------
+
+    def _open(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            timeout = aiohttp.ClientTimeout(
+                total=self.config.timeout.total_seconds() + self.config.connect_timeout.total_seconds(),
+                connect=self.config.connect_timeout.total_seconds(),
+                sock_read=self.config.timeout.total_seconds(),
+            )
+            self._session = aiohttp.ClientSession(timeout=timeout)
+        return self._session
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        return self._open()
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    # -- halting after a 418 --------------------------------------------------------------------------------------
+
+    def _ban(self, seconds: float, message: str) -> None:
+        self._ban_until = max(self._ban_until, self.clock.monotonic() + seconds)
+        self.limiter.back_off(seconds)
+        self.halted = message
+        logger.bind(venue=self.name).critical(
+            "ALERT: Aster banned this IP (HTTP 418) for {:.0f}s; trading on this venue is halted: {}", seconds, message
+        )
+
+    def resume_trading(self) -> None:
+        """Lift the halt after a ban (an operator's decision); the ban's own duration still applies."""
+        self.halted = None
+
+    def _check_halt(self, order: bool, reduce_only: bool) -> None:
+        if self.halted is None:
+            return
+        left = self._ban_until - self.clock.monotonic()
+        if left > 0:
+            raise VenueHalted(f"IP banned for another {left:.0f}s ({self.halted})", venue=self.name, status=418)
+        if order and not reduce_only:
+            raise VenueHalted(
+                f"trading halted after an IP ban ({self.halted}); only reduce-only orders are sent until an operator "
+                "resumes trading",
+                venue=self.name,
+                status=418,
+            )
+
+    # -- requests -------------------------------------------------------------------------------------------------
+
+    async def call(
+        self,
+        method: str,
+        endpoint: str,
+        params: dict[str, str] | None = None,
+        *,
+        signed: bool = False,
+        key_only: bool = False,
+        weight: int = 1,
+        order: bool = False,
+        reduce_only: bool = False,
+        changes_orders: bool = False,
+        client_order_id: str | None = None,
+    ) -> Any:
+        """Send one request and return its decoded JSON (numbers with a fraction as Decimal).
+
+        `order`: counts against the order budget and is refused while halted (unless `reduce_only`).
+        `changes_orders`: a lost reply is `AmbiguousOutcome` (with `client_order_id`), not `VenueUnavailable`.
+        `key_only`: V1 user-stream calls carry the API key header but no signature.
+        """
+        retries = 0
+        while True:
+            try:
+                return await self._once(
+                    method,
+                    self.path(endpoint),
+                    params or {},
+                    signed=signed,
+                    key_only=key_only,
+                    weight=weight,
+                    order=order,
+                    reduce_only=reduce_only,
+                    changes_orders=changes_orders,
+                    client_order_id=client_order_id,
+                )
+            except _Retry as retry:
+                if retries >= self.config.max_retries_on_clock:
+                    raise retry.error from None
+                retries += 1
+                logger.bind(venue=self.name).warning("{}; resynchronising the clock and retrying", retry.error)
+                await self.sync_time()
+
+    async def _once(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, str],
+        *,
+        signed: bool,
+        key_only: bool,
+        weight: int,
+        order: bool,
+        reduce_only: bool,
+        changes_orders: bool,
+        client_order_id: str | None,
+    ) -> Any:
+        self._check_halt(order, reduce_only)
+        self.limiter.acquire(weight, order=order, priority=reduce_only)
+        headers: dict[str, str] = {}
+        if signed and self._v3 is not None:
+            payload = self._v3.sign(params, NONCES.next(self._now_us()))
+        elif signed and self._v1 is not None:
+            payload = self._v1.sign(params, self.now_ms())
+        else:
+            payload = encode_params(params)
+        if self._v1 is not None and (signed or key_only):
+            headers["X-MBX-APIKEY"] = self._v1.api_key.reveal()
+        url = self.config.rest_url + path
+        try:
+            if method == "GET":
+                request = self.session.request(
+                    method, URL(f"{url}?{payload}" if payload else url, encoded=True), headers=headers
+                )
+            else:
+                headers["Content-Type"] = "application/x-www-form-urlencoded"
+                request = self.session.request(method, URL(url, encoded=True), data=payload.encode(), headers=headers)
+            async with request as response:
+                text = await response.text()
+                status, reply_headers = response.status, response.headers
+        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
+            # Never connected: the request did not leave this machine.
+            raise VenueUnavailable(f"cannot connect: {_describe(exc)}", venue=self.name) from None
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            what = f"{method} {path}: {_describe(exc)}"
+            if changes_orders:
+                raise AmbiguousOutcome(
+                    f"reply lost after sending ({what}); reconcile by client order id",
+                    venue=self.name,
+                    client_order_id=client_order_id,
+                ) from None
+            raise VenueUnavailable(f"no usable reply ({what})", venue=self.name) from None
+        self.limiter.observe(reply_headers)
+        data = _decode(text)
+        if 200 <= status < 300:
+            return data
+        code: int | None = None
+        message = text[:300]
+        if isinstance(data, dict):
+            raw_code = data.get("code")
+            code = int(raw_code) if isinstance(raw_code, int | str) and str(raw_code).lstrip("-").isdigit() else None
+            message = str(data.get("msg", message))
+        retry_after = _retry_after(reply_headers)
+        if status == 418:
+            self._ban(retry_after or self.config.ban_default.total_seconds(), message)
+        elif status == 429:
+            self.limiter.back_off(retry_after if retry_after is not None else 1.0)
+        error = error_for(
+            self.name,
+            status,
+            code,
+            redact(message),
+            changes_orders=changes_orders,
+            client_order_id=client_order_id,
+            retry_after=retry_after,
+        )
+        if code in _RETRY_CODES and status < 500:
+            raise _Retry(error)
+        raise error
+
+
+def _decode(text: str) -> Any:
+    if not text:
+        return None
+    try:
+        return json.loads(text, parse_float=Decimal)
+    except ValueError:
+        return None
+
+
+def _retry_after(headers: Any) -> float | None:
+    value = headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def _describe(exc: BaseException) -> str:
+    """An exception's text with every known secret masked (aiohttp may echo a request)."""
+    return redact(f"{type(exc).__name__}: {exc}")

@@ -1,0 +1,8 @@
+"""Test support: a fake Aster server speaking Aster's wire formats (`python -m fundarb_venue_aster.testing.fake_server`)."""
+
+from __future__ import annotations
+
+from fundarb_venue_aster.testing.exchange import ApiError, Exchange, FakeMarket
+from fundarb_venue_aster.testing.fake_server import FakeAsterServer, Faults, Injected
+
+__all__ = ["ApiError", "Exchange", "FakeAsterServer", "FakeMarket", "Faults", "Injected"]

@@ -1,0 +1,74 @@
+"""The settings of a `[venues.<id>] kind = "lighter"` section, validated by fundarb with their key paths."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Literal
+
+import attrs
+
+from fundarb_core.config.validators import at_least, non_empty, positive_duration
+from fundarb_core.secrets import Secret
+
+__all__ = ["MAINNET_URL", "TESTNET_URL", "LighterConfig"]
+
+MAINNET_URL = "https://mainnet.zklighter.elliot.ai"
+TESTNET_URL = "https://testnet.zklighter.elliot.ai"
+# Lighter's chain ids (the signer binds every transaction to one).
+CHAIN_IDS = {MAINNET_URL: 304, TESTNET_URL: 300}
+
+
+def _user_key_index(_: object, __: attrs.Attribute[int], value: int) -> None:
+    # 0-2 are reserved for Lighter's own front ends; 255 means "all keys" and cannot sign.
+    if not 3 <= value <= 254:
+        raise ValueError(f"must be an API key index between 3 and 254, found {value}")
+
+
+def _max_auth_ttl(_: object, __: attrs.Attribute[timedelta], value: timedelta) -> None:
+    if not timedelta(minutes=1) <= value <= timedelta(hours=8):
+        raise ValueError(f"must be between 1 minute and 8 hours (Lighter's limit), found {value}")
+
+
+@attrs.frozen
+class LighterConfig:
+    """A Lighter account and the API key that signs for it.
+
+    `api_private_key` is a `Secret`: write it as `"env:LIGHTER_API_PRIVATE_KEY"` in the file so it comes from the
+    environment; fundarb masks it in logs and in `fundarb config show`. Durations are written as text (`"10s"`).
+    """
+
+    account_index: int = attrs.field(validator=at_least(0))
+    api_key_index: int = attrs.field(validator=_user_key_index)
+    api_private_key: Secret
+    base_url: str = attrs.field(default=MAINNET_URL, validator=non_empty)
+    # Default: the REST host with ws(s):// and the /stream path.
+    ws_url: str | None = None
+    # Default: Lighter's chain id for the mainnet and testnet hosts, else the SDK's rule (mainnet's id).
+    chain_id: int | None = None
+    timeout: timedelta = attrs.field(default=timedelta(seconds=10), validator=positive_duration)
+    # How long to wait for a sent order to show in the account's orders before calling the outcome ambiguous.
+    ack_timeout: timedelta = attrs.field(default=timedelta(seconds=3), validator=positive_duration)
+    # Standard accounts may make 60 REST requests per minute; premium accounts far more.
+    requests_per_minute: int = attrs.field(default=60, validator=at_least(1))
+    margin_mode: Literal["cross", "isolated"] = "cross"
+    # Resting (GTT / post-only) orders expire after this long; Lighter's maximum is 28 days.
+    order_ttl: timedelta = attrs.field(default=timedelta(days=27), validator=positive_duration)
+    auth_token_ttl: timedelta = attrs.field(default=timedelta(hours=1), validator=_max_auth_ttl)
+    # Pages of 100 finished orders searched for a client order index before an order is declared unknown.
+    inactive_order_pages: int = attrs.field(default=5, validator=at_least(1))
+    # Start-up: how many times to retry a venue in maintenance (503) before reporting it unavailable.
+    startup_retries: int = attrs.field(default=5, validator=at_least(0))
+    # Only these canonical symbols (None: every active perpetual market).
+    symbols: list[str] | None = None
+
+    def resolved_ws_url(self) -> str:
+        if self.ws_url:
+            return self.ws_url
+        base = self.base_url.rstrip("/")
+        scheme, _, rest = base.partition("://")
+        return f"{'wss' if scheme == 'https' else 'ws'}://{rest}/stream"
+
+    def resolved_chain_id(self) -> int:
+        if self.chain_id is not None:
+            return self.chain_id
+        return CHAIN_IDS.get(self.base_url.rstrip("/"), 304)
