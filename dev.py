@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The one setup path: a project-local virtual environment with the core and every in-repo plugin, editable.
 
-    python3 dev.py paper      # set up if needed, then a paper-trading run on simulated venues (SQLite store)
+    python3 dev.py paper      # set up if needed, then a 3-day paper run on simulated venues (SQLite in var/paper)
     python3 dev.py test       # set up if needed, then ruff, mypy and the whole test suite
     python3 dev.py bench      # set up if needed, then every benchmark, printing figures
     python3 dev.py setup      # only set up (re-run automatically when a pyproject.toml changes)
@@ -104,7 +104,13 @@ def main(argv: list[str]) -> int:
     if command == "test":
         return test(rest)
     if command == "paper":
-        return _run(BIN / "fundarb", "paper", *rest, check=False, env=env)
+        # The main job on its embedded default: the starter config (two simulated venues, SQLite in var/paper),
+        # three simulated days as fast as the machine allows; a summary and a chart at the end.
+        config = ROOT / "var" / "paper" / "fundarb.toml"
+        if not config.exists():
+            _run(BIN / "fundarb", "init", config, "--data-dir", config.parent, env=env)
+        args = rest or ["--duration", "3d"]
+        return _run(BIN / "fundarb", "run", "--config", config, *args, check=False, env=env)
     if command == "bench":
         return _run(PY, ROOT / "benchmarks" / "run.py", *rest, check=False, env=env)
     if command == "fundarb":

@@ -30,7 +30,6 @@ BUILTIN_COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("fundarb_core.cli._run:run", "Run the bot (scan, open, monitor, close) until stopped."),
     "scan": ("fundarb_core.cli._operate:scan", "Rank current opportunities by net APR."),
     "init": ("fundarb_core.cli._init:init", "Write a starter config for paper trading on simulated venues."),
-    "paper": ("fundarb_core.cli._paper:paper", "Paper-trade funding spreads on simulated venues (accelerated)."),
     "plugins": ("fundarb_core.cli._plugins:plugins", "List the plugins found and what each registered."),
 }
 

@@ -7,9 +7,9 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
+import fundarb_close_maker_first.plugin as maker_first
 import pytest
 
-import fundarb_close_maker_first.plugin as maker_first
 from fundarb_core.app.runtime import Runtime
 from fundarb_core.clock import SimClock
 from fundarb_core.config import Config, parse_config
@@ -24,7 +24,9 @@ def bot_plugins() -> Plugins:
     return plugins
 
 
-def make_config(data_dir: Path, plugins: Plugins, *, venues: dict[str, dict[str, Any]] | None = None, **sections: Any) -> Config:
+def make_config(
+    data_dir: Path, plugins: Plugins, *, venues: dict[str, dict[str, Any]] | None = None, **sections: Any
+) -> Config:
     symbols = ["BTC", "ETH", "SOL"]
     data: dict[str, Any] = {
         "bot": {"data_dir": str(data_dir), "log_level": "WARNING"},

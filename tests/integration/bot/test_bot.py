@@ -107,7 +107,11 @@ def test_max_loss_kill_switch_pauses_and_closes(harness_factory) -> None:  # typ
     (position,) = h.call(lambda: h.runtime.store.positions.list_open())
     import attrs
 
-    h.call(lambda: h.runtime.store.positions.update(attrs.evolve(position, details={**position.details, "unrealized_pnl": "-5"})))
+    h.call(
+        lambda: h.runtime.store.positions.update(
+            attrs.evolve(position, details={**position.details, "unrealized_pnl": "-5"})
+        )
+    )
     h.call(h.bot.check_max_loss)
     assert h.bot.paused
     assert h.call(lambda: h.runtime.store.positions.list_open()) == []

@@ -1,0 +1,40 @@
+"""`fundarb init` then `fundarb run --duration 3d --speed 5000`, then `fundarb positions --json` (real subprocesses)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+FUNDARB = Path(sys.executable).with_name("fundarb")
+
+
+def _fundarb(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FUNDARB_")}
+    return subprocess.run([str(FUNDARB), *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=300)
+
+
+@pytest.mark.slow
+def test_init_run_three_days_then_positions_show_pnl_parts(tmp_path: Path) -> None:
+    init = _fundarb("init", "paper.toml", "--data-dir", "data", cwd=tmp_path)
+    assert init.returncode == 0, init.stderr
+    run = _fundarb("--log-level", "WARNING", "run", "--config", "paper.toml", "--duration", "3d", "--speed", "5000",
+                   cwd=tmp_path)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert "chart:" in run.stdout
+    assert (tmp_path / "data" / "report.png").stat().st_size > 10_000
+    listed = _fundarb("positions", "--config", "paper.toml", "--json", cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    rows = json.loads(listed.stdout)
+    closed = [r for r in rows if r["status"] == "closed"]
+    assert len(rows) >= 2
+    assert closed, "positions were opened and closed"
+    for row in closed:
+        parts = Decimal(row["price_pnl"]) + Decimal(row["funding"]) - Decimal(row["fees"])
+        assert parts == Decimal(row["net"])
+        assert row["exit_reason"]
