@@ -81,7 +81,8 @@ def test_twenty_positions_on_ten_symbols_at_once(harness_factory) -> None:  # ty
     for p in open_:  # every position is hedged on its own venues
         long_qty = h.bot.venues[p.long_venue].ledger.position(p.symbol).qty
         short_qty = h.bot.venues[p.short_venue].ledger.position(p.symbol).qty
-        assert long_qty > 0 and short_qty == -long_qty
+        assert long_qty > 0
+        assert short_qty == -long_qty
     legs = [(v, p.symbol) for p in open_ for v in (p.long_venue, p.short_venue)]
     assert len(legs) == len(set(legs))  # never two positions on one venue and symbol
 

@@ -52,7 +52,7 @@ def test_sigkill_mid_close_then_restart_finishes_the_close_without_resending(tmp
     out, err = second.communicate(timeout=120)
     assert second.returncode == 0, err
     result = json.loads(out.strip().splitlines()[-1])
-    ((position_id, status, attempt),) = result["positions"]
+    ((_position_id, status, attempt),) = result["positions"]
     assert status == "closed", result
     assert attempt == 1  # the interrupted close was resumed, not started over with new order ids
     assert all(Decimal(q) == 0 for q in result["ledgers"].values())
