@@ -87,6 +87,8 @@ class AsterRest:
         data = await self.call("GET", "time", weight=1)
         elapsed_ms = (self.clock.monotonic() - before) * 1000
         self.time_offset_ms = int(int(data["serverTime"]) - (local + elapsed_ms / 2))
+        # Nonces sent on the wrong clock were refused, so they need not be outgrown: start again from Aster's time.
+        NONCES.rewind(self._now_us())
         logger.bind(venue=self.name).info("server time offset {} ms", self.time_offset_ms)
 
     # -- session ------------------------------------------------------------------------------------------------
@@ -243,7 +245,7 @@ class AsterRest:
             message = str(data.get("msg", message))
         retry_after = _retry_after(reply_headers)
         if status == 418:
-            self._ban(retry_after or self.config.ban_default.total_seconds(), message)
+            self._ban(retry_after if retry_after is not None else self.config.ban_default.total_seconds(), message)
         elif status == 429:
             self.limiter.back_off(retry_after if retry_after is not None else 1.0)
         error = error_for(

@@ -79,6 +79,11 @@ class NonceSource:
             self._last = max(now_us, self._last + 1)
             return self._last
 
+    def rewind(self, now_us: int) -> None:
+        """Let nonces fall back to `now_us` after the clock was corrected backwards (the refused ones were not kept)."""
+        with self._lock:
+            self._last = min(self._last, now_us - 1)
+
 
 NONCES = NonceSource()
 

@@ -134,7 +134,7 @@ class UserStream:
                 continue
             except asyncio.CancelledError:
                 raise
-            except (VenueError, aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            except Exception as exc:  # whatever broke the connection, the stream must come back
                 self._log.warning("user stream down ({}: {}); reconnecting in {:.2f}s", type(exc).__name__, exc, delay)
             finally:
                 self.connected.clear()
@@ -163,7 +163,10 @@ class UserStream:
                             self._log.info("listenKey expired; creating a new one")
                             self.listen_key = None
                             return
-                        self.on_event(event)
+                        try:
+                            self.on_event(event)
+                        except Exception as exc:  # one malformed event must not take the stream down
+                            self._log.error("cannot handle user-stream event {}: {}", event.get("e"), exc)
                     elif message.type in (aiohttp.WSMsgType.ERROR, aiohttp.WSMsgType.CLOSED):
                         break
             finally:

@@ -88,6 +88,7 @@ class AsterVenue:
         self._fees_at: float | None = None
         self._load_lock = asyncio.Lock()
         self._sent: OrderedDict[str, bool] = OrderedDict()  # client id -> True placed, False outcome unknown
+        self._in_flight: set[str] = set()  # client ids whose placement has not returned yet
         self._intent: dict[str, OrderType] = {}
         self._live: dict[str, str] = {}  # client id -> symbol of orders not known to be final
         self._wire_ids: dict[str, str] = {}  # wire id -> the caller's client id (when they differ)
@@ -103,7 +104,7 @@ class AsterVenue:
     async def load_instruments(self) -> Mapping[str, Instrument]:
         """Return every perpetual quoted in `quote_asset` (or the configured `symbols`), cached `instruments_ttl`."""
         await self._ensure_markets()
-        return {symbol: market.instrument for symbol, market in self._markets.items()}
+        return {s: m.instrument for s, m in self._markets.items() if m.instrument.extra.get("status") == "TRADING"}
 
     async def _ensure_markets(self, *, force: bool = False) -> None:
         ttl = self.config.instruments_ttl.total_seconds()
@@ -125,8 +126,10 @@ class AsterVenue:
         candidates = [
             s
             for s in info.get("symbols", [])
+            # Markets that stopped trading (settling, delisting) stay addressable, so a position in them can still be
+            # read and closed; load_instruments() offers only the TRADING ones.
             if s.get("contractType", "PERPETUAL") == "PERPETUAL"
-            and s.get("status") == "TRADING"
+            and s.get("status") != "PENDING_TRADING"
             and s.get("quoteAsset") == self.config.quote_asset
         ]
         fees = await self._account_fees(candidates)
@@ -190,7 +193,8 @@ class AsterVenue:
             fees[market] = (dec(reply.get("makerCommissionRate")), dec(reply.get("takerCommissionRate")))
         if not self.config.symbols and fees:
             fees["*"] = next(iter(fees.values()))
-        self._fees, self._fees_at = fees, self.clock.monotonic()
+        if fees:  # nothing read: ask again at the next load instead of caching "unknown" for fees_ttl
+            self._fees, self._fees_at = fees, self.clock.monotonic()
         return fees
 
     async def _market(self, symbol: str) -> _Market:
@@ -329,6 +333,7 @@ class AsterVenue:
         if intent is not None:
             self._intent[client_order_id] = intent
         what = f"{client_order_id}: {side} {quantity} {symbol} @ {price} {time_in_force} reduce_only={reduce_only}"
+        self._in_flight.add(client_order_id)
         try:
             data = await self.rest.call(
                 "POST",
@@ -340,7 +345,8 @@ class AsterVenue:
                 changes_orders=True,
                 client_order_id=client_order_id,
             )
-        except AmbiguousOutcome:
+        except (AmbiguousOutcome, asyncio.CancelledError):
+            # Cancelled while the request was out: as unknown as a lost reply.
             self._remember(client_order_id, placed=False)
             self._live[client_order_id] = symbol
             self._log.warning("order {} -> outcome unknown (reconcile by client id)", what)
@@ -348,8 +354,10 @@ class AsterVenue:
         except VenueError as exc:
             self._log.info("order {} -> refused: {}", what, exc)
             raise
+        finally:
+            self._in_flight.discard(client_order_id)
         self._remember(client_order_id, placed=True)
-        state = await self._state(data, client_order_id, symbol, market)
+        state = await self._state(data, client_order_id, symbol, market, after_change=True)
         self._log.info("order {} -> {} filled {} avg {}", what, state.status, state.filled_qty, state.avg_price)
         if not state.final:
             self._live[client_order_id] = symbol
@@ -366,6 +374,12 @@ class AsterVenue:
             self._sent.popitem(last=False)
 
     async def _refuse_duplicate(self, symbol: str, client_order_id: str) -> None:
+        if client_order_id in self._in_flight:
+            raise VenueRejected(
+                f"client order id {client_order_id} is being sent already",
+                venue=self.name,
+                reason=RejectReason.DUPLICATE_CLIENT_ORDER_ID,
+            )
         placed = self._sent.get(client_order_id)
         if placed is None:
             return
@@ -392,7 +406,7 @@ class AsterVenue:
             if found is None:
                 raise
             return found
-        state = await self._state(data, client_order_id, symbol, market)
+        state = await self._state(data, client_order_id, symbol, market, after_change=True)
         self._log.info("cancel {} -> {} filled {}", client_order_id, state.status, state.filled_qty)
         return state
 
@@ -408,11 +422,31 @@ class AsterVenue:
             raise
         return await self._state(data, client_order_id, symbol, market)
 
-    async def _state(self, data: Mapping[str, Any], client_order_id: str, symbol: str, market: _Market) -> OrderState:
-        """An order reply as an `OrderState`, with its fees from `userTrades` once anything filled."""
+    async def _state(
+        self,
+        data: Mapping[str, Any],
+        client_order_id: str,
+        symbol: str,
+        market: _Market,
+        *,
+        after_change: bool = False,
+    ) -> OrderState:
+        """An order reply as an `OrderState`, with its fees from `userTrades` once anything filled.
+
+        `after_change`: the reply acknowledges a placement or cancel that already happened, so a failure to read the
+        fees must not surface as an error (the caller would believe nothing was done): the fees are then estimated
+        at the taker rate and read for real by the next `get_order`.
+        """
         fees, maker_qty = Decimal(0), Decimal(0)
         if dec(data.get("executedQty")) > 0:
-            fees, maker_qty = await self._fills(client_order_id, market, data)
+            try:
+                fees, maker_qty = await self._fills(client_order_id, market, data)
+            except VenueError as exc:
+                if not after_change:
+                    raise
+                notional = dec(data.get("cumQuote"))
+                fees = notional * (market.instrument.taker_fee or Decimal(0))
+                self._log.warning("fees of {} unread ({}); estimated {} at the taker rate", client_order_id, exc, fees)
         state = order_state_from(
             data,
             client_order_id=client_order_id,
@@ -512,7 +546,8 @@ class AsterVenue:
                 rows.setdefault(f"{row.get('tranId')}:{row.get('symbol')}", row)
             if len(page) < 1000:
                 break
-            start = max(int(r.get("time", 0)) for r in page)  # same-millisecond rows are deduplicated by tranId
+            # Same-millisecond rows come again and are deduplicated by tranId; a full page of one millisecond moves on.
+            start = max(start + 1, max(int(r.get("time", 0)) for r in page))
         history: dict[str, list[Mapping[str, Any]]] = {}
         payments: list[FundingPayment] = []
         for key, row in sorted(rows.items(), key=lambda kv: int(kv[1].get("time", 0))):

@@ -120,6 +120,7 @@ def instrument_from(
             "max_qty": units.qty_from_venue(dec(lot.get("maxQty"))),
             "percent_price": (dec(percent.get("multiplierDown"), "0"), dec(percent.get("multiplierUp"), "0")),
             "max_open_orders": int(filters.get("MAX_NUM_ORDERS", {}).get("limit", 0) or 0),
+            "status": str(entry.get("status", "TRADING")),
         },
     )
     return instrument, units

@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from eth_account import Account
+from fundarb_venue_aster.config import AsterConfig
+from fundarb_venue_aster.testing import FakeAsterServer
+from fundarb_venue_aster.venue import AsterVenue
 
 from fundarb_core.clock import WallClock
 from fundarb_core.secrets import Secret
 from fundarb_core.venues import VenueContext
-from fundarb_venue_aster.config import AsterConfig
-from fundarb_venue_aster.testing import FakeAsterServer
-from fundarb_venue_aster.venue import AsterVenue
 
 # Test identities. The API wallet's key is the demonstration key of Aster's V3 docs (public, worthless).
 SIGNER_KEY = "0x4fd0a42218f3eae43a6ce26d22544e986139a01e5b34a62db53757ffca81bae1"

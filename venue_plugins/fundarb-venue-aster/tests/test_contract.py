@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from fundarb_venue_aster.testing import FakeAsterServer
+from fundarb_venue_aster.venue import AsterVenue
 
 from fundarb_core.testing import VenueContract
 from fundarb_core.venues import Venue
-from fundarb_venue_aster.testing import FakeAsterServer
-from fundarb_venue_aster.venue import AsterVenue
 
 from .conftest import v1_config, v3_config
 

@@ -17,7 +17,6 @@ import aiohttp
 import pytest
 from eth_account import Account
 from eth_account.messages import encode_typed_data
-
 from fundarb_venue_aster.testing import FakeAsterServer
 
 from .conftest import SIGNER, SIGNER_KEY, USER, V1_KEY, V1_SECRET
@@ -105,7 +104,9 @@ def v1_query(params: dict[str, str], *, secret: str = V1_SECRET, timestamp: int 
 
 async def test_v1_hmac_requests(fake: FakeAsterServer) -> None:
     assert (await send(fake, "GET", "/fapi/v2/balance", v1_query({}), **{"X-MBX-APIKEY": V1_KEY}))[0] == 200
-    status, reply = await send(fake, "GET", "/fapi/v2/balance", v1_query({}, secret="wrong"), **{"X-MBX-APIKEY": V1_KEY})
+    status, reply = await send(
+        fake, "GET", "/fapi/v2/balance", v1_query({}, secret="wrong"), **{"X-MBX-APIKEY": V1_KEY}
+    )
     assert (status, reply["code"]) == (400, -1022)
     stale = v1_query({}, timestamp=int(time.time() * 1000) - 10_000)
     status, reply = await send(fake, "GET", "/fapi/v2/balance", stale, **{"X-MBX-APIKEY": V1_KEY})

@@ -12,13 +12,13 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 import pytest
+from fundarb_venue_aster.errors import VenueHalted
+from fundarb_venue_aster.testing import FakeAsterServer
+from fundarb_venue_aster.venue import AsterVenue
 
 from fundarb_core.errors import AmbiguousOutcome, RateLimited, VenueRejected, VenueUnavailable
 from fundarb_core.model import OrderStatus, RejectReason, Side, TimeInForce
 from fundarb_core.venues import OrderState, Rounding
-from fundarb_venue_aster.errors import VenueHalted
-from fundarb_venue_aster.testing import FakeAsterServer
-from fundarb_venue_aster.venue import AsterVenue
 
 from .conftest import USER, V1_KEY, v1_config, v3_config
 
@@ -84,7 +84,9 @@ async def test_funding_rates_and_marks_of_1000_markets(fake: FakeAsterServer, ve
     assert rates["PEPE"].rate == fake.exchange.markets["1000PEPEUSDT"].funding_rate
 
 
-async def test_a_client_id_outside_asters_alphabet_is_mapped_and_found(fake: FakeAsterServer, venue_v3: AsterVenue) -> None:
+async def test_a_client_id_outside_asters_alphabet_is_mapped_and_found(
+    fake: FakeAsterServer, venue_v3: AsterVenue
+) -> None:
     cid = "fundarb order #1 with spaces and a length well beyond thirty-six characters"
     bbo = await venue_v3.fetch_bbo_prices("BTC")
     price = (bbo.bid * Decimal("0.9")).quantize(Decimal("0.1"))
@@ -118,7 +120,9 @@ async def test_503_after_the_order_was_accepted_is_ambiguous_and_reconciles(
     assert len(fake.v3_account(USER).orders) == 1
 
 
-async def test_a_lost_request_that_never_arrived_frees_its_client_id(fake: FakeAsterServer, venue_v3: AsterVenue) -> None:
+async def test_a_lost_request_that_never_arrived_frees_its_client_id(
+    fake: FakeAsterServer, venue_v3: AsterVenue
+) -> None:
     bbo = await venue_v3.fetch_bbo_prices("BTC")
     fake.faults.inject(503, None, "Service Unavailable.", path="order", method="POST")  # refused before processing
     with pytest.raises(AmbiguousOutcome):
@@ -137,7 +141,9 @@ async def test_503_on_a_query_is_transient_not_ambiguous(fake: FakeAsterServer, 
     assert not isinstance(info.value, AmbiguousOutcome)
 
 
-async def test_construction_and_first_calls_survive_maintenance(fake: FakeAsterServer, make_venue: Callable[..., AsterVenue]) -> None:
+async def test_construction_and_first_calls_survive_maintenance(
+    fake: FakeAsterServer, make_venue: Callable[..., AsterVenue]
+) -> None:
     fake.faults.maintenance = True
     venue = make_venue(v3_config(fake))  # the old bot crashed here on a 503
     venue.order_updates()  # starting the stream during maintenance must not fail either
@@ -202,7 +208,9 @@ async def test_418_halts_trading_and_only_lets_closes_through_after_the_ban(
                                                client_order_id="close-after-ban", reduce_only=True)  # fmt: skip
     assert closed.status is OrderStatus.FILLED
     venue_v3.resume_trading()
-    state = await venue_v3.place_limit_order("BTC", Side.BUY, Decimal("0.002"), bbo.bid - 100, client_order_id="resumed")
+    state = await venue_v3.place_limit_order(
+        "BTC", Side.BUY, Decimal("0.002"), bbo.bid - 100, client_order_id="resumed"
+    )
     assert state.status is OrderStatus.OPEN
 
 
@@ -216,7 +224,9 @@ async def test_418_ban_refuses_everything_while_it_lasts(fake: FakeAsterServer, 
     assert len(fake.requests) == sent
 
 
-async def test_v1_timestamp_refusal_resynchronises_the_clock(fake: FakeAsterServer, make_venue: Callable[..., AsterVenue]) -> None:
+async def test_v1_timestamp_refusal_resynchronises_the_clock(
+    fake: FakeAsterServer, make_venue: Callable[..., AsterVenue]
+) -> None:
     fake.faults.clock_skew_ms = 20_000  # Aster's clock runs 20 s ahead of ours
     venue = make_venue(v1_config(fake))
     balance = await venue.fetch_balance()
@@ -240,7 +250,11 @@ async def test_stream_reports_partial_fills_with_fees(fake: FakeAsterServer, ven
     await venue_v3.place_limit_order("BTC", Side.BUY, Decimal("0.004"), bbo.bid - 50, client_order_id="partial-1")
     fake.exchange.fill_resting(fake.v3_account(USER), "partial-1", Decimal("0.001"))
     state = await until(stream, lambda s: s.status is OrderStatus.PARTIALLY_FILLED)
-    assert (state.client_order_id, state.filled_qty, state.maker_qty) == ("partial-1", Decimal("0.001"), Decimal("0.001"))
+    assert (state.client_order_id, state.filled_qty, state.maker_qty) == (
+        "partial-1",
+        Decimal("0.001"),
+        Decimal("0.001"),
+    )
     assert state.fees > 0
     assert state.avg_price == bbo.bid - 50
     polled = await venue_v3.get_order("BTC", "partial-1")
@@ -279,7 +293,9 @@ async def test_an_expired_listen_key_is_recreated(fake: FakeAsterServer, venue_v
 async def test_liquidation_is_announced(fake: FakeAsterServer, venue_v3: AsterVenue) -> None:
     notices = venue_v3.liquidations()
     bbo = await venue_v3.fetch_bbo_prices("ETH")
-    await venue_v3.place_market_order("ETH", Side.SELL, Decimal("0.01"), worst_price=bbo.bid - 10, client_order_id="liq")
+    await venue_v3.place_market_order(
+        "ETH", Side.SELL, Decimal("0.01"), worst_price=bbo.bid - 10, client_order_id="liq"
+    )
     await asyncio.wait_for(venue_v3.stream.connected.wait(), WAIT)
     fake.exchange.liquidate(fake.v3_account(USER), "ETHUSDT")
     notice = await next_item(notices)
@@ -333,3 +349,56 @@ async def test_v1_streams_use_the_api_key_header(fake: FakeAsterServer, make_ven
     await venue.place_limit_order("SOL", Side.BUY, Decimal(1), bbo.bid - 1, client_order_id="v1-stream")
     assert (await until(stream, lambda s: s.client_order_id == "v1-stream")).status is OrderStatus.OPEN
     assert fake.v1_account(V1_KEY).orders
+
+
+async def test_unreadable_fees_never_hide_a_filled_order(fake: FakeAsterServer, venue_v3: AsterVenue) -> None:
+    bbo = await venue_v3.fetch_bbo_prices("BTC")
+    fake.faults.inject(429, -1003, "Too many requests.", path="userTrades", headers={"Retry-After": "0"})
+    state = await venue_v3.place_market_order("BTC", Side.BUY, Decimal("0.002"), worst_price=bbo.ask + 100,
+                                              client_order_id="fees-later")  # fmt: skip
+    assert (state.status, state.filled_qty) == (OrderStatus.FILLED, Decimal("0.002"))
+    assert state.fees == (state.avg_price or 0) * Decimal("0.002") * Decimal("0.00035")  # estimated at the taker rate
+    exact = await venue_v3.get_order("BTC", "fees-later")
+    assert exact is not None
+    assert exact.fees == Decimal(fake.v3_account(USER).trades[-1]["commission"])
+
+
+async def test_the_same_client_id_sent_concurrently_is_one_order(fake: FakeAsterServer, venue_v3: AsterVenue) -> None:
+    bbo = await venue_v3.fetch_bbo_prices("BTC")
+    fake.faults.latency = 0.05  # keep the first request in flight while the second is tried
+
+    async def send() -> OrderState | VenueRejected:
+        try:
+            return await venue_v3.place_market_order(
+                "BTC", Side.BUY, Decimal("0.002"), worst_price=bbo.ask + 100, client_order_id="twin"
+            )
+        except VenueRejected as exc:
+            return exc
+
+    results = await asyncio.gather(send(), send())
+    refused = [r for r in results if isinstance(r, VenueRejected)]
+    assert len(refused) == 1
+    assert refused[0].reason == RejectReason.DUPLICATE_CLIENT_ORDER_ID
+    assert len(fake.v3_account(USER).orders) == 1
+
+
+async def test_a_market_that_stops_trading_stays_closable(fake: FakeAsterServer, venue_v3: AsterVenue) -> None:
+    bbo = await venue_v3.fetch_bbo_prices("SOL")
+    await venue_v3.place_market_order("SOL", Side.BUY, Decimal(1), worst_price=bbo.ask + 1, client_order_id="sol-1")
+    original = fake._exchange_info
+
+    def settling() -> dict[str, Any]:
+        info = original()
+        for entry in info["symbols"]:
+            if entry["symbol"] == "SOLUSDT":
+                entry["status"] = "SETTLING"
+        return info
+
+    fake._exchange_info = settling  # type: ignore[method-assign]
+    await venue_v3._ensure_markets(force=True)
+    assert "SOL" not in await venue_v3.load_instruments(), "a settling market is offered for new trades"
+    assert (await venue_v3.get_position_snapshot("SOL")).quantity == 1
+    closed = await venue_v3.place_market_order(
+        "SOL", Side.SELL, Decimal(1), worst_price=bbo.bid - 1, client_order_id="sol-close", reduce_only=True
+    )
+    assert closed.status is OrderStatus.FILLED

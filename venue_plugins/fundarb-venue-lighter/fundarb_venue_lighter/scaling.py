@@ -40,8 +40,9 @@ def to_units(value: Decimal, decimals: int) -> int | None:
         return None
     sign, digits, exponent = value.as_tuple()
     assert isinstance(exponent, int)
-    coefficient = int("".join(map(str, digits)) or "0")
+    coefficient: int = int("".join(map(str, digits)) or "0")
     shift = exponent + decimals
+    units: int
     if shift >= 0:
         units = coefficient * 10**shift
     else:

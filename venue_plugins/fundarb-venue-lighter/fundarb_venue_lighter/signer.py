@@ -21,7 +21,7 @@ from fundarb_core.model import RejectReason
 from fundarb_core.secrets import Secret
 
 if TYPE_CHECKING:
-    from lighter import SignerClient
+    from lighter.signer_client import SignerClient
 
 __all__ = [
     "GTT",
@@ -91,10 +91,15 @@ class Signer:
     ) -> Signer:
         """Build the SDK's signer client (inside the running loop, as it requires)."""
         lighter = import_lighter()
+        # Built in two steps so that the REST client the constructor makes is closed if the key is refused.
+        client = lighter.SignerClient.__new__(lighter.SignerClient)
         try:
-            client = lighter.SignerClient(url, account_index, {api_key_index: private_key.reveal()}, chain_id=chain_id)
+            client.__init__(url, account_index, {api_key_index: private_key.reveal()}, chain_id=chain_id)
         except Exception as error:  # the SDK raises bare Exception with the Go error text
-            # The Go error text may quote the key; never let it reach a message.
+            api_client = getattr(client, "api_client", None)
+            if api_client is not None:
+                await api_client.close()
+            # The Go error text may quote the key; never let it reach a message (nor a chained exception).
             raise VenueRejected(
                 f"the signer refused the API key {api_key_index} of account {account_index} ({type(error).__name__})",
                 venue=venue,
@@ -103,7 +108,7 @@ class Signer:
         return cls(client, account_index=account_index, api_key_index=api_key_index, venue=venue)
 
     async def close(self) -> None:
-        await self._client.close()
+        await self._client.close()  # type: ignore[no-untyped-call]  # the SDK's method has no annotations
 
     def _done(self, result: tuple[Any, Any, Any, Any], nonce: int) -> SignedTx:
         tx_type, info, tx_hash, error = result

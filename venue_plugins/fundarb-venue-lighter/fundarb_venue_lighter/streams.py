@@ -51,6 +51,7 @@ class LighterSocket:
         self.min_backoff = min_backoff
         self.max_backoff = max_backoff
         self.connections = 0  # how many times a connection was greeted (tests and telemetry)
+        self.connected = asyncio.Event()  # set while a greeted connection is up
         self.log = logger.bind(venue=venue)
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._task: asyncio.Task[None] | None = None
@@ -97,6 +98,7 @@ class LighterSocket:
                             await ws.send_str('{"type":"pong"}')
                         elif kind == "connected":
                             self.connections += 1
+                            self.connected.set()
                             delay = self.min_backoff
                             await self.on_connected()
                         else:
@@ -105,6 +107,7 @@ class LighterSocket:
                 self.log.warning("websocket {} dropped: {}", self.url, type(error).__name__)
             finally:
                 self._ws = None
+                self.connected.clear()
             await self.clock.sleep(delay)
             delay = min(delay * 2, self.max_backoff)
 

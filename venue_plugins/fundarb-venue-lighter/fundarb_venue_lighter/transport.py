@@ -150,9 +150,9 @@ class Transport:
                 raise AmbiguousOutcome(
                     f"sendTx answered HTTP {status}", venue=self.venue, status=status, client_order_id=client_order_id
                 )
-            error = self._failure(status, text, headers, reduce_only=reduce_only)
-            self.log.info("sendTx nonce={} refused: {}", tx.nonce, error)
-            raise error
+            refusal = self._failure(status, text, headers, reduce_only=reduce_only)
+            self.log.info("sendTx nonce={} refused: {}", tx.nonce, refusal)
+            raise refusal
         body = _loads(text)
         if not isinstance(body, dict) or body.get("code", 200) != 200:
             code = body.get("code") if isinstance(body, dict) else None

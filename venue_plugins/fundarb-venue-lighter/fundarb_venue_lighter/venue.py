@@ -16,7 +16,7 @@ from typing import Any
 
 from loguru import logger
 
-from fundarb_core.errors import AmbiguousOutcome, VenueRejected, VenueUnavailable
+from fundarb_core.errors import AmbiguousOutcome, RateLimited, VenueRejected, VenueUnavailable
 from fundarb_core.model import OrderStatus, RejectReason, Side, TimeInForce
 from fundarb_core.secrets import Secret
 from fundarb_core.venues import (
@@ -182,7 +182,8 @@ class LighterVenue:
                     self.log.error("Lighter still unavailable after {} retries: {}", attempt, error)
                     raise
                 self.log.warning("Lighter unavailable at start-up ({}); retrying in {:.0f} s", error, delay)
-                await self.clock.sleep(error.retry_after if getattr(error, "retry_after", None) else delay)
+                retry_after = error.retry_after if isinstance(error, RateLimited) else None
+                await self.clock.sleep(retry_after or delay)
                 delay = min(delay * 2, 60.0)
         raise AssertionError("unreachable")
 
@@ -202,9 +203,10 @@ class LighterVenue:
         for entry in rates["funding_rates"]:
             if entry.get("exchange") != "lighter":
                 continue
-            symbol = self._by_market_id.get(int(entry["market_id"]))
-            if symbol is None or symbol not in wanted or int(entry["market_id"]) not in details:
+            found = self._by_market_id.get(int(entry["market_id"]))
+            if found is None or found not in wanted or int(entry["market_id"]) not in details:
                 continue
+            symbol = found
             detail = details[int(entry["market_id"])]
             out[symbol] = FundingRate(
                 symbol=symbol,

@@ -1,4 +1,7 @@
-"""Test support: a fake Aster server speaking Aster's wire formats (`python -m fundarb_venue_aster.testing.fake_server`)."""
+"""Test support: a fake Aster server speaking Aster's wire formats.
+
+Run it alone with `python -m fundarb_venue_aster.testing.fake_server --host 127.0.0.1 --port PORT`.
+"""
 
 from __future__ import annotations
 

@@ -67,7 +67,7 @@ def recover_v3_signer(message: str, signature: str, chain_id: int) -> str:
         signable = encode_typed_data(full_message=typed_data(message, chain_id))
         sig = signature if signature.startswith("0x") else "0x" + signature
         recovered: str = Account.recover_message(signable, signature=sig)
-    except Exception:  # noqa: BLE001 - any malformed signature is simply not valid
+    except Exception:
         raise BAD_SIGNATURE from None
     return recovered
 

@@ -156,9 +156,10 @@ def default_markets(seed: int) -> list[FakeMarket]:
         return Decimal(value) * (1 + Decimal(rng.randint(-200, 200)) / 10_000)
 
     d = Decimal
+    # symbol, base, tick, step, min qty, max qty, min notional, mark, funding rate per interval
     return [
         FakeMarket("BTCUSDT", "BTC", d("0.1"), d("0.001"), d("0.001"), d("1000"), d("5"), price("60000"), d("0.0001")),
-        FakeMarket("ETHUSDT", "ETH", d("0.01"), d("0.001"), d("0.001"), d("1000000"), d("5"), price("3000"), d("0.00008")),
+        FakeMarket("ETHUSDT", "ETH", d("0.01"), d("0.001"), d("0.001"), d("1e6"), d("5"), price("3000"), d("0.00008")),
         FakeMarket("SOLUSDT", "SOL", d("0.01"), d("0.01"), d("0.01"), d("100000"), d("5"), price("150"), d("-0.00005")),
         FakeMarket("XRPUSDT", "XRP", d("0.0001"), d("0.1"), d("10"), d("1000000"), d("5"), price("0.6"), d("0.0001")),
         FakeMarket(
@@ -292,7 +293,9 @@ class Exchange:
             qty = Decimal(p["quantity"])
             price = Decimal(p["price"]) if kind == "LIMIT" else Decimal(0)
         except (KeyError, ArithmeticError):
-            raise ApiError(400, -1102, "Mandatory parameter 'quantity'/'price' was not sent, was empty/null, or malformed.") from None  # noqa: E501
+            raise ApiError(
+                400, -1102, "Mandatory parameter 'quantity'/'price' was not sent, was empty/null, or malformed."
+            ) from None
         reduce_only = p.get("reduceOnly", "false").lower() == "true"
         self._check_filters(market, side, kind, qty, price, reduce_only)
         pos = account.position(market.symbol)
@@ -346,9 +349,8 @@ class Exchange:
             raise ApiError(400, -4024, "Price is lower than mark price multiplier floor.")
         notional = qty * (price if kind == "LIMIT" else market.mark)
         if not reduce_only and notional < market.min_notional:
-            raise ApiError(
-                400, -4164, f"Order's notional must be no smaller than {market.min_notional} (unless you choose reduce only)"
-            )  # fmt: skip
+            text = f"Order's notional must be no smaller than {market.min_notional} (unless you choose reduce only)"
+            raise ApiError(400, -4164, text)
 
     def _take(self, account: Account, market: FakeMarket, order: Order) -> None:
         """Match a taker order against the synthetic book (within its limit; reduce-only capped at the position)."""
@@ -361,7 +363,9 @@ class Exchange:
         for level_price, level_qty in market.book("asks" if order.side == "BUY" else "bids"):
             if wanted <= 0:
                 break
-            if order.type == "LIMIT" and (level_price > order.price if order.side == "BUY" else level_price < order.price):
+            if order.type == "LIMIT" and (
+                level_price > order.price if order.side == "BUY" else level_price < order.price
+            ):
                 break
             take = min(wanted, level_qty)
             self.fill(account, order, take, level_price, maker=False)
@@ -536,7 +540,12 @@ class Exchange:
         market = self.market(symbol)
         now = self.now_ms()
         self.funding_history[symbol].append(
-            {"symbol": symbol, "fundingRate": fmt(market.funding_rate), "fundingTime": now, "markPrice": fmt(market.mark)}
+            {
+                "symbol": symbol,
+                "fundingRate": fmt(market.funding_rate),
+                "fundingTime": now,
+                "markPrice": fmt(market.mark),
+            }
         )
         for account in self.accounts.values():
             pos = account.positions.get(symbol)
@@ -576,7 +585,16 @@ class Exchange:
         side = "SELL" if pos.qty > 0 else "BUY"
         now = self.now_ms()
         order = Order(
-            next(self._ids), f"autoclose-{now}", symbol, side, "LIQUIDATION", "IOC", abs(pos.qty), market.mark, True, now
+            next(self._ids),
+            f"autoclose-{now}",
+            symbol,
+            side,
+            "LIQUIDATION",
+            "IOC",
+            abs(pos.qty),
+            market.mark,
+            True,
+            now,
         )
         account.orders[order.order_id] = order
         self.fill(account, order, abs(pos.qty), market.mark, maker=False)

@@ -41,7 +41,7 @@ from fundarb_venue_aster.testing.exchange import (
     fmt,
 )
 
-__all__ = ["Faults", "FakeAsterServer", "Injected", "main"]
+__all__ = ["FakeAsterServer", "Faults", "Injected", "main"]
 
 WEIGHTS = {
     "exchangeInfo": 1, "time": 1, "ping": 1, "depth": 2, "ticker/bookTicker": 2, "premiumIndex": 1,
@@ -120,9 +120,7 @@ class FakeAsterServer:
         self.v1_keys = dict(v1_keys or {})
         self.faults = Faults()
         self.nonces = NonceBook(int(nonce_window * 1_000_000))
-        self.exchange = Exchange(
-            markets or default_markets(seed), balance=balance, now_ms=self.now_ms, emit=self._emit
-        )
+        self.exchange = Exchange(markets or default_markets(seed), balance=balance, now_ms=self.now_ms, emit=self._emit)
         self.listen_keys: dict[str, Account] = {}
         self.connections: dict[str, set[_Connection]] = {}
         self.requests: list[tuple[str, str]] = []  # (method, path) of every request, for tests
@@ -447,14 +445,34 @@ class FakeAsterServer:
                     "liquidationFee": "0.015000",
                     "marketTakeBound": "0.05",
                     "filters": [
-                        {"filterType": "PRICE_FILTER", "minPrice": fmt(m.tick), "maxPrice": "1000000", "tickSize": fmt(m.tick)},
-                        {"filterType": "LOT_SIZE", "minQty": fmt(m.min_qty), "maxQty": fmt(m.max_qty), "stepSize": fmt(m.step)},
-                        {"filterType": "MARKET_LOT_SIZE", "minQty": fmt(m.min_qty), "maxQty": fmt(m.max_qty), "stepSize": fmt(m.step)},
+                        {
+                            "filterType": "PRICE_FILTER",
+                            "minPrice": fmt(m.tick),
+                            "maxPrice": "1000000",
+                            "tickSize": fmt(m.tick),
+                        },
+                        {
+                            "filterType": "LOT_SIZE",
+                            "minQty": fmt(m.min_qty),
+                            "maxQty": fmt(m.max_qty),
+                            "stepSize": fmt(m.step),
+                        },
+                        {
+                            "filterType": "MARKET_LOT_SIZE",
+                            "minQty": fmt(m.min_qty),
+                            "maxQty": fmt(m.max_qty),
+                            "stepSize": fmt(m.step),
+                        },
                         {"filterType": "MAX_NUM_ORDERS", "limit": 200},
                         {"filterType": "MAX_NUM_ALGO_ORDERS", "limit": 10},
                         {"filterType": "MIN_NOTIONAL", "notional": fmt(m.min_notional)},
-                        {"filterType": "PERCENT_PRICE", "multiplierUp": fmt(m.multiplier_up), "multiplierDown": fmt(m.multiplier_down), "multiplierDecimal": 4},
-                    ],  # fmt: skip
+                        {
+                            "filterType": "PERCENT_PRICE",
+                            "multiplierUp": fmt(m.multiplier_up),
+                            "multiplierDown": fmt(m.multiplier_down),
+                            "multiplierDecimal": 4,
+                        },
+                    ],
                     "OrderType": ["LIMIT", "MARKET", "STOP", "STOP_MARKET", "TAKE_PROFIT", "TAKE_PROFIT_MARKET"],
                     "timeInForce": ["GTC", "IOC", "FOK", "GTX"],
                 }
@@ -464,9 +482,14 @@ class FakeAsterServer:
             "serverTime": self.now_ms(),
             "futuresType": "U_MARGINED",
             "rateLimits": [
-                {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": self.faults.weight_limit},
+                {
+                    "rateLimitType": "REQUEST_WEIGHT",
+                    "interval": "MINUTE",
+                    "intervalNum": 1,
+                    "limit": self.faults.weight_limit,
+                },
                 {"rateLimitType": "ORDERS", "interval": "MINUTE", "intervalNum": 1, "limit": 1200},
-            ],  # fmt: skip
+            ],
             "exchangeFilters": [],
             "assets": [{"asset": "USDT", "marginAvailable": True, "autoAssetExchange": "0"}],
             "symbols": symbols,

@@ -53,6 +53,7 @@ class Faults:
     """Fault injection. Counters decrement as they fire; sets and flags stay until changed."""
 
     latency: float = 0.0  # seconds added before every REST answer
+    send_latency: float = 0.0  # seconds added after executing a sendTx, before answering
     rate_limit_next: int = 0  # answer the next N REST requests 429
     retry_after: float = 1.0
     unavailable_next: int = 0  # answer the next N REST requests 503 (maintenance)
@@ -79,6 +80,7 @@ class FakeLighter:
         self.requests: dict[str, int] = {}
         self.sent_txs: list[Json] = []  # every tx_info the fake executed (decoded)
         self.pongs = 0
+        self.pong_received = asyncio.Event()
         self._sockets: set[web.WebSocketResponse] = set()
         self._subs: dict[web.WebSocketResponse, set[str]] = {}
         self._book_nonce: dict[int, int] = {}
@@ -347,6 +349,8 @@ class FakeLighter:
             faults.invalid_nonce_next -= 1
             raise TxError(21104, "invalid nonce")
         tx_hash = self._execute(tx_type, tx_info)
+        if faults.send_latency:
+            await asyncio.sleep(faults.send_latency)
         if tx_type in faults.drop_reply_tx_types or faults.drop_reply_next > 0:
             faults.drop_reply_next = max(0, faults.drop_reply_next - 1)
             return self._drop(request)
@@ -410,6 +414,7 @@ class FakeLighter:
         kind = message.get("type")
         if kind == "pong":
             self.pongs += 1
+            self.pong_received.set()
             return
         if kind == "ping":
             await ws.send_str('{"type":"pong"}')
