@@ -396,6 +396,15 @@ class Bot:
     async def evaluate_and_close_positions(self, tick: Tick) -> None:
         positions = await self.store.positions.list_open()
         best = {o.pair for o in tick.opportunities[:1]}
+        marks: list[PositionRecord] = []  # positions that stay open: their marks are written in one transaction
+        try:
+            await self._evaluate_all(positions, best, tick, marks)
+        finally:
+            await self.store.positions.update_many(marks)
+
+    async def _evaluate_all(
+        self, positions: list[PositionRecord], best: set[tuple[str, str, str]], tick: Tick, marks: list[PositionRecord]
+    ) -> None:
         for position in positions:
             if position.status is PositionStatus.OPENING:
                 continue  # being opened now, or interrupted: start-up reconciliation handles it
@@ -403,8 +412,8 @@ class Bot:
             if snaps is None:
                 continue  # a venue cannot be seen: closing one side blind could leave us naked; retry next tick
             decision = self.evaluate(position, snaps, best)
-            await self._update_marks(position, snaps)
             if not decision.exit or decision.reason is None:
+                marks.append(self._with_marks(position, snaps))
                 continue
             critical = decision.reason in CRITICAL or position.status is not PositionStatus.OPEN
             if not critical and await self._spread_too_wide(position):
@@ -419,8 +428,8 @@ class Bot:
             if closed.status is PositionStatus.CLOSED:
                 tick.closed.append(closed.id)
 
-    async def _update_marks(self, position: PositionRecord, snaps: Mapping[str, PositionSnapshot]) -> None:
-        """Store marks, funding accrued, liquidation distance and the current spread (every `persist_every`)."""
+    def _with_marks(self, position: PositionRecord, snaps: Mapping[str, PositionSnapshot]) -> PositionRecord:
+        """The position with this tick's marks, funding accrued, liquidation distance and current spread."""
         current = self.spread(position.symbol, position.long_venue, position.short_venue)
         details = {
             **position.details,
@@ -430,7 +439,7 @@ class Bot:
             "unrealized_pnl": str(sum((s.unrealized_pnl for s in snaps.values()), ZERO)),
             "current_spread": str(current) if current is not None else None,
         }
-        await self.store.positions.update(attrs.evolve(await self._reload(position.id), details=details))
+        return attrs.evolve(position, details=details)
 
     async def _spread_too_wide(self, position: PositionRecord) -> bool:
         for venue_name in (position.long_venue, position.short_venue):

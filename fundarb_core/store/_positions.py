@@ -133,35 +133,81 @@ class PositionRepository(Repository):
         `position` is a record read from the store and changed with `attrs.evolve`. Its `version` must still be the
         stored one: otherwise `StaleVersion` (a `StoreError`) is raised and nothing is written.
         """
+        async with self._db.write() as conn:
+            return await self._write(conn, position, self._now())
+
+    async def update_many(self, records: Sequence[PositionRecord]) -> list[PositionRecord]:
+        """`update` for several positions in one transaction: all are written, or (on a stale one) none."""
+        if not records:
+            return []
         now = self._now()
+        updated = [
+            attrs.evolve(p, version=p.version + 1, updated_at=now, details=as_stored(p.details)) for p in records
+        ]
+        rows = []
+        for old, new in zip(records, updated, strict=True):
+            values = {k: v for k, v in _position_values(new).items() if k in (*_POSITION_FIELDS, "version")}
+            rows.append({**{f"v_{k}": v for k, v in values.items()}, "v_updated_at": now, "b_id": old.id,
+                         "b_version": old.version})  # fmt: skip
+        columns: dict[str, Any] = {k[2:]: sa.bindparam(k) for k in rows[0] if k.startswith("v_")}
+        stmt = (
+            sa.update(positions)
+            .where(positions.c.id == sa.bindparam("b_id"), positions.c.version == sa.bindparam("b_version"))
+            .values(columns)
+        )
+        leg_rows = [
+            {**{f"v_{name}": getattr(leg, name) for name in _LEG_FIELDS}, "b_id": leg.id, "b_position": p.id}
+            for p in records
+            for leg in p.legs
+        ]
+        async with self._db.write() as conn:
+            # Check every version first, inside this write transaction (rows locked on PostgreSQL; SQLite's
+            # BEGIN IMMEDIATE already serialises writers), then write them all with one executemany.
+            ids = [p.id for p in records]
+            query = sa.select(positions.c.id, positions.c.version).where(positions.c.id.in_(ids)).with_for_update()
+            found = {row[0]: row[1] for row in (await conn.execute(query)).all()}
+            stale = [p for p in records if found.get(p.id) != p.version]
+            if stale:
+                raise StaleVersion(
+                    f"positions changed by someone else since read: {', '.join(p.id for p in stale)}; nothing written"
+                )
+            await conn.execute(stmt, rows)
+            if leg_rows:
+                leg_columns: dict[str, Any] = {k[2:]: sa.bindparam(k) for k in leg_rows[0] if k.startswith("v_")}
+                leg_stmt = (
+                    sa.update(legs)
+                    .where(legs.c.id == sa.bindparam("b_id"), legs.c.position_id == sa.bindparam("b_position"))
+                    .values(leg_columns)
+                )
+                await conn.execute(leg_stmt, leg_rows)
+        return updated
+
+    async def _write(self, conn: Any, position: PositionRecord, now: datetime) -> PositionRecord:
         updated = attrs.evolve(
             position, version=position.version + 1, updated_at=now, details=as_stored(position.details)
         )
         values = {k: v for k, v in _position_values(updated).items() if k in (*_POSITION_FIELDS, "version")}
-        async with self._db.write() as conn:
-            stmt = (
-                sa.update(positions)
-                .where(positions.c.id == position.id, positions.c.version == position.version)
-                .values(updated_at=now, **values)
+        stmt = (
+            sa.update(positions)
+            .where(positions.c.id == position.id, positions.c.version == position.version)
+            .values(updated_at=now, **values)
+        )
+        if (await conn.execute(stmt)).rowcount != 1:
+            found = (await conn.execute(sa.select(positions.c.version).where(positions.c.id == position.id))).first()
+            if found is None:
+                raise StoreError(f"position {position.id} does not exist")
+            raise StaleVersion(
+                f"position {position.id} was changed by someone else: update based on version "
+                f"{position.version}, stored version is {found[0]}; re-read it and retry"
             )
-            if (await conn.execute(stmt)).rowcount != 1:
-                found = (
-                    await conn.execute(sa.select(positions.c.version).where(positions.c.id == position.id))
-                ).first()
-                if found is None:
-                    raise StoreError(f"position {position.id} does not exist")
-                raise StaleVersion(
-                    f"position {position.id} was changed by someone else: update based on version "
-                    f"{position.version}, stored version is {found[0]}; re-read it and retry"
-                )
-            for leg in position.legs:
-                leg_stmt = (
-                    sa.update(legs)
-                    .where(legs.c.id == leg.id, legs.c.position_id == position.id)
-                    .values(**{name: getattr(leg, name) for name in _LEG_FIELDS})
-                )
-                if (await conn.execute(leg_stmt)).rowcount != 1:
-                    raise StoreError(f"leg {leg.id} is not a leg of position {position.id}")
+        for leg in position.legs:
+            leg_stmt = (
+                sa.update(legs)
+                .where(legs.c.id == leg.id, legs.c.position_id == position.id)
+                .values(**{name: getattr(leg, name) for name in _LEG_FIELDS})
+            )
+            if (await conn.execute(leg_stmt)).rowcount != 1:
+                raise StoreError(f"leg {leg.id} is not a leg of position {position.id}")
         return updated
 
     async def list(

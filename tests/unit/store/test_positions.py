@@ -131,3 +131,25 @@ async def test_floats_never_reach_the_store(store) -> None:
             short_quantity=Decimal(1),
             notional_usd=Decimal(1),
         )
+
+
+async def test_update_many_writes_all_or_none(store) -> None:  # type: ignore[no-untyped-def]
+    """A batch of position updates is one transaction: a stale record in it means nothing is written."""
+    import attrs
+
+    from fundarb_core.store import StaleVersion
+
+    made = [
+        await store.positions.create(
+            symbol=s, long_venue="a", short_venue="b", long_quantity=Decimal(1), short_quantity=Decimal(1),
+            notional_usd=Decimal(100),
+        )  # fmt: skip
+        for s in ("BTC", "ETH")
+    ]
+    written = await store.positions.update_many([attrs.evolve(p, details={"mark": "1"}) for p in made])
+    assert [p.version for p in written] == [2, 2]
+    assert [(await store.positions.get(p.id)).details for p in made] == [{"mark": "1"}, {"mark": "1"}]
+    # The first record is now stale (version 1 was read before the batch above).
+    with pytest.raises(StaleVersion):
+        await store.positions.update_many([attrs.evolve(written[1], details={"mark": "2"}), made[0]])
+    assert (await store.positions.get(made[1].id)).details == {"mark": "1"}  # nothing of the failed batch
