@@ -141,9 +141,13 @@ async def test_update_many_writes_all_or_none(store) -> None:  # type: ignore[no
 
     made = [
         await store.positions.create(
-            symbol=s, long_venue="a", short_venue="b", long_quantity=Decimal(1), short_quantity=Decimal(1),
+            symbol=s,
+            long_venue="a",
+            short_venue="b",
+            long_quantity=Decimal(1),
+            short_quantity=Decimal(1),
             notional_usd=Decimal(100),
-        )  # fmt: skip
+        )
         for s in ("BTC", "ETH")
     ]
     written = await store.positions.update_many([attrs.evolve(p, details={"mark": "1"}) for p in made])
