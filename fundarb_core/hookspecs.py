@@ -37,8 +37,9 @@ def fundarb_register_venues(register: Register) -> None:
 def fundarb_register_close_policies(register: Register) -> None:
     """Register close policies.
 
-    Called once while plugins load. Call `register(name, config_cls, factory)`; `factory(config)` returns a
-    `ClosePolicy` that turns (position, snapshots, reason, urgency) into `CloseLegSpec`s. Return nothing.
+    Called once while plugins load. Call `register(name, config_cls, factory)`; `factory(config, open_offset_bps)`
+    returns a `fundarb_core.execution.ClosePolicy` that turns a `CloseRequest` (position, live snapshots, reason,
+    urgency) into `CloseLegSpec`s. Return nothing.
     """
 
 
@@ -46,8 +47,9 @@ def fundarb_register_close_policies(register: Register) -> None:
 def fundarb_register_risk_managers(register: Register) -> None:
     """Register risk managers.
 
-    Called once while plugins load. Call `register(name, config_cls, factory)`; `factory(config)` returns an object
-    with `should_exit(position, rates, snapshots)` and `generate_actions(position, reason, context)`. Return nothing.
+    Called once while plugins load. Call `register(name, config_cls, factory)`; `factory(config)` returns a
+    `fundarb_core.strategy.RiskManager`: `should_exit(view) -> ExitDecision` and
+    `generate_actions(view, reason, context)` (an empty plan means "close now"). Return nothing.
     """
 
 
