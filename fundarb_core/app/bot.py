@@ -107,6 +107,8 @@ class Bot:
         self.halted = False
         self.rates: dict[str, Mapping[str, FundingRate]] = {}
         self.last_tick: Tick | None = None
+        self.opportunities: list[Opportunity] = []  # from the last scan
+        self._tick_snapshots: dict[tuple[str, str], PositionSnapshot] = {}  # this tick's bulk snapshots
         self.events: list[Event] = []  # recent, for the live view
         self._funding_since: datetime | None = None
 
@@ -257,7 +259,34 @@ class Bot:
 
     # -- monitoring and closing --------------------------------------------------------------------------------
 
+    async def _bulk_snapshots(self, positions: list[PositionRecord]) -> dict[tuple[str, str], PositionSnapshot]:
+        """One request per venue for every leg on it, where the venue offers the bulk call (others: per leg)."""
+        wanted: dict[str, set[str]] = {}
+        for p in positions:
+            for venue_name in (p.long_venue, p.short_venue):
+                wanted.setdefault(venue_name, set()).add(p.symbol)
+
+        async def one(name: str, symbols: set[str]) -> dict[tuple[str, str], PositionSnapshot]:
+            bulk = getattr(self.venues[name], "get_position_snapshots", None)
+            if bulk is None:
+                return {}
+            try:
+                got = await self.orders._call("snapshots", partial(bulk, sorted(symbols)))
+            except VenueError as exc:
+                logger.bind(venue=name).warning("bulk snapshots unavailable: {}", exc)
+                return {}
+            return {(name, symbol): snap for symbol, snap in got.items()}
+
+        out: dict[tuple[str, str], PositionSnapshot] = {}
+        for part in await asyncio.gather(*(one(n, s) for n, s in wanted.items())):
+            out.update(part)
+        return out
+
     async def snapshots(self, position: PositionRecord) -> dict[str, PositionSnapshot] | None:
+        cached = self._tick_snapshots
+        pair = [(position.long_venue, position.symbol), (position.short_venue, position.symbol)]
+        if all(key in cached for key in pair):
+            return {venue: cached.pop((venue, symbol)) for venue, symbol in pair}  # used once: later calls go live
         legs = [LegRef(position.long_venue, position.symbol), LegRef(position.short_venue, position.symbol)]
         snaps, unreachable = await self.closer.snapshots(legs)
         if unreachable:
@@ -395,7 +424,8 @@ class Bot:
 
     async def evaluate_and_close_positions(self, tick: Tick) -> None:
         positions = await self.store.positions.list_open()
-        best = {o.pair for o in tick.opportunities[:1]}
+        self._tick_snapshots = await self._bulk_snapshots(positions)
+        best = Scanner.best_pairs(self.rates)  # for the erosion hold guard: is this pair still the best for its symbol
         marks: list[PositionRecord] = []  # positions that stay open: their marks are written in one transaction
         try:
             await self._evaluate_all(positions, best, tick, marks)
@@ -527,7 +557,8 @@ class Bot:
         tick = Tick(self.clock.now())
         await self.apply_control()
         await self.fetch_rates()
-        tick.opportunities = self.scanner.scan(self.rates, self.clock.now())
+        if scan:
+            tick.opportunities = self.opportunities = self.scanner.scan(self.rates, self.clock.now())
         await self.evaluate_and_close_positions(tick)
         await self.record_funding()
         await self.check_max_loss()

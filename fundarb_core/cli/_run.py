@@ -44,11 +44,10 @@ def _view(bot: Any, elapsed: float, duration: timedelta | None) -> Any:
     from rich.table import Table
     from rich.text import Text
 
-    tick = bot.last_tick
     opp = Table(title="opportunities (net APR)", expand=True)
     for col in ("symbol", "long", "short", "spread/h", "net APR"):
         opp.add_column(col)
-    for o in (tick.opportunities if tick else [])[:5]:
+    for o in bot.opportunities[:5]:
         opp.add_row(o.symbol, o.long_venue, o.short_venue, f"{o.spread:.7f}", f"{o.net_apr:.1%}")
     parts: list[Any] = [opp]
     events = Table(title="recent events", expand=True)

@@ -78,6 +78,8 @@ class Scanner:
         hold_hours = Decimal(int(cfg.expected_hold.total_seconds())) / 3600
         out = []
         venues = sorted(rates)
+        hourly = {v: {s: r.hourly for s, r in rates[v].items()} for v in venues}  # once per venue and symbol
+        fee = {v: {s: self._fee(v, s) for s in rates[v] if s in self.instruments.get(v, {})} for v in venues}
         for long_venue in venues:
             for short_venue in venues:
                 if long_venue == short_venue:
@@ -90,11 +92,11 @@ class Scanner:
                         short_venue, {}
                     ):
                         continue
-                    long_rate, short_rate = rates[long_venue][symbol], rates[short_venue][symbol]
-                    spread = short_rate.hourly - long_rate.hourly
+                    spread = hourly[short_venue][symbol] - hourly[long_venue][symbol]
                     if spread <= 0:
                         continue
-                    fees = 2 * (self._fee(long_venue, symbol) + self._fee(short_venue, symbol))
+                    long_rate, short_rate = rates[long_venue][symbol], rates[short_venue][symbol]
+                    fees = 2 * (fee[long_venue][symbol] + fee[short_venue][symbol])
                     net_apr = (spread - fees / hold_hours) * HOURS_PER_YEAR
                     gap = abs(long_rate.mark_price / short_rate.mark_price - 1)
                     if net_apr < cfg.min_net_apr or gap > cfg.max_price_gap:
@@ -115,6 +117,24 @@ class Scanner:
                     )
         out.sort(key=lambda o: (-o.net_apr, o.symbol, o.long_venue))
         return out
+
+    @staticmethod
+    def best_pairs(rates: Mapping[str, Mapping[str, FundingRate]]) -> set[tuple[str, str, str]]:
+        """Per symbol, the pair with the widest spread: long where funding is lowest, short where it is highest."""
+        lowest: dict[str, tuple[Decimal, str]] = {}
+        highest: dict[str, tuple[Decimal, str]] = {}
+        for venue, venue_rates in rates.items():
+            for symbol, rate in venue_rates.items():
+                h = rate.hourly
+                if symbol not in lowest or h < lowest[symbol][0]:
+                    lowest[symbol] = (h, venue)
+                if symbol not in highest or h > highest[symbol][0]:
+                    highest[symbol] = (h, venue)
+        return {
+            (symbol, lowest[symbol][1], highest[symbol][1])
+            for symbol in lowest
+            if lowest[symbol][1] != highest[symbol][1] and highest[symbol][0] > lowest[symbol][0]
+        }
 
     @staticmethod
     def liquid_at(book: OrderBook, side_is_buy: bool, quantity: Decimal, max_slippage: Decimal) -> bool:

@@ -124,6 +124,10 @@ class Venue(Protocol):
 
     async def fetch_balance(self) -> Balance: ...
 
+    # Optional: `async def get_position_snapshots(self, symbols: Sequence[str]) -> Mapping[str, PositionSnapshot]`
+    # returns several positions in one request (what most venues' position endpoints do). The monitor uses it when
+    # a venue has it and falls back to `get_position_snapshot` per symbol otherwise.
+
     async def fetch_funding_payments(self, symbol: str | None, since: datetime) -> Sequence[FundingPayment]:
         """Return funding settlements at or after `since` (all symbols when `symbol` is None), oldest first."""
         ...

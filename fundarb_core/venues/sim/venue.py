@@ -97,6 +97,7 @@ class SimVenue:
         self._order_subs: list[asyncio.Queue[OrderState]] = []
         self._liq_subs: list[asyncio.Queue[LiquidationNotice]] = []
         self._dirty = False
+        self._marks: dict[tuple[str, int], Decimal] = {}
         self.calls: dict[str, int] = {}
         if state_path is not None and state_path.exists():
             persist.load(self, state_path)
@@ -143,8 +144,14 @@ class SimVenue:
 
     def mark(self, symbol: str, step: int | None = None) -> Decimal:
         step = self.last_step if step is None else step
-        mid = _dec(self.world.venue_mid(self.name, symbol, step))
-        return self.instruments[symbol].round_price(mid)
+        key = (symbol, step)
+        cached = self._marks.get(key)
+        if cached is None:
+            if len(self._marks) > 4096:
+                self._marks.clear()  # a cache of recent steps only: the world is deterministic, recomputing is exact
+            mid = _dec(self.world.venue_mid(self.name, symbol, step))
+            cached = self._marks[key] = self.instruments[symbol].round_price(mid)
+        return cached
 
     def _levels(self, symbol: str, step: int, depth: int = BOOK_DEPTH) -> tuple[list[BookLevel], list[BookLevel]]:
         instrument = self.instruments[symbol]
@@ -539,6 +546,15 @@ class SimVenue:
     async def get_position_snapshot(self, symbol: str) -> PositionSnapshot:
         await self._enter("query")
         self._save()
+        return self._snapshot(symbol)
+
+    async def get_position_snapshots(self, symbols: Sequence[str]) -> Mapping[str, PositionSnapshot]:
+        """Several positions in one request (the optional bulk call of the contract)."""
+        await self._enter("query")
+        self._save()
+        return {symbol: self._snapshot(symbol) for symbol in symbols}
+
+    def _snapshot(self, symbol: str) -> PositionSnapshot:
         self._instrument_or_reject(symbol)
         pos = self.ledger.position(symbol)
         mark = self.mark(symbol)
