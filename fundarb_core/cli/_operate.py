@@ -83,26 +83,34 @@ def positions(config_path: Path, as_json: bool, only_open: bool) -> None:
     Console().print(table)
 
 
+async def _with_bot(config: Any, work: Any) -> Any:
+    """Open the runtime, run `work(runtime, bot)` under its clock (simulated venues answer in simulated time)."""
+    from fundarb_core.app.runtime import Runtime
+    from fundarb_core.clock import SimClock
+
+    runtime = await Runtime.open(config, get_plugins())
+    bot = runtime.bot
+    assert bot is not None
+    try:
+        coro = work(runtime, bot)
+        return await (runtime.clock.run(coro) if isinstance(runtime.clock, SimClock) else coro)
+    finally:
+        await bot.shutdown()
+        await runtime.close()
+
+
 @click.command()
 @config_option
 @json_option
 def scan(config_path: Path, as_json: bool) -> None:
     """Rank the current opportunities by net APR (reads rates; places no order)."""
-    from fundarb_core.app.runtime import Runtime
-
     config = load(config_path)
 
-    async def work() -> Any:
-        runtime = await Runtime.open(config, get_plugins())
-        try:
-            bot = runtime.bot
-            assert bot is not None
-            await bot.fetch_rates()
-            return bot.scanner.scan(bot.rates, bot.clock.now())
-        finally:
-            await runtime.close()
+    async def work(_: Any, bot: Any) -> Any:
+        await bot.fetch_rates()
+        return bot.scanner.scan(bot.rates, bot.clock.now())
 
-    opportunities = asyncio.run(_run_clocked(config, work))
+    opportunities = asyncio.run(_with_bot(config, work))
     rows = [
         {"symbol": o.symbol, "long": o.long_venue, "short": o.short_venue, "spread_per_hour": str(o.spread),
          "net_apr": str(o.net_apr), "price_gap": str(o.price_gap)}
@@ -111,22 +119,10 @@ def scan(config_path: Path, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
+    if not rows:
+        click.echo("no opportunity above the minimum net APR")
     for r in rows:
         click.echo(f"{r['symbol']:6} long {r['long']:12} short {r['short']:12} net APR {float(r['net_apr']):7.1%}")
-
-
-async def _run_clocked(config: Any, work: Any) -> Any:
-    """Run `work` under a driven SimClock when every venue is simulated (their latency is simulated time)."""
-    from fundarb_core.app.runtime import all_simulated
-    from fundarb_core.clock import SimClock
-
-    if not all_simulated(config):
-        return await work()
-    return await SimClock().run(_drive(work))
-
-
-async def _drive(work: Any) -> Any:
-    return await work()
 
 
 @click.command()
@@ -134,31 +130,18 @@ async def _drive(work: Any) -> Any:
 @click.argument("position_id")
 def close(config_path: Path, position_id: str) -> None:
     """Close a position now through the same executor the bot uses (reason: manual)."""
-    from fundarb_core.app.runtime import Runtime
-    from fundarb_core.clock import SimClock
     from fundarb_core.execution import Urgency
     from fundarb_core.model import ExitReason
 
     config = load(config_path)
 
-    async def work() -> Any:
-        runtime = await Runtime.open(config, get_plugins())
-        try:
-            bot = runtime.bot
-            assert bot is not None
-            record = await runtime.store.positions.get(position_id)
-            if record is None or not record.is_open:
-                return None
-            coro = bot.close_position(record, ExitReason.MANUAL, Urgency.URGENT)
-            if isinstance(runtime.clock, SimClock):
-                return await runtime.clock.run(coro)
-            return await coro
-        finally:
-            if runtime.bot is not None:
-                await runtime.bot.shutdown()
-            await runtime.close()
+    async def work(runtime: Any, bot: Any) -> Any:
+        record = await runtime.store.positions.get(position_id)
+        if record is None or not record.is_open:
+            return None
+        return await bot.close_position(record, ExitReason.MANUAL, Urgency.URGENT)
 
-    result = asyncio.run(work())
+    result = asyncio.run(_with_bot(config, work))
     if result is None:
         fail(f"{position_id}: no open position with that id")
     click.echo(f"{position_id}: {result.status.value}")

@@ -38,3 +38,18 @@ def test_init_run_three_days_then_positions_show_pnl_parts(tmp_path: Path) -> No
         parts = Decimal(row["price_pnl"]) + Decimal(row["funding"]) - Decimal(row["fees"])
         assert parts == Decimal(row["net"])
         assert row["exit_reason"]
+    # The operator commands work on that store (simulated venues answer in simulated time).
+    scanned = _fundarb("scan", "--config", "paper.toml", "--json", cwd=tmp_path)
+    assert scanned.returncode == 0, scanned.stderr
+    assert all(Decimal(r["net_apr"]) >= Decimal("0.20") for r in json.loads(scanned.stdout))
+    still_open = [r for r in rows if r["status"] == "open"]
+    if still_open:
+        closed_now = _fundarb("close", "--config", "paper.toml", still_open[0]["id"], cwd=tmp_path)
+        assert closed_now.returncode == 0, closed_now.stderr
+        assert closed_now.stdout.strip().endswith("closed")
+    assert _fundarb("close", "--config", "paper.toml", "no-such-id", cwd=tmp_path).returncode == 2
+    paused = _fundarb("pause", "--config", "paper.toml", cwd=tmp_path)
+    assert paused.returncode == 0, paused.stderr
+    report = _fundarb("report", "--config", "paper.toml", "--json", cwd=tmp_path)
+    assert report.returncode == 0, report.stderr
+    assert Path(json.loads(report.stdout)["chart"]).exists()
