@@ -134,7 +134,7 @@ class Bot:
     async def fetch_rates(self) -> dict[str, Mapping[str, FundingRate]]:
         async def one(name: str, venue: Venue) -> tuple[str, Mapping[str, FundingRate]]:
             try:
-                return name, await self.orders._call("rates", lambda: venue.fetch_funding_rates())
+                return name, await self.orders.call("rates", lambda: venue.fetch_funding_rates())
             except VenueError as exc:
                 logger.bind(venue=name).warning("funding rates unavailable: {}", exc)
                 return name, self.rates.get(name, {})
@@ -215,7 +215,7 @@ class Bot:
         try:
             for venue_name in (opp.long_venue, opp.short_venue):
                 leverage = min(cfg.leverage, self.instruments[venue_name][opp.symbol].max_leverage)
-                await self.orders._call("leverage", partial(self.venues[venue_name].set_leverage, opp.symbol, leverage))
+                await self.orders.call("leverage", partial(self.venues[venue_name].set_leverage, opp.symbol, leverage))
         except VenueError as exc:
             self.scanner.note_failed_entry(opp.symbol, now)
             await self.store.positions.update(attrs.evolve(record, status=PositionStatus.FAILED))
@@ -271,7 +271,7 @@ class Bot:
             if bulk is None:
                 return {}
             try:
-                got = await self.orders._call("snapshots", partial(bulk, sorted(symbols)))
+                got = await self.orders.call("snapshots", partial(bulk, sorted(symbols)))
             except VenueError as exc:
                 logger.bind(venue=name).warning("bulk snapshots unavailable: {}", exc)
                 return {}
@@ -400,7 +400,7 @@ class Bot:
         since = self._funding_since or min((p.created_at for p in positions), default=self.clock.now())
         for name, venue in self.venues.items():
             try:
-                payments = await self.orders._call("funding", partial(venue.fetch_funding_payments, None, since))
+                payments = await self.orders.call("funding", partial(venue.fetch_funding_payments, None, since))
             except VenueError as exc:
                 logger.bind(venue=name).warning("funding payments unavailable: {}", exc)
                 continue

@@ -107,7 +107,7 @@ class CloseExecutor:
 
         async def one(leg: LegRef) -> PositionSnapshot:
             venue = self.orders.venues[leg.venue]
-            return await self.orders._call(f"snapshot {leg}", lambda: venue.get_position_snapshot(leg.symbol))
+            return await self.orders.call(f"snapshot {leg}", lambda: venue.get_position_snapshot(leg.symbol))
 
         outcomes = await asyncio.gather(*(one(leg) for leg in legs), return_exceptions=True)
         snaps: dict[LegRef, PositionSnapshot] = {}

@@ -109,12 +109,12 @@ class OrderExecutor:
 
     # -- venue calls with retries ------------------------------------------------------------------------------
 
-    async def _call(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
+    async def call(self, what: str, request: Callable[[], Awaitable[T]]) -> T:
         """Run a venue call that is safe to repeat (a query, a cancel), retrying transient errors."""
         attempt = 0
         while True:
             try:
-                return await call()
+                return await request()
             except VenueError as exc:
                 if not exc.transient or attempt + 1 >= self.retry.attempts:
                     raise
@@ -125,7 +125,7 @@ class OrderExecutor:
 
     async def _reconcile(self, venue: Venue, symbol: str, cid: str) -> OrderState | None:
         """Ask the venue what became of `cid` (None: it never arrived)."""
-        return await self._call(f"get_order {cid}", lambda: venue.get_order(symbol, cid))
+        return await self.call(f"get_order {cid}", lambda: venue.get_order(symbol, cid))
 
     async def _submit(
         self,
@@ -206,7 +206,7 @@ class OrderExecutor:
         decision_mid: Decimal | None = None
         log = logger.bind(venue=spec.venue, symbol=spec.symbol, intent=spec.intent_id)
         try:
-            bbo = await self._call("bbo", lambda: venue.fetch_bbo_prices(spec.symbol))
+            bbo = await self.call("bbo", lambda: venue.fetch_bbo_prices(spec.symbol))
             decision_mid = bbo.mid
             target = instrument.round_qty(spec.quantity, Rounding.DOWN)
             if spec.mode is not ExecutionMode.MARKET_ONLY:
@@ -278,7 +278,7 @@ class OrderExecutor:
             remaining = instrument.round_qty(target - fills.qty, Rounding.DOWN)
             if remaining < instrument.min_qty:
                 return
-            bbo = await self._call("bbo", lambda: venue.fetch_bbo_prices(spec.symbol))
+            bbo = await self.call("bbo", lambda: venue.fetch_bbo_prices(spec.symbol))
             price = self.maker_price(spec, bbo, instrument)
             if not spec.reduce_only and remaining * price < instrument.min_notional:
                 return
@@ -346,7 +346,7 @@ class OrderExecutor:
             if state.final or self.clock.monotonic() < next_reprice:
                 continue
             next_reprice = self.clock.monotonic() + spec.reprice_interval.total_seconds()
-            bbo = await self._call("bbo", lambda: venue.fetch_bbo_prices(spec.symbol))
+            bbo = await self.call("bbo", lambda: venue.fetch_bbo_prices(spec.symbol))
             if self.maker_price(spec, bbo, instrument) != state.price:
                 break  # the touch moved: cancel and re-price
         if not state.final:
@@ -379,7 +379,7 @@ class OrderExecutor:
 
     async def _cancel(self, venue: Venue, spec: OrderSpec, cid: str) -> OrderState:
         try:
-            return await self._call(f"cancel {cid}", lambda: venue.cancel_order(spec.symbol, cid))
+            return await self.call(f"cancel {cid}", lambda: venue.cancel_order(spec.symbol, cid))
         except VenueRejected:
             state = await self._reconcile(venue, spec.symbol, cid)
             if state is None:
@@ -405,7 +405,7 @@ class OrderExecutor:
             remaining = instrument.round_qty(target - fills.qty, Rounding.DOWN)
             if spec.reduce_only:
                 # Never more than the live position: it may have shrunk (liquidation, a fill we have not seen).
-                snap = await self._call("snapshot", lambda: venue.get_position_snapshot(spec.symbol))
+                snap = await self.call("snapshot", lambda: venue.get_position_snapshot(spec.symbol))
                 closing_side_ok = (snap.quantity > 0 and spec.side is Side.SELL) or (
                     snap.quantity < 0 and spec.side is Side.BUY
                 )
@@ -414,7 +414,7 @@ class OrderExecutor:
                 remaining = min(remaining, instrument.close_qty(snap.quantity))
             if remaining < instrument.min_qty:
                 return
-            bbo = await self._call("bbo", lambda: venue.fetch_bbo_prices(spec.symbol))
+            bbo = await self.call("bbo", lambda: venue.fetch_bbo_prices(spec.symbol))
             worst = instrument.round_price(
                 spec.worst_price(bbo.mid), Rounding.UP if spec.side is Side.BUY else Rounding.DOWN
             )
