@@ -23,7 +23,15 @@ from fundarb_core.clock import Clock
 from fundarb_core.config import Config
 from fundarb_core.errors import ConfigError, VenueError
 from fundarb_core.events import Event, EventKind
-from fundarb_core.execution import AtomicExecutor, CloseExecutor, LegRef, OrderExecutor, OrderSpec, Urgency
+from fundarb_core.execution import (
+    AtomicExecutor,
+    AtomicResult,
+    CloseExecutor,
+    LegRef,
+    OrderExecutor,
+    OrderSpec,
+    Urgency,
+)
 from fundarb_core.model import ExitReason, PositionStatus, Side
 from fundarb_core.model.records import ControlCommand, PositionRecord
 from fundarb_core.plugins import Plugins
@@ -392,7 +400,8 @@ class Bot:
 
     async def record_funding(self) -> None:
         """Store venue funding payments against the open position they belong to (idempotent by payment id)."""
-        positions = await self.store.positions.list(statuses=None)
+        # Open positions only: a closing position records its funding (in `pnl`) before it is marked closed.
+        positions = await self.store.positions.list_open()
         owner: dict[tuple[str, str], list[PositionRecord]] = {}
         for p in positions:
             for leg_venue in (p.long_venue, p.short_venue):
@@ -600,8 +609,8 @@ class Bot:
             await venue.close()
 
 
-def _avg(result: Any, venue: str) -> Decimal | None:
+def _avg(result: AtomicResult, venue: str) -> Decimal | None:
     for r in (*result.results, *result.hedges):
         if r.spec.venue == venue and r.avg_price is not None:
-            return r.avg_price  # type: ignore[no-any-return]
+            return r.avg_price
     return None
