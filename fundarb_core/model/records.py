@@ -50,6 +50,7 @@ class ActionStatus(enum.StrEnum):
     FAILED = "failed"
     CANCELLED = "cancelled"
     AWAITING_APPROVAL = "awaiting_approval"
+    WAITING = "waiting"  # started; its handler waits for time or the outside world (a transfer in flight)
 
     @property
     def final(self) -> bool:
@@ -58,11 +59,16 @@ class ActionStatus(enum.StrEnum):
 
 
 class TransferState(enum.StrEnum):
-    """A transfer between venues: requested → (awaiting_approval →) submitted → confirmed, or failed/cancelled."""
+    """A transfer between venues, as far as its route needs: requested (initiated) → awaiting_approval → submitted
+    → withdrawn → in_flight → deposited → confirmed (credited); or failed / cancelled. A route skips the steps it
+    does not have, never goes back, and cannot be cancelled once funds have left the source venue."""
 
     REQUESTED = "requested"
     AWAITING_APPROVAL = "awaiting_approval"
     SUBMITTED = "submitted"
+    WITHDRAWN = "withdrawn"
+    IN_FLIGHT = "in_flight"
+    DEPOSITED = "deposited"
     CONFIRMED = "confirmed"
     FAILED = "failed"
     CANCELLED = "cancelled"
@@ -261,6 +267,7 @@ class PlannedAction:
     depends_on: tuple[str, ...] = attrs.field(default=(), converter=_ids)
     urgency: int = 0  # higher runs sooner
     id: str | None = None  # chosen by the store when None
+    reason: str | None = None  # why the plan was made (the exit reason)
 
 
 @attrs.frozen
@@ -280,10 +287,13 @@ class ActionRecord:
     error: str | None = None
     result: Mapping[str, Any] | None = attrs.field(default=None, hash=False)
     claimed_by: str | None = None
+    reason: str | None = None
+    state: Mapping[str, Any] | None = attrs.field(default=None, hash=False)  # the handler's checkpoint (resume)
     created_at: datetime = _timestamp(kw_only=True)
     updated_at: datetime = _timestamp(kw_only=True)
     started_at: datetime | None = _timestamp(optional=True, default=None, kw_only=True)
     finished_at: datetime | None = _timestamp(optional=True, default=None, kw_only=True)
+    not_before: datetime | None = _timestamp(optional=True, default=None, kw_only=True)  # backoff or a wait
 
 
 @attrs.frozen

@@ -1,15 +1,19 @@
 """The action journal: a plan's actions are stored before any of them runs, and every step of each is recorded.
 
-Status moves: pending → running → succeeded | failed (or back to pending with `retry=True`); pending or running →
-awaiting_approval → pending (approved) ; pending, awaiting_approval or running → cancelled. Each move is a
-conditional UPDATE on the current status, so an action is marked succeeded at most once, even with two writers.
+Status moves: pending → running → succeeded | failed (or back to pending with `retry=True`); running → waiting →
+running (a handler waiting for time or the outside world, e.g. a transfer in flight); pending or running →
+awaiting_approval → pending (approved); pending, waiting or awaiting_approval → cancelled (unless the handler
+checkpointed `cancellable: false`, as a transfer does once funds left the source). Each move is a conditional
+UPDATE on the current status, so an action is marked succeeded at most once, even with two writers.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any, Final
 
+import attrs
 import sqlalchemy as sa
 
 from fundarb_core.errors import StoreError
@@ -21,7 +25,8 @@ from fundarb_core.store._types import as_stored
 __all__ = ["ActionJournal"]
 
 S = ActionStatus
-_UNFINISHED: Final = (S.PENDING, S.RUNNING, S.AWAITING_APPROVAL)
+_UNFINISHED: Final = (S.PENDING, S.RUNNING, S.AWAITING_APPROVAL, S.WAITING)
+_CANCELLABLE: Final = (S.PENDING, S.AWAITING_APPROVAL, S.WAITING)
 
 
 def _action(row: sa.RowMapping) -> ActionRecord:
@@ -54,6 +59,7 @@ class ActionJournal(Repository):
                 position_id=p.position_id,
                 depends_on=p.depends_on,
                 urgency=p.urgency,
+                reason=p.reason,
                 created_at=now,
                 updated_at=now,
             )
@@ -139,23 +145,159 @@ class ActionJournal(Repository):
             action_id, (S.RUNNING,), S.SUCCEEDED, result=result, error=None, finished_at=self._now()
         )
 
-    async def mark_failed(self, action_id: str, error: str, *, retry: bool = False) -> ActionRecord:
-        """running → failed, or back to pending when `retry` (the attempt count stays, for backoff decisions)."""
+    async def mark_failed(
+        self, action_id: str, error: str, *, retry: bool = False, not_before: datetime | None = None
+    ) -> ActionRecord:
+        """running → failed, or back to pending when `retry` (the attempt count stays, for backoff decisions);
+        a retried action is not due again before `not_before`."""
         if retry:
-            return await self._move(action_id, (S.RUNNING,), S.PENDING, error=error)
+            return await self._move(action_id, (S.RUNNING,), S.PENDING, error=error, not_before=not_before)
         return await self._move(action_id, (S.RUNNING,), S.FAILED, error=error, finished_at=self._now())
 
-    async def mark_awaiting_approval(self, action_id: str) -> ActionRecord:
+    async def mark_awaiting_approval(self, action_id: str, note: str | None = None) -> ActionRecord:
         """pending or running → awaiting_approval (an operator must approve before it runs on)."""
-        return await self._move(action_id, (S.PENDING, S.RUNNING), S.AWAITING_APPROVAL)
+        return await self._move(action_id, (S.PENDING, S.RUNNING), S.AWAITING_APPROVAL, error=note)
 
-    async def approve(self, action_id: str) -> ActionRecord:
-        """awaiting_approval → pending."""
-        return await self._move(action_id, (S.AWAITING_APPROVAL,), S.PENDING)
+    async def approve(self, action_id: str, *, by: str | None = None) -> ActionRecord:
+        """awaiting_approval → pending, counting the approval in the action's state (`approvals`), durably."""
+        async with self._db.write() as conn:
+            row = (await conn.execute(self._locked(sa.select(actions).where(actions.c.id == action_id)))).first()
+            if row is None:
+                raise StoreError(f"no action {action_id!r} in the journal")
+            record = _action(row._mapping)
+            if record.status is not S.AWAITING_APPROVAL:
+                raise StoreError(
+                    f"action {action_id} ({record.action_type}) is {record.status}; only an action awaiting "
+                    "approval can be approved"
+                )
+            state = dict(record.state or {})
+            state["approvals"] = int(state.get("approvals", 0)) + 1
+            if by:
+                state["approved_by"] = by
+            await conn.execute(
+                sa.update(actions)
+                .where(actions.c.id == action_id, actions.c.status == S.AWAITING_APPROVAL)
+                .values(status=S.PENDING, state=state, error=None, not_before=None, updated_at=self._now())
+            )
+        return attrs.evolve(record, status=S.PENDING, state=state, error=None, not_before=None)
 
     async def cancel(self, action_id: str, reason: str | None = None) -> ActionRecord:
-        """Any unfinished status → cancelled."""
-        return await self._move(action_id, _UNFINISHED, S.CANCELLED, error=reason, finished_at=self._now())
+        """Pending, waiting or awaiting approval → cancelled, unless its handler said it can no longer be stopped
+        (`cancellable: false` in its state, e.g. a transfer whose funds already left). A running action is not
+        cancelled under its handler's feet: wait until it waits or ends."""
+        record = await self.get(action_id)
+        if record is not None and record.state and record.state.get("cancellable") is False:
+            raise StoreError(
+                f"action {action_id} ({record.action_type}) can no longer be cancelled: "
+                f"{record.state.get('cancel_refusal', 'it has gone past the point of no return')}"
+            )
+        return await self._move(action_id, _CANCELLABLE, S.CANCELLED, error=reason, finished_at=self._now())
+
+    async def find(self, prefix: str) -> list[ActionRecord]:
+        """Actions whose id starts with `prefix` (operators type short ids)."""
+        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        return await self._select(actions.c.id.like(f"{escaped}%", escape="\\"))
+
+    # -- what the ActionRunner uses --------------------------------------------------------------------------
+
+    async def ready(self, now: datetime) -> list[ActionRecord]:
+        """Pending and waiting actions due at `now` whose dependencies all succeeded, most urgent first."""
+        dep = action_dependencies.alias("dep")
+        pre = actions.alias("pre")
+        blocked = (
+            sa.select(dep.c.action_id)
+            .select_from(dep.join(pre, pre.c.id == dep.c.depends_on))
+            .where(dep.c.action_id == actions.c.id, pre.c.status != S.SUCCEEDED)
+            .exists()
+        )
+        due = sa.or_(actions.c.not_before.is_(None), actions.c.not_before <= now)
+        stmt = _order(sa.select(actions).where(actions.c.status.in_([S.PENDING, S.WAITING]), due, ~blocked))
+        async with self._db.read() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return [_action(row._mapping) for row in rows]
+
+    async def next_due(self) -> datetime | None:
+        """The earliest `not_before` of a pending or waiting action (when the runner has work again)."""
+        stmt = sa.select(sa.func.min(actions.c.not_before)).where(actions.c.status.in_([S.PENDING, S.WAITING]))
+        async with self._db.read() as conn:
+            found = (await conn.execute(stmt)).scalar()
+        return found if isinstance(found, datetime) or found is None else None
+
+    async def blocked_by_failure(self) -> list[tuple[ActionRecord, ActionRecord]]:
+        """Unfinished, not running actions with a failed or cancelled dependency, each with that dependency."""
+        dep = action_dependencies.alias("dep")
+        pre = actions.alias("pre")
+        stmt = (
+            sa.select(dep.c.action_id, dep.c.depends_on)
+            .select_from(dep.join(pre, pre.c.id == dep.c.depends_on).join(actions, actions.c.id == dep.c.action_id))
+            .where(pre.c.status.in_([S.FAILED, S.CANCELLED]), actions.c.status.in_(list(_CANCELLABLE)))
+        )
+        async with self._db.read() as conn:
+            pairs = (await conn.execute(stmt)).all()
+        out = []
+        for action_id, dep_id in pairs:
+            action, failed = await self.get(action_id), await self.get(dep_id)
+            if action is not None and failed is not None:
+                out.append((action, failed))
+        return out
+
+    async def start(
+        self, action_ids: Sequence[str], owner: str, *, state: Mapping[str, Any] | None = None
+    ) -> list[ActionRecord]:
+        """Pending or waiting → running, all of `action_ids` or none (a batch starts together).
+
+        A pending action starts a new attempt; a waiting one resumes the attempt it is in. `state`, when given,
+        is merged into each action's checkpoint in the same transaction (a batch records its shared key).
+        """
+        now = self._now()
+        async with self._db.write() as conn:
+            rows = (
+                await conn.execute(self._locked(sa.select(actions).where(actions.c.id.in_(list(action_ids)))))
+            ).all()
+            found = {row.id: _action(row._mapping) for row in rows}
+            for action_id in action_ids:
+                record = found.get(action_id)
+                if record is None:
+                    raise StoreError(f"no action {action_id!r} in the journal")
+                if record.status not in (S.PENDING, S.WAITING):
+                    raise StoreError(
+                        f"action {action_id} ({record.action_type}) is {record.status}; it cannot start "
+                        "(only pending or waiting actions can)"
+                    )
+            for action_id in action_ids:
+                record = found[action_id]
+                values: dict[str, Any] = {"status": S.RUNNING, "claimed_by": owner, "updated_at": now}
+                if record.status is S.PENDING:
+                    values.update(attempts=record.attempts + 1, started_at=record.started_at or now)
+                if state is not None:
+                    values["state"] = {**(record.state or {}), **as_stored(state)}
+                await conn.execute(
+                    sa.update(actions)
+                    .where(actions.c.id == action_id, actions.c.status == record.status)
+                    .values(**values)
+                )
+            rows = (await conn.execute(sa.select(actions).where(actions.c.id.in_(list(action_ids))))).all()
+        by_id = {row.id: _action(row._mapping) for row in rows}
+        return [by_id[i] for i in action_ids]
+
+    async def save_state(self, action_id: str, state: Mapping[str, Any]) -> ActionRecord:
+        """Merge `state` into a running action's checkpoint (what its handler needs to resume after a crash)."""
+        async with self._db.write() as conn:
+            row = (await conn.execute(self._locked(sa.select(actions).where(actions.c.id == action_id)))).first()
+            if row is None:
+                raise StoreError(f"no action {action_id!r} in the journal")
+            record = _action(row._mapping)
+            if record.status is not S.RUNNING:
+                raise StoreError(f"action {action_id} is {record.status}; only a running action saves its state")
+            merged = {**(record.state or {}), **as_stored(state)}
+            await conn.execute(
+                sa.update(actions).where(actions.c.id == action_id).values(state=merged, updated_at=self._now())
+            )
+        return attrs.evolve(record, state=merged)
+
+    async def mark_waiting(self, action_id: str, until: datetime, note: str | None = None) -> ActionRecord:
+        """running → waiting until `until` (then due again, in the same attempt)."""
+        return await self._move(action_id, (S.RUNNING,), S.WAITING, not_before=until, error=note)
 
     async def get(self, action_id: str) -> ActionRecord | None:
         found = await self._select(actions.c.id == action_id)
@@ -200,3 +342,26 @@ class ActionJournal(Repository):
                 f"(only from {', '.join(allowed)})"
             )
         return record
+
+    async def list(
+        self,
+        *,
+        statuses: Sequence[ActionStatus] | None = None,
+        position_id: str | None = None,
+        plan_id: str | None = None,
+        limit: int | None = None,
+    ) -> list[ActionRecord]:
+        """Journalled actions, newest plans first, each plan in its order."""
+        stmt = sa.select(actions)
+        if statuses is not None:
+            stmt = stmt.where(actions.c.status.in_(list(statuses)))
+        if position_id is not None:
+            stmt = stmt.where(actions.c.position_id == position_id)
+        if plan_id is not None:
+            stmt = stmt.where(actions.c.plan_id == plan_id)
+        stmt = stmt.order_by(actions.c.created_at.desc(), actions.c.plan_id, actions.c.seq)
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        async with self._db.read() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return [_action(row._mapping) for row in rows]

@@ -225,8 +225,18 @@ def _v2_telemetry_control(op: Operations) -> None:
     op.create_index("ix_orders_status", "orders", ["status"])
 
 
+def _v3_action_runner(op: Operations) -> None:
+    # The action runner: why a plan was made, the handler's checkpoint for resuming, and when to try again.
+    op.add_column("actions", sa.Column("reason", sa.Text))
+    op.add_column("actions", sa.Column("state", JSON))
+    op.add_column("actions", sa.Column("not_before", TIME()))
+    op.create_index("ix_actions_position_id", "actions", ["position_id"])
+    op.create_index("ix_transfers_state", "transfers", ["state"])
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _v1_initial),
     Migration(2, "telemetry and control tables, actions.claimed_by, status indexes", _v2_telemetry_control),
+    Migration(3, "action runner: actions.reason, state, not_before", _v3_action_runner),
 )
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -99,6 +99,9 @@ actions = sa.Table(
     sa.Column("started_at", UtcDateTime),
     sa.Column("finished_at", UtcDateTime),
     sa.Column("claimed_by", sa.String(200)),  # v2
+    sa.Column("reason", sa.Text),  # v3
+    sa.Column("state", JsonText),  # v3
+    sa.Column("not_before", UtcDateTime),  # v3
 )
 
 action_dependencies = sa.Table(

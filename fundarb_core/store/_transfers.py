@@ -13,17 +13,36 @@ from fundarb_core.model.records import TransferRecord, TransferState
 from fundarb_core.store._base import Repository, new_id
 from fundarb_core.store._schema import transfers
 
-__all__ = ["TRANSITIONS", "TransferRepository"]
+__all__ = ["CANCELLABLE", "STEPS", "TRANSITIONS", "TransferRepository"]
 
 T = TransferState
-TRANSITIONS: Final[Mapping[TransferState, frozenset[TransferState]]] = {
-    T.REQUESTED: frozenset({T.AWAITING_APPROVAL, T.SUBMITTED, T.FAILED, T.CANCELLED}),
-    T.AWAITING_APPROVAL: frozenset({T.SUBMITTED, T.FAILED, T.CANCELLED}),
-    T.SUBMITTED: frozenset({T.CONFIRMED, T.FAILED}),
-    T.CONFIRMED: frozenset(),
-    T.FAILED: frozenset(),
-    T.CANCELLED: frozenset(),
-}
+# The route's steps in order: a transfer only moves forward (skipping steps its route does not have).
+STEPS: Final[tuple[TransferState, ...]] = (
+    T.REQUESTED,
+    T.AWAITING_APPROVAL,
+    T.SUBMITTED,
+    T.WITHDRAWN,
+    T.IN_FLIGHT,
+    T.DEPOSITED,
+    T.CONFIRMED,
+)
+# Until a withdrawal is submitted a transfer may be cancelled; after that it can only complete or fail.
+CANCELLABLE: Final = frozenset({T.REQUESTED, T.AWAITING_APPROVAL})
+
+
+def _transitions() -> dict[TransferState, frozenset[TransferState]]:
+    out: dict[TransferState, frozenset[TransferState]] = {T.FAILED: frozenset(), T.CANCELLED: frozenset()}
+    for i, state in enumerate(STEPS):
+        later = set(STEPS[i + 1 :])
+        if state is not T.CONFIRMED:
+            later.add(T.FAILED)
+        if state in CANCELLABLE:
+            later.add(T.CANCELLED)
+        out[state] = frozenset(later)
+    return out
+
+
+TRANSITIONS: Final[Mapping[TransferState, frozenset[TransferState]]] = _transitions()
 _TERMS: Final = ("route", "from_venue", "to_venue", "asset", "amount")
 
 

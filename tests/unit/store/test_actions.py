@@ -90,7 +90,7 @@ async def test_approval_and_cancellation(store) -> None:
     assert (await store.actions.approve("t")).status is ActionStatus.PENDING
     cancelled = await store.actions.cancel("t", "operator said no")
     assert (cancelled.status, cancelled.error) == (ActionStatus.CANCELLED, "operator said no")
-    with pytest.raises(StoreError, match="cannot become pending"):
+    with pytest.raises(StoreError, match="only an action awaiting approval can be approved"):
         await store.actions.approve("t")
     with pytest.raises(StoreError, match="no action 'zzz'"):
         await store.actions.cancel("zzz")

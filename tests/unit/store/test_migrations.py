@@ -72,7 +72,7 @@ async def test_upgrading_v1_with_data_to_latest_loses_nothing(target, open_store
     assert await store.schema_version() == 1
     await clock.advance(timedelta(days=1))
     report = await store.migrate()
-    assert (report.from_version, report.to_version, report.applied) == (1, LATEST_VERSION, (2,))
+    assert (report.from_version, report.to_version, report.applied) == (1, LATEST_VERSION, tuple(range(2, LATEST_VERSION + 1)))
     assert await store.schema_version() == LATEST_VERSION
 
     reopened = await open_store()  # a new process, as after an upgrade of fundarb
@@ -137,13 +137,14 @@ async def test_a_failing_migration_leaves_the_previous_version_intact(open_store
 
     def broken(op) -> None:
         op.create_table("half_done", sa.Column("id", sa.Integer, primary_key=True))
-        raise RuntimeError("crash in the middle of v3")
+        raise RuntimeError("crash in the middle of the next version")
 
-    monkeypatch.setattr(migrate_module, "MIGRATIONS", (*MIGRATIONS, Migration(3, "broken", broken)))
-    monkeypatch.setattr(migrate_module, "LATEST_VERSION", 3)
+    following = LATEST_VERSION + 1
+    monkeypatch.setattr(migrate_module, "MIGRATIONS", (*MIGRATIONS, Migration(following, "broken", broken)))
+    monkeypatch.setattr(migrate_module, "LATEST_VERSION", following)
     with pytest.raises(RuntimeError, match="crash in the middle"):
         await store.migrate()
-    assert await store.schema_version() == 2
+    assert await store.schema_version() == LATEST_VERSION
 
     def tables(conn: sa.Connection) -> list[str]:
         return sa.inspect(conn).get_table_names()
