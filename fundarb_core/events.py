@@ -21,6 +21,8 @@ class EventKind:
     CLOSE_FAILED = "close_failed"
     ALERT = "alert"
     ACTION_DONE = "action_done"
+    ACTION_PLANNED = "action_planned"
+    POSITION_REDUCED = "position_reduced"
     TELEMETRY = "telemetry"
 
 

@@ -18,6 +18,8 @@ from typing import Any
 import attrs
 from loguru import logger
 
+from fundarb_core.actions import ActionContext, ActionRunner, RunnerSettings, RunReport, as_plan
+from fundarb_core.actions.handler import Checkpoint
 from fundarb_core.app.journal import StoreJournal
 from fundarb_core.clock import Clock
 from fundarb_core.config import Config
@@ -33,11 +35,11 @@ from fundarb_core.execution import (
     Urgency,
 )
 from fundarb_core.model import ExitReason, PositionStatus, Side
-from fundarb_core.model.records import ControlCommand, PositionRecord
+from fundarb_core.model.records import ActionStatus, ControlCommand, PositionRecord
 from fundarb_core.plugins import Plugins
 from fundarb_core.store import Store
 from fundarb_core.strategy.pnl import PnL, pnl_from
-from fundarb_core.strategy.risk import ExitDecision, PositionView, RiskManager, legacy_should_exit
+from fundarb_core.strategy.risk import ExitDecision, PlanContext, PositionView, RiskManager, legacy_should_exit
 from fundarb_core.strategy.scanner import Opportunity, Scanner
 from fundarb_core.venues import FundingRate, Instrument, PositionSnapshot, Rounding, Venue, VenueContext
 
@@ -97,6 +99,8 @@ class Bot:
         store: Store,
         venues: Mapping[str, Venue],
         instruments: Mapping[str, Mapping[str, Instrument]],
+        *,
+        checkpoint: Checkpoint | None = None,
     ) -> None:
         self.config = config
         self.plugins = plugins
@@ -119,12 +123,46 @@ class Bot:
         self._tick_snapshots: dict[tuple[str, str], PositionSnapshot] = {}  # this tick's bulk snapshots
         self.events: list[Event] = []  # recent, for the live view
         self._funding_since: datetime | None = None
+        self._tick: Tick | None = None
+        self.runner = self._runner(checkpoint) if config.actions.enabled else None
+        self.last_actions: RunReport | None = None
+
+    def _runner(self, checkpoint: Checkpoint | None) -> ActionRunner:
+        cfg = self.config.actions
+        context = ActionContext(
+            clock=self.clock,
+            store=self.store,
+            venues=self.venues,
+            config=self.config,
+            plugins=self.plugins,
+            trader=self,
+            emit=self.emit,
+        )
+        if checkpoint is not None:
+            context.checkpoint = checkpoint
+        settings = RunnerSettings(
+            max_attempts=cfg.max_attempts,
+            retry_backoff=cfg.retry_backoff,
+            max_backoff=cfg.max_backoff,
+            batch_window=cfg.batch_window,
+            max_concurrent=cfg.max_concurrent,
+        )
+        return ActionRunner(context, settings, owner="bot", record=self._record)
 
     @classmethod
-    async def create(cls, config: Config, plugins: Plugins, clock: Clock, store: Store, context: VenueContext) -> Bot:
+    async def create(
+        cls,
+        config: Config,
+        plugins: Plugins,
+        clock: Clock,
+        store: Store,
+        context: VenueContext,
+        *,
+        checkpoint: Checkpoint | None = None,
+    ) -> Bot:
         venues = build_venues(config, plugins, context)
         instruments = {name: dict(await v.load_instruments()) for name, v in venues.items()}
-        return cls(config, plugins, clock, store, venues, instruments)
+        return cls(config, plugins, clock, store, venues, instruments, checkpoint=checkpoint)
 
     # -- events ------------------------------------------------------------------------------------------------
 
@@ -159,12 +197,12 @@ class Bot:
 
     # -- opening -----------------------------------------------------------------------------------------------
 
-    def _quantity(self, opp: Opportunity) -> Decimal | None:
+    def _quantity(self, opp: Opportunity, size_usd: Decimal | None = None) -> Decimal | None:
         cfg = self.config.strategy
         long_i = self.instruments[opp.long_venue][opp.symbol]
         short_i = self.instruments[opp.short_venue][opp.symbol]
         step = max(long_i.step_size, short_i.step_size)
-        size = min(cfg.position_size_usd, cfg.max_position_usd)
+        size = min(size_usd or cfg.position_size_usd, cfg.max_position_usd)
         qty = (size / opp.mark / step).to_integral_value(rounding=Rounding.DOWN.value) * step
         if qty < max(long_i.min_qty_at(opp.mark), short_i.min_qty_at(opp.mark)):
             return None
@@ -205,11 +243,19 @@ class Bot:
                 for v in (opp.long_venue, opp.short_venue):
                     exposure[v] = exposure.get(v, ZERO) + notional
 
-    async def open_position(self, opp: Opportunity, qty: Decimal) -> PositionRecord | None:
+    async def open_position(
+        self,
+        opp: Opportunity,
+        qty: Decimal,
+        *,
+        position_id: str | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> PositionRecord | None:
         """Record the position (OPENING) first, set leverage, open both legs at once, record the outcome."""
         cfg = self.config.strategy
         now = self.clock.now()
         record = await self.store.positions.create(
+            id=position_id,
             symbol=opp.symbol,
             long_venue=opp.long_venue,
             short_venue=opp.short_venue,
@@ -218,7 +264,7 @@ class Bot:
             notional_usd=qty * opp.mark,
             status=PositionStatus.OPENING,
             entry_spread=opp.spread,
-            details={"net_apr": str(opp.net_apr), "close_attempt": 0},
+            details={"net_apr": str(opp.net_apr), "close_attempt": 0, **dict(details or {})},
         )
         try:
             for venue_name in (opp.long_venue, opp.short_venue):
@@ -259,6 +305,73 @@ class Bot:
             record.id,
         )  # fmt: skip
         return record
+
+    async def open_for_action(
+        self,
+        position_id: str,
+        *,
+        pair: tuple[str, str, str] | None = None,
+        size_usd: Decimal | None = None,
+        exclude: tuple[str, str, str] | None = None,
+    ) -> PositionRecord | str:
+        """Open the chosen pair, or the best opportunity now, under `position_id` (an action's reopen).
+
+        The same limits as the scanner's opens apply. Returns the position, or why nothing was opened.
+        """
+        if self.paused or self.halted:
+            return "the bot is paused"
+        await self.fetch_rates()
+        cfg = self.config.strategy
+        open_positions = await self.store.positions.list_open()
+        if len(open_positions) >= cfg.max_positions:
+            return f"already {len(open_positions)} open positions (strategy.max_positions)"
+        busy = {(v, p.symbol) for p in open_positions for v in (p.long_venue, p.short_venue)}
+        exposure = self._venue_exposure(open_positions)
+        for opp in self.scanner.scan(self.rates, self.clock.now()):
+            if (pair is not None and opp.pair != pair) or (exclude is not None and opp.pair == exclude):
+                continue
+            if {(opp.long_venue, opp.symbol), (opp.short_venue, opp.symbol)} & busy:
+                continue
+            qty = self._quantity(opp, size_usd)
+            if qty is None:
+                continue
+            notional = qty * opp.mark
+            if any(exposure.get(v, ZERO) + notional > cfg.max_venue_usd for v in (opp.long_venue, opp.short_venue)):
+                continue
+            await self.open_position(opp, qty, position_id=position_id, details={"opened_by_action": True})
+            return await self._reload(position_id)
+        if pair is not None:
+            return f"{' '.join(pair)} is not an opportunity now (or its legs or limits are taken)"
+        return "no opportunity qualifies now"
+
+    async def record_reduction(
+        self, position_id: str, shed: Mapping[str, Decimal], *, level: str | None = None
+    ) -> PositionRecord:
+        """Store a partial reduction: each leg's size less what was shed there, notional scaled to match."""
+        position = await self._reload(position_id)
+        legs = tuple(
+            attrs.evolve(
+                leg,
+                quantity=max(ZERO, leg.quantity - shed.get(leg.venue, ZERO)),
+                filled_quantity=max(ZERO, leg.filled_quantity - shed.get(leg.venue, ZERO)),
+            )
+            for leg in position.legs
+        )
+        before = max((leg.filled_quantity for leg in position.legs), default=ZERO)
+        after = max((leg.filled_quantity for leg in legs), default=ZERO)
+        notional = position.notional_usd * after / before if before else position.notional_usd
+        reductions = [*position.details.get("reductions", []), {"level": level, "shed": dict(shed)}]
+        position = await self.store.positions.update(
+            attrs.evolve(
+                position, legs=legs, notional_usd=notional, details={**position.details, "reductions": reductions}
+            )
+        )
+        await self._record(
+            EventKind.POSITION_REDUCED,
+            {"symbol": position.symbol, "shed": {k: str(v) for k, v in shed.items()}, "level": level},
+            position.id,
+        )
+        return position
 
     async def _reload(self, position_id: str) -> PositionRecord:
         record = await self.store.positions.get(position_id)
@@ -301,6 +414,25 @@ class Bot:
             return None
         return {leg.venue: snap for leg, snap in snaps.items()}
 
+    def view(
+        self, position: PositionRecord, snaps: Mapping[str, PositionSnapshot], best: set[tuple[str, str, str]]
+    ) -> PositionView | None:
+        """What the risk manager sees of `position` now (None without both venues' funding rates)."""
+        current = self.spread(position.symbol, position.long_venue, position.short_venue)
+        if current is None:
+            return None
+        return PositionView(
+            position=position,
+            now=self.clock.now(),
+            entry_spread=position.entry_spread or ZERO,
+            current_spread=current,
+            rates={v: self.rates[v][position.symbol] for v in (position.long_venue, position.short_venue)},
+            snapshots=dict(snaps),
+            best_opportunity_spread=current
+            if (position.symbol, position.long_venue, position.short_venue) in best
+            else None,
+        )
+
     def evaluate(
         self, position: PositionRecord, snaps: Mapping[str, PositionSnapshot], best: set[tuple[str, str, str]]
     ) -> ExitDecision:
@@ -322,20 +454,9 @@ class Bot:
         opened = position.opened_at or position.created_at
         if now - opened < cfg.min_hold:
             return ExitDecision.stay()
-        current = self.spread(position.symbol, position.long_venue, position.short_venue)
-        if current is None:
+        view = self.view(position, snaps, best)
+        if view is None:
             return ExitDecision.stay()
-        view = PositionView(
-            position=position,
-            now=now,
-            entry_spread=position.entry_spread or ZERO,
-            current_spread=current,
-            rates={v: self.rates[v][position.symbol] for v in (position.long_venue, position.short_venue)},
-            snapshots=dict(snaps),
-            best_opportunity_spread=current
-            if (position.symbol, position.long_venue, position.short_venue) in best
-            else None,
-        )
         if self.risk is not None:
             try:
                 return self.risk.should_exit(view)
@@ -378,6 +499,8 @@ class Bot:
                 {"symbol": position.symbol, "reason": reason.value, **pnl.as_dict(), **result.telemetry.as_dict()},
                 position.id,
             )
+            if self._tick is not None:
+                self._tick.closed.append(position.id)
         else:
             exposure = {f"{k.venue}:{k.symbol}": str(v) for k, v in result.open_exposure.items()}
             position = await self.store.positions.update(
@@ -441,9 +564,19 @@ class Bot:
         finally:
             await self.store.positions.update_many(marks)
 
+    async def _planned_positions(self) -> set[str]:
+        """Positions with an unfinished action plan: their plan carries out their exit."""
+        if self.runner is None:
+            return set()
+        unfinished = await self.store.actions.list(
+            statuses=[ActionStatus.PENDING, ActionStatus.RUNNING, ActionStatus.WAITING, ActionStatus.AWAITING_APPROVAL]
+        )
+        return {a.position_id for a in unfinished if a.position_id is not None}
+
     async def _evaluate_all(
         self, positions: list[PositionRecord], best: set[tuple[str, str, str]], tick: Tick, marks: list[PositionRecord]
     ) -> None:
+        planned = await self._planned_positions() if positions else set()
         for position in positions:
             if position.status is PositionStatus.OPENING:
                 continue  # being opened now, or interrupted: start-up reconciliation handles it
@@ -453,19 +586,66 @@ class Bot:
             decision = self.evaluate(position, snaps, best)
             if not decision.exit or decision.reason is None:
                 marks.append(self._with_marks(position, snaps))
+                if decision.reduce is not None and position.id not in planned:
+                    await self.submit_plan(position, snaps, best, decision)
                 continue
             critical = decision.reason in CRITICAL or position.status is not PositionStatus.OPEN
+            if position.id in planned and not critical:
+                continue  # its plan is carrying the exit out
             if not critical and await self._spread_too_wide(position):
                 logger.bind(position=position.id).info("exit {} deferred: book spread too wide", decision.reason)
                 continue
+            if not critical and await self.submit_plan(position, snaps, best, decision):
+                continue  # the runner closes it (this tick) as the plan's first step
             if decision.reason in (ExitReason.LEG_LIQUIDATED, ExitReason.SEVERE_IMBALANCE):
                 urgency = Urgency.EMERGENCY
             else:
                 urgency = Urgency.URGENT if critical else Urgency.NORMAL
             position = await self._reload(position.id)
             closed = await self.close_position(position, decision.reason, urgency)
-            if closed.status is PositionStatus.CLOSED:
-                tick.closed.append(closed.id)
+            if closed.status is PositionStatus.CLOSED and position.id not in planned:
+                # Closed at once (a critical exit, or no plan): the plan may still move funds or reopen.
+                await self.submit_plan(closed, snaps, best, decision, closed=True)
+
+    async def submit_plan(
+        self,
+        position: PositionRecord,
+        snaps: Mapping[str, PositionSnapshot],
+        best: set[tuple[str, str, str]],
+        decision: ExitDecision,
+        *,
+        closed: bool = False,
+    ) -> bool:
+        """Ask the risk manager for the plan after `decision` and journal it; False when there is none to run."""
+        if self.runner is None or self.risk is None:
+            if decision.reduce is not None:
+                logger.bind(position=position.id).info("reduce asked, but the action runner is off: staying")
+            return False
+        view = self.view(position, snaps, best) or PositionView(
+            position=position, now=self.clock.now(), entry_spread=position.entry_spread or ZERO,
+            current_spread=ZERO, rates={}, snapshots=dict(snaps),
+        )  # fmt: skip
+        reason = decision.reason or ExitReason.REBALANCE
+        context = PlanContext(decision, tuple(self.venues), tuple(self.config.transfers), closed)
+        try:
+            plan = as_plan(self.risk.generate_actions(view, reason, context))
+        except Exception as exc:  # a plugin's bug must not stop the exit: close now, as without a plan
+            logger.opt(exception=exc).error("risk manager failed to build a plan; closing without one")
+            return False
+        if not plan:
+            return False
+        records = await self.runner.submit(plan)
+        logger.bind(position=position.id).info(
+            "exit {}: plan {} ({})", reason.value, records[0].plan_id, " → ".join(r.action_type for r in records)
+        )
+        return True
+
+    async def run_actions(self) -> RunReport | None:
+        """Run the journalled actions that are due (plans submitted this tick run now)."""
+        if self.runner is None:
+            return None
+        self.last_actions = await self.runner.run_due()
+        return self.last_actions
 
     def _with_marks(self, position: PositionRecord, snaps: Mapping[str, PositionSnapshot]) -> PositionRecord:
         """The position with this tick's marks, funding accrued, liquidation distance and current spread."""
@@ -563,12 +743,13 @@ class Bot:
     # -- the loop ----------------------------------------------------------------------------------------------
 
     async def tick(self, *, scan: bool) -> Tick:
-        tick = Tick(self.clock.now())
+        tick = self._tick = Tick(self.clock.now())
         await self.apply_control()
         await self.fetch_rates()
         if scan:
             tick.opportunities = self.opportunities = self.scanner.scan(self.rates, self.clock.now())
         await self.evaluate_and_close_positions(tick)
+        await self.run_actions()
         await self.record_funding()
         await self.check_max_loss()
         if scan and not self.paused and not self.halted:
@@ -590,6 +771,8 @@ class Bot:
         interval = min(cfg.monitor_interval, cfg.scan_interval).total_seconds()
         next_scan = 0.0
         await self.reconcile_startup()
+        if self.runner is not None:
+            await self.runner.resume()
         while not stop.is_set() and not self.halted:
             elapsed = self.clock.monotonic() - started
             if duration is not None and elapsed >= duration.total_seconds():

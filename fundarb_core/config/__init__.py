@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from fundarb_core.config._check import PluginSection, plugin_section
     from fundarb_core.config._load import dump_config, load_config, parse_config
-    from fundarb_core.config._model import BotConfig, Config, ExitConfig, StoreConfig, StrategyConfig
+    from fundarb_core.config._model import ActionsConfig, BotConfig, Config, ExitConfig, StoreConfig, StrategyConfig
 
 _LAZY = {
+    "ActionsConfig": "fundarb_core.config._model",
     "BotConfig": "fundarb_core.config._model",
     "Config": "fundarb_core.config._model",
     "PluginSection": "fundarb_core.config._check",
@@ -28,6 +29,7 @@ _LAZY = {
 }
 
 __all__ = [
+    "ActionsConfig",
     "BotConfig",
     "Config",
     "ExitConfig",

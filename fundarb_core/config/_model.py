@@ -12,7 +12,7 @@ import attrs
 from fundarb_core.config._check import PluginSection, plugin_section
 from fundarb_core.config.validators import at_least, fraction, non_negative, positive, positive_duration
 
-__all__ = ["BotConfig", "Config", "ExitConfig", "StoreConfig", "StrategyConfig"]
+__all__ = ["ActionsConfig", "BotConfig", "Config", "ExitConfig", "StoreConfig", "StrategyConfig"]
 
 LogLevel = Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR"]
 
@@ -73,6 +73,26 @@ class ExitConfig:
 
 
 @attrs.frozen
+class ActionsConfig:
+    """The action runner, which carries out risk managers' plans (close → transfer → reopen).
+
+    Disabled, or with a risk manager that returns no plan, an exit closes the position at once, as before.
+    """
+
+    enabled: bool = True
+    max_attempts: int = attrs.field(default=5, validator=at_least(1))  # transient errors, then failed
+    retry_backoff: timedelta = attrs.field(default=timedelta(seconds=30), validator=positive_duration)
+    max_backoff: timedelta = attrs.field(default=timedelta(minutes=30), validator=positive_duration)
+    batch_window: timedelta = attrs.field(default=timedelta(minutes=5))  # transfers of one route inside it → one
+    max_concurrent: int = attrs.field(default=4, validator=at_least(1))
+
+    @batch_window.validator
+    def _window(self, attribute: attrs.Attribute[timedelta], value: timedelta) -> None:
+        if value < timedelta(0):
+            raise ValueError(f"must not be negative, found {value}")
+
+
+@attrs.frozen
 class Config:
     """A whole fundarb configuration file."""
 
@@ -84,3 +104,4 @@ class Config:
     close_policy: PluginSection | None = plugin_section("close_policies", default=None)
     risk_manager: PluginSection | None = plugin_section("risk_managers", default=None)
     transfers: dict[str, PluginSection] = plugin_section("transfer_handlers", factory=dict)
+    actions: ActionsConfig = attrs.field(factory=ActionsConfig)

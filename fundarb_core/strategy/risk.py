@@ -6,7 +6,7 @@ where `factory(config)` returns an object with `should_exit` and `generate_actio
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
@@ -17,7 +17,7 @@ from fundarb_core.model import ExitReason
 from fundarb_core.model.records import PositionRecord
 from fundarb_core.venues import FundingRate, PositionSnapshot
 
-__all__ = ["ExitDecision", "PositionView", "RiskManager", "legacy_should_exit"]
+__all__ = ["ExitDecision", "PlanContext", "PositionView", "RiskManager", "legacy_should_exit"]
 
 
 @attrs.frozen
@@ -51,13 +51,29 @@ class PositionView:
 
 @attrs.frozen
 class ExitDecision:
+    """Whether to close now and why. `reduce` (with `exit` False): stay, but shed that fraction of both legs; the
+    bot asks `generate_actions` for the plan (a `reduce_size` action), which needs the action runner."""
+
     exit: bool
     reason: ExitReason | None = None
     detail: str = ""
+    reduce: Decimal | None = None
 
     @classmethod
     def stay(cls) -> ExitDecision:
         return cls(False)
+
+
+@attrs.frozen
+class PlanContext:
+    """What `generate_actions` gets besides the view: the decision that asked for the plan, what is configured,
+    and whether the bot already closed the position itself (a critical exit closes at once, then asks for a plan:
+    a `close_position` in it finds the position closed and succeeds without sending anything)."""
+
+    decision: ExitDecision
+    venues: tuple[str, ...] = ()
+    routes: tuple[str, ...] = ()  # configured transfer routes (`[transfers.<name>]`)
+    closed: bool = False
 
 
 @runtime_checkable
@@ -68,8 +84,9 @@ class RiskManager(Protocol):
         """Return whether to close the position now, and why."""
         ...
 
-    def generate_actions(self, view: PositionView, reason: ExitReason, context: Any) -> Sequence[Any]:
-        """Return the plan after an exit (RebalanceActions); an empty plan means 'close now', as before."""
+    def generate_actions(self, view: PositionView, reason: ExitReason, context: Any) -> Any:
+        """Return the plan after an exit: an `ActionPlan` or a list of `RebalanceAction`s (run in order), given a
+        `PlanContext`. An empty plan means "close now", as before."""
         ...
 
 

@@ -54,6 +54,7 @@ def save(venue: SimVenue, path: Path) -> None:
         "liquidations": [conv.unstructure(n) for n in venue.liquidation_log],
         "flow_rng": _rng_state(venue.flow_rng.getstate()),
         "fault_rng": _rng_state(venue.fault_rng.getstate()),
+        "transfers": venue.transfers,
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
@@ -89,3 +90,4 @@ def load(venue: SimVenue, path: Path) -> None:
     venue._seq = int(state["seq"])
     venue.flow_rng.setstate(_rng_restore(state["flow_rng"]))
     venue.fault_rng.setstate(_rng_restore(state["fault_rng"]))
+    venue.transfers = {k: dict(v) for k, v in state.get("transfers", {}).items()}

@@ -99,6 +99,7 @@ class SimVenue:
         self._dirty = False
         self._marks: dict[tuple[str, int], Decimal] = {}
         self.calls: dict[str, int] = {}
+        self.transfers: dict[str, dict[str, str]] = {}  # transfer id → {"withdrawn"|"deposited": amount}
         if state_path is not None and state_path.exists():
             persist.load(self, state_path)
 
@@ -630,6 +631,46 @@ class SimVenue:
     async def close(self) -> None:
         self._dirty = True
         self._save()
+
+    # -- transfers (the sim transfer route moves funds between sim venues) ----------------------------------------
+
+    def withdraw(self, transfer_id: str, amount: Decimal) -> bool:
+        """Take `amount` of free cash out of the account for transfer `transfer_id`, once.
+
+        Returns False when that transfer was already withdrawn here (a retry after a crash: nothing moves again).
+        Raises `VenueRejected` (insufficient_margin) when the free cash does not cover it.
+        """
+        self.sync()
+        done = self.transfers.get(transfer_id, {})
+        if "withdrawn" in done:
+            return False
+        if amount <= 0:
+            raise ValueError(f"a withdrawal must be positive, found {amount}")
+        if amount > self.ledger.cash:
+            raise VenueRejected(
+                f"withdrawal of {amount} refused: {self.ledger.cash:.2f} free",
+                venue=self.name,
+                reason=RejectReason.INSUFFICIENT_MARGIN,
+            )
+        self.ledger.cash -= amount
+        self.transfers[transfer_id] = {**done, "withdrawn": str(amount)}
+        self._dirty = True
+        self._save()
+        return True
+
+    def deposit(self, transfer_id: str, amount: Decimal) -> bool:
+        """Credit `amount` for transfer `transfer_id`, once; False when it was already credited here."""
+        self.sync()
+        done = self.transfers.get(transfer_id, {})
+        if "deposited" in done:
+            return False
+        if amount <= 0:
+            raise ValueError(f"a deposit must be positive, found {amount}")
+        self.ledger.cash += amount
+        self.transfers[transfer_id] = {**done, "deposited": str(amount)}
+        self._dirty = True
+        self._save()
+        return True
 
     # -- for tests and the house view --------------------------------------------------------------------------
 

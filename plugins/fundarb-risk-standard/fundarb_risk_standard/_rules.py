@@ -17,6 +17,17 @@ from fundarb_core.strategy.risk import ExitDecision, PositionView
 __all__ = ["STAY", "age_limit", "erosion", "flip", "min_hold"]
 
 STAY = ExitDecision(False)
+# Exits whose plan runs before others' (a flipped spread costs money every hour it stays open).
+URGENT_REASONS = frozenset(
+    {
+        ExitReason.DIVERGENCE_FLIPPED,
+        ExitReason.SEVERE_EROSION,
+        ExitReason.LEG_LIQUIDATED,
+        ExitReason.LIQUIDATION_RISK,
+        ExitReason.SEVERE_IMBALANCE,
+        ExitReason.MAX_LOSS,
+    }
+)
 
 # Arithmetic on input we do not control: no traps, so an absurd exponent yields Infinity instead of raising.
 _ARITH = Context(prec=28, traps=[])

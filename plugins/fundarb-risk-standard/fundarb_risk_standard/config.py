@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 
@@ -17,10 +17,13 @@ from fundarb_core.config.validators import fraction, positive_duration
 
 __all__ = [
     "MAX_FLIP_THRESHOLD",
+    "AutoReopen",
     "CombinedConfig",
     "DivergenceFlipConfig",
     "MaxAgeConfig",
     "ProfitErosionConfig",
+    "ReduceStep",
+    "TransferOnExit",
 ]
 
 # 1 % per hour (87.6 × a year): a flip threshold beyond this is a unit mistake (an APR, a percentage), not a choice.
@@ -109,6 +112,60 @@ class MaxAgeConfig:
     max_age: timedelta = attrs.field(default=timedelta(hours=168), validator=_MAX_AGE)
 
 
+def _shares(_: Any, __: attrs.Attribute[Any], value: dict[str, Decimal]) -> None:
+    for venue, share in value.items():
+        if not isinstance(share, Decimal) or not share.is_finite() or share < 0:
+            raise ValueError(f"the share of {venue!r} must be a non-negative decimal, found {share!r}")
+
+
+def _positive_or_none(_: Any, __: attrs.Attribute[Any], value: Decimal | None) -> None:
+    if value is not None and (not isinstance(value, Decimal) or not value > 0):
+        raise ValueError(f"must be a positive amount, found {value!r}")
+
+
+def _open_fraction(_: Any, __: attrs.Attribute[Any], value: Decimal) -> None:
+    _decimal(None, __, value)
+    if not Decimal(0) < value < 1:
+        raise ValueError(f"must be between 0 and 1 (exclusive), found {value}")
+
+
+@attrs.frozen
+class TransferOnExit:
+    """After a close, bring the two venues' equity back to `target` shares (default: an equal split).
+
+    `target` may name more venues than a position uses; the position's two are renormalised. `route` names a
+    `[transfers.<route>]` section (default: the first that serves the pair). Below `min_amount`, nothing moves.
+    """
+
+    enabled: bool = attrs.field(default=True, validator=_bool)
+    target: dict[str, Decimal] = attrs.field(factory=dict, validator=_shares)
+    route: str | None = None
+    min_amount: Decimal = attrs.field(default=Decimal(10), validator=_decimal)
+
+
+@attrs.frozen
+class AutoReopen:
+    """After a close (and its transfer), open again: `best` opportunity now, the `same` pair, or the best `other`
+    than the closed one; `size_usd` overrides `strategy.position_size_usd`."""
+
+    enabled: bool = attrs.field(default=True, validator=_bool)
+    pair: Literal["best", "same", "other"] = "best"
+    size_usd: Decimal | None = attrs.field(default=None, validator=_positive_or_none)
+
+
+@attrs.frozen
+class ReduceStep:
+    """When the erosion ratio (current / entry spread) falls below `erosion_below`, shed `fraction` of both
+    legs, once per step, instead of waiting for the full exit."""
+
+    erosion_below: Decimal = attrs.field(validator=_RATIO)
+    fraction: Decimal = attrs.field(validator=_open_fraction)
+
+    @property
+    def level(self) -> str:
+        return f"erosion<{self.erosion_below}"
+
+
 @attrs.frozen
 class CombinedConfig:
     """Settings of `kind = "combined"`: flip → severe erosion → erosion (hold guard) → age, after `min_hold`.
@@ -126,3 +183,7 @@ class CombinedConfig:
     hold_if_best: bool = attrs.field(default=True, validator=_bool)
     max_age: timedelta = attrs.field(default=timedelta(hours=168), validator=_MAX_AGE)
     min_hold: timedelta = attrs.field(default=timedelta(0), validator=_MIN_HOLD)
+    # Pipelines after an exit (need the action runner, `[actions] enabled = true`, the default):
+    transfer_on_exit: TransferOnExit | None = None
+    auto_reopen: AutoReopen | None = None
+    reduce_size: list[ReduceStep] = attrs.field(factory=list)

@@ -8,13 +8,20 @@ raises on odd input. `generate_actions` returns an empty plan, which the closer 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from decimal import Decimal
 from functools import partial
 from typing import Any, ClassVar, Generic, TypeVar
 
 from fundarb_core.model import ExitReason
 from fundarb_core.strategy.risk import ExitDecision, PositionView
 from fundarb_risk_standard import _rules
-from fundarb_risk_standard.config import CombinedConfig, DivergenceFlipConfig, MaxAgeConfig, ProfitErosionConfig
+from fundarb_risk_standard.config import (
+    CombinedConfig,
+    DivergenceFlipConfig,
+    MaxAgeConfig,
+    ProfitErosionConfig,
+    ReduceStep,
+)
 
 __all__ = ["CombinedManager", "DivergenceFlipManager", "MaxAgeManager", "ProfitErosionManager"]
 
@@ -111,6 +118,87 @@ class CombinedManager(_Waterfall[CombinedConfig]):
         )
 
     def should_exit(self, view: PositionView) -> ExitDecision:
-        """Stay while the position is younger than `min_hold`; then the waterfall decides."""
+        """Stay while the position is younger than `min_hold`; then the waterfall decides; then a reduction step."""
         blocked = _rules.min_hold(view, self.config.min_hold)
-        return blocked if blocked is not None else super().should_exit(view)
+        if blocked is not None:
+            return blocked
+        decision = super().should_exit(view)
+        if decision.exit:
+            return decision
+        step = self._reduce_step(view)
+        if step is None:
+            return decision
+        ratio = view.erosion_ratio
+        return ExitDecision(
+            False,
+            ExitReason.PROFIT_EROSION,
+            f"erosion ratio {ratio:.3f} below {step.erosion_below}: shed {step.fraction}",
+            reduce=step.fraction,
+        )
+
+    def _reduce_step(self, view: PositionView) -> ReduceStep | None:
+        """The deepest reduction step the erosion has crossed and that has not been applied to this position."""
+        ratio = view.erosion_ratio
+        if ratio is None or not self.config.reduce_size:
+            return None
+        done = {r.get("level") for r in view.position.details.get("reductions", []) if isinstance(r, dict)}
+        crossed = [s for s in self.config.reduce_size if ratio < s.erosion_below and s.level not in done]
+        return min(crossed, key=lambda s: s.erosion_below) if crossed else None
+
+    def generate_actions(self, view: PositionView, reason: ExitReason, context: Any) -> Sequence[Any]:
+        """The configured pipeline: reduce; or close → transfer back to the target split → reopen.
+
+        Nothing configured: an empty plan, which the bot reads as "close now".
+        """
+        from fundarb_core.actions import Priority, RebalanceAction
+
+        position = view.position
+        decision = getattr(context, "decision", None)
+        if decision is not None and decision.reduce is not None:
+            step = self._reduce_step(view)
+            if step is None:
+                return []
+            return [
+                RebalanceAction(
+                    "reduce_size", position.id, reason.value, {"fraction": step.fraction, "level": step.level}
+                )
+            ]
+        transfer = self.config.transfer_on_exit
+        reopen = self.config.auto_reopen
+        transfer_on = transfer is not None and transfer.enabled
+        reopen_on = reopen is not None and reopen.enabled
+        if not transfer_on and not reopen_on:
+            return []
+        urgent = reason in _rules.URGENT_REASONS
+        priority = Priority.URGENT if urgent else Priority.NORMAL
+        steps = [
+            RebalanceAction(
+                "close_position", position.id, reason.value, {"urgency": "urgent" if urgent else "normal"}, priority,
+                key="close",
+            )
+        ]  # fmt: skip
+        if transfer is not None and transfer_on:
+            a, b = sorted((position.long_venue, position.short_venue))
+            share_a, share_b = transfer.target.get(a, Decimal(1)), transfer.target.get(b, Decimal(1))
+            total = share_a + share_b
+            if total <= 0:
+                share_a = share_b = total = Decimal(1)
+            shares = {a: share_a / total, b: 1 - share_a / total}
+            details: dict[str, Any] = {"rebalance": shares, "min_amount": transfer.min_amount}
+            if transfer.route is not None:
+                details["route"] = transfer.route
+            steps.append(
+                RebalanceAction("transfer_funds", position.id, reason.value, details, priority, key="transfer")
+            )
+        if reopen is not None and reopen_on:
+            open_details: dict[str, Any] = {}
+            if reopen.pair == "same":
+                open_details.update(
+                    symbol=position.symbol, long_venue=position.long_venue, short_venue=position.short_venue
+                )
+            elif reopen.pair == "other":
+                open_details["exclude_position_pair"] = True
+            if reopen.size_usd is not None:
+                open_details["size_usd"] = reopen.size_usd
+            steps.append(RebalanceAction("open_position", position.id, reason.value, open_details, key="reopen"))
+        return steps

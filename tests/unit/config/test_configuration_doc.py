@@ -8,7 +8,7 @@ from pathlib import Path
 import attrs
 import pytest
 
-from fundarb_core.config._model import BotConfig, Config, ExitConfig, StoreConfig, StrategyConfig
+from fundarb_core.config._model import ActionsConfig, BotConfig, Config, ExitConfig, StoreConfig, StrategyConfig
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "configuration.md"
 
@@ -29,7 +29,13 @@ def _sections() -> dict[str, list[str]]:
 
 @pytest.mark.parametrize(
     ("section", "cls"),
-    [("bot", BotConfig), ("store", StoreConfig), ("strategy", StrategyConfig), ("exit", ExitConfig)],
+    [
+        ("bot", BotConfig),
+        ("store", StoreConfig),
+        ("strategy", StrategyConfig),
+        ("exit", ExitConfig),
+        ("actions", ActionsConfig),
+    ],
 )
 def test_every_key_is_documented(section: str, cls: type) -> None:
     documented = _sections()[section]

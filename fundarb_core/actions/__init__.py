@@ -1,0 +1,44 @@
+"""Action plans: `RebalanceAction`s a risk manager returns after an exit, journalled and run by the `ActionRunner`.
+
+See docs/plugins/writing-an-action-type.md for adding an action type, and `handler` for the handler contract.
+"""
+
+from __future__ import annotations
+
+from fundarb_core.actions.handler import (
+    ActionContext,
+    ActionFailed,
+    ActionHandler,
+    AwaitApproval,
+    BatchHandler,
+    Outcome,
+    RetryLater,
+    RunningAction,
+    Wait,
+)
+from fundarb_core.actions.plan import ActionPlan, Priority, RebalanceAction, as_plan
+from fundarb_core.actions.runner import ActionRunner, RunnerSettings, RunReport, validate_details
+from fundarb_core.actions.transfers import TransferHandler, TransferService, TransferStep
+
+__all__ = [
+    "ActionContext",
+    "ActionFailed",
+    "ActionHandler",
+    "ActionPlan",
+    "ActionRunner",
+    "AwaitApproval",
+    "BatchHandler",
+    "Outcome",
+    "Priority",
+    "RebalanceAction",
+    "RetryLater",
+    "RunReport",
+    "RunnerSettings",
+    "RunningAction",
+    "TransferHandler",
+    "TransferService",
+    "TransferStep",
+    "Wait",
+    "as_plan",
+    "validate_details",
+]

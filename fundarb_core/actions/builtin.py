@@ -1,0 +1,402 @@
+"""The built-in action types: `close_position`, `reduce_size`, `open_position` and `transfer_funds`.
+
+Each is idempotent under a crash at any point, by deriving what it sends from the action's id:
+
+- `close_position` goes through the bot's close (the position is marked CLOSING with its attempt number before
+  any order; a resumed close re-asks for the same client order ids, and the executor adopts what the venue has);
+- `reduce_size` saves the quantities it will shed before sending, and sends them under ids derived from the action;
+- `open_position` opens under a position id derived from the action (found again after a crash, never reopened);
+- `transfer_funds` requests its transfer under an idempotency key derived from the action (or its batch), and the
+  route's state machine takes each step once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Hashable, Sequence
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Literal
+
+import attrs
+
+from fundarb_core.actions.handler import ActionContext, ActionFailed, Outcome, RetryLater, RunningAction
+from fundarb_core.actions.transfers import TransferService, describe
+from fundarb_core.config.validators import positive
+from fundarb_core.execution import CloseLegSpec, CloseRequest, LegRef, Urgency
+from fundarb_core.model import ExecutionMode, ExitReason, PositionStatus, Side
+from fundarb_core.model.records import PositionRecord, TransferRecord
+from fundarb_core.venues import Rounding
+
+if TYPE_CHECKING:
+    from fundarb_core.app.bot import Bot
+
+__all__ = [
+    "CloseDetails",
+    "ClosePositionHandler",
+    "OpenDetails",
+    "OpenPositionHandler",
+    "ReduceDetails",
+    "ReduceSizeHandler",
+    "TransferDetails",
+    "TransferFundsHandler",
+    "derived_id",
+]
+
+ZERO = Decimal(0)
+
+
+def derived_id(*parts: str) -> str:
+    """A 32-hex-digit id derived from `parts` (the same parts give the same id after a restart)."""
+    return hashlib.sha256(":".join(parts).encode()).hexdigest()[:32]
+
+
+def _reason(action: RunningAction) -> ExitReason:
+    try:
+        return ExitReason(action.reason)
+    except ValueError:
+        return ExitReason.REBALANCE
+
+
+def _bot(action: RunningAction) -> Bot:
+    trader = action.context.trader
+    if trader is None:
+        raise ActionFailed(f"{action.record.action_type} needs a running bot (no trader in the action context)")
+    return trader  # type: ignore[no-any-return]
+
+
+async def _position(action: RunningAction) -> PositionRecord:
+    if action.position_id is None:
+        raise ActionFailed(f"{action.record.action_type} needs a position_id")
+    position = await action.context.store.positions.get(action.position_id)
+    if position is None:
+        raise ActionFailed(f"no position {action.position_id}")
+    return position
+
+
+def _fraction(_: Any, attribute: attrs.Attribute[Decimal], value: Decimal) -> None:
+    if not ZERO < value < 1:
+        raise ValueError(f"must be between 0 and 1 (exclusive), found {value}")
+
+
+# -- close_position --------------------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class CloseDetails:
+    """`urgency`: normal (the close policy's maker-first path), urgent, or emergency (market at once)."""
+
+    urgency: Literal["normal", "urgent", "emergency"] = "normal"
+
+
+class ClosePositionHandler:
+    """Close both legs through the bot's CloseExecutor; a position already closed is a success (nothing sent)."""
+
+    def __init__(self, context: ActionContext) -> None:
+        self.context = context
+
+    async def run(self, action: RunningAction) -> Outcome:
+        position = await _position(action)
+        if position.status is PositionStatus.CLOSED:
+            return {"position_id": position.id, "already_closed": True, "realized_pnl": position.realized_pnl}
+        if position.status is PositionStatus.FAILED:
+            return {"position_id": position.id, "already_closed": True, "note": "the position never opened"}
+        if position.status is PositionStatus.OPENING:
+            raise RetryLater("the position is still opening")
+        details: CloseDetails = action.details
+        closed = await _bot(action).close_position(position, _reason(action), Urgency(details.urgency))
+        if closed.status is not PositionStatus.CLOSED:
+            exposure = closed.details.get("open_exposure", {})
+            raise RetryLater(f"close did not finish; open exposure {exposure}")
+        return {
+            "position_id": closed.id,
+            "realized_pnl": closed.realized_pnl,
+            "emergency": bool(closed.details.get("emergency", False)),
+        }
+
+
+# -- reduce_size -----------------------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class ReduceDetails:
+    """Shed `fraction` of both legs (0 < fraction < 1), reduce-only, through the close policy."""
+
+    fraction: Decimal = attrs.field(validator=_fraction)
+    level: str | None = None  # the threshold that asked for it (recorded on the position, so it fires once)
+
+
+class ReduceSizeHandler:
+    """Reduce both legs by the same quantity; the plan is saved before any order, so a resume never sheds twice."""
+
+    def __init__(self, context: ActionContext) -> None:
+        self.context = context
+
+    async def run(self, action: RunningAction) -> Outcome:
+        details: ReduceDetails = action.details
+        bot = _bot(action)
+        position = await _position(action)
+        if position.status is not PositionStatus.OPEN:
+            raise ActionFailed(f"position {position.id} is {position.status.value}; only an open position is reduced")
+        legs = [LegRef(position.long_venue, position.symbol), LegRef(position.short_venue, position.symbol)]
+        plan = action.state.get("reduce")
+        if plan is None:
+            snaps, unreachable = await bot.closer.snapshots(legs)
+            if unreachable:
+                raise RetryLater(f"cannot see {', '.join(leg.venue for leg in unreachable)}")
+            sizes = [abs(snaps[leg].quantity) for leg in legs]
+            if min(sizes) == 0:
+                raise ActionFailed("a leg is gone; the closer handles that, not a reduction")
+            step = max(bot.instruments[leg.venue][leg.symbol].step_size for leg in legs)
+            qty = (min(sizes) * details.fraction / step).to_integral_value(rounding=Rounding.DOWN.value) * step
+            if qty <= 0:
+                return {"position_id": position.id, "reduced": "0", "note": "below one size step"}
+            plan = {
+                leg.venue: {"side": (Side.SELL if snaps[leg].quantity > 0 else Side.BUY).value, "qty": str(qty)}
+                for leg in legs
+            }
+            await action.save(reduce=plan)
+            await action.checkpoint("reduce_planned")
+        specs = []
+        snaps, unreachable = await bot.closer.snapshots(legs)
+        if unreachable:
+            raise RetryLater(f"cannot see {', '.join(leg.venue for leg in unreachable)}")
+        request = CloseRequest(position.id, snaps, action.reason or "reduce", Urgency.NORMAL)
+        policy_specs = {s.venue: s for s in bot.closer.policy.close_specs(request)}
+        for leg in legs:
+            leg_plan = plan[leg.venue]
+            base = policy_specs.get(leg.venue)
+            spec = CloseLegSpec(
+                venue=leg.venue,
+                symbol=leg.symbol,
+                side=Side(leg_plan["side"]),
+                quantity=Decimal(leg_plan["qty"]),
+                intent_id=f"{action.id}:reduce:{leg.venue}",
+                position_id=position.id,
+            )
+            if base is not None:  # the policy's pricing and timing, our quantity and ids
+                spec = attrs.evolve(
+                    base, side=spec.side, quantity=spec.quantity, intent_id=spec.intent_id, position_id=position.id
+                )
+            specs.append(spec)
+        results = await asyncio.gather(*(bot.orders.execute(spec) for spec in specs))
+        filled = {r.spec.venue: r.filled_qty for r in results}
+        if filled[legs[0].venue] != filled[legs[1].venue]:
+            # One leg shed less: take the difference off the other leg at market, so the pair stays balanced.
+            big, small = sorted(legs, key=lambda leg: filled[leg.venue], reverse=True)
+            short_by = filled[big.venue] - filled[small.venue]
+            fix = CloseLegSpec(
+                venue=small.venue,
+                symbol=small.symbol,
+                side=Side(plan[small.venue]["side"]),
+                quantity=short_by,
+                intent_id=f"{action.id}:reduce-fix:{small.venue}",
+                position_id=position.id,
+                mode=ExecutionMode.MARKET_ONLY,
+            )
+            extra = await bot.orders.execute(fix)
+            filled[small.venue] += extra.filled_qty
+        position = await bot.record_reduction(position.id, filled, level=details.level)
+        return {"position_id": position.id, "reduced": {v: q for v, q in filled.items()}}
+
+
+# -- open_position ---------------------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class OpenDetails:
+    """Reopen on the chosen pair (`symbol`, `long_venue`, `short_venue`), or the best opportunity now when unset.
+
+    `size_usd` overrides `strategy.position_size_usd`. Nothing qualifying now is a success with `opened: null`.
+    """
+
+    symbol: str | None = None
+    long_venue: str | None = None
+    short_venue: str | None = None
+    size_usd: Decimal | None = attrs.field(default=None)
+    exclude_position_pair: bool = False  # the best opportunity other than the pair of `position_id`
+
+    @size_usd.validator
+    def _size(self, attribute: attrs.Attribute[Decimal | None], value: Decimal | None) -> None:
+        if value is not None:
+            positive(self, attribute, value)
+
+
+class OpenPositionHandler:
+    """Open a new pair under a position id derived from the action: a resumed action finds it, never reopens."""
+
+    def __init__(self, context: ActionContext) -> None:
+        self.context = context
+
+    async def run(self, action: RunningAction) -> Outcome:
+        details: OpenDetails = action.details
+        chosen = (details.symbol, details.long_venue, details.short_venue)
+        if any(chosen) and not all(chosen):
+            raise ActionFailed("a chosen pair needs symbol, long_venue and short_venue together")
+        new_id = derived_id("open", action.id)
+        existing = await self.context.store.positions.get(new_id)
+        if existing is not None:  # opened before a crash (or by an earlier run of this attempt)
+            return {"opened": existing.id, "status": existing.status.value, "resumed": True}
+        exclude = None
+        if details.exclude_position_pair and action.position_id is not None:
+            old = await self.context.store.positions.get(action.position_id)
+            if old is not None:
+                exclude = (old.symbol, old.long_venue, old.short_venue)
+        await action.checkpoint("open_decided")
+        outcome = await _bot(action).open_for_action(
+            new_id,
+            pair=chosen if all(chosen) else None,  # type: ignore[arg-type]
+            size_usd=details.size_usd,
+            exclude=exclude,
+        )
+        if isinstance(outcome, str):
+            return {"opened": None, "why": outcome}
+        return {
+            "opened": outcome.id if outcome.status is PositionStatus.OPEN else None,
+            "status": outcome.status.value,
+            "symbol": outcome.symbol,
+            "long_venue": outcome.long_venue,
+            "short_venue": outcome.short_venue,
+        }
+
+
+# -- transfer_funds --------------------------------------------------------------------------------------------
+
+
+def _asset(_: Any, __: attrs.Attribute[str], value: str) -> None:
+    if not value:
+        raise ValueError("must not be empty")
+
+
+@attrs.frozen
+class TransferDetails:
+    """Move `amount` of `asset` from `from_venue` to `to_venue`; or, with `rebalance` (venue → target share of
+    the two venues' equity, summing to 1), move whatever brings the two venues back to that split.
+
+    `route` names a `[transfers.<route>]` section (default: the first configured route serving the pair). Amounts
+    below `min_amount` are not moved (the action succeeds with nothing moved).
+    """
+
+    from_venue: str | None = None
+    to_venue: str | None = None
+    amount: Decimal | None = None
+    rebalance: dict[str, Decimal] | None = None
+    asset: str = attrs.field(default="USD", validator=_asset)
+    route: str | None = None
+    min_amount: Decimal = Decimal(1)
+
+    def __attrs_post_init__(self) -> None:
+        if self.rebalance is None:
+            if self.amount is None or self.from_venue is None or self.to_venue is None:
+                raise ValueError("a transfer needs amount, from_venue and to_venue (or rebalance = {venue = share})")
+            if self.amount <= 0:
+                raise ValueError(f"amount must be positive, found {self.amount}")
+            if self.from_venue == self.to_venue:
+                raise ValueError(f"from_venue and to_venue are both {self.from_venue!r}")
+        else:
+            if len(self.rebalance) != 2:
+                raise ValueError(f"rebalance names exactly two venues, found {sorted(self.rebalance)}")
+            if sum(self.rebalance.values(), ZERO) != 1 or any(s < 0 for s in self.rebalance.values()):
+                raise ValueError(f"rebalance shares must be ≥ 0 and sum to 1, found {dict(self.rebalance)}")
+            if self.amount is not None:
+                raise ValueError("give either amount or rebalance, not both")
+
+    def key(self) -> Hashable:
+        if self.rebalance is not None:
+            return ("rebalance", self.route, tuple(sorted(self.rebalance.items())), self.asset)
+        return ("fixed", self.route, self.from_venue, self.to_venue, self.asset)
+
+
+class TransferFundsHandler:
+    """Request one transfer per action or batch (idempotent key), then drive its route's state machine."""
+
+    def __init__(self, context: ActionContext) -> None:
+        self.context = context
+        self._service: TransferService | None = None
+
+    @property
+    def service(self) -> TransferService:
+        if self._service is None:
+            self._service = self.context.transfers or TransferService.from_context(self.context)
+        return self._service
+
+    def batch_key(self, action: RunningAction) -> Hashable | None:
+        details: TransferDetails = action.details
+        return details.key()
+
+    async def run(self, action: RunningAction) -> Outcome:
+        return await self.run_batch([action])
+
+    async def run_batch(self, actions: Sequence[RunningAction]) -> Outcome:
+        lead = min(actions, key=lambda a: a.id)
+        key = str(lead.state.get("batch") or f"action-{lead.id}")
+        transfer = await self.context.store.transfers.get_by_key(key)
+        if transfer is None:
+            planned = await self._plan(actions)
+            if isinstance(planned, dict):
+                return planned
+            from_venue, to_venue, amount, route, asset = planned
+            transfer, _ = await self.context.store.transfers.request(
+                idempotency_key=key,
+                route=route,
+                from_venue=from_venue,
+                to_venue=to_venue,
+                asset=asset,
+                amount=amount,
+                action_id=lead.id,
+            )
+            await lead.checkpoint("transfer_requested")
+        approvals = min(a.approvals for a in actions)
+        before = transfer.state
+        outcome = await self.service.drive(transfer, approvals=approvals)
+        current = outcome if isinstance(outcome, TransferRecord) else await self._reload(transfer.id)
+        if current.state.value not in ("requested", "awaiting_approval") and before.value in (
+            "requested",
+            "awaiting_approval",
+        ):
+            for a in actions:
+                await a.save(cancellable=False, cancel_refusal=f"transfer {current.id} is {current.state.value}")
+        if not isinstance(outcome, TransferRecord):
+            return outcome
+        if outcome.state.value == "confirmed":
+            return {**describe(outcome), "batched": len(actions)}
+        raise ActionFailed(f"transfer {outcome.id} {outcome.state.value}: {outcome.error or 'no reason given'}")
+
+    async def _reload(self, transfer_id: str) -> TransferRecord:
+        record = await self.context.store.transfers.get(transfer_id)
+        assert record is not None
+        return record
+
+    async def _plan(self, actions: Sequence[RunningAction]) -> tuple[str, str, Decimal, str, str] | dict[str, Any]:
+        """From, to, amount, route and asset of the transfer (fixed amounts summed; a rebalance computed now)."""
+        details: TransferDetails = actions[0].details
+        if details.rebalance is None:
+            assert details.from_venue is not None
+            assert details.to_venue is not None
+            amount = sum((a.details.amount for a in actions), ZERO)
+            from_venue, to_venue = details.from_venue, details.to_venue
+        else:
+            venues = sorted(details.rebalance)
+            balances = {}
+            for name in venues:
+                venue = self.context.venues.get(name)
+                if venue is None:
+                    raise ActionFailed(f"rebalance names venue {name!r}, which is not configured")
+                balances[name] = await venue.fetch_balance()
+            total = sum((b.equity for b in balances.values()), ZERO)
+            a, b = venues
+            surplus_a = balances[a].equity - total * details.rebalance[a]
+            from_venue, to_venue = (a, b) if surplus_a > 0 else (b, a)
+            amount = min(abs(surplus_a), balances[from_venue].available)
+            amount = amount.quantize(Decimal("0.01"), rounding=Rounding.DOWN.value)
+        if amount < details.min_amount or amount <= 0:
+            return {"moved": "0", "note": f"{amount} is below min_amount {details.min_amount}"}
+        route = self.service.route_for(from_venue, to_venue, details.asset, details.route)
+        return from_venue, to_venue, amount, route, details.asset
+
+
+def register_builtin(register: Any) -> None:
+    register("close_position", CloseDetails, ClosePositionHandler)
+    register("reduce_size", ReduceDetails, ReduceSizeHandler)
+    register("open_position", OpenDetails, OpenPositionHandler)
+    register("transfer_funds", TransferDetails, TransferFundsHandler)

@@ -1,0 +1,387 @@
+"""The ActionRunner: journals plans, then runs their actions by type, durably, resuming after a crash.
+
+Every action is in the store before anything of it runs (`submit`), and every move of it is stored before the next
+external step (`pending → running → succeeded | failed`, with `waiting` and `awaiting_approval` in between). The
+journal's conditional updates make "succeeded" happen at most once per action. `run_due` runs what is due, most
+urgent first: independent actions at once (up to `max_concurrent`), a plan's steps in order. A failed or
+cancelled action cancels the actions that wait for it; the others run on. `resume` (on start) hands actions that
+a dead process left `running` back to their handlers with `resumed=True`, which reconcile before acting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+import attrs
+from loguru import logger
+
+from fundarb_core.actions.handler import (
+    ActionContext,
+    ActionFailed,
+    ActionHandler,
+    AwaitApproval,
+    BatchHandler,
+    Outcome,
+    RetryLater,
+    RunningAction,
+    Wait,
+)
+from fundarb_core.actions.plan import ActionPlan, RebalanceAction, as_plan
+from fundarb_core.config._check import INVALID, Walker
+from fundarb_core.convert import get_converter
+from fundarb_core.errors import PluginError, StoreError, VenueError
+from fundarb_core.events import EventKind
+from fundarb_core.model.records import ActionRecord, ActionStatus
+from fundarb_core.plugins import Registration
+from fundarb_core.store._base import new_id
+
+__all__ = ["ActionRunner", "RunReport", "RunnerSettings", "validate_details"]
+
+S = ActionStatus
+MAX_ROUNDS: Final = 32  # rounds per `run_due`: an action finishing makes the next ones ready in the same call
+Record = Callable[[str, Mapping[str, Any], str | None], Awaitable[None]]
+
+
+@attrs.frozen
+class RunnerSettings:
+    """How the runner retries, batches and overlaps work (the `[actions]` config section)."""
+
+    max_attempts: int = 5
+    retry_backoff: timedelta = timedelta(seconds=30)
+    max_backoff: timedelta = timedelta(minutes=30)
+    batch_window: timedelta = timedelta(minutes=5)
+    max_concurrent: int = 4
+
+    def backoff(self, attempts: int) -> timedelta:
+        """Exponential: base × 2^(attempts−1), capped."""
+        delay: timedelta = self.retry_backoff * (2 ** max(0, attempts - 1))
+        return min(delay, self.max_backoff)
+
+
+@attrs.define
+class RunReport:
+    """What one `run_due` call did (action ids by outcome)."""
+
+    succeeded: list[str] = attrs.field(factory=list)
+    failed: list[str] = attrs.field(factory=list)
+    waiting: list[str] = attrs.field(factory=list)
+    retrying: list[str] = attrs.field(factory=list)
+    awaiting_approval: list[str] = attrs.field(factory=list)
+    cancelled: list[str] = attrs.field(factory=list)
+
+    @property
+    def ran(self) -> int:
+        return len(self.succeeded) + len(self.failed) + len(self.waiting) + len(self.retrying)
+
+
+def validate_details(cls: type[Any] | None, data: Mapping[str, Any]) -> Any:
+    """Build `cls` from stored details, or raise `ActionFailed` naming every problem (`details.<key>: ...`)."""
+    if cls is None:
+        return dict(data)
+    walker = Walker(get_converter(), None)
+    result = walker.attrs_class(dict(data), cls, "details")
+    if result is INVALID or walker.problems:
+        raise ActionFailed("invalid details: " + "; ".join(walker.problems))
+    return result
+
+
+@attrs.define
+class _Unit:
+    """What runs together: one action, or a batch of actions with the same key."""
+
+    handler: ActionHandler
+    actions: list[RunningAction]
+    batch: str | None = None
+
+    @property
+    def urgency(self) -> int:
+        return max(a.record.urgency for a in self.actions)
+
+
+class ActionRunner:
+    """Runs journalled action plans; see the module docstring."""
+
+    def __init__(
+        self,
+        context: ActionContext,
+        settings: RunnerSettings | None = None,
+        *,
+        owner: str = "fundarb",
+        record: Record | None = None,
+    ) -> None:
+        self.context = context
+        self.settings = settings or RunnerSettings()
+        self.owner = owner
+        self.journal = context.store.actions
+        self._record_event = record
+        self._handlers: dict[str, tuple[Registration, ActionHandler]] = {}
+
+    # -- submitting --------------------------------------------------------------------------------------------
+
+    async def submit(
+        self, plan: ActionPlan | Sequence[RebalanceAction], *, plan_id: str | None = None
+    ) -> list[ActionRecord]:
+        """Journal a plan (all its actions, pending) before any of it runs; return the journalled actions.
+
+        Unknown action types and invalid details are journalled too: they fail when their turn comes, with the
+        reason, so nothing of the plan is lost.
+        """
+        plan = as_plan(plan)
+        if not plan:
+            return []
+        plan_id = plan_id or new_id()
+        records = await self.journal.append_plan(plan.planned(plan_id), plan_id=plan_id)
+        for r in records:
+            if ("action_types", r.action_type) not in self.context.plugins.registry:
+                logger.bind(action=r.id).warning("plan {} holds unknown action type {!r}", plan_id, r.action_type)
+        await self._event(
+            EventKind.ACTION_PLANNED,
+            {
+                "plan_id": plan_id,
+                "actions": [{"id": r.id, "type": r.action_type, "depends_on": list(r.depends_on)} for r in records],
+            },
+            records[0].position_id,
+        )
+        return records
+
+    # -- resuming ----------------------------------------------------------------------------------------------
+
+    async def resume(self) -> list[str]:
+        """On start: hand actions a dead process left `running` back to their handlers, marked resumed.
+
+        They become `waiting` (due now) with `interrupted: true` in their state: the next `run_due` runs them in the
+        same attempt, and their handlers reconcile with the venues (by client order id, transfer key, position id)
+        before acting. Returns one line per unfinished action, for the start-up report.
+        """
+        lines = []
+        for record in await self.journal.list_unfinished():
+            if record.status is S.RUNNING:
+                await self.journal.save_state(record.id, {"interrupted": True})
+                await self.journal.mark_waiting(record.id, self.context.clock.now(), "interrupted; resuming")
+                lines.append(f"action {record.id} {record.action_type}: interrupted while running; will resume")
+            else:
+                lines.append(f"action {record.id} {record.action_type}: {record.status.value}")
+        for line in lines:
+            logger.info("actions: {}", line)
+        return lines
+
+    # -- running -----------------------------------------------------------------------------------------------
+
+    async def run_due(self) -> RunReport:
+        """Run every action due now (and those that become due as others finish), most urgent first."""
+        report = RunReport()
+        seen: set[str] = set()
+        for _ in range(MAX_ROUNDS):
+            report.cancelled += await self._cancel_blocked()
+            ready = [r for r in await self.journal.ready(self.context.clock.now()) if r.id not in seen]
+            if not ready:
+                break
+            units = await self._units(ready, report)
+            seen.update(r.id for r in ready)
+            if not units:
+                continue
+            units.sort(key=lambda u: -u.urgency)
+            if len(units) == 1:
+                await self._run_unit(units[0], report)
+            else:
+                limit = asyncio.Semaphore(self.settings.max_concurrent)
+                async with asyncio.TaskGroup() as group:
+                    for unit in units:  # created most urgent first: the semaphore admits them in that order
+                        group.create_task(self._limited(limit, unit, report))
+        return report
+
+    async def _limited(self, limit: asyncio.Semaphore, unit: _Unit, report: RunReport) -> None:
+        async with limit:
+            await self._run_unit(unit, report)
+
+    async def _cancel_blocked(self) -> list[str]:
+        """Cancel actions waiting for a failed or cancelled action (repeatedly: the cancellation spreads)."""
+        cancelled: list[str] = []
+        while blocked := await self.journal.blocked_by_failure():
+            for action, dependency in blocked:
+                why = f"cancelled: {dependency.action_type} {dependency.id} it waits for {dependency.status.value}"
+                try:
+                    await self.journal.cancel(action.id, why)
+                except StoreError:
+                    continue
+                cancelled.append(action.id)
+                await self._event(
+                    EventKind.ACTION_DONE,
+                    {"action_id": action.id, "action_type": action.action_type, "status": "cancelled", "error": why},
+                    action.position_id,
+                )
+            if not cancelled:
+                break
+        return cancelled
+
+    def _handler(self, action_type: str) -> tuple[Registration, ActionHandler]:
+        cached = self._handlers.get(action_type)
+        if cached is None:
+            registration = self.context.plugins.registry.get("action_types", action_type)
+            handler = registration.factory(self.context)
+            cached = self._handlers[action_type] = (registration, handler)
+        return cached
+
+    async def _units(self, ready: list[ActionRecord], report: RunReport) -> list[_Unit]:
+        units: list[_Unit] = []
+        batches: dict[tuple[str, Hashable], list[RunningAction]] = {}
+        handlers: dict[tuple[str, Hashable], ActionHandler] = {}
+        now = self.context.clock.now()
+        for record in ready:
+            try:
+                registration, handler = self._handler(record.action_type)
+            except PluginError as exc:
+                await self._fail_unstarted(record, f"unknown action type {record.action_type!r}: {exc}", report)
+                continue
+            except Exception as exc:
+                await self._fail_unstarted(record, f"the {record.action_type!r} handler cannot be built: {exc}", report)
+                continue
+            try:
+                details = validate_details(registration.config_cls, record.details)
+            except ActionFailed as exc:
+                await self._fail_unstarted(record, str(exc), report)
+                continue
+            running = RunningAction(
+                record, details, self.context, resumed=bool((record.state or {}).get("interrupted"))
+            )
+            key = None
+            if isinstance(handler, BatchHandler):
+                batch = (record.state or {}).get("batch")
+                key = ("started", batch) if batch else handler.batch_key(running)
+            if key is None:
+                units.append(_Unit(handler, [running]))
+                continue
+            group_key = (record.action_type, key)
+            batches.setdefault(group_key, []).append(running)
+            handlers[group_key] = handler
+        for group_key, members in batches.items():
+            started = group_key[1][0] == "started" if isinstance(group_key[1], tuple) else False
+            first = min(m.record.created_at for m in members)
+            if not started and first + self.settings.batch_window > now:
+                continue  # still collecting: transfers inside the window become one
+            ids = sorted(m.id for m in members)
+            batch = (members[0].state.get("batch") if started else None) or _batch_id(ids)
+            units.append(_Unit(handlers[group_key], members, batch=batch))
+        return units
+
+    async def _fail_unstarted(self, record: ActionRecord, why: str, report: RunReport) -> None:
+        [record] = await self.journal.start([record.id], self.owner)
+        await self._finish_failed([record], why, report)
+
+    async def _run_unit(self, unit: _Unit, report: RunReport) -> None:
+        ids = [a.id for a in unit.actions]
+        state = {"batch": unit.batch, "batch_members": ids} if unit.batch else None
+        try:
+            started = await self.journal.start(ids, self.owner, state=state)
+        except StoreError as exc:  # cancelled by an operator between `ready` and now
+            logger.info("actions {} not started: {}", ids, exc)
+            return
+        for action, record in zip(unit.actions, started, strict=True):
+            action.record = record
+        await self.context.checkpoint(f"started:{','.join(ids)}")
+        begun = self.context.clock.monotonic()
+        log = logger.bind(action=ids[0] if len(ids) == 1 else f"batch {unit.batch}")
+        try:
+            if unit.batch is not None:
+                assert isinstance(unit.handler, BatchHandler)
+                outcome: Outcome = await unit.handler.run_batch(unit.actions)
+            else:
+                outcome = await unit.handler.run(unit.actions[0])
+        except RetryLater as exc:
+            await self._retry(unit, str(exc), exc.after, report)
+            return
+        except VenueError as exc:
+            if exc.transient:
+                await self._retry(unit, f"venue: {exc}", None, report)
+            else:
+                await self._finish_failed([a.record for a in unit.actions], f"venue: {exc}", report)
+            return
+        except ActionFailed as exc:
+            await self._finish_failed([a.record for a in unit.actions], str(exc), report)
+            return
+        except Exception as exc:  # a handler's bug fails its action, never the runner
+            log.opt(exception=exc).error("action handler {} raised", unit.actions[0].record.action_type)
+            why = f"handler raised {type(exc).__name__}: {exc}"
+            await self._finish_failed([a.record for a in unit.actions], why, report)
+            return
+        elapsed = self.context.clock.monotonic() - begun
+        await self.context.checkpoint(f"handled:{','.join(ids)}")
+        if isinstance(outcome, Wait):
+            for a in unit.actions:
+                await self.journal.mark_waiting(a.id, outcome.until, outcome.note or None)
+                report.waiting.append(a.id)
+            return
+        if isinstance(outcome, AwaitApproval):
+            for a in unit.actions:
+                await self.journal.mark_awaiting_approval(a.id, outcome.note)
+                report.awaiting_approval.append(a.id)
+                await self._event(
+                    EventKind.ALERT,
+                    {"alert": "approval_needed", "action_id": a.id, "action_type": a.record.action_type,
+                     "note": outcome.note},
+                    a.position_id,
+                )  # fmt: skip
+            return
+        result = {**dict(outcome or {}), "run_seconds": round(elapsed, 6)}
+        for a in unit.actions:
+            try:
+                done = await self.journal.mark_succeeded(a.id, result=result)
+            except StoreError as exc:  # cancelled under us: the journal keeps the first final status
+                log.warning("action {} finished but could not be marked succeeded: {}", a.id, exc)
+                continue
+            report.succeeded.append(a.id)
+            log.info("action {} {} succeeded (attempt {})", a.id, a.record.action_type, done.attempts)
+            await self._event(
+                EventKind.ACTION_DONE,
+                {"action_id": a.id, "action_type": a.record.action_type, "status": "succeeded",
+                 "attempts": done.attempts, "result": result},
+                a.position_id,
+            )  # fmt: skip
+            await self.context.checkpoint(f"succeeded:{a.id}")
+
+    async def _retry(self, unit: _Unit, why: str, after: timedelta | None, report: RunReport) -> None:
+        attempts = max(a.record.attempts for a in unit.actions)
+        if attempts >= self.settings.max_attempts:
+            await self._finish_failed(
+                [a.record for a in unit.actions], f"gave up after {attempts} attempts: {why}", report
+            )
+            return
+        delay = after if after is not None else self.settings.backoff(attempts)
+        due = self.context.clock.now() + delay
+        for a in unit.actions:
+            await self.journal.mark_failed(a.id, why, retry=True, not_before=due)
+            report.retrying.append(a.id)
+        logger.warning("actions {} will retry at {} ({})", [a.id for a in unit.actions], due.isoformat(), why)
+
+    async def _finish_failed(self, records: Sequence[ActionRecord], why: str, report: RunReport) -> None:
+        for record in records:
+            try:
+                await self.journal.mark_failed(record.id, why)
+            except StoreError as exc:
+                logger.warning("action {} could not be marked failed: {}", record.id, exc)
+                continue
+            report.failed.append(record.id)
+            logger.bind(action=record.id).error("action {} {} failed: {}", record.id, record.action_type, why)
+            data = {"action_id": record.id, "action_type": record.action_type, "status": "failed", "error": why}
+            await self._event(EventKind.ACTION_DONE, data, record.position_id)
+            await self._event(EventKind.ALERT, {"alert": "action_failed", **data}, record.position_id)
+
+    async def _event(self, kind: str, data: Mapping[str, Any], position_id: str | None) -> None:
+        if self._record_event is not None:
+            await self._record_event(kind, data, position_id)
+        else:
+            await self.context.store.events.append(kind, dict(data), position_id=position_id)
+
+    # -- introspection -----------------------------------------------------------------------------------------
+
+    async def next_due(self) -> datetime | None:
+        return await self.journal.next_due()
+
+
+def _batch_id(ids: Sequence[str]) -> str:
+    digest = hashlib.sha256("\n".join(sorted(ids)).encode()).hexdigest()[:24]
+    return f"batch-{digest}"

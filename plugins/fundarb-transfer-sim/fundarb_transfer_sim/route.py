@@ -1,0 +1,73 @@
+"""The sim route: a resumable state machine over the sim venues' keyed withdrawals and deposits."""
+
+from __future__ import annotations
+
+import random
+from decimal import Decimal
+
+from fundarb_core.actions import ActionContext, ActionFailed, TransferStep
+from fundarb_core.errors import VenueRejected
+from fundarb_core.model.records import TransferRecord, TransferState
+from fundarb_core.venues.sim.venue import SimVenue
+from fundarb_core.venues.sim.world import stable_seed
+from fundarb_transfer_sim.config import SimTransferConfig
+
+__all__ = ["SimTransferRoute"]
+
+T = TransferState
+
+
+class SimTransferRoute:
+    """requested → withdrawn → in_flight (for `delay`) → deposited → confirmed."""
+
+    def __init__(self, config: SimTransferConfig, context: ActionContext) -> None:
+        self.config = config
+        self.context = context
+
+    def _sim(self, name: str) -> SimVenue | None:
+        venue = self.context.venues.get(name)
+        if not isinstance(venue, SimVenue):
+            return None
+        if self.config.venues and name not in self.config.venues:
+            return None
+        return venue
+
+    def _venue(self, name: str) -> SimVenue:
+        venue = self._sim(name)
+        if venue is None:
+            raise ActionFailed(f"the sim transfer route does not serve venue {name!r}")
+        return venue
+
+    def serves(self, from_venue: str, to_venue: str, asset: str) -> bool:
+        return self._sim(from_venue) is not None and self._sim(to_venue) is not None
+
+    def _fails(self, transfer: TransferRecord) -> bool:
+        if self.config.fail_probability == 0:
+            return False
+        draw = random.Random(stable_seed(self.config.seed, "transfer", transfer.idempotency_key)).random()
+        return Decimal(repr(draw)) < self.config.fail_probability
+
+    async def advance(self, transfer: TransferRecord, *, approvals: int) -> TransferStep:
+        now = self.context.clock.now()
+        reference = f"sim-{transfer.id[:12]}"
+        if transfer.state in (T.REQUESTED, T.AWAITING_APPROVAL, T.SUBMITTED):
+            source = self._venue(transfer.from_venue)
+            if "withdrawn" not in source.transfers.get(transfer.id, {}):  # not done before a crash
+                if self._fails(transfer):
+                    return TransferStep(T.FAILED, error="simulated failure: the source venue refused the withdrawal")
+                try:
+                    source.withdraw(transfer.id, transfer.amount)
+                except VenueRejected as exc:
+                    return TransferStep(T.FAILED, error=str(exc))
+            return TransferStep(T.WITHDRAWN, reference=reference)
+        if transfer.state is T.WITHDRAWN:
+            return TransferStep(T.IN_FLIGHT, wait_until=now + self.config.delay)
+        if transfer.state is T.IN_FLIGHT:
+            arrives = transfer.updated_at + self.config.delay
+            if now < arrives:
+                return TransferStep(T.IN_FLIGHT, wait_until=arrives)
+            self._venue(transfer.to_venue).deposit(transfer.id, transfer.amount)
+            return TransferStep(T.DEPOSITED)
+        if transfer.state is T.DEPOSITED:
+            return TransferStep(T.CONFIRMED)
+        return TransferStep(transfer.state)
