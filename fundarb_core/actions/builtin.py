@@ -235,8 +235,9 @@ class OpenPositionHandler:
             raise ActionFailed("a chosen pair needs symbol, long_venue and short_venue together")
         new_id = derived_id("open", action.id)
         existing = await self.context.store.positions.get(new_id)
-        if existing is not None:  # opened before a crash (or by an earlier run of this attempt)
-            return {"opened": existing.id, "status": existing.status.value, "resumed": True}
+        if existing is not None:  # opened before a crash (or by an earlier run of this attempt): never twice
+            opened = existing.id if existing.status is PositionStatus.OPEN else None
+            return {"opened": opened, "position_id": existing.id, "status": existing.status.value, "resumed": True}
         exclude = None
         if details.exclude_position_pair and action.position_id is not None:
             old = await self.context.store.positions.get(action.position_id)

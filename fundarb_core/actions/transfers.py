@@ -94,8 +94,9 @@ class TransferService:
         for _ in range(MAX_STEPS):
             if transfer.state.final:
                 return transfer
+            before = transfer.state
             step = await handler.advance(transfer, approvals=approvals)
-            if step.state is not transfer.state or (step.reference and step.reference != transfer.reference):
+            if step.state is not before or (step.reference and step.reference != transfer.reference):
                 transfer = await self.store.transfers.set_state(
                     transfer.id, step.state, reference=step.reference, error=step.error
                 )
@@ -112,7 +113,7 @@ class TransferService:
                 return AwaitApproval(step.approval)
             if step.wait_until is not None:
                 return Wait(step.wait_until, f"transfer {transfer.state.value}")
-            if step.state is transfer.state and not transfer.state.final and step.state is not T.FAILED:
+            if step.state is before and not before.final:
                 raise RetryLater(f"transfer route {transfer.route!r} made no progress from {transfer.state.value}")
         raise RetryLater(f"transfer route {transfer.route!r} took more than {MAX_STEPS} steps")
 

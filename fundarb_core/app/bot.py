@@ -222,9 +222,10 @@ class Bot:
         # traded on several disjoint venue pairs at once.
         busy = {(v, p.symbol) for p in open_positions for v in (p.long_venue, p.short_venue)}
         exposure = self._venue_exposure(open_positions)
+        reserved = await self._reserved_slots()
         new = 0
         for opp in opportunities:
-            if new >= cfg.max_new_per_tick or len(open_positions) + new >= cfg.max_positions:
+            if new >= cfg.max_new_per_tick or len(open_positions) + new + reserved >= cfg.max_positions:
                 break
             legs = {(opp.long_venue, opp.symbol), (opp.short_venue, opp.symbol)}
             if legs & busy:
@@ -305,6 +306,15 @@ class Bot:
             record.id,
         )  # fmt: skip
         return record
+
+    async def _reserved_slots(self) -> int:
+        """Slots held for plans' pending reopens: the scanner does not take the place a plan will reopen into."""
+        if self.runner is None:
+            return 0
+        pending = await self.store.actions.list(
+            statuses=[ActionStatus.PENDING, ActionStatus.WAITING, ActionStatus.AWAITING_APPROVAL]
+        )
+        return sum(1 for a in pending if a.action_type == "open_position")
 
     async def open_for_action(
         self,
@@ -702,9 +712,37 @@ class Bot:
                 if position.status is not PositionStatus.OPENING:
                     await self.close_position(position, ExitReason.MAX_LOSS, Urgency.URGENT)
 
-    async def reconcile_startup(self) -> list[str]:
-        """Compare the store with the venues: finish interrupted opens, flag what does not match. Returns a report."""
+    async def reconcile_orders(self) -> list[str]:
+        """Ask the venues, by client order id, about every order the store has no final outcome for.
+
+        A live order left by a crash is cancelled (nothing may rest unmanaged: it could fill later, unhedged) and
+        its final state recorded, fills included. An intent the venue never saw stays as it is: the action that
+        made it re-asks for the same id when it resumes.
+        """
         report = []
+        for order in await self.store.orders.list_unfinished():
+            venue = self.venues.get(order.venue)
+            if venue is None:
+                report.append(f"order {order.client_order_id} on {order.venue}: venue not configured")
+                continue
+            cid, symbol = order.client_order_id, order.symbol
+            try:
+                state = await self.orders.call("reconcile", partial(venue.get_order, symbol, cid))
+                if state is not None and not state.status.final:
+                    state = await self.orders.call("cancel", partial(venue.cancel_order, symbol, cid))
+            except VenueError as exc:
+                report.append(f"order {cid} on {order.venue}: cannot reconcile now ({exc})")
+                continue
+            if state is None:
+                continue
+            await self.orders.journal.record_state(state)
+            report.append(f"order {cid} on {order.venue}: {state.status.value}, filled {state.filled_qty}")
+        return report
+
+    async def reconcile_startup(self) -> list[str]:
+        """Compare the store with the venues: settle orders left unfinished, finish interrupted opens, flag what
+        does not match. Returns a report."""
+        report = await self.reconcile_orders()
         for position in await self.store.positions.list_open():
             snaps = await self.snapshots(position)
             if snaps is None:

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from fundarb_core.model import PositionStatus
-from fundarb_core.model.records import PositionRecord
+from fundarb_core.model.records import ActionRecord, PositionRecord, TransferRecord, TransferState
 
-__all__ = ["position_rows", "summary", "write_chart"]
+__all__ = ["actions_summary", "position_rows", "summary", "write_chart"]
 
 ZERO = Decimal(0)
 
@@ -58,8 +58,26 @@ def summary(positions: list[PositionRecord]) -> dict[str, Any]:
     }
 
 
-def write_chart(positions: list[PositionRecord], path: Path) -> Path:
-    """Cumulative realised PnL over time (with its funding and price parts) and per-position net, as PNG."""
+def actions_summary(actions: list[ActionRecord], transfers: list[TransferRecord]) -> dict[str, Any]:
+    """What the action runner did: actions by type and status, transfers made, positions reopened."""
+    by_type: dict[str, dict[str, int]] = {}
+    for a in actions:
+        counts = by_type.setdefault(a.action_type, {})
+        counts[a.status.value] = counts.get(a.status.value, 0) + 1
+    confirmed = [t for t in transfers if t.state is TransferState.CONFIRMED]
+    reopened = [a for a in actions if a.action_type == "open_position" and (a.result or {}).get("opened")]
+    return {
+        "plans": len({a.plan_id for a in actions}),
+        "actions": by_type,
+        "transfers": {"confirmed": len(confirmed), "other": len(transfers) - len(confirmed)},
+        "moved": str(sum((t.amount for t in confirmed), ZERO)),
+        "reopened": len(reopened),
+    }
+
+
+def write_chart(positions: list[PositionRecord], path: Path, transfers: list[TransferRecord] | None = None) -> Path:
+    """Cumulative realised PnL over time (with its funding and price parts) and per-position net, as PNG;
+    confirmed transfers between venues are marked on the time axis."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -82,6 +100,10 @@ def write_chart(positions: list[PositionRecord], path: Path) -> Path:
         top.step(times, net, where="post", label="net realised PnL", linewidth=2)
         top.step(times, funding, where="post", label="funding", linestyle="--")
         top.step(times, price, where="post", label="price PnL − fees", linestyle=":")
+    moved = [t for t in transfers or [] if t.state is TransferState.CONFIRMED]
+    for i, t in enumerate(moved):
+        top.axvline(t.updated_at, color="tab:purple", linestyle=":", linewidth=0.8,
+                    label="transfer between venues" if i == 0 else None)  # fmt: skip
     top.axhline(0, color="grey", linewidth=0.5)
     top.set_ylabel("USD (cumulative)")
     top.set_title(f"fundarb: {len(closed)} closed positions")

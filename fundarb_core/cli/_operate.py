@@ -153,19 +153,35 @@ def close(config_path: Path, position_id: str) -> None:
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Chart path (default: DATA_DIR/report.png).")
 def report(config_path: Path, as_json: bool, out: Path | None) -> None:
     """Summarise results and write an equity/PnL chart (PNG)."""
-    from fundarb_core.app.report import summary, write_chart
+    from fundarb_core.app.report import actions_summary, summary, write_chart
 
     config = load(config_path)
 
     async def work(store: Any, data_dir: Path) -> Any:
-        return await store.positions.list(), data_dir
+        return (
+            await store.positions.list(),
+            await store.actions.list(),
+            await store.transfers.recent(10_000),
+            data_dir,
+        )
 
-    positions_, data_dir = asyncio.run(_with_store(config, work))
-    chart = write_chart(positions_, out or data_dir / "report.png")
-    s = summary(positions_)
+    positions_, actions_, transfers_, data_dir = asyncio.run(_with_store(config, work))
+    chart = write_chart(positions_, out or data_dir / "report.png", transfers_)
+    s: dict[str, Any] = summary(positions_)
+    s["actions"] = actions_summary(actions_, transfers_)
     s["chart"] = str(chart)
     if as_json:
         click.echo(json.dumps(s, indent=2))
     else:
         for key, value in s.items():
+            if key == "actions":
+                a = value
+                types = ", ".join(
+                    f"{t} " + "/".join(f"{n} {st}" for st, n in sorted(c.items()))
+                    for t, c in sorted(a["actions"].items())
+                )
+                click.echo(f"{'plans':10} {a['plans']} ({types or 'none'})")
+                click.echo(f"{'transfers':10} {a['transfers']['confirmed']} confirmed, moved {a['moved']}")
+                click.echo(f"{'reopened':10} {a['reopened']}")
+                continue
             click.echo(f"{key:10} {value}")

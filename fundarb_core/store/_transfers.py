@@ -139,6 +139,17 @@ class TransferRepository(Repository):
         found = await self._select(transfers.c.idempotency_key == idempotency_key)
         return found[0] if found else None
 
+    async def for_action(self, action_id: str) -> list[TransferRecord]:
+        """Transfers requested by an action (a batch's transfer names its first action)."""
+        return await self._select(transfers.c.action_id == action_id)
+
+    async def recent(self, limit: int = 100) -> list[TransferRecord]:
+        """The latest transfers, newest first."""
+        async with self._db.read() as conn:
+            stmt = sa.select(transfers).order_by(transfers.c.created_at.desc()).limit(limit)
+            rows = (await conn.execute(stmt)).all()
+        return [_transfer(row._mapping) for row in rows]
+
     async def list_unfinished(self) -> list[TransferRecord]:
         """Transfers not yet confirmed, failed or cancelled, oldest first."""
         return await self._select(transfers.c.state.in_([s for s in TransferState if not s.final]))

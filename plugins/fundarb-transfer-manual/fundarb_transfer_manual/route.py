@@ -29,8 +29,8 @@ class ManualTransferRoute:
     def _sims(self, transfer: TransferRecord) -> tuple[SimVenue, SimVenue] | None:
         source = self.context.venues.get(transfer.from_venue)
         target = self.context.venues.get(transfer.to_venue)
-        if isinstance(source, SimVenue) and isinstance(target, SimVenue):
-            return source, target
+        if all(getattr(v, "kind", None) == "sim" and hasattr(v, "withdraw") for v in (source, target)):
+            return source, target  # type: ignore[return-value]
         return None
 
     async def advance(self, transfer: TransferRecord, *, approvals: int) -> TransferStep:
