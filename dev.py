@@ -89,7 +89,8 @@ def test(extra: list[str]) -> int:
             print(f"FAILED: {' '.join(str(s) for s in step)}", file=sys.stderr)
             return 1
     # pytest's exit code 5 (no tests collected) is a failure here like any other non-zero code.
-    return _run(PY, "-m", "pytest", *extra, check=False, env=env)
+    # One worker per core (pytest-xdist): the crash-recovery property test alone takes a core for ~2 minutes.
+    return _run(PY, "-m", "pytest", "-n", "auto", *extra, check=False, env=env)
 
 
 def main(argv: list[str]) -> int:

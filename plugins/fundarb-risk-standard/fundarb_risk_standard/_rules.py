@@ -8,8 +8,10 @@ that is zero or negative, timestamps that cannot be subtracted: each makes that 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from decimal import ROUND_FLOOR, Context, Decimal
+from typing import Any
 
 from fundarb_core.model import ExitReason
 from fundarb_core.strategy.risk import ExitDecision, PositionView
@@ -111,6 +113,18 @@ def erosion(view: PositionView, threshold: Decimal, severe: Decimal, *, hold_if_
             f"erosion ratio {ratio} < threshold {threshold} (spread {current}, entry {entry})",
         )
     return STAY
+
+
+def reduce_crossed(view: PositionView, steps: Sequence[Any], done: set[str]) -> Any | None:
+    """The deepest reduction step (`erosion_below`, `level`) the erosion has crossed and not yet applied.
+
+    Compared as `current < erosion_below × entry` (entry > 0), like `erosion`; odd input crosses nothing.
+    """
+    current, entry = usable(view.current_spread), usable(view.entry_spread)
+    if current is None or entry is None or entry <= 0:
+        return None
+    crossed = [s for s in steps if current < _ARITH.multiply(s.erosion_below, entry) and s.level not in done]
+    return min(crossed, key=lambda s: s.erosion_below) if crossed else None
 
 
 def age_limit(view: PositionView, max_age: timedelta) -> ExitDecision:

@@ -128,22 +128,24 @@ class CombinedManager(_Waterfall[CombinedConfig]):
         step = self._reduce_step(view)
         if step is None:
             return decision
-        ratio = view.erosion_ratio
         return ExitDecision(
             False,
             ExitReason.PROFIT_EROSION,
-            f"erosion ratio {ratio:.3f} below {step.erosion_below}: shed {step.fraction}",
+            f"spread {view.current_spread} eroded below {step.erosion_below} of entry {view.entry_spread}: "
+            f"shed {step.fraction}",
             reduce=step.fraction,
         )
 
     def _reduce_step(self, view: PositionView) -> ReduceStep | None:
         """The deepest reduction step the erosion has crossed and that has not been applied to this position."""
-        ratio = view.erosion_ratio
-        if ratio is None or not self.config.reduce_size:
+        if not self.config.reduce_size:
             return None
-        done = {r.get("level") for r in view.position.details.get("reductions", []) if isinstance(r, dict)}
-        crossed = [s for s in self.config.reduce_size if ratio < s.erosion_below and s.level not in done]
-        return min(crossed, key=lambda s: s.erosion_below) if crossed else None
+        reductions = view.position.details.get("reductions", [])
+        done = (
+            {str(r.get("level")) for r in reductions if isinstance(r, dict)} if isinstance(reductions, list) else set()
+        )
+        step: ReduceStep | None = _rules.reduce_crossed(view, self.config.reduce_size, done)
+        return step
 
     def generate_actions(self, view: PositionView, reason: ExitReason, context: Any) -> Sequence[Any]:
         """The configured pipeline: reduce; or close → transfer back to the target split → reopen.

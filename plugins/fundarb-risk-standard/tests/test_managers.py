@@ -101,6 +101,10 @@ def test_defaults_are_the_earlier_bots() -> None:
         "hold_if_best": True,
         "max_age": timedelta(hours=168),
         "min_hold": timedelta(0),
+        # The pipelines after an exit are off by default: an exit closes, as the earlier bot did.
+        "transfer_on_exit": None,
+        "auto_reopen": None,
+        "reduce_size": [],
     }
     assert attrs.asdict(ProfitErosionConfig()) == {
         "erosion_threshold": Decimal("0.5"),

@@ -62,3 +62,104 @@ def test_close_transfer_reopen_runs_in_order_and_moves_funds(action_harness) -> 
     assert new.status is PositionStatus.OPEN
     assert new.id != position.id
     assert before[venues[0]] > 0
+
+
+def test_a_failed_transfer_fails_with_its_reason_and_cancels_the_reopen(action_harness) -> None:  # type: ignore[no-untyped-def]
+    h: Harness = action_harness(
+        transfers={"sim": {"kind": "sim", "fail_probability": "1"}}, actions={"batch_window": "0s"}
+    )
+    position = _open_one(h)
+    a, b = position.long_venue, position.short_venue
+    cash = {v: h.bot.venues[v].ledger.cash for v in (a, b)}
+    records = h.call(lambda: h.bot.runner.submit([
+        RebalanceAction("close_position", position.id, "rebalance"),
+        RebalanceAction("transfer_funds", position.id, "rebalance", {"from_venue": a, "to_venue": b, "amount": "100"}),
+        RebalanceAction("open_position", position.id, "rebalance"),
+    ]))  # fmt: skip
+    h.call(lambda: _drain(h))
+    close, transfer, reopen = h.call(lambda: h.runtime.store.actions.list_plan(records[0].plan_id))
+    assert close.status is ActionStatus.SUCCEEDED
+    assert transfer.status is ActionStatus.FAILED
+    assert "simulated failure: the source venue refused the withdrawal" in transfer.error
+    assert reopen.status is ActionStatus.CANCELLED
+    assert transfer.id in reopen.error
+    (record,) = h.call(lambda: h.runtime.store.transfers.for_action(transfer.id))
+    assert record.state is TransferState.FAILED
+    events = h.call(lambda: h.runtime.store.events.list(kind="alert"))
+    assert any(e.data.get("action_id") == transfer.id and e.data["alert"] == "action_failed" for e in events)
+    # Nothing lost: the position is closed, no funds left either venue, and nothing was reopened.
+    assert h.call(lambda: h.runtime.store.positions.get(position.id)).status is PositionStatus.CLOSED
+    assert h.bot.venues[a].transfers == {} and h.bot.venues[b].transfers == {}
+    assert h.call(lambda: h.runtime.store.positions.list_open()) == []
+    assert all(h.bot.venues[v].ledger.cash >= cash[v] - 5 for v in (a, b))  # only the close's fees and PnL
+
+
+def test_transfers_between_the_same_venues_inside_the_window_become_one(action_harness) -> None:  # type: ignore[no-untyped-def]
+    h: Harness = action_harness(actions={"batch_window": "5m"})
+    a, b = sorted(h.bot.venues)
+    detail = {"from_venue": a, "to_venue": b}
+    first = h.call(
+        lambda: h.bot.runner.submit([RebalanceAction("transfer_funds", None, "x", {**detail, "amount": "40"})])
+    )
+    h.call(lambda: h.clock.sleep(120))
+    second = h.call(
+        lambda: h.bot.runner.submit([RebalanceAction("transfer_funds", None, "x", {**detail, "amount": "60"})])
+    )
+    h.call(lambda: _drain(h))
+    one = h.call(lambda: h.runtime.store.actions.get(first[0].id))
+    two = h.call(lambda: h.runtime.store.actions.get(second[0].id))
+    assert one.status is two.status is ActionStatus.SUCCEEDED
+    assert one.result["transfer_id"] == two.result["transfer_id"]
+    assert one.result["batched"] == 2
+    transfer = h.call(lambda: h.runtime.store.transfers.get(one.result["transfer_id"]))
+    assert transfer.amount == Decimal(100)
+    assert h.bot.venues[a].transfers == {transfer.id: {"withdrawn": "100"}}
+
+
+def test_reduce_size_sheds_a_fraction_of_both_legs_once(action_harness) -> None:  # type: ignore[no-untyped-def]
+    h: Harness = action_harness()
+    position = _open_one(h)
+    qty = {v: abs(h.bot.venues[v].ledger.position("BTC").qty) for v in (position.long_venue, position.short_venue)}
+    (record,) = h.call(lambda: h.bot.runner.submit(
+        [RebalanceAction("reduce_size", position.id, "profit_erosion", {"fraction": "0.5", "level": "erosion<0.7"})]
+    ))  # fmt: skip
+    h.call(lambda: _drain(h))
+    done = h.call(lambda: h.runtime.store.actions.get(record.id))
+    assert done.status is ActionStatus.SUCCEEDED, done.error
+    after = {v: abs(h.bot.venues[v].ledger.position("BTC").qty) for v in qty}
+    for venue in qty:
+        assert after[venue] == qty[venue] - Decimal(done.result["reduced"][venue])
+        assert after[venue] > 0
+    assert after[position.long_venue] == after[position.short_venue]  # still delta-neutral
+    stored = h.call(lambda: h.runtime.store.positions.get(position.id))
+    assert stored.status is PositionStatus.OPEN
+    assert {leg.venue: leg.filled_quantity for leg in stored.legs} == after
+    assert stored.details["reductions"][0]["level"] == "erosion<0.7"
+
+
+def test_without_the_runner_an_exit_closes_at_once(action_harness) -> None:  # type: ignore[no-untyped-def]
+    h: Harness = action_harness(
+        actions={"enabled": False},
+        risk_manager={"kind": "combined", "flip_threshold": "0.01", "auto_reopen": {"pair": "best"}},
+    )
+    assert h.bot.runner is None
+    position = _open_one(h)
+    tick = h.call(lambda: h.bot.tick(scan=False))  # a flip threshold no spread reaches: exit now
+    assert position.id in tick.closed
+    assert h.call(lambda: h.runtime.store.actions.list()) == []
+
+
+def test_with_the_runner_an_exit_runs_the_risk_managers_plan(action_harness) -> None:  # type: ignore[no-untyped-def]
+    h: Harness = action_harness(
+        actions={"batch_window": "0s"},
+        risk_manager={"kind": "combined", "flip_threshold": "0.01",
+                      "transfer_on_exit": {"min_amount": "0.01"}, "auto_reopen": {"pair": "same"}},
+    )  # fmt: skip
+    position = _open_one(h)
+    tick = h.call(lambda: h.bot.tick(scan=False))
+    assert position.id in tick.closed  # the plan's close ran in the same tick
+    actions = h.call(lambda: h.runtime.store.actions.list(position_id=position.id))
+    assert [a.action_type for a in sorted(actions, key=lambda a: a.seq)] == [
+        "close_position", "transfer_funds", "open_position"
+    ]  # fmt: skip
+    assert all(a.reason == "divergence_flipped" for a in actions)

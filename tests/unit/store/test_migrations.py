@@ -72,7 +72,11 @@ async def test_upgrading_v1_with_data_to_latest_loses_nothing(target, open_store
     assert await store.schema_version() == 1
     await clock.advance(timedelta(days=1))
     report = await store.migrate()
-    assert (report.from_version, report.to_version, report.applied) == (1, LATEST_VERSION, tuple(range(2, LATEST_VERSION + 1)))
+    assert (report.from_version, report.to_version, report.applied) == (
+        1,
+        LATEST_VERSION,
+        tuple(range(2, LATEST_VERSION + 1)),
+    )
     assert await store.schema_version() == LATEST_VERSION
 
     reopened = await open_store()  # a new process, as after an upgrade of fundarb

@@ -1,0 +1,222 @@
+"""docs/plugins/writing-an-action-type.md works as written.
+
+The tutorial's files are its code blocks with a `title="path"`. They are written to a directory and installed the
+way `pip install -e` installs them (the package on the path, a dist-info with the pyproject's entry points). The
+plugin is then loaded the way fundarb loads it, through entry-point discovery, and plans holding its action type
+run through a real ActionRunner on simulated venues with a SQLite store, under a simulated clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import inspect
+import json
+import re
+import sys
+import tomllib
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import attrs
+import pytest
+
+from fundarb_core.actions import ActionContext, ActionPlan, ActionRunner, RebalanceAction
+from fundarb_core.app.bot import build_venues
+from fundarb_core.clock import EPOCH, SimClock
+from fundarb_core.config import parse_config
+from fundarb_core.model.records import ActionRecord, ActionStatus
+from fundarb_core.plugins import LOAD_ENV, Plugins
+from fundarb_core.store import Store
+from fundarb_core.venues import VenueContext
+
+TUTORIAL = Path(__file__).resolve().parents[2] / "docs" / "plugins" / "writing-an-action-type.md"
+BLOCK = re.compile(r'^```(\w+)(?: title="([^"]+)")?\n(.*?)^```$', flags=re.MULTILINE | re.DOTALL)
+DIST = "fundarb-action-leverage"
+TEST_MODULE = "action_tutorial_test_plugin"
+
+
+def blocks() -> list[tuple[str, str | None, str]]:
+    """(language, title, text) of every fenced block, in order."""
+    return [(m.group(1), m.group(2), m.group(3)) for m in BLOCK.finditer(TUTORIAL.read_text(encoding="utf-8"))]
+
+
+def snippet(*needles: str) -> str:
+    """The one untitled python block containing every needle."""
+    (found,) = [t for lang, title, t in blocks() if lang == "python" and not title and all(n in t for n in needles)]
+    return found
+
+
+@pytest.fixture
+def project(site, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The tutorial's project, installed as `pip install -e` would, on this process's path."""
+    files = [(title, text) for _, title, text in blocks() if title]
+    assert files, "the tutorial has no titled code blocks"
+    (top,) = {title.split("/", 1)[0] for title, _ in files}
+    for title, text in files:
+        path = site.root / title.split("/", 1)[1]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    meta = tomllib.loads((site.root / "pyproject.toml").read_text())["project"]
+    site.modules += ["fundarb_action_leverage", TEST_MODULE]
+    site.distribution(meta["name"], entry_points=meta["entry-points"]["fundarb"], version=meta["version"])
+    assert top == meta["name"] == DIST
+    monkeypatch.syspath_prepend(str(site.root))
+    return site.root
+
+
+@pytest.fixture
+def discovered(project: Path) -> Plugins:
+    """Plugins as fundarb loads them: the built-ins plus installed entry points, here only the tutorial's."""
+    return Plugins().load(environ={LOAD_ENV: DIST})
+
+
+def run_plan(
+    plugins: Plugins, tmp_path: Path, make_plan: Callable[[str], ActionPlan]
+) -> tuple[list[ActionRecord], Any]:
+    """Run `make_plan(position_id)` to its end on sim venues alpha and beta (position: BTC long alpha, short beta)."""
+    sim = {"kind": "sim", "symbols": ["BTC"], "persist": False}
+    config = parse_config({"venues": {"alpha": sim, "beta": {**sim, "seed": 3}}}, plugins)
+    clock = SimClock(EPOCH)
+    venues = build_venues(config, plugins, VenueContext(clock))
+
+    async def main() -> list[ActionRecord]:
+        store = await Store.open(tmp_path / "fundarb.db", clock=clock)
+        try:
+            position = await store.positions.create(
+                symbol="BTC", long_venue="alpha", short_venue="beta",
+                long_quantity=Decimal(0), short_quantity=Decimal(0), notional_usd=Decimal(0),
+            )  # fmt: skip
+            runner = ActionRunner(
+                ActionContext(clock=clock, store=store, venues=venues, config=config, plugins=plugins)
+            )
+            records = await runner.submit(make_plan(position.id))
+            await runner.run_due()
+            return await store.actions.list_plan(records[0].plan_id)
+        finally:
+            await store.close()
+
+    return asyncio.run(clock.run(main(), limit=3600)), venues
+
+
+def test_layout_lists_the_files_the_tutorial_writes() -> None:
+    (tree,) = [text for lang, _, text in blocks() if lang == "text"]
+    titles = [title for _, title, _ in blocks() if title]
+    assert len(titles) == 6
+    for title in titles:
+        assert Path(title).name in tree
+
+
+def test_every_python_block_compiles() -> None:
+    for number, (_, title, text) in enumerate(b for b in blocks() if b[0] == "python"):
+        compile(text, title or f"<untitled python block {number}>", "exec")
+
+
+def test_the_plugin_is_found_through_its_entry_point(discovered: Plugins) -> None:
+    registration = discovered.registry.get("action_types", "set_leverage")
+    assert registration.plugin == DIST
+    assert registration.config_cls is not None
+    assert registration.config_cls.__module__ == "fundarb_action_leverage.handler"
+    assert discovered.registry.by_plugin(DIST) == {"action_types": ["set_leverage"]}
+    # What `fundarb plugins --json` prints for it (the same serialisation), as the tutorial shows it.
+    (info,) = [i for i in discovered.info() if i.distribution == DIST]
+    (shown,) = [json.loads(text) for lang, _, text in blocks() if lang == "json"]
+    assert json.loads(json.dumps(attrs.asdict(info, recurse=True), default=list)) == shown
+
+
+def test_a_plan_with_set_leverage_runs_and_changes_both_venues(discovered: Plugins, tmp_path: Path) -> None:
+    def plan(position_id: str) -> ActionPlan:
+        return ActionPlan.of(RebalanceAction("set_leverage", position_id, "rebalance", {"leverage": "2"}))
+
+    (done,), venues = run_plan(discovered, tmp_path, plan)
+    assert done.status is ActionStatus.SUCCEEDED, done.error
+    assert done.attempts == 1
+    assert done.result is not None
+    assert done.result["applied"] == {"alpha": "2", "beta": "2"}
+    for name in ("alpha", "beta"):
+        assert venues[name].ledger.leverage["BTC"] == Decimal(2)
+        assert venues[name].default_leverage("BTC") != Decimal(2)  # so the action is what changed it
+
+
+def test_invalid_details_fail_the_action_naming_the_key(discovered: Plugins, tmp_path: Path) -> None:
+    def plan(position_id: str) -> ActionPlan:
+        return ActionPlan.of(
+            RebalanceAction("set_leverage", position_id, "rebalance", {"leverage": "0"}),
+            RebalanceAction("set_leverage", position_id, "rebalance", {"leverage": "2"}),
+        )
+
+    (invalid, after), venues = run_plan(discovered, tmp_path, plan)
+    assert invalid.status is ActionStatus.FAILED
+    assert invalid.error is not None
+    assert invalid.error.startswith("invalid details: details.leverage: ")
+    assert f"`{invalid.error}`" in TUTORIAL.read_text(encoding="utf-8")  # the message the tutorial shows
+    assert after.status is ActionStatus.CANCELLED  # the step after a failed one does not run
+    assert "BTC" not in venues["alpha"].ledger.leverage
+    assert "BTC" not in venues["beta"].ledger.leverage
+
+
+def test_the_after_example_waits_as_described() -> None:
+    namespace: dict[str, Any] = {"a": SimpleNamespace(id="pa"), "b": SimpleNamespace(id="pb")}
+    exec(snippet("after=", "ActionPlan.of("), namespace)
+    planned = namespace["plan"].planned("plan")
+    assert [(p.action_type, p.position_id, p.depends_on) for p in planned] == [
+        ("close_position", "pa", ()),
+        ("close_position", "pb", ()),
+        ("set_leverage", "pa", ("plan.0",)),
+        ("set_leverage", "pb", ("plan.1",)),
+    ]
+
+
+def test_the_close_then_set_leverage_plan_runs_on_a_bot(project: Path, tmp_path: Path) -> None:
+    from tests.integration.bot.conftest import Harness, make_config
+
+    plugins = Plugins().load(environ={LOAD_ENV: f"{DIST},fundarb-close-maker-first"})
+    h = Harness(make_config(tmp_path / "data", plugins, strategy={"symbols": ["BTC"], "max_positions": 1}), plugins)
+    try:
+        h.call(lambda: h.bot.tick(scan=True))
+        (position,) = h.call(lambda: h.runtime.store.positions.list_open())
+        venues = [h.bot.venues[v] for v in (position.long_venue, position.short_venue)]
+        assert [v.ledger.leverage["BTC"] for v in venues] == [Decimal(3), Decimal(3)]  # the bot's default
+        namespace: dict[str, Any] = {"position": position}
+        exec(snippet("close_position", "set_leverage", "position.id"), namespace)
+        assert h.bot.runner is not None
+        records = h.call(lambda: h.bot.runner.submit(namespace["plan"]))
+
+        async def drain() -> None:
+            for _ in range(30):
+                await h.bot.run_actions()
+                if not await h.runtime.store.actions.list_unfinished():
+                    return
+                await h.clock.sleep(60)
+
+        h.call(drain)
+        done = h.call(lambda: h.runtime.store.actions.list_plan(records[0].plan_id))
+        assert [(a.action_type, a.status) for a in done] == [
+            ("close_position", ActionStatus.SUCCEEDED),
+            ("set_leverage", ActionStatus.SUCCEEDED),
+        ], [a.error for a in done]
+        assert [v.ledger.leverage["BTC"] for v in venues] == [Decimal(2), Decimal(2)]
+        assert done[0].finished_at is not None
+        assert done[1].started_at is not None
+        assert done[0].finished_at <= done[1].started_at
+    finally:
+        h.close()
+
+
+def test_tutorial_tests_pass(project: Path, tmp_path: Path) -> None:
+    spec = importlib.util.spec_from_file_location(TEST_MODULE, project / "tests" / "test_plugin.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    tests = [getattr(module, name) for name in dir(module) if name.startswith("test_")]
+    assert len(tests) == 3
+    for test in tests:
+        assert list(inspect.signature(test).parameters) == ["tmp_path"]
+        workdir = tmp_path / test.__name__
+        workdir.mkdir()
+        test(workdir)
