@@ -62,12 +62,23 @@ def _run(config_path: Path, work: Callable[[Any], Awaitable[Any]]) -> Any:
     return asyncio.run(_with_store(config, inner))
 
 
+def short_id(action: Any) -> str:
+    """`<first 8 of the plan id>.<seq>`: what the table shows and the commands accept."""
+    return f"{action.plan_id[:8]}.{action.seq}"
+
+
 async def _one(store: Any, action_id: str) -> Any:
-    """The action whose id is (or starts with) `action_id`; exit 2 when none or several match."""
+    """The action `action_id` names: its id, an unambiguous prefix, or `<plan id prefix>.<seq>` as listed.
+
+    Exits 2 when none or several match."""
     exact = await store.actions.get(action_id)
     if exact is not None:
         return exact
-    found = await store.actions.find(action_id)
+    plan_prefix, _, seq = action_id.rpartition(".")
+    if plan_prefix and seq.isdigit():
+        found = [a for a in await store.actions.find(plan_prefix) if a.seq == int(seq)]
+    else:
+        found = await store.actions.find(action_id)
     if not found:
         fail(f"{action_id}: no action with that id")
     if len(found) > 1:
@@ -129,12 +140,12 @@ def list_(config_path: Path, as_json: bool, show_all: bool, position_id: str | N
     from rich.table import Table
 
     table = Table(title="actions")
-    for key in ("id", "plan", "type", "status", "position", "attempts", "note"):
+    for key in ("action", "plan", "type", "status", "position", "attempts", "note"):
         table.add_column(key, overflow="fold")
     for r in rows:
         note = _note(r)
         table.add_row(
-            r["id"], r["plan_id"][:8], r["action_type"], r["status"], (r["position_id"] or "-")[:8],
+            f"{r['plan_id'][:8]}.{r['seq']}", r["plan_id"][:8], r["action_type"], r["status"], (r["position_id"] or "-")[:8],
             str(r["attempts"]), note,
         )  # fmt: skip
     Console(width=160).print(table)

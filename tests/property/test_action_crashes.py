@@ -21,7 +21,6 @@ import inspect
 import shutil
 import tempfile
 from collections.abc import Callable
-from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any

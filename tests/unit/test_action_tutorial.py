@@ -3,7 +3,8 @@
 The tutorial's files are its code blocks with a `title="path"`. They are written to a directory and installed the
 way `pip install -e` installs them (the package on the path, a dist-info with the pyproject's entry points). The
 plugin is then loaded the way fundarb loads it, through entry-point discovery, and plans holding its action type
-run through a real ActionRunner on simulated venues with a SQLite store, under a simulated clock.
+run through a real ActionRunner on simulated venues with a SQLite store, under a simulated clock. The tutorial's
+plan snippets are run too, and so is the test it ships.
 """
 
 from __future__ import annotations
@@ -24,7 +25,15 @@ from typing import Any
 import attrs
 import pytest
 
-from fundarb_core.actions import ActionContext, ActionPlan, ActionRunner, RebalanceAction
+from fundarb_core.actions import (
+    ActionContext,
+    ActionFailed,
+    ActionPlan,
+    ActionRunner,
+    RebalanceAction,
+    RunningAction,
+    validate_details,
+)
 from fundarb_core.app.bot import build_venues
 from fundarb_core.clock import EPOCH, SimClock
 from fundarb_core.config import parse_config
@@ -50,6 +59,10 @@ def snippet(*needles: str) -> str:
     return found
 
 
+def set_leverage_to_2(position_id: str) -> ActionPlan:
+    return ActionPlan.of(RebalanceAction("set_leverage", position_id, "rebalance", {"leverage": "2"}))
+
+
 @pytest.fixture
 def project(site, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The tutorial's project, installed as `pip install -e` would, on this process's path."""
@@ -70,14 +83,17 @@ def project(site, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def discovered(project: Path) -> Plugins:
-    """Plugins as fundarb loads them: the built-ins plus installed entry points, here only the tutorial's."""
+    """Plugins as fundarb loads them: the built-ins, then installed entry points (here only the tutorial's)."""
     return Plugins().load(environ={LOAD_ENV: DIST})
 
 
 def run_plan(
-    plugins: Plugins, tmp_path: Path, make_plan: Callable[[str], ActionPlan]
+    plugins: Plugins, tmp_path: Path, make_plan: Callable[[str], ActionPlan], *, symbol: str = "BTC"
 ) -> tuple[list[ActionRecord], Any]:
-    """Run `make_plan(position_id)` to its end on sim venues alpha and beta (position: BTC long alpha, short beta)."""
+    """Submit `make_plan(position_id)` and run what is due once, on sim venues alpha and beta (which list BTC).
+
+    The position is `symbol`, long on alpha and short on beta; the store is `tmp_path/fundarb.db`.
+    """
     sim = {"kind": "sim", "symbols": ["BTC"], "persist": False}
     config = parse_config({"venues": {"alpha": sim, "beta": {**sim, "seed": 3}}}, plugins)
     clock = SimClock(EPOCH)
@@ -87,12 +103,11 @@ def run_plan(
         store = await Store.open(tmp_path / "fundarb.db", clock=clock)
         try:
             position = await store.positions.create(
-                symbol="BTC", long_venue="alpha", short_venue="beta",
+                symbol=symbol, long_venue="alpha", short_venue="beta",
                 long_quantity=Decimal(0), short_quantity=Decimal(0), notional_usd=Decimal(0),
             )  # fmt: skip
-            runner = ActionRunner(
-                ActionContext(clock=clock, store=store, venues=venues, config=config, plugins=plugins)
-            )
+            context = ActionContext(clock=clock, store=store, venues=venues, config=config, plugins=plugins)
+            runner = ActionRunner(context)
             records = await runner.submit(make_plan(position.id))
             await runner.run_due()
             return await store.actions.list_plan(records[0].plan_id)
@@ -127,11 +142,17 @@ def test_the_plugin_is_found_through_its_entry_point(discovered: Plugins) -> Non
     assert json.loads(json.dumps(attrs.asdict(info, recurse=True), default=list)) == shown
 
 
-def test_a_plan_with_set_leverage_runs_and_changes_both_venues(discovered: Plugins, tmp_path: Path) -> None:
-    def plan(position_id: str) -> ActionPlan:
-        return ActionPlan.of(RebalanceAction("set_leverage", position_id, "rebalance", {"leverage": "2"}))
+def test_without_the_plugin_the_action_type_is_unknown(project: Path, tmp_path: Path) -> None:
+    plugins = Plugins().load(environ={LOAD_ENV: ""})  # the tutorial's distribution is installed, but not loaded
+    assert ("action_types", "set_leverage") not in plugins.registry
+    (done,), _ = run_plan(plugins, tmp_path, set_leverage_to_2)
+    assert done.status is ActionStatus.FAILED
+    assert done.error is not None
+    assert done.error.startswith("unknown action type 'set_leverage'")
 
-    (done,), venues = run_plan(discovered, tmp_path, plan)
+
+def test_a_plan_with_set_leverage_runs_and_changes_both_venues(discovered: Plugins, tmp_path: Path) -> None:
+    (done,), venues = run_plan(discovered, tmp_path, set_leverage_to_2)
     assert done.status is ActionStatus.SUCCEEDED, done.error
     assert done.attempts == 1
     assert done.result is not None
@@ -158,8 +179,30 @@ def test_invalid_details_fail_the_action_naming_the_key(discovered: Plugins, tmp
     assert "BTC" not in venues["beta"].ledger.leverage
 
 
+def test_a_venue_refusal_fails_the_action(discovered: Plugins, tmp_path: Path) -> None:
+    (refused,), _ = run_plan(discovered, tmp_path, set_leverage_to_2, symbol="ETH")  # the venues list BTC only
+    assert refused.status is ActionStatus.FAILED
+    assert refused.attempts == 1  # a definite refusal is not retried
+    assert refused.error == "leverage 2 refused: [alpha]: unknown symbol 'ETH'"
+
+
+def test_an_unknown_position_fails(discovered: Plugins) -> None:
+    # The journal refuses an action naming a position it does not hold, so the handler is called directly.
+    registration = discovered.registry.get("action_types", "set_leverage")
+    details = validate_details(registration.config_cls, {"leverage": "2"})
+
+    async def no_position(position_id: str) -> None:
+        return None
+
+    context: Any = SimpleNamespace(store=SimpleNamespace(positions=SimpleNamespace(get=no_position)), venues={})
+    record: Any = SimpleNamespace(id="plan.0", position_id="nope")
+    with pytest.raises(ActionFailed, match=r"^no position nope$"):
+        asyncio.run(registration.factory(context).run(RunningAction(record, details, context)))
+
+
 def test_the_after_example_waits_as_described() -> None:
-    namespace: dict[str, Any] = {"a": SimpleNamespace(id="pa"), "b": SimpleNamespace(id="pb")}
+    namespace: dict[str, Any] = {"ActionPlan": ActionPlan, "RebalanceAction": RebalanceAction}
+    namespace.update(a=SimpleNamespace(id="pa"), b=SimpleNamespace(id="pb"))
     exec(snippet("after=", "ActionPlan.of("), namespace)
     planned = namespace["plan"].planned("plan")
     assert [(p.action_type, p.position_id, p.depends_on) for p in planned] == [
@@ -179,18 +222,19 @@ def test_the_close_then_set_leverage_plan_runs_on_a_bot(project: Path, tmp_path:
         h.call(lambda: h.bot.tick(scan=True))
         (position,) = h.call(lambda: h.runtime.store.positions.list_open())
         venues = [h.bot.venues[v] for v in (position.long_venue, position.short_venue)]
-        assert [v.ledger.leverage["BTC"] for v in venues] == [Decimal(3), Decimal(3)]  # the bot's default
+        assert [v.ledger.leverage["BTC"] for v in venues] == [Decimal(3), Decimal(3)]  # what the bot opened with
         namespace: dict[str, Any] = {"position": position}
         exec(snippet("close_position", "set_leverage", "position.id"), namespace)
-        assert h.bot.runner is not None
-        records = h.call(lambda: h.bot.runner.submit(namespace["plan"]))
+        runner = h.bot.runner
+        assert runner is not None
+        records = h.call(lambda: runner.submit(namespace["plan"]))
 
         async def drain() -> None:
             for _ in range(30):
                 await h.bot.run_actions()
                 if not await h.runtime.store.actions.list_unfinished():
                     return
-                await h.clock.sleep(60)
+                await h.clock.sleep(60)  # simulated time
 
         h.call(drain)
         done = h.call(lambda: h.runtime.store.actions.list_plan(records[0].plan_id))
@@ -206,6 +250,29 @@ def test_the_close_then_set_leverage_plan_runs_on_a_bot(project: Path, tmp_path:
         h.close()
 
 
+@pytest.mark.slow
+def test_an_operator_sees_the_action(discovered: Plugins, project: Path, tmp_path: Path, fundarb) -> None:
+    (done,), _ = run_plan(discovered, tmp_path, set_leverage_to_2)
+    config = tmp_path / "fundarb.toml"
+    config.write_text(f"[store]\nurl = {json.dumps(str(tmp_path / 'fundarb.db'))}\n", encoding="utf-8")
+    env = {LOAD_ENV: DIST}
+
+    listed = fundarb("actions", "list", "--json", "--config", str(config), path=project, env=env)
+    assert listed.returncode == 0, listed.stderr
+    rows = [(r["id"], r["action_type"], r["status"]) for r in json.loads(listed.stdout)]
+    assert rows == [(done.id, "set_leverage", "succeeded")]
+
+    shown = fundarb("actions", "show", done.id[:10], "--json", "--config", str(config), path=project, env=env)
+    assert shown.returncode == 0, shown.stderr
+    out = json.loads(shown.stdout)
+    assert out["details"] == {"leverage": "2"}
+    assert out["result"]["applied"] == {"alpha": "2", "beta": "2"}
+    assert out["plan"] == [{"id": done.id, "action_type": "set_leverage", "status": "succeeded"}]
+
+    cancelled = fundarb("actions", "cancel", done.id, "--config", str(config), path=project, env=env)
+    assert cancelled.returncode != 0  # only an unfinished action can be cancelled
+
+
 def test_tutorial_tests_pass(project: Path, tmp_path: Path) -> None:
     spec = importlib.util.spec_from_file_location(TEST_MODULE, project / "tests" / "test_plugin.py")
     assert spec is not None
@@ -214,7 +281,7 @@ def test_tutorial_tests_pass(project: Path, tmp_path: Path) -> None:
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     tests = [getattr(module, name) for name in dir(module) if name.startswith("test_")]
-    assert len(tests) == 3
+    assert len(tests) == 2
     for test in tests:
         assert list(inspect.signature(test).parameters) == ["tmp_path"]
         workdir = tmp_path / test.__name__

@@ -45,7 +45,8 @@ def test_close_transfer_reopen_runs_in_order_and_moves_funds(action_harness) -> 
     h.call(lambda: _drain(h))
     done = h.call(lambda: h.runtime.store.actions.list_plan(records[0].plan_id))
     assert [a.status for a in done] == [ActionStatus.SUCCEEDED] * 3
-    assert done[0].finished_at <= done[1].started_at and done[1].finished_at <= done[2].started_at
+    assert done[0].finished_at <= done[1].started_at
+    assert done[1].finished_at <= done[2].started_at
     closed = h.call(lambda: h.runtime.store.positions.get(position.id))
     assert closed.status is PositionStatus.CLOSED
     assert h.call(lambda: h.runtime.store.transfers.list_unfinished()) == []
@@ -89,7 +90,8 @@ def test_a_failed_transfer_fails_with_its_reason_and_cancels_the_reopen(action_h
     assert any(e.data.get("action_id") == transfer.id and e.data["alert"] == "action_failed" for e in events)
     # Nothing lost: the position is closed, no funds left either venue, and nothing was reopened.
     assert h.call(lambda: h.runtime.store.positions.get(position.id)).status is PositionStatus.CLOSED
-    assert h.bot.venues[a].transfers == {} and h.bot.venues[b].transfers == {}
+    assert h.bot.venues[a].transfers == {}
+    assert h.bot.venues[b].transfers == {}
     assert h.call(lambda: h.runtime.store.positions.list_open()) == []
     assert all(h.bot.venues[v].ledger.cash >= cash[v] - 5 for v in (a, b))  # only the close's fees and PnL
 

@@ -52,4 +52,37 @@ def test_init_run_three_days_then_positions_show_pnl_parts(tmp_path: Path) -> No
     assert paused.returncode == 0, paused.stderr
     report = _fundarb("report", "--config", "paper.toml", "--json", cwd=tmp_path)
     assert report.returncode == 0, report.stderr
-    assert Path(json.loads(report.stdout)["chart"]).exists()
+    summary = json.loads(report.stdout)
+    assert Path(summary["chart"]).exists()
+    # The starter config's pipelines: after an exit, close → transfer back to an even split → reopen.
+    listed = _fundarb("actions", "list", "--config", "paper.toml", "--all", "--json", cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    actions = json.loads(listed.stdout)
+    plans: dict[str, list[dict[str, object]]] = {}
+    for action in actions:
+        plans.setdefault(str(action["plan_id"]), []).append(action)
+    complete = [
+        sorted(p, key=lambda a: int(str(a["seq"])))
+        for p in plans.values()
+        if [a["action_type"] for a in sorted(p, key=lambda a: int(str(a["seq"])))]
+        == ["close_position", "transfer_funds", "open_position"]
+        and all(a["status"] == "succeeded" for a in p)
+    ]
+    assert complete, "a plan closed, transferred and reopened"
+    moved = [p for p in complete if "transfer_id" in (p[1]["result"] or {})]  # type: ignore[operator]
+    assert moved, "a transfer moved funds"
+    assert any((p[2]["result"] or {}).get("opened") for p in complete), "a plan reopened"  # type: ignore[union-attr]
+    assert summary["actions"]["transfers"]["confirmed"] >= len(moved)
+    assert Decimal(summary["actions"]["moved"]) > 0
+    assert summary["actions"]["reopened"] >= 1
+    transfer_action = str(moved[0][1]["id"])
+    short = f"{str(moved[0][1]['plan_id'])[:8]}.1"  # the table's form: plan id prefix . step
+    shown = _fundarb("actions", "show", "--config", "paper.toml", short, "--json", cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    detail = json.loads(shown.stdout)
+    assert detail["id"] == transfer_action
+    assert detail["transfers"][0]["state"] == "confirmed"
+    assert [step["action_type"] for step in detail["plan"]] == ["close_position", "transfer_funds", "open_position"]
+    refused = _fundarb("actions", "approve", "--config", "paper.toml", transfer_action, cwd=tmp_path)
+    assert refused.returncode == 2
+    assert "only an action awaiting approval can be approved" in refused.stderr

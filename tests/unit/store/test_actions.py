@@ -135,3 +135,52 @@ async def test_concurrent_claimers_never_get_the_same_action(store, open_store) 
     claimed = [aid for batch in results for aid in batch]
     assert sorted(claimed) == sorted(f"a{i}" for i in range(24))  # each exactly once
     assert all(a.attempts == 1 for a in await store.actions.list_unfinished())
+
+
+async def test_ready_start_wait_and_resume_for_the_runner(store, clock) -> None:
+    from datetime import timedelta
+
+    await store.actions.append_plan(
+        [
+            PlannedAction("close_position", id="c", urgency=5, reason="divergence_flipped"),
+            PlannedAction("transfer_funds", id="t", depends_on=("c",)),
+            PlannedAction("open_position", id="o"),
+        ]
+    )
+    now = clock.now()
+    assert [a.id for a in await store.actions.ready(now)] == ["c", "o"]  # most urgent first; t waits for c
+    (started,) = await store.actions.start(["c"], "bot")
+    assert (started.status, started.attempts, started.reason) == (ActionStatus.RUNNING, 1, "divergence_flipped")
+    await store.actions.save_state("c", {"step": 1, "amount": Decimal("2.5")})
+    await store.actions.mark_succeeded("c")
+    (t,) = await store.actions.start(["t"], "bot", state={"batch": "b1"})
+    waiting = await store.actions.mark_waiting("t", now + timedelta(minutes=10), "transfer in flight")
+    assert waiting.status is ActionStatus.WAITING
+    assert [a.id for a in await store.actions.ready(now)] == ["o"]  # not due yet
+    assert await store.actions.next_due() == now + timedelta(minutes=10)
+    (resumed,) = await store.actions.start(["t"], "bot")
+    assert resumed.attempts == 1  # resuming a wait is the same attempt
+    assert resumed.state == {"batch": "b1"}
+    with pytest.raises(StoreError, match="cannot start"):
+        await store.actions.start(["t", "o"], "bot")  # all or none: o did not start either
+    assert (await store.actions.get("o")).status is ActionStatus.PENDING
+
+
+async def test_approvals_are_counted_and_cancel_respects_the_point_of_no_return(store) -> None:
+    await store.actions.append_plan(_plan(("t", "transfer_funds", (), 0), ("u", "transfer_funds", ("t",), 0)))
+    await store.actions.start(["t"], "bot")
+    await store.actions.mark_awaiting_approval("t", "send 100 USD")
+    approved = await store.actions.approve("t", by="ops")
+    assert approved.state == {"approvals": 1, "approved_by": "ops"}
+    await store.actions.start(["t"], "bot")
+    await store.actions.save_state("t", {"cancellable": False, "cancel_refusal": "funds left aster"})
+    await store.actions.mark_awaiting_approval("t", "approve once credited")
+    assert (await store.actions.approve("t")).state["approvals"] == 2
+    with pytest.raises(StoreError, match="funds left aster"):
+        await store.actions.cancel("t")
+    await store.actions.start(["t"], "bot")
+    await store.actions.mark_failed("t", "route failed")
+    blocked = await store.actions.blocked_by_failure()
+    assert [(a.id, d.id) for a, d in blocked] == [("u", "t")]
+    assert [a.id for a in await store.actions.find("t")] == ["t"]
+    assert [a.id for a in await store.actions.list(statuses=[ActionStatus.FAILED])] == ["t"]
