@@ -262,7 +262,8 @@ def test_an_operator_sees_the_action(discovered: Plugins, project: Path, tmp_pat
     rows = [(r["id"], r["action_type"], r["status"]) for r in json.loads(listed.stdout)]
     assert rows == [(done.id, "set_leverage", "succeeded")]
 
-    shown = fundarb("actions", "show", done.id[:10], "--json", "--config", str(config), path=project, env=env)
+    short = f"{done.plan_id[:8]}.{done.seq}"  # the short id `actions list` shows
+    shown = fundarb("actions", "show", short, "--json", "--config", str(config), path=project, env=env)
     assert shown.returncode == 0, shown.stderr
     out = json.loads(shown.stdout)
     assert out["details"] == {"leverage": "2"}
