@@ -144,10 +144,9 @@ def list_(config_path: Path, as_json: bool, show_all: bool, position_id: str | N
         table.add_column(key, overflow="fold")
     for r in rows:
         note = _note(r)
-        table.add_row(
-            f"{r['plan_id'][:8]}.{r['seq']}", r["plan_id"][:8], r["action_type"], r["status"], (r["position_id"] or "-")[:8],
-            str(r["attempts"]), note,
-        )  # fmt: skip
+        short = f"{r['plan_id'][:8]}.{r['seq']}"
+        position = (r["position_id"] or "-")[:8]
+        table.add_row(short, r["plan_id"][:8], r["action_type"], r["status"], position, str(r["attempts"]), note)
     Console(width=160).print(table)
 
 

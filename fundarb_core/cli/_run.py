@@ -54,12 +54,20 @@ def _view(bot: Any, elapsed: float, duration: timedelta | None) -> Any:
     events.add_column("at")
     events.add_column("event")
     for e in bot.events[-8:]:
-        events.add_row(
-            f"{e.at:%m-%d %H:%M}", f"{e.kind} {dict(e.data).get('symbol', '')} {dict(e.data).get('net', '')}"
-        )
+        data = dict(e.data)
+        what = data.get("symbol") or data.get("action_type") or data.get("alert") or ""
+        outcome = data.get("net") or data.get("status") or ""
+        events.add_row(f"{e.at:%m-%d %H:%M}", f"{e.kind} {what} {outcome}")
     parts.append(events)
     state = "halted" if bot.halted else "paused" if bot.paused else "running"
-    parts.append(Text(f"{bot.clock.now():%Y-%m-%d %H:%M} simulated · {state}"))
+    line = f"{bot.clock.now():%Y-%m-%d %H:%M} simulated · {state}"
+    report = getattr(bot, "last_actions", None)
+    if report is not None and (report.ran or report.waiting or report.awaiting_approval):
+        line += (
+            f" · actions this tick: {len(report.succeeded)} done, {len(report.waiting)} waiting, "
+            f"{len(report.awaiting_approval)} awaiting approval, {len(report.failed)} failed"
+        )
+    parts.append(Text(line))
     if duration is not None:
         parts.append(ProgressBar(total=duration.total_seconds(), completed=elapsed, width=60))
     return Group(*parts)
