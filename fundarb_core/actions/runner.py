@@ -128,11 +128,17 @@ class ActionRunner:
         """Journal a plan (all its actions, pending) before any of it runs; return the journalled actions.
 
         Unknown action types and invalid details are journalled too: they fail when their turn comes, with the
-        reason, so nothing of the plan is lost.
+        reason, so nothing of the plan is lost. A plan naming a position the store does not have is refused whole
+        (`ActionFailed`), before anything is written.
         """
         plan = as_plan(plan)
         if not plan:
             return []
+        for position_id in {a.position_id for a in plan.actions if a.position_id is not None}:
+            if await self.context.store.positions.get(position_id) is None:
+                raise ActionFailed(
+                    f"the plan names position {position_id}, which is not in the store; nothing journalled"
+                )
         plan_id = plan_id or new_id()
         records = await self.journal.append_plan(plan.planned(plan_id), plan_id=plan_id)
         for r in records:
@@ -274,7 +280,10 @@ class ActionRunner:
 
     async def _run_unit(self, unit: _Unit, report: RunReport) -> None:
         ids = [a.id for a in unit.actions]
-        state = {"batch": unit.batch, "batch_members": ids} if unit.batch else None
+        # `resumed` was read from the state already; this run is no longer the interrupted one.
+        state: dict[str, Any] = {"interrupted": False}
+        if unit.batch:
+            state.update(batch=unit.batch, batch_members=ids)
         try:
             started = await self.journal.start(ids, self.owner, state=state)
         except StoreError as exc:  # cancelled by an operator between `ready` and now

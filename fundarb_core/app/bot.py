@@ -644,6 +644,11 @@ class Bot:
             return False
         if not plan:
             return False
+        closes = any(a.action_type == "close_position" and a.position_id == position.id for a in plan.actions)
+        if decision.exit and not closed and not closes:
+            # An exit's plan must close the position; one that does not runs after the bot closed it itself.
+            logger.bind(position=position.id).warning("the exit plan does not close the position: closing first")
+            return False
         records = await self.runner.submit(plan)
         logger.bind(position=position.id).info(
             "exit {}: plan {} ({})", reason.value, records[0].plan_id, " → ".join(r.action_type for r in records)

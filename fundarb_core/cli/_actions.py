@@ -103,7 +103,10 @@ def _note(row: dict[str, Any]) -> str:
         return f"closed, net {result['realized_pnl']}"
     if "reduced" in result:
         return f"reduced {result['reduced']}"
-    return str(result.get("note") or "")
+    if result.get("note"):
+        return str(result["note"])
+    shown = {k: v for k, v in result.items() if k != "run_seconds"}
+    return json.dumps(shown, default=str, separators=(",", ":"))[:80] if shown else "done"
 
 
 @click.group()
@@ -204,6 +207,11 @@ def approve(config_path: Path, as_json: bool, action_id: str) -> None:
             approved = await store.actions.approve(action.id, by="cli")
         except StoreError as exc:
             fail(str(exc))
+        # A batch (several transfers travelling as one) waits as a whole: approving one approves its companions.
+        for member in (action.state or {}).get("batch_members", []):
+            companion = await store.actions.get(member)
+            if member != action.id and companion is not None and companion.status.value == "awaiting_approval":
+                await store.actions.approve(member, by="cli")
         await store.events.append("operator", {"command": "approve", "action_id": action.id},
                                   position_id=action.position_id)  # fmt: skip
         return approved

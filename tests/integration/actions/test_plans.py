@@ -165,3 +165,22 @@ def test_with_the_runner_an_exit_runs_the_risk_managers_plan(action_harness) -> 
         "close_position", "transfer_funds", "open_position"
     ]  # fmt: skip
     assert all(a.reason == "divergence_flipped" for a in actions)
+
+
+def test_an_exit_plan_that_does_not_close_runs_after_the_bot_closed(action_harness, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    h: Harness = action_harness(
+        actions={"batch_window": "0s"}, risk_manager={"kind": "combined", "flip_threshold": "0.01"}
+    )
+    position = _open_one(h)
+    a, b = position.long_venue, position.short_venue
+
+    def transfer_only(view, reason, context):  # type: ignore[no-untyped-def]
+        details = {"from_venue": a, "to_venue": b, "amount": "10"}
+        return [RebalanceAction("transfer_funds", view.position.id, reason.value, details)]
+
+    monkeypatch.setattr(h.bot.risk, "generate_actions", transfer_only)
+    tick = h.call(lambda: h.bot.tick(scan=False))
+    assert position.id in tick.closed  # closed by the bot itself, not left open behind a plan
+    (action,) = h.call(lambda: h.runtime.store.actions.list(position_id=position.id))
+    assert action.action_type == "transfer_funds"
+    assert h.call(lambda: h.runtime.store.positions.get(position.id)).status is PositionStatus.CLOSED

@@ -15,6 +15,7 @@ import pytest
 from fundarb_core import hookimpl
 from fundarb_core.actions import (
     ActionContext,
+    ActionFailed,
     ActionPlan,
     ActionRunner,
     AwaitApproval,
@@ -315,6 +316,7 @@ def test_an_interrupted_action_resumes_in_the_same_attempt(tmp_path: Path) -> No
     assert done.status is S.SUCCEEDED
     assert done.attempts == 1
     assert LOG.resumed == ["x"]
+    assert done.state["interrupted"] is False  # later runs are not "resumed"
 
 
 def test_approval_stops_the_action_until_approved(tmp_path: Path) -> None:
@@ -368,3 +370,14 @@ def test_money_in_details_is_stored_exactly(tmp_path: Path) -> None:
         return await runner.journal.get(record.id)
 
     assert env.run(go).details == {"amount": "0.1"}
+
+
+def test_a_plan_naming_an_unknown_position_is_refused_whole(tmp_path: Path) -> None:
+    env = Env(tmp_path)
+
+    async def go(runner: ActionRunner) -> list[Any]:
+        with pytest.raises(ActionFailed, match="position nope, which is not in the store"):
+            await runner.submit([act("record", "a"), RebalanceAction("record", "nope", "x", {"tag": "b"})])
+        return await runner.journal.list()
+
+    assert env.run(go) == []

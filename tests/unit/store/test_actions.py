@@ -153,7 +153,8 @@ async def test_ready_start_wait_and_resume_for_the_runner(store, clock) -> None:
     assert (started.status, started.attempts, started.reason) == (ActionStatus.RUNNING, 1, "divergence_flipped")
     await store.actions.save_state("c", {"step": 1, "amount": Decimal("2.5")})
     await store.actions.mark_succeeded("c")
-    (t,) = await store.actions.start(["t"], "bot", state={"batch": "b1"})
+    (started_t,) = await store.actions.start(["t"], "bot", state={"batch": "b1"})
+    assert started_t.state == {"batch": "b1"}
     waiting = await store.actions.mark_waiting("t", now + timedelta(minutes=10), "transfer in flight")
     assert waiting.status is ActionStatus.WAITING
     assert [a.id for a in await store.actions.ready(now)] == ["o"]  # not due yet
