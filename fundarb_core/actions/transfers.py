@@ -76,6 +76,8 @@ class TransferService:
             if route not in self.routes:
                 known = ", ".join(sorted(self.routes)) or "none configured"
                 raise ActionFailed(f"transfer route {route!r} is not configured (routes: {known})")
+            if not self.routes[route].serves(from_venue, to_venue, asset):
+                raise ActionFailed(f"transfer route {route!r} does not move {asset} from {from_venue} to {to_venue}")
             return route
         for name, handler in self.routes.items():
             if handler.serves(from_venue, to_venue, asset):

@@ -115,7 +115,12 @@ class MaxAgeConfig:
 def _shares(_: Any, __: attrs.Attribute[Any], value: dict[str, Decimal]) -> None:
     for venue, share in value.items():
         if not isinstance(share, Decimal) or not share.is_finite() or share < 0:
-            raise ValueError(f"the share of {venue!r} must be a non-negative decimal, found {share!r}")
+            raise ValueError(f'the share of {venue!r} must be a non-negative decimal such as "0.5"')
+
+
+def _non_negative_amount(_: Any, __: attrs.Attribute[Any], value: Decimal) -> None:
+    if value < 0:
+        raise ValueError(f"must not be negative, found {value}")
 
 
 def _positive_or_none(_: Any, __: attrs.Attribute[Any], value: Decimal | None) -> None:
@@ -140,7 +145,7 @@ class TransferOnExit:
     enabled: bool = attrs.field(default=True, validator=_bool)
     target: dict[str, Decimal] = attrs.field(factory=dict, validator=_shares)
     route: str | None = None
-    min_amount: Decimal = attrs.field(default=Decimal(10), validator=_decimal)
+    min_amount: Decimal = attrs.field(default=Decimal(10), validator=[_decimal, _non_negative_amount])
 
 
 @attrs.frozen

@@ -183,8 +183,8 @@ class CombinedManager(_Waterfall[CombinedConfig]):
             a, b = sorted((position.long_venue, position.short_venue))
             share_a, share_b = transfer.target.get(a, Decimal(1)), transfer.target.get(b, Decimal(1))
             total = share_a + share_b
-            if total <= 0:
-                share_a = share_b = total = Decimal(1)
+            if total <= 0:  # nothing to go by: an even split
+                share_a, total = Decimal(1), Decimal(2)
             shares = {a: share_a / total, b: 1 - share_a / total}
             details: dict[str, Any] = {"rebalance": shares, "min_amount": transfer.min_amount}
             if transfer.route is not None:

@@ -51,7 +51,10 @@ class SimTransferRoute:
         now = self.context.clock.now()
         reference = f"sim-{transfer.id[:12]}"
         if transfer.state in (T.REQUESTED, T.AWAITING_APPROVAL, T.SUBMITTED):
-            source = self._venue(transfer.from_venue)
+            source, target = self._sim(transfer.from_venue), self._sim(transfer.to_venue)
+            if source is None or target is None:  # before anything moves: never strand funds in flight
+                missing = transfer.from_venue if source is None else transfer.to_venue
+                return TransferStep(T.FAILED, error=f"the sim transfer route does not serve venue {missing!r}")
             if "withdrawn" not in source.transfers.get(transfer.id, {}):  # not done before a crash
                 if self._fails(transfer):
                     return TransferStep(T.FAILED, error="simulated failure: the source venue refused the withdrawal")

@@ -470,12 +470,6 @@ def test_a_config_listing_venues_is_read_from_toml_settings() -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="bug: the sim route withdraws from the source before checking it serves the target venue; "
-    "the funds are then stuck in flight and every later drive raises ActionFailed",
-)
 def test_a_transfer_to_a_venue_the_route_does_not_serve_moves_nothing(tmp_path: Path) -> None:
     """A transfer naming the route explicitly (`transfer_on_exit.route`, `route_for(..., route)` does not ask
     `serves`) to a sim venue outside `venues`."""
