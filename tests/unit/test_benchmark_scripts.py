@@ -21,3 +21,16 @@ def test_cli_startup_prints_a_median(capsys: pytest.CaptureFixture[str]) -> None
     assert module.main(["--runs", "2", "--", "--version"]) == 0
     out = capsys.readouterr().out
     assert re.fullmatch(r"fundarb --version: median \d+\.\d ms \(min \d+\.\d, max \d+\.\d, 2 runs\)\n", out), out
+
+
+def test_action_runner_prints_its_figures(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = importlib.util.spec_from_file_location("action_runner_benchmark", BENCHMARKS / "action_runner.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setattr("sys.argv", ["action_runner.py", "--plans", "5"])
+    module.main()
+    out = capsys.readouterr().out
+    assert re.search(r"SQLite: 5 plans × 4 actions: [\d,]+ actions/s, \d+\.\d\d ms per action", out), out
+    assert re.search(r"per plan \(submit → last action succeeded\): p50 \d+\.\d ms", out), out
