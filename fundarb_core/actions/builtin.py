@@ -20,12 +20,14 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
-from fundarb_core.actions.handler import ActionContext, ActionFailed, Outcome, RetryLater, RunningAction
+from fundarb_core.actions.handler import ActionContext, ActionFailed, Outcome, RetryLater, RunningAction, Wait
 from fundarb_core.actions.transfers import TransferService, describe
 from fundarb_core.config.validators import positive
+from fundarb_core.events import Event, EventKind
 from fundarb_core.execution import CloseLegSpec, CloseRequest, LegRef, Urgency
 from fundarb_core.model import ExecutionMode, ExitReason, PositionStatus, Side
-from fundarb_core.model.records import PositionRecord, TransferRecord
+from fundarb_core.model.records import PositionRecord, TransferRecord, TransferState
+from fundarb_core.store._transfers import CANCELLABLE
 from fundarb_core.venues import Rounding
 
 if TYPE_CHECKING:
@@ -149,7 +151,8 @@ class ReduceSizeHandler:
                 raise ActionFailed("a leg is gone; the closer handles that, not a reduction")
             step = max(bot.instruments[leg.venue][leg.symbol].step_size for leg in legs)
             qty = (min(sizes) * details.fraction / step).to_integral_value(rounding=Rounding.DOWN.value) * step
-            if qty <= 0:
+            if qty <= 0:  # recorded (zero shed) so that this level does not ask again every tick
+                await bot.record_reduction(position.id, {}, level=details.level, action_id=action.id)
                 return {"position_id": position.id, "reduced": "0", "note": "below one size step"}
             plan = {
                 leg.venue: {"side": (Side.SELL if snaps[leg].quantity > 0 else Side.BUY).value, "qty": str(qty)}
@@ -179,25 +182,43 @@ class ReduceSizeHandler:
                     base, side=spec.side, quantity=spec.quantity, intent_id=spec.intent_id, position_id=position.id
                 )
             specs.append(spec)
-        results = await asyncio.gather(*(bot.orders.execute(spec) for spec in specs))
-        filled = {r.spec.venue: r.filled_qty for r in results}
+        # From here orders reach the venues: the action can no longer be cancelled, only finished.
+        await action.save(cancellable=False, cancel_refusal="its reduce orders were sent")
+        outcomes = await asyncio.gather(*(bot.orders.execute(spec) for spec in specs), return_exceptions=True)
+        filled: dict[str, Decimal] = {}
+        errors: list[str] = []
+        for spec, outcome in zip(specs, outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                if not isinstance(outcome, Exception):
+                    raise outcome  # cancellation or a process dying: not ours to swallow
+                errors.append(f"{spec.venue}: {outcome}")
+                filled[spec.venue] = ZERO
+            else:
+                filled[spec.venue] = outcome.filled_qty
         if filled[legs[0].venue] != filled[legs[1].venue]:
             # One leg shed less: take the difference off the other leg at market, so the pair stays balanced.
             big, small = sorted(legs, key=lambda leg: filled[leg.venue], reverse=True)
-            short_by = filled[big.venue] - filled[small.venue]
             fix = CloseLegSpec(
                 venue=small.venue,
                 symbol=small.symbol,
                 side=Side(plan[small.venue]["side"]),
-                quantity=short_by,
+                quantity=filled[big.venue] - filled[small.venue],
                 intent_id=f"{action.id}:reduce-fix:{small.venue}",
                 position_id=position.id,
                 mode=ExecutionMode.MARKET_ONLY,
             )
-            extra = await bot.orders.execute(fix)
-            filled[small.venue] += extra.filled_qty
-        position = await bot.record_reduction(position.id, filled, level=details.level)
-        return {"position_id": position.id, "reduced": {v: q for v, q in filled.items()}}
+            try:
+                extra = await bot.orders.execute(fix)
+                filled[small.venue] += extra.filled_qty
+            except Exception as exc:
+                errors.append(f"{small.venue} balancing: {exc}")
+        if errors and not any(filled.values()):
+            raise RetryLater(f"nothing was shed: {'; '.join(errors)}")  # same order ids next time: adopted, not resent
+        position = await bot.record_reduction(position.id, filled, level=details.level, action_id=action.id)
+        if filled[legs[0].venue] != filled[legs[1].venue]:
+            # Recorded as it is; the closer's severe-imbalance rule flattens the pair if the gap is large.
+            raise ActionFailed(f"legs reduced unevenly {dict(filled)}: {'; '.join(errors) or 'fills fell short'}")
+        return {"position_id": position.id, "reduced": dict(filled), "errors": errors or None}
 
 
 # -- open_position ---------------------------------------------------------------------------------------------
@@ -314,6 +335,7 @@ class TransferFundsHandler:
     def __init__(self, context: ActionContext) -> None:
         self.context = context
         self._service: TransferService | None = None
+        self._planning = asyncio.Lock()
 
     @property
     def service(self) -> TransferService:
@@ -333,35 +355,53 @@ class TransferFundsHandler:
         key = str(lead.state.get("batch") or f"action-{lead.id}")
         transfer = await self.context.store.transfers.get_by_key(key)
         if transfer is None:
-            planned = await self._plan(actions)
-            if isinstance(planned, dict):
-                return planned
-            from_venue, to_venue, amount, route, asset = planned
-            transfer, _ = await self.context.store.transfers.request(
-                idempotency_key=key,
-                route=route,
-                from_venue=from_venue,
-                to_venue=to_venue,
-                asset=asset,
-                amount=amount,
-                action_id=lead.id,
-            )
+            async with self._planning:  # rebalances see each other's transfers: planned one at a time
+                planned = await self._plan(actions)
+                if isinstance(planned, dict):
+                    return planned
+                from_venue, to_venue, amount, route, asset = planned
+                transfer, _ = await self.context.store.transfers.request(
+                    idempotency_key=key,
+                    route=route,
+                    from_venue=from_venue,
+                    to_venue=to_venue,
+                    asset=asset,
+                    amount=amount,
+                    action_id=lead.id,
+                )
             await lead.checkpoint("transfer_requested")
         approvals = min(a.approvals for a in actions)
-        before = transfer.state
-        outcome = await self.service.drive(transfer, approvals=approvals)
+        try:
+            outcome = await self.service.drive(transfer, approvals=approvals)
+        except Exception as exc:
+            current = await self._reload(transfer.id)
+            if current.state in CANCELLABLE or current.state.final:
+                raise
+            # Past the point of no return (funds may have left the source): never give up on the transfer, or
+            # the money would be stranded. Keep trying, and tell the operator once.
+            return await self._stuck(actions, current, exc)
         current = outcome if isinstance(outcome, TransferRecord) else await self._reload(transfer.id)
-        if current.state.value not in ("requested", "awaiting_approval") and before.value in (
-            "requested",
-            "awaiting_approval",
-        ):
+        if current.state not in CANCELLABLE:
             for a in actions:
-                await a.save(cancellable=False, cancel_refusal=f"transfer {current.id} is {current.state.value}")
+                if a.state.get("cancellable") is not False:
+                    await a.save(cancellable=False, cancel_refusal=f"transfer {current.id} is {current.state.value}")
         if not isinstance(outcome, TransferRecord):
             return outcome
-        if outcome.state.value == "confirmed":
+        if outcome.state is TransferState.CONFIRMED:
             return {**describe(outcome), "batched": len(actions)}
         raise ActionFailed(f"transfer {outcome.id} {outcome.state.value}: {outcome.error or 'no reason given'}")
+
+    async def _stuck(self, actions: Sequence[RunningAction], transfer: TransferRecord, exc: Exception) -> Outcome:
+        why = f"transfer {transfer.id} is {transfer.state.value} and cannot move on ({type(exc).__name__}: {exc})"
+        lead = min(actions, key=lambda a: a.id)
+        if lead.state.get("stuck") != why:
+            await lead.save(stuck=why, cancellable=False, cancel_refusal=f"transfer {transfer.id} is in flight")
+            await self.context.store.events.append(
+                EventKind.ALERT, {"alert": "transfer_stuck", "action_id": lead.id, "why": why}, position_id=None
+            )
+            self.context.emit(Event(EventKind.ALERT, self.context.clock.now(), {"alert": "transfer_stuck", "why": why}))
+        retry = self.context.config.actions.retry_backoff
+        return Wait(self.context.clock.now() + retry, f"{why}; trying again")
 
     async def _reload(self, transfer_id: str) -> TransferRecord:
         record = await self.context.store.transfers.get(transfer_id)
@@ -384,11 +424,22 @@ class TransferFundsHandler:
                 if venue is None:
                     raise ActionFailed(f"rebalance names venue {name!r}, which is not configured")
                 balances[name] = await venue.fetch_balance()
-            total = sum((b.equity for b in balances.values()), ZERO)
+            # What each venue will hold once the transfers already under way land (not yet withdrawn: still at
+            # the source; withdrawn: on its way to the target).
+            projected = {name: balances[name].equity for name in venues}
+            available = {name: balances[name].available for name in venues}
+            for t in await self.context.store.transfers.list_unfinished():
+                before_withdrawal = t.state in CANCELLABLE or t.state is TransferState.SUBMITTED
+                if t.from_venue in projected and before_withdrawal:
+                    projected[t.from_venue] -= t.amount
+                    available[t.from_venue] -= t.amount
+                if t.to_venue in projected:
+                    projected[t.to_venue] += t.amount
+            total = sum(projected.values(), ZERO)
             a, b = venues
-            surplus_a = balances[a].equity - total * details.rebalance[a]
+            surplus_a = projected[a] - total * details.rebalance[a]
             from_venue, to_venue = (a, b) if surplus_a > 0 else (b, a)
-            amount = min(abs(surplus_a), balances[from_venue].available)
+            amount = max(ZERO, min(abs(surplus_a), available[from_venue]))
             amount = amount.quantize(Decimal("0.01"), rounding=Rounding.DOWN.value)
         if amount < details.min_amount or amount <= 0:
             return {"moved": "0", "note": f"{amount} is below min_amount {details.min_amount}"}

@@ -178,7 +178,11 @@ class ActionRunner:
     # -- running -----------------------------------------------------------------------------------------------
 
     async def run_due(self) -> RunReport:
-        """Run every action due now (and those that become due as others finish), most urgent first."""
+        """Run every action due now (and those that become due as others finish), most urgent first.
+
+        Independent units run at once, but never two touching the same position in one round: the less urgent
+        one waits for the next round.
+        """
         report = RunReport()
         seen: set[str] = set()
         for _ in range(MAX_ROUNDS):
@@ -188,39 +192,61 @@ class ActionRunner:
                 break
             units = await self._units(ready, report)
             seen.update(r.id for r in ready)
-            if not units:
-                continue
             units.sort(key=lambda u: -u.urgency)
-            if len(units) == 1:
-                await self._run_unit(units[0], report)
+            chosen: list[_Unit] = []
+            taken: set[str] = set()
+            for unit in units:
+                positions = {a.position_id for a in unit.actions if a.position_id is not None}
+                if positions & taken:
+                    seen.difference_update(a.id for a in unit.actions)  # the next round takes it
+                    continue
+                taken |= positions
+                chosen.append(unit)
+            if not chosen:
+                continue
+            if len(chosen) == 1:
+                await self._guarded(chosen[0], report)
             else:
                 limit = asyncio.Semaphore(self.settings.max_concurrent)
                 async with asyncio.TaskGroup() as group:
-                    for unit in units:  # created most urgent first: the semaphore admits them in that order
+                    for unit in chosen:  # created most urgent first: the semaphore admits them in that order
                         group.create_task(self._limited(limit, unit, report))
         return report
 
     async def _limited(self, limit: asyncio.Semaphore, unit: _Unit, report: RunReport) -> None:
         async with limit:
+            await self._guarded(unit, report)
+
+    async def _guarded(self, unit: _Unit, report: RunReport) -> None:
+        """Run a unit; an error of the runner's own (the store failing) never cancels the units beside it.
+
+        Its actions stay as the journal last recorded them: a `running` one is resumed at the next start.
+        """
+        try:
             await self._run_unit(unit, report)
+        except Exception as exc:
+            ids = [a.id for a in unit.actions]
+            logger.opt(exception=exc).error("running actions {} failed outside their handler: {}", ids, exc)
 
     async def _cancel_blocked(self) -> list[str]:
         """Cancel actions waiting for a failed or cancelled action (repeatedly: the cancellation spreads)."""
         cancelled: list[str] = []
         while blocked := await self.journal.blocked_by_failure():
+            progress = False
             for action, dependency in blocked:
                 why = f"cancelled: {dependency.action_type} {dependency.id} it waits for {dependency.status.value}"
                 try:
                     await self.journal.cancel(action.id, why)
                 except StoreError:
                     continue
+                progress = True
                 cancelled.append(action.id)
                 await self._event(
                     EventKind.ACTION_DONE,
                     {"action_id": action.id, "action_type": action.action_type, "status": "cancelled", "error": why},
                     action.position_id,
                 )
-            if not cancelled:
+            if not progress:
                 break
         return cancelled
 
@@ -275,7 +301,11 @@ class ActionRunner:
         return units
 
     async def _fail_unstarted(self, record: ActionRecord, why: str, report: RunReport) -> None:
-        [record] = await self.journal.start([record.id], self.owner)
+        try:
+            [record] = await self.journal.start([record.id], self.owner)
+        except StoreError as exc:  # cancelled meanwhile: nothing to fail
+            logger.info("action {} not failed: {}", record.id, exc)
+            return
         await self._finish_failed([record], why, report)
 
     async def _run_unit(self, unit: _Unit, report: RunReport) -> None:

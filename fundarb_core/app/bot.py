@@ -18,7 +18,7 @@ from typing import Any
 import attrs
 from loguru import logger
 
-from fundarb_core.actions import ActionContext, ActionRunner, RunnerSettings, RunReport, as_plan
+from fundarb_core.actions import ActionContext, ActionFailed, ActionRunner, RunnerSettings, RunReport, as_plan
 from fundarb_core.actions.handler import Checkpoint
 from fundarb_core.app.journal import StoreJournal
 from fundarb_core.clock import Clock
@@ -124,6 +124,7 @@ class Bot:
         self.events: list[Event] = []  # recent, for the live view
         self._funding_since: datetime | None = None
         self._tick: Tick | None = None
+        self._open_lock = asyncio.Lock()  # reopens check limits and legs, then open: one at a time
         self.runner = self._runner(checkpoint) if config.actions.enabled else None
         self.last_actions: RunReport | None = None
 
@@ -328,6 +329,17 @@ class Bot:
 
         The same limits as the scanner's opens apply. Returns the position, or why nothing was opened.
         """
+        async with self._open_lock:
+            return await self._open_for_action(position_id, pair=pair, size_usd=size_usd, exclude=exclude)
+
+    async def _open_for_action(
+        self,
+        position_id: str,
+        *,
+        pair: tuple[str, str, str] | None,
+        size_usd: Decimal | None,
+        exclude: tuple[str, str, str] | None,
+    ) -> PositionRecord | str:
         if self.paused or self.halted:
             return "the bot is paused"
         await self.fetch_rates()
@@ -355,10 +367,17 @@ class Bot:
         return "no opportunity qualifies now"
 
     async def record_reduction(
-        self, position_id: str, shed: Mapping[str, Decimal], *, level: str | None = None
+        self, position_id: str, shed: Mapping[str, Decimal], *, level: str | None = None, action_id: str | None = None
     ) -> PositionRecord:
-        """Store a partial reduction: each leg's size less what was shed there, notional scaled to match."""
+        """Store a partial reduction: each leg's size less what was shed there, notional scaled to match.
+
+        Once per `action_id`: a resumed action that recorded its reduction before a crash does not shed it twice.
+        """
         position = await self._reload(position_id)
+        if action_id is not None and any(
+            isinstance(r, dict) and r.get("action_id") == action_id for r in position.details.get("reductions", [])
+        ):
+            return position
         legs = tuple(
             attrs.evolve(
                 leg,
@@ -370,7 +389,10 @@ class Bot:
         before = max((leg.filled_quantity for leg in position.legs), default=ZERO)
         after = max((leg.filled_quantity for leg in legs), default=ZERO)
         notional = position.notional_usd * after / before if before else position.notional_usd
-        reductions = [*position.details.get("reductions", []), {"level": level, "shed": dict(shed)}]
+        reductions = [
+            *position.details.get("reductions", []),
+            {"level": level, "shed": dict(shed), "action_id": action_id},
+        ]
         position = await self.store.positions.update(
             attrs.evolve(
                 position, legs=legs, notional_usd=notional, details={**position.details, "reductions": reductions}
@@ -575,13 +597,14 @@ class Bot:
             await self.store.positions.update_many(marks)
 
     async def _planned_positions(self) -> set[str]:
-        """Positions with an unfinished action plan: their plan carries out their exit."""
+        """Positions whose plan has an unfinished close (or reduction): that plan carries out their exit."""
         if self.runner is None:
             return set()
         unfinished = await self.store.actions.list(
             statuses=[ActionStatus.PENDING, ActionStatus.RUNNING, ActionStatus.WAITING, ActionStatus.AWAITING_APPROVAL]
         )
-        return {a.position_id for a in unfinished if a.position_id is not None}
+        acting = ("close_position", "reduce_size")
+        return {a.position_id for a in unfinished if a.position_id is not None and a.action_type in acting}
 
     async def _evaluate_all(
         self, positions: list[PositionRecord], best: set[tuple[str, str, str]], tick: Tick, marks: list[PositionRecord]
@@ -639,6 +662,7 @@ class Bot:
         context = PlanContext(decision, tuple(self.venues), tuple(self.config.transfers), closed)
         try:
             plan = as_plan(self.risk.generate_actions(view, reason, context))
+            plan.planned("check")  # a malformed plan (a key twice, an unknown `after`) is refused here, whole
         except Exception as exc:  # a plugin's bug must not stop the exit: close now, as without a plan
             logger.opt(exception=exc).error("risk manager failed to build a plan; closing without one")
             return False
@@ -649,7 +673,11 @@ class Bot:
             # An exit's plan must close the position; one that does not runs after the bot closed it itself.
             logger.bind(position=position.id).warning("the exit plan does not close the position: closing first")
             return False
-        records = await self.runner.submit(plan)
+        try:
+            records = await self.runner.submit(plan)
+        except (ActionFailed, ValueError, TypeError) as exc:
+            logger.bind(position=position.id).error("plan refused ({}); closing without it", exc)
+            return False
         logger.bind(position=position.id).info(
             "exit {}: plan {} ({})", reason.value, records[0].plan_id, " → ".join(r.action_type for r in records)
         )

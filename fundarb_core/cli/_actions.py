@@ -71,6 +71,7 @@ async def _one(store: Any, action_id: str) -> Any:
     """The action `action_id` names: its id, an unambiguous prefix, or `<plan id prefix>.<seq>` as listed.
 
     Exits 2 when none or several match."""
+    action_id = action_id.strip().lower()  # ids are lower-case hex; LIKE is case-sensitive on PostgreSQL
     exact = await store.actions.get(action_id)
     if exact is not None:
         return exact
@@ -235,18 +236,13 @@ def cancel(config_path: Path, as_json: bool, action_id: str, reason: str) -> Non
     transfer whose funds left the source) cannot be cancelled.
     """
     from fundarb_core.errors import StoreError
-    from fundarb_core.model.records import TransferState
-    from fundarb_core.store._transfers import CANCELLABLE
 
     async def work(store: Any) -> Any:
         action = await _one(store, action_id)
         try:
-            cancelled = await store.actions.cancel(action.id, reason)
+            cancelled = await store.actions.cancel(action.id, reason)  # with its transfer, if none moved yet
         except StoreError as exc:
             fail(str(exc))
-        for transfer in await store.transfers.for_action(action.id):
-            if transfer.state in CANCELLABLE:
-                await store.transfers.set_state(transfer.id, TransferState.CANCELLED, error=reason)
         await store.events.append("operator", {"command": "cancel", "action_id": action.id, "reason": reason},
                                   position_id=action.position_id)  # fmt: skip
         return cancelled

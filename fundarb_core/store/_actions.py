@@ -17,9 +17,10 @@ import attrs
 import sqlalchemy as sa
 
 from fundarb_core.errors import StoreError
-from fundarb_core.model.records import ActionRecord, ActionStatus, PlannedAction
+from fundarb_core.model.records import ActionRecord, ActionStatus, PlannedAction, TransferState
 from fundarb_core.store._base import Repository, new_id
-from fundarb_core.store._schema import action_dependencies, actions
+from fundarb_core.store._schema import action_dependencies, actions, transfers
+from fundarb_core.store._transfers import CANCELLABLE
 from fundarb_core.store._types import as_stored
 
 __all__ = ["ActionJournal"]
@@ -182,16 +183,63 @@ class ActionJournal(Repository):
         return attrs.evolve(record, status=S.PENDING, state=state, error=None, not_before=None)
 
     async def cancel(self, action_id: str, reason: str | None = None) -> ActionRecord:
-        """Pending, waiting or awaiting approval → cancelled, unless its handler said it can no longer be stopped
-        (`cancellable: false` in its state, e.g. a transfer whose funds already left). A running action is not
-        cancelled under its handler's feet: wait until it waits or ends."""
-        record = await self.get(action_id)
-        if record is not None and record.state and record.state.get("cancellable") is False:
-            raise StoreError(
-                f"action {action_id} ({record.action_type}) can no longer be cancelled: "
-                f"{record.state.get('cancel_refusal', 'it has gone past the point of no return')}"
+        """Pending, waiting or awaiting approval → cancelled, checked and done in one transaction.
+
+        Refused when the handler said the action can no longer be stopped (`cancellable: false` in its state) or
+        when its transfer has gone past the point of no return (submitted or later: funds may have left the
+        source). A transfer not yet submitted is cancelled with it; a batch (transfers travelling as one) is
+        cancelled whole. A running action is not cancelled under its handler's feet: wait until it waits or ends.
+        """
+        now = self._now()
+        async with self._db.write() as conn:
+            row = (await conn.execute(self._locked(sa.select(actions).where(actions.c.id == action_id)))).first()
+            if row is None:
+                raise StoreError(f"no action {action_id!r} in the journal")
+            record = _action(row._mapping)
+            if record.status not in _CANCELLABLE:
+                raise StoreError(
+                    f"action {action_id} ({record.action_type}) is {record.status}; it cannot become cancelled "
+                    f"(only from {', '.join(_CANCELLABLE)})"
+                )
+            state = record.state if isinstance(record.state, dict) else {}
+            if state.get("cancellable") is False:
+                raise StoreError(
+                    f"action {action_id} ({record.action_type}) can no longer be cancelled: "
+                    f"{state.get('cancel_refusal', 'it has gone past the point of no return')}"
+                )
+            keys = [f"action-{action_id}"] + ([str(state["batch"])] if state.get("batch") else [])
+            found = (
+                await conn.execute(
+                    self._locked(
+                        sa.select(transfers).where(
+                            sa.or_(transfers.c.action_id == action_id, transfers.c.idempotency_key.in_(keys))
+                        )
+                    )
+                )
+            ).all()
+            for t in found:
+                if t.state not in CANCELLABLE and not TransferState(t.state).final:
+                    raise StoreError(
+                        f"action {action_id} ({record.action_type}) can no longer be cancelled: its transfer {t.id} "
+                        f"is {t.state} (funds may have left {t.from_venue})"
+                    )
+            members = [str(m) for m in state.get("batch_members", [])] or [action_id]
+            if action_id not in members:
+                members.append(action_id)
+            for t in found:
+                if t.state in CANCELLABLE:
+                    await conn.execute(
+                        sa.update(transfers)
+                        .where(transfers.c.id == t.id)
+                        .values(state=TransferState.CANCELLED, error=reason, updated_at=now)
+                    )
+            await conn.execute(
+                sa.update(actions)
+                .where(actions.c.id.in_(members), actions.c.status.in_(list(_CANCELLABLE)))
+                .values(status=S.CANCELLED, error=reason, finished_at=now, updated_at=now)
             )
-        return await self._move(action_id, _CANCELLABLE, S.CANCELLED, error=reason, finished_at=self._now())
+            row = (await conn.execute(sa.select(actions).where(actions.c.id == action_id))).one()
+        return _action(row._mapping)
 
     async def find(self, prefix: str) -> list[ActionRecord]:
         """Actions whose id starts with `prefix` (operators type short ids)."""

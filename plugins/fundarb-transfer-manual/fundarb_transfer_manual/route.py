@@ -1,4 +1,5 @@
-"""The manual route: requested → awaiting_approval → withdrawn → confirmed, each step after an operator's approval."""
+"""The manual route: requested → awaiting_approval → submitted → withdrawn → confirmed, each step after an
+operator's approval."""
 
 from __future__ import annotations
 
@@ -40,10 +41,13 @@ class ManualTransferRoute:
         if transfer.state is T.REQUESTED:
             if gated and approvals < 1:
                 return TransferStep(T.AWAITING_APPROVAL, approval=f"send {what}, then approve")
-            return self._withdrawn(transfer, sims)
+            return TransferStep(T.SUBMITTED, reference="manual")
         if transfer.state is T.AWAITING_APPROVAL:
             if approvals < 1:
                 return TransferStep(T.AWAITING_APPROVAL, approval=f"send {what}, then approve")
+            # The operator sent it: stored as submitted first, so the step cannot be cancelled any more.
+            return TransferStep(T.SUBMITTED, reference="manual")
+        if transfer.state is T.SUBMITTED:
             return self._withdrawn(transfer, sims)
         if transfer.state is T.WITHDRAWN:
             if gated and approvals < 2:

@@ -18,7 +18,7 @@ T = TransferState
 
 
 class SimTransferRoute:
-    """requested → withdrawn → in_flight (for `delay`) → deposited → confirmed."""
+    """requested → submitted → withdrawn → in_flight (for `delay`) → deposited → confirmed."""
 
     def __init__(self, config: SimTransferConfig, context: ActionContext) -> None:
         self.config = config
@@ -50,18 +50,22 @@ class SimTransferRoute:
     async def advance(self, transfer: TransferRecord, *, approvals: int) -> TransferStep:
         now = self.context.clock.now()
         reference = f"sim-{transfer.id[:12]}"
-        if transfer.state in (T.REQUESTED, T.AWAITING_APPROVAL, T.SUBMITTED):
+        if transfer.state in (T.REQUESTED, T.AWAITING_APPROVAL):
             source, target = self._sim(transfer.from_venue), self._sim(transfer.to_venue)
             if source is None or target is None:  # before anything moves: never strand funds in flight
                 missing = transfer.from_venue if source is None else transfer.to_venue
                 return TransferStep(T.FAILED, error=f"the sim transfer route does not serve venue {missing!r}")
+            if self._fails(transfer):
+                return TransferStep(T.FAILED, error="simulated failure: the source venue refused the withdrawal")
+            # The intent is stored (submitted) before the withdrawal: from here the transfer cannot be cancelled.
+            return TransferStep(T.SUBMITTED, reference=reference)
+        if transfer.state is T.SUBMITTED:
+            source = self._venue(transfer.from_venue)
             if "withdrawn" not in source.transfers.get(transfer.id, {}):  # not done before a crash
-                if self._fails(transfer):
-                    return TransferStep(T.FAILED, error="simulated failure: the source venue refused the withdrawal")
                 try:
                     source.withdraw(transfer.id, transfer.amount)
                 except VenueRejected as exc:
-                    return TransferStep(T.FAILED, error=str(exc))
+                    return TransferStep(T.FAILED, error=str(exc))  # refused: nothing left the source
             return TransferStep(T.WITHDRAWN, reference=reference)
         if transfer.state is T.WITHDRAWN:
             return TransferStep(T.IN_FLIGHT, wait_until=now + self.config.delay)

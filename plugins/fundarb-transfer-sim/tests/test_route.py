@@ -162,6 +162,7 @@ def test_a_transfer_walks_the_route_and_moves_cash_at_withdrawal_then_at_deposit
         outcome = await service.drive(transfer, approvals=0)
         assert outcome == Wait(start + DELAY, "transfer in_flight")
         assert seen == [
+            ("transfer:submitted", START, START, ZERO),  # the intent is stored before the withdrawal
             ("transfer:withdrawn", START - amount, START, amount),
             ("transfer:in_flight", START - amount, START, amount),
         ]
@@ -174,7 +175,7 @@ def test_a_transfer_walks_the_route_and_moves_cash_at_withdrawal_then_at_deposit
         await rig.clock.sleep(DELAY - timedelta(seconds=1))
         assert await service.drive(stored, approvals=0) == Wait(start + DELAY, "transfer in_flight")
         assert (await rig.stored(transfer.id)).state is T.IN_FLIGHT
-        assert len(seen) == 2
+        assert len(seen) == 3
         assert rig.cash("beta") == START
 
         await rig.clock.sleep_until(start + DELAY)
@@ -183,7 +184,7 @@ def test_a_transfer_walks_the_route_and_moves_cash_at_withdrawal_then_at_deposit
         assert done.state is T.CONFIRMED
         assert done.error is None
         assert done == await rig.stored(transfer.id)
-        assert seen[2:] == [
+        assert seen[3:] == [
             ("transfer:deposited", START - amount, START + amount, ZERO),
             ("transfer:confirmed", START - amount, START + amount, ZERO),
         ]
@@ -238,7 +239,7 @@ def test_advancing_again_at_every_stored_state_never_moves_funds_twice(tmp_path:
                 await rig.clock.sleep_until(outcome.until)
             transfer = await rig.stored(transfer.id)
         assert transfer.state is T.CONFIRMED
-        assert visited == [T.REQUESTED, T.WITHDRAWN, T.IN_FLIGHT, T.IN_FLIGHT, T.DEPOSITED]
+        assert visited == [T.REQUESTED, T.SUBMITTED, T.WITHDRAWN, T.IN_FLIGHT, T.IN_FLIGHT, T.DEPOSITED]
         # Stale records (a process that read the transfer long ago) move nothing either.
         for stale in (first, attrs.evolve(first, state=T.IN_FLIGHT, updated_at=EPOCH)):
             await route.advance(stale, approvals=0)
@@ -395,7 +396,10 @@ def test_simulated_failures_are_seeded_by_the_transfer_key() -> None:
                 record = TransferRecord(
                     f"id-{i}", f"key-{i}", "sim", "alpha", "beta", "USD", Decimal(1), created_at=EPOCH, updated_at=EPOCH
                 )
-                out[record.idempotency_key] = (await route.advance(record, approvals=0)).state
+                step = await route.advance(record, approvals=0)
+                if step.state is T.SUBMITTED:  # the withdrawal itself is the next step
+                    step = await route.advance(attrs.evolve(record, state=T.SUBMITTED), approvals=0)
+                out[record.idempotency_key] = step.state
             return out
 
         result = asyncio.run(main())
