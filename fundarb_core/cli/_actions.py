@@ -40,17 +40,11 @@ def _row(action: Any) -> dict[str, Any]:
 
 
 def _transfer_row(transfer: Any) -> dict[str, Any]:
-    return {
-        "id": transfer.id,
-        "route": transfer.route,
-        "from_venue": transfer.from_venue,
-        "to_venue": transfer.to_venue,
-        "asset": transfer.asset,
-        "amount": format(transfer.amount, "f"),
-        "state": transfer.state.value,
-        "reference": transfer.reference,
-        "error": transfer.error,
-    }
+    from fundarb_core.actions.transfers import describe
+
+    row = describe(transfer)
+    row["id"] = row.pop("transfer_id")
+    return {**row, "amount": format(transfer.amount, "f"), "error": transfer.error}
 
 
 def _run(config_path: Path, work: Callable[[Any], Awaitable[Any]]) -> Any:

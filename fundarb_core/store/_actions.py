@@ -34,6 +34,18 @@ def _action(row: sa.RowMapping) -> ActionRecord:
     return ActionRecord(**{c.name: row[c.name] for c in actions.columns})
 
 
+def _waits_for_unfinished() -> sa.Exists:
+    """True for an action with a dependency that has not succeeded (yet)."""
+    dep = action_dependencies.alias("dep")
+    pre = actions.alias("pre")
+    return (
+        sa.select(dep.c.action_id)
+        .select_from(dep.join(pre, pre.c.id == dep.c.depends_on))
+        .where(dep.c.action_id == actions.c.id, pre.c.status != S.SUCCEEDED)
+        .exists()
+    )
+
+
 def _order(stmt: sa.Select[Any]) -> sa.Select[Any]:
     return stmt.order_by(actions.c.urgency.desc(), actions.c.created_at, actions.c.plan_id, actions.c.seq)
 
@@ -98,14 +110,7 @@ class ActionJournal(Repository):
         On PostgreSQL the candidate row is locked with `FOR UPDATE SKIP LOCKED`, so concurrent claimers never get
         the same action; on SQLite the write transaction (BEGIN IMMEDIATE) already admits one writer at a time.
         """
-        dep = action_dependencies.alias("dep")
-        pre = actions.alias("pre")
-        blocked = (
-            sa.select(dep.c.action_id)
-            .select_from(dep.join(pre, pre.c.id == dep.c.depends_on))
-            .where(dep.c.action_id == actions.c.id, pre.c.status != S.SUCCEEDED)
-            .exists()
-        )
+        blocked = _waits_for_unfinished()
         stmt = _order(sa.select(actions.c.id).where(actions.c.status == S.PENDING, ~blocked)).limit(1)
         if self._postgres:
             stmt = stmt.with_for_update(skip_locked=True, of=actions)
@@ -250,14 +255,7 @@ class ActionJournal(Repository):
 
     async def ready(self, now: datetime) -> list[ActionRecord]:
         """Pending and waiting actions due at `now` whose dependencies all succeeded, most urgent first."""
-        dep = action_dependencies.alias("dep")
-        pre = actions.alias("pre")
-        blocked = (
-            sa.select(dep.c.action_id)
-            .select_from(dep.join(pre, pre.c.id == dep.c.depends_on))
-            .where(dep.c.action_id == actions.c.id, pre.c.status != S.SUCCEEDED)
-            .exists()
-        )
+        blocked = _waits_for_unfinished()
         due = sa.or_(actions.c.not_before.is_(None), actions.c.not_before <= now)
         stmt = _order(sa.select(actions).where(actions.c.status.in_([S.PENDING, S.WAITING]), due, ~blocked))
         async with self._db.read() as conn:
