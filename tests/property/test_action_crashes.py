@@ -1,6 +1,7 @@
 """A crash at any step boundary of a plan, then a restart, completes the plan exactly once.
 
-The plan: close a position → two transfers at once (A→B and B→A, on the sim route, 10 minutes in flight) → reopen.
+Two plans, hypothesis picks: `rebalance` closes a position → two transfers at once (A→B and B→A, on the sim route,
+10 minutes in flight) → reopens; `reduce` sheds half of both legs of an open position.
 A "process" is a bot over its own connection to the same SQLite store and its own view of the venues. The venues
 (the exchanges) outlive the processes. Every step boundary — each journal move, each checkpoint a handler marks,
 just after each order, cancel, leverage change, withdrawal or deposit reached a venue — counts; the crash comes at
@@ -147,7 +148,8 @@ CONFIG = _config()
 class Scenario:
     """The exchanges, the store file, the plan: what outlives every process."""
 
-    def __init__(self, directory: Path, template: Path) -> None:
+    def __init__(self, directory: Path, template: Path, variant: str = "rebalance") -> None:
+        self.variant = variant
         self.clock = SimClock(EPOCH)
         self.url = directory / "fundarb.db"
         shutil.copy(template, self.url)
@@ -196,6 +198,10 @@ class Scenario:
         self.position_id = position.id
         a, b = position.long_venue, position.short_venue
         assert bot.runner is not None
+        if self.variant == "reduce":
+            reduce = RebalanceAction("reduce_size", position.id, "profit_erosion", {"fraction": "0.5", "level": "l1"})
+            self.plan_id = (await bot.runner.submit([reduce]))[0].plan_id
+            return
         plan = ActionPlan.of(
             RebalanceAction("close_position", position.id, "rebalance"),
             [
@@ -230,7 +236,32 @@ class Scenario:
         finally:
             await store.close()
 
+    async def _check_orders(self, store: Store) -> None:
+        """Every order a venue saw was journalled first (so a restart could find it by its id)."""
+        for name, venue in self.venues.items():
+            journalled = {o.client_order_id for o in await store.orders.list() if o.venue == name}
+            assert set(venue.orders) <= journalled, f"{name}: orders sent without an intent"
+
+    async def _check_reduce(self, store: Store) -> None:
+        assert self.plan_id is not None
+        (action,) = await store.actions.list_plan(self.plan_id)
+        assert action.status is ActionStatus.SUCCEEDED, action.error
+        await self._check_orders(store)
+        position = await store.positions.get(self.position_id or "")
+        assert position is not None
+        assert position.status is PositionStatus.OPEN
+        assert [r["action_id"] for r in position.details["reductions"]] == [action.id]  # recorded once
+        venue_qty = {
+            leg.venue: abs(self.venues[leg.venue].ledger.position(position.symbol).qty) for leg in position.legs
+        }
+        assert {leg.venue: leg.filled_quantity for leg in position.legs} == venue_qty  # the store knows what is open
+        assert len(set(venue_qty.values())) == 1  # still delta-neutral
+        assert all(Decimal(q) > 0 for q in action.result["reduced"].values())
+
     async def _check(self, store: Store) -> None:
+        if self.variant == "reduce":
+            await self._check_reduce(store)
+            return
         assert self.plan_id is not None
         actions = await store.actions.list_plan(self.plan_id)
         assert [a.status for a in actions] == [ActionStatus.SUCCEEDED] * 4, [(a.action_type, a.error) for a in actions]
@@ -248,10 +279,7 @@ class Scenario:
             assert self.venues[t.to_venue].transfers[t.id] == {"deposited": amount}
         all_transfers = [tid for v in self.venues.values() for tid in v.transfers]
         assert set(all_transfers) == {t.id for t in transfers}
-        # Orders: every order a venue saw was journalled first (so a restart could find it by its id).
-        for name, venue in self.venues.items():
-            journalled = {o.client_order_id for o in await store.orders.list() if o.venue == name}
-            assert set(venue.orders) <= journalled, f"{name}: orders sent without an intent"
+        await self._check_orders(store)
         # The old position is closed; at most one position was opened for the plan.
         positions = await store.positions.list()
         old = next(p for p in positions if p.id == self.position_id)
@@ -277,9 +305,9 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _run(template: Path, crashes: list[int | None]) -> tuple[Scenario, list[Life]]:
+def _run(template: Path, crashes: list[int | None], variant: str = "rebalance") -> tuple[Scenario, list[Life]]:
     with tempfile.TemporaryDirectory(prefix="fundarb-crash-") as directory:
-        scenario = Scenario(Path(directory), template)
+        scenario = Scenario(Path(directory), template, variant)
         lives: list[Life] = []
 
         async def main() -> None:
@@ -300,12 +328,19 @@ def _run(template: Path, crashes: list[int | None]) -> tuple[Scenario, list[Life
     return scenario, lives
 
 
+VARIANTS = ("rebalance", "reduce")
+
+
 @pytest.fixture(scope="module")
-def boundaries(template: Path) -> int:
-    """How many step boundaries an uninterrupted run crosses (where a crash can hit)."""
-    _, lives = _run(template, [])
-    assert lives[0].count > 20, lives[0].labels
-    return lives[0].count
+def boundaries(template: Path) -> dict[str, int]:
+    """How many step boundaries an uninterrupted run of each plan crosses (where a crash can hit)."""
+    counts = {}
+    for variant in VARIANTS:
+        _, lives = _run(template, [], variant)
+        counts[variant] = lives[0].count
+    assert counts["rebalance"] > 20
+    assert counts["reduce"] > 5
+    return counts
 
 
 def test_an_uninterrupted_plan_completes(template: Path) -> None:
@@ -316,11 +351,17 @@ def test_an_uninterrupted_plan_completes(template: Path) -> None:
         assert any(label.startswith(expected) or expected in label for label in labels), expected
 
 
+def test_an_uninterrupted_reduction_sheds_half(template: Path) -> None:
+    _, lives = _run(template, [], "reduce")
+    assert any(label.startswith("reduce_size:reduce_planned") for label in lives[0].labels), lives[0].labels
+
+
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())
 def test_a_crash_at_any_boundary_then_a_restart_completes_the_plan_once(
-    template: Path, boundaries: int, data: st.DataObject
+    template: Path, boundaries: dict[str, int], data: st.DataObject
 ) -> None:
-    first = data.draw(st.integers(1, boundaries), label="crash at")
-    second = data.draw(st.none() | st.integers(1, boundaries), label="crash again while recovering at")
-    _run(template, [first, second])
+    variant = data.draw(st.sampled_from(VARIANTS), label="plan")
+    first = data.draw(st.integers(1, boundaries[variant]), label="crash at")
+    second = data.draw(st.none() | st.integers(1, boundaries[variant]), label="crash again while recovering at")
+    _run(template, [first, second], variant)
