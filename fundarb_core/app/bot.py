@@ -596,20 +596,26 @@ class Bot:
         finally:
             await self.store.positions.update_many(marks)
 
-    async def _planned_positions(self) -> set[str]:
-        """Positions whose plan has an unfinished close (or reduction): that plan carries out their exit."""
+    async def _planned_positions(self) -> dict[str, str]:
+        """Positions whose plan has an unfinished close (that plan carries out their exit) or reduction (one
+        reduction at a time). An unfinished reduction does not hold back an exit: the exit's plan is journalled
+        too, the runner never runs both at once on one position, and whichever runs second finds the position
+        smaller (the close closes what is left) or closed (the reduction fails, harmlessly)."""
         if self.runner is None:
-            return set()
+            return {}
         unfinished = await self.store.actions.list(
             statuses=[ActionStatus.PENDING, ActionStatus.RUNNING, ActionStatus.WAITING, ActionStatus.AWAITING_APPROVAL]
         )
-        acting = ("close_position", "reduce_size")
-        return {a.position_id for a in unfinished if a.position_id is not None and a.action_type in acting}
+        return {
+            a.position_id: a.action_type
+            for a in unfinished
+            if a.position_id is not None and a.action_type in ("close_position", "reduce_size")
+        }
 
     async def _evaluate_all(
         self, positions: list[PositionRecord], best: set[tuple[str, str, str]], tick: Tick, marks: list[PositionRecord]
     ) -> None:
-        planned = await self._planned_positions() if positions else set()
+        planned = await self._planned_positions() if positions else {}
         for position in positions:
             if position.status is PositionStatus.OPENING:
                 continue  # being opened now, or interrupted: start-up reconciliation handles it
@@ -623,7 +629,7 @@ class Bot:
                     await self.submit_plan(position, snaps, best, decision)
                 continue
             critical = decision.reason in CRITICAL or position.status is not PositionStatus.OPEN
-            if position.id in planned and not critical:
+            if planned.get(position.id) == "close_position" and not critical:
                 continue  # its plan is carrying the exit out
             if not critical and await self._spread_too_wide(position):
                 logger.bind(position=position.id).info("exit {} deferred: book spread too wide", decision.reason)
@@ -636,7 +642,7 @@ class Bot:
                 urgency = Urgency.URGENT if critical else Urgency.NORMAL
             position = await self._reload(position.id)
             closed = await self.close_position(position, decision.reason, urgency)
-            if closed.status is PositionStatus.CLOSED and position.id not in planned:
+            if closed.status is PositionStatus.CLOSED and planned.get(position.id) != "close_position":
                 # Closed at once (a critical exit, or no plan): the plan may still move funds or reopen.
                 await self.submit_plan(closed, snaps, best, decision, closed=True)
 
