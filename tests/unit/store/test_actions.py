@@ -185,3 +185,31 @@ async def test_approvals_are_counted_and_cancel_respects_the_point_of_no_return(
     assert [(a.id, d.id) for a, d in blocked] == [("u", "t")]
     assert [a.id for a in await store.actions.find("t")] == ["t"]
     assert [a.id for a in await store.actions.list(statuses=[ActionStatus.FAILED])] == ["t"]
+
+
+async def test_cancel_takes_the_transfer_and_the_batch_with_it_or_refuses(store) -> None:
+    from fundarb_core.model.records import TransferState
+
+    await store.actions.append_plan(_plan(("a", "transfer_funds", (), 0), ("b", "transfer_funds", (), 0)))
+    await store.actions.start(["a", "b"], "bot", state={"batch": "k1", "batch_members": ["a", "b"]})
+    transfer, _ = await store.transfers.request(
+        idempotency_key="k1", route="sim", from_venue="x", to_venue="y", asset="USD", amount=Decimal(3), action_id="a"
+    )
+    for action_id in ("a", "b"):
+        await store.actions.mark_waiting(action_id, store.clock.now(), "in the route")
+    cancelled = await store.actions.cancel("b", "no")
+    assert (cancelled.status, cancelled.error) == (ActionStatus.CANCELLED, "no")
+    assert (await store.actions.get("a")).status is ActionStatus.CANCELLED  # the batch goes whole
+    assert (await store.transfers.get(transfer.id)).state is TransferState.CANCELLED
+
+    await store.actions.append_plan(_plan(("c", "transfer_funds", (), 0)))
+    await store.actions.start(["c"], "bot")
+    moving, _ = await store.transfers.request(
+        idempotency_key="action-c", route="sim", from_venue="x", to_venue="y", asset="USD", amount=Decimal(1)
+    )
+    await store.transfers.set_state(moving.id, TransferState.SUBMITTED)
+    await store.actions.mark_waiting("c", store.clock.now(), "in the route")
+    with pytest.raises(StoreError, match=f"its transfer {moving.id} is submitted"):
+        await store.actions.cancel("c")
+    assert (await store.actions.get("c")).status is ActionStatus.WAITING
+    assert (await store.transfers.get(moving.id)).state is TransferState.SUBMITTED
