@@ -1,7 +1,8 @@
 """fundarb's pytest plugin (entry point `pytest11`), loaded in every pytest run of an environment with fundarb.
 
-It registers the `venue_contract` marker (carried by every test of `fundarb_core.testing.VenueContract`) and a
-`sim_clock` fixture. It imports nothing heavy: plugin test suites pay for the contract suite only when they use it.
+It registers the `venue_contract` marker (carried by every test of `fundarb_core.testing.VenueContract`), the
+`transfer_contract` marker (`fundarb_core.testing.transfers.TransferRouteContract`) and a `sim_clock` fixture.
+It imports nothing heavy: plugin test suites pay for the contract suites only when they use them.
 """
 
 from __future__ import annotations
@@ -17,6 +18,10 @@ if TYPE_CHECKING:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "venue_contract: a test of fundarb's venue contract suite (fundarb_core.testing.VenueContract)"
+    )
+    config.addinivalue_line(
+        "markers",
+        "transfer_contract: a test of fundarb's transfer-route contract (fundarb_core.testing.transfers)",
     )
 
 
