@@ -34,7 +34,7 @@ from fundarb_core.actions.plan import ActionPlan, RebalanceAction, as_plan
 from fundarb_core.config._check import INVALID, Walker
 from fundarb_core.convert import get_converter
 from fundarb_core.errors import PluginError, StoreError, VenueError
-from fundarb_core.events import EventKind
+from fundarb_core.events import Event, EventKind
 from fundarb_core.model.records import ActionRecord, ActionStatus
 from fundarb_core.plugins import Registration
 from fundarb_core.store._base import new_id
@@ -367,19 +367,16 @@ class ActionRunner:
             return
         result = {**dict(outcome or {}), "run_seconds": round(elapsed, 6)}
         for a in unit.actions:
-            try:
-                done = await self.journal.mark_succeeded(a.id, result=result)
+            data = {"action_id": a.id, "action_type": a.record.action_type, "status": "succeeded",
+                    "attempts": a.record.attempts, "result": result}  # fmt: skip
+            try:  # the outcome and its event in one transaction
+                done = await self.journal.mark_succeeded(a.id, result=result, events=[(EventKind.ACTION_DONE, data)])
             except StoreError as exc:  # cancelled under us: the journal keeps the first final status
                 log.warning("action {} finished but could not be marked succeeded: {}", a.id, exc)
                 continue
             report.succeeded.append(a.id)
             log.info("action {} {} succeeded (attempt {})", a.id, a.record.action_type, done.attempts)
-            await self._event(
-                EventKind.ACTION_DONE,
-                {"action_id": a.id, "action_type": a.record.action_type, "status": "succeeded",
-                 "attempts": done.attempts, "result": result},
-                a.position_id,
-            )  # fmt: skip
+            self._notify(EventKind.ACTION_DONE, data, a.position_id)
             await self.context.checkpoint(f"succeeded:{a.id}")
 
     async def _retry(self, unit: _Unit, why: str, after: timedelta | None, report: RunReport) -> None:
@@ -398,16 +395,23 @@ class ActionRunner:
 
     async def _finish_failed(self, records: Sequence[ActionRecord], why: str, report: RunReport) -> None:
         for record in records:
-            try:
-                await self.journal.mark_failed(record.id, why)
+            data = {"action_id": record.id, "action_type": record.action_type, "status": "failed", "error": why}
+            alert = {"alert": "action_failed", **data}
+            try:  # the failure, its event and its alert in one transaction
+                await self.journal.mark_failed(
+                    record.id, why, events=[(EventKind.ACTION_DONE, data), (EventKind.ALERT, alert)]
+                )
             except StoreError as exc:
                 logger.warning("action {} could not be marked failed: {}", record.id, exc)
                 continue
             report.failed.append(record.id)
             logger.bind(action=record.id).error("action {} {} failed: {}", record.id, record.action_type, why)
-            data = {"action_id": record.id, "action_type": record.action_type, "status": "failed", "error": why}
-            await self._event(EventKind.ACTION_DONE, data, record.position_id)
-            await self._event(EventKind.ALERT, {"alert": "action_failed", **data}, record.position_id)
+            self._notify(EventKind.ACTION_DONE, data, record.position_id)
+            self._notify(EventKind.ALERT, alert, record.position_id)
+
+    def _notify(self, kind: str, data: Mapping[str, Any], position_id: str | None) -> None:
+        """Tell observers (`fundarb_on_event`) about an event already in the store."""
+        self.context.emit(Event(kind, self.context.clock.now(), {**data, "position_id": position_id}))
 
     async def _event(self, kind: str, data: Mapping[str, Any], position_id: str | None) -> None:
         if self._record_event is not None:

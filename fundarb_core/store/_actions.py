@@ -20,6 +20,7 @@ from fundarb_core.errors import StoreError
 from fundarb_core.model.records import ActionRecord, ActionStatus, PlannedAction, TransferState
 from fundarb_core.store._base import Repository, new_id
 from fundarb_core.store._schema import action_dependencies, actions, transfers
+from fundarb_core.store._schema import events as event_log
 from fundarb_core.store._transfers import CANCELLABLE
 from fundarb_core.store._types import as_stored
 
@@ -145,20 +146,34 @@ class ActionJournal(Repository):
             started_at=now,
         )
 
-    async def mark_succeeded(self, action_id: str, *, result: Mapping[str, Any] | None = None) -> ActionRecord:
-        """running → succeeded, with the handler's result (JSON-ready)."""
+    async def mark_succeeded(
+        self,
+        action_id: str,
+        *,
+        result: Mapping[str, Any] | None = None,
+        events: Sequence[tuple[str, Mapping[str, Any]]] = (),
+    ) -> ActionRecord:
+        """running → succeeded, with the handler's result (JSON-ready); `events` logged in the same transaction."""
         return await self._move(
-            action_id, (S.RUNNING,), S.SUCCEEDED, result=result, error=None, finished_at=self._now()
+            action_id, (S.RUNNING,), S.SUCCEEDED, events=events, result=result, error=None, finished_at=self._now()
         )
 
     async def mark_failed(
-        self, action_id: str, error: str, *, retry: bool = False, not_before: datetime | None = None
+        self,
+        action_id: str,
+        error: str,
+        *,
+        retry: bool = False,
+        not_before: datetime | None = None,
+        events: Sequence[tuple[str, Mapping[str, Any]]] = (),
     ) -> ActionRecord:
         """running → failed, or back to pending when `retry` (the attempt count stays, for backoff decisions);
-        a retried action is not due again before `not_before`."""
+        a retried action is not due again before `not_before`. `events` are logged in the same transaction."""
         if retry:
-            return await self._move(action_id, (S.RUNNING,), S.PENDING, error=error, not_before=not_before)
-        return await self._move(action_id, (S.RUNNING,), S.FAILED, error=error, finished_at=self._now())
+            return await self._move(
+                action_id, (S.RUNNING,), S.PENDING, events=events, error=error, not_before=not_before
+            )
+        return await self._move(action_id, (S.RUNNING,), S.FAILED, events=events, error=error, finished_at=self._now())
 
     async def mark_awaiting_approval(self, action_id: str, note: str | None = None) -> ActionRecord:
         """pending or running → awaiting_approval (an operator must approve before it runs on)."""
@@ -369,16 +384,32 @@ class ActionJournal(Repository):
         return [_action(row._mapping) for row in rows]
 
     async def _move(
-        self, action_id: str, allowed: Sequence[ActionStatus], target: ActionStatus, **values: Any
+        self,
+        action_id: str,
+        allowed: Sequence[ActionStatus],
+        target: ActionStatus,
+        *,
+        events: Sequence[tuple[str, Mapping[str, Any]]] = (),
+        **values: Any,
     ) -> ActionRecord:
+        """Move the action if its status is in `allowed`; `events` are appended in the same transaction (so an
+        outcome and its record in the event log are never one without the other)."""
         async with self._db.write() as conn:
+            now = self._now()
             stmt = (
                 sa.update(actions)
                 .where(actions.c.id == action_id, actions.c.status.in_(list(allowed)))
-                .values(status=target, updated_at=self._now(), **values)
+                .values(status=target, updated_at=now, **values)
             )
             moved = (await conn.execute(stmt)).rowcount == 1
             row = (await conn.execute(sa.select(actions).where(actions.c.id == action_id))).first()
+            if moved and row is not None:
+                for kind, data in events:
+                    await conn.execute(
+                        sa.insert(event_log).values(
+                            kind=kind, at=now, position_id=row.position_id, data=as_stored(data)
+                        )
+                    )
         if row is None:
             raise StoreError(f"no action {action_id!r} in the journal")
         record = _action(row._mapping)

@@ -251,6 +251,8 @@ class Scenario:
         assert position is not None
         assert position.status is PositionStatus.OPEN
         assert [r["action_id"] for r in position.details["reductions"]] == [action.id]  # recorded once
+        done = [e for e in await store.events.list(kind="action_done") if e.data.get("action_id") == action.id]
+        assert [e.data["status"] for e in done] == ["succeeded"]
         venue_qty = {
             leg.venue: abs(self.venues[leg.venue].ledger.position(position.symbol).qty) for leg in position.legs
         }
@@ -268,7 +270,7 @@ class Scenario:
         events = await store.events.list(kind="action_done")
         for action in actions:
             done = [e for e in events if e.data.get("action_id") == action.id and e.data.get("status") == "succeeded"]
-            assert len(done) <= 1, f"{action.id} reported succeeded {len(done)} times"
+            assert len(done) == 1, f"{action.id} reported succeeded {len(done)} times"  # logged with the outcome
         # Transfers: one per action, each withdrawn once and deposited once, for its amount.
         transfers = [t for a in actions[1:3] if (t := await store.transfers.get(a.result["transfer_id"]))]
         assert len({t.id for t in transfers}) == 2

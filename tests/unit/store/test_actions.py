@@ -213,3 +213,14 @@ async def test_cancel_takes_the_transfer_and_the_batch_with_it_or_refuses(store)
         await store.actions.cancel("c")
     assert (await store.actions.get("c")).status is ActionStatus.WAITING
     assert (await store.transfers.get(moving.id)).state is TransferState.SUBMITTED
+
+
+async def test_an_outcome_and_its_event_are_logged_together_or_not_at_all(store) -> None:
+    await store.actions.append_plan(_plan(("a", "close_position", (), 0)))
+    await store.actions.start(["a"], "bot")
+    event = ("action_done", {"action_id": "a", "status": "succeeded"})
+    await store.actions.mark_succeeded("a", result={"ok": True}, events=[event])
+    with pytest.raises(StoreError, match="cannot become succeeded"):
+        await store.actions.mark_succeeded("a", events=[event])  # a second success: refused, and not logged
+    logged = await store.events.list(kind="action_done")
+    assert [(e.data, e.position_id) for e in logged] == [({"action_id": "a", "status": "succeeded"}, None)]
