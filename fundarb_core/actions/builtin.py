@@ -195,6 +195,8 @@ class ReduceSizeHandler:
                 filled[spec.venue] = ZERO
             else:
                 filled[spec.venue] = outcome.filled_qty
+                if outcome.error and not outcome.filled_qty:
+                    errors.append(f"{spec.venue}: {outcome.error}")
         if filled[legs[0].venue] != filled[legs[1].venue]:
             # One leg shed less: take the difference off the other leg at market, so the pair stays balanced.
             big, small = sorted(legs, key=lambda leg: filled[leg.venue], reverse=True)
@@ -212,8 +214,8 @@ class ReduceSizeHandler:
                 filled[small.venue] += extra.filled_qty
             except Exception as exc:
                 errors.append(f"{small.venue} balancing: {exc}")
-        if errors and not any(filled.values()):
-            raise RetryLater(f"nothing was shed: {'; '.join(errors)}")  # same order ids next time: adopted, not resent
+        if not any(filled.values()):  # same order ids next time: adopted, not sent twice
+            raise RetryLater(f"nothing was shed: {'; '.join(errors) or 'no fill'}")
         position = await bot.record_reduction(position.id, filled, level=details.level, action_id=action.id)
         if filled[legs[0].venue] != filled[legs[1].venue]:
             # Recorded as it is; the closer's severe-imbalance rule flattens the pair if the gap is large.
@@ -353,6 +355,23 @@ class TransferFundsHandler:
     async def run_batch(self, actions: Sequence[RunningAction]) -> Outcome:
         lead = min(actions, key=lambda a: a.id)
         key = str(lead.state.get("batch") or f"action-{lead.id}")
+        try:
+            return await self._run_batch(actions, lead, key)
+        except Exception as exc:
+            # Whatever went wrong (the route, the store, a bug), a transfer past submission is never given up:
+            # funds may have left the source. Keep trying, and tell the operator once.
+            try:
+                current = await self.context.store.transfers.get_by_key(key)
+            except Exception:  # the store itself is unreachable: we cannot tell, so we wait (a wait loses nothing)
+                return Wait(self.context.clock.now() + self.context.config.actions.retry_backoff, f"store: {exc}")
+            if current is None or current.state in CANCELLABLE or current.state.final:
+                raise
+            try:
+                return await self._stuck(actions, current, exc)
+            except Exception:
+                return Wait(self.context.clock.now() + self.context.config.actions.retry_backoff, str(exc))
+
+    async def _run_batch(self, actions: Sequence[RunningAction], lead: RunningAction, key: str) -> Outcome:
         transfer = await self.context.store.transfers.get_by_key(key)
         if transfer is None:
             async with self._planning:  # rebalances see each other's transfers: planned one at a time
@@ -371,15 +390,7 @@ class TransferFundsHandler:
                 )
             await lead.checkpoint("transfer_requested")
         approvals = min(a.approvals for a in actions)
-        try:
-            outcome = await self.service.drive(transfer, approvals=approvals)
-        except Exception as exc:
-            current = await self._reload(transfer.id)
-            if current.state in CANCELLABLE or current.state.final:
-                raise
-            # Past the point of no return (funds may have left the source): never give up on the transfer, or
-            # the money would be stranded. Keep trying, and tell the operator once.
-            return await self._stuck(actions, current, exc)
+        outcome = await self.service.drive(transfer, approvals=approvals)
         current = outcome if isinstance(outcome, TransferRecord) else await self._reload(transfer.id)
         if current.state not in CANCELLABLE:
             for a in actions:
@@ -433,7 +444,7 @@ class TransferFundsHandler:
                 if t.from_venue in projected and before_withdrawal:
                     projected[t.from_venue] -= t.amount
                     available[t.from_venue] -= t.amount
-                if t.to_venue in projected:
+                if t.to_venue in projected and t.state is not TransferState.DEPOSITED:  # deposited: already there
                     projected[t.to_venue] += t.amount
             total = sum(projected.values(), ZERO)
             a, b = venues

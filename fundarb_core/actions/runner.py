@@ -306,6 +306,17 @@ class ActionRunner:
         except StoreError as exc:  # cancelled meanwhile: nothing to fail
             logger.info("action {} not failed: {}", record.id, exc)
             return
+        if isinstance(record.state, dict) and record.state.get("cancellable") is False:
+            # Past its point of no return (funds may be in flight): it must finish, not fail. Hold it and alert.
+            until = self.context.clock.now() + self.settings.max_backoff
+            await self.journal.mark_waiting(record.id, until, f"held: {why}")
+            report.waiting.append(record.id)
+            await self._event(
+                EventKind.ALERT,
+                {"alert": "action_held", "action_id": record.id, "action_type": record.action_type, "why": why},
+                record.position_id,
+            )
+            return
         await self._finish_failed([record], why, report)
 
     async def _run_unit(self, unit: _Unit, report: RunReport) -> None:
@@ -313,7 +324,8 @@ class ActionRunner:
         # `resumed` was read from the state already; this run is no longer the interrupted one.
         state: dict[str, Any] = {"interrupted": False}
         if unit.batch:
-            state.update(batch=unit.batch, batch_members=ids)
+            known = {str(m) for a in unit.actions for m in a.state.get("batch_members", [])}
+            state.update(batch=unit.batch, batch_members=sorted(known | set(ids)))  # a part of a batch keeps all
         try:
             started = await self.journal.start(ids, self.owner, state=state)
         except StoreError as exc:  # cancelled by an operator between `ready` and now

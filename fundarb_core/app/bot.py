@@ -606,11 +606,13 @@ class Bot:
         unfinished = await self.store.actions.list(
             statuses=[ActionStatus.PENDING, ActionStatus.RUNNING, ActionStatus.WAITING, ActionStatus.AWAITING_APPROVAL]
         )
-        return {
-            a.position_id: a.action_type
-            for a in unfinished
-            if a.position_id is not None and a.action_type in ("close_position", "reduce_size")
-        }
+        planned: dict[str, str] = {}
+        for a in unfinished:
+            if a.position_id is None or a.action_type not in ("close_position", "reduce_size"):
+                continue
+            if planned.get(a.position_id) != "close_position":  # an unfinished close wins over a reduction
+                planned[a.position_id] = a.action_type
+        return planned
 
     async def _evaluate_all(
         self, positions: list[PositionRecord], best: set[tuple[str, str, str]], tick: Tick, marks: list[PositionRecord]

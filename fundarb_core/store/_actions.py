@@ -173,7 +173,15 @@ class ActionJournal(Repository):
             return await self._move(
                 action_id, (S.RUNNING,), S.PENDING, events=events, error=error, not_before=not_before
             )
-        return await self._move(action_id, (S.RUNNING,), S.FAILED, events=events, error=error, finished_at=self._now())
+        return await self._move(
+            action_id,
+            (S.RUNNING,),
+            S.FAILED,
+            events=events,
+            release_transfers=error,
+            error=error,
+            finished_at=self._now(),
+        )
 
     async def mark_awaiting_approval(self, action_id: str, note: str | None = None) -> ActionRecord:
         """pending or running → awaiting_approval (an operator must approve before it runs on)."""
@@ -390,10 +398,12 @@ class ActionJournal(Repository):
         target: ActionStatus,
         *,
         events: Sequence[tuple[str, Mapping[str, Any]]] = (),
+        release_transfers: str | None = None,
         **values: Any,
     ) -> ActionRecord:
         """Move the action if its status is in `allowed`; `events` are appended in the same transaction (so an
-        outcome and its record in the event log are never one without the other)."""
+        outcome and its record in the event log are never one without the other). With `release_transfers` (a
+        reason), the action's transfers not yet submitted are cancelled with it: nothing would ever drive them."""
         async with self._db.write() as conn:
             now = self._now()
             stmt = (
@@ -403,6 +413,17 @@ class ActionJournal(Repository):
             )
             moved = (await conn.execute(stmt)).rowcount == 1
             row = (await conn.execute(sa.select(actions).where(actions.c.id == action_id))).first()
+            if moved and row is not None and release_transfers is not None:
+                state = row.state if isinstance(row.state, dict) else {}
+                keys = [f"action-{action_id}"] + ([str(state["batch"])] if state.get("batch") else [])
+                await conn.execute(
+                    sa.update(transfers)
+                    .where(
+                        sa.or_(transfers.c.action_id == action_id, transfers.c.idempotency_key.in_(keys)),
+                        transfers.c.state.in_(sorted(CANCELLABLE)),
+                    )
+                    .values(state=TransferState.CANCELLED, error=release_transfers, updated_at=now)
+                )
             if moved and row is not None:
                 for kind, data in events:
                     await conn.execute(

@@ -19,6 +19,8 @@ is asked for, waits slept through in simulated time, approvals given when asked 
 - a transfer completes: `confirmed`, the amount left the source once and reached the target once;
 - states only move forward (`fundarb_core.store.TRANSITIONS`) and never to `cancelled` (only an operator cancels,
   and only before submission);
+- no funds move while the stored state is still cancellable (`requested`, `awaiting_approval`): a route stores
+  `submitted` before asking a venue to move anything;
 - asking the route again at any stored state (a crash lost its answer) never moves funds twice;
 - a stale record (read before a later step) moves nothing;
 - nothing moves while an approval the route asked for has not been given.
@@ -38,7 +40,7 @@ import pytest
 from fundarb_core.actions.transfers import TransferHandler, TransferStep
 from fundarb_core.clock import SimClock
 from fundarb_core.model.records import TransferRecord, TransferState
-from fundarb_core.store._transfers import TRANSITIONS
+from fundarb_core.store._transfers import CANCELLABLE, TRANSITIONS
 
 __all__ = ["TransferRig", "TransferRouteContract"]
 
@@ -121,9 +123,15 @@ class TransferRouteContract:
             if record.state.final:
                 return seen
             seen.states.append(record.state)
+            held = (rig.balance(rig.from_venue), rig.balance(rig.to_venue))
             for _ in range(redrive):
                 await rig.route.advance(record, approvals=seen.approvals)
             step = await rig.route.advance(record, approvals=seen.approvals)
+            if record.state in CANCELLABLE:
+                assert (rig.balance(rig.from_venue), rig.balance(rig.to_venue)) == held, (
+                    f"funds moved while the stored state was {record.state.value} (still cancellable): "
+                    "store `submitted` first, then move funds"
+                )
             assert step.state is not T.CANCELLED, "a route never cancels a transfer"
             seen.record = self.store(record, step, rig)
             if step.approval is not None:

@@ -12,7 +12,7 @@ from fundarb_core import hookimpl
 from fundarb_core.actions import ActionPlan, RebalanceAction, TransferStep
 from fundarb_core.errors import StoreError
 from fundarb_core.model import PositionStatus
-from fundarb_core.model.records import ActionStatus, TransferRecord, TransferState
+from fundarb_core.model.records import ActionStatus, PlannedAction, TransferRecord, TransferState
 from fundarb_core.plugins import Register
 from tests.integration.actions.test_plans import _drain, _open_one
 from tests.integration.bot.conftest import Harness
@@ -155,3 +155,57 @@ def test_a_reduction_is_recorded_once_per_action(action_harness) -> None:  # typ
     assert again.legs == first.legs
     assert len(again.details["reductions"]) == 1
     assert isinstance(first.updated_at, datetime)
+
+
+def test_a_store_blip_never_fails_a_transfer_in_flight(action_harness, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    h: Harness = action_harness(actions={"batch_window": "0s"})
+    (action,) = h.call(lambda: h.bot.runner.submit([RebalanceAction("transfer_funds", None, "x",
+                       {"from_venue": "aster_sim", "to_venue": "lighter_sim", "amount": "100"})]))  # fmt: skip
+    h.call(lambda: h.bot.run_actions())  # submitted, withdrawn, in flight: waiting
+    assert h.call(lambda: h.runtime.store.actions.get(action.id)).status is ActionStatus.WAITING
+    transfers = h.runtime.store.transfers
+    real = transfers.get_by_key
+    blips = iter([StoreError("store write failed: database is locked")])
+
+    async def flaky(key: str):  # type: ignore[no-untyped-def]
+        for blip in blips:
+            raise blip
+        return await real(key)
+
+    monkeypatch.setattr(transfers, "get_by_key", flaky)
+    h.call(lambda: h.clock.sleep(700))
+    h.call(lambda: h.bot.run_actions())  # the blip: not failed, waits
+    assert h.call(lambda: h.runtime.store.actions.get(action.id)).status is ActionStatus.WAITING
+    h.call(lambda: _drain(h))
+    done = h.call(lambda: h.runtime.store.actions.get(action.id))
+    assert done.status is ActionStatus.SUCCEEDED
+    assert h.bot.venues["lighter_sim"].transfers[done.result["transfer_id"]] == {"deposited": "100"}
+
+
+def test_an_unfinished_close_is_seen_behind_an_older_reduction(action_harness) -> None:  # type: ignore[no-untyped-def]
+    h: Harness = action_harness()
+    position = _open_one(h)
+    h.call(lambda: h.runtime.store.actions.append_plan(
+        [PlannedAction("reduce_size", {"fraction": "0.5"}, position_id=position.id)]))  # fmt: skip
+    h.call(lambda: h.clock.sleep(1))
+    h.call(lambda: h.runtime.store.actions.append_plan([PlannedAction("close_position", position_id=position.id)]))
+    assert h.call(lambda: h.bot._planned_positions()) == {position.id: "close_position"}
+
+
+def test_a_failed_transfer_action_releases_a_transfer_not_yet_submitted(action_harness) -> None:  # type: ignore[no-untyped-def]
+    h: Harness = action_harness()
+    store = h.runtime.store
+
+    async def go() -> None:
+        (action,) = await store.actions.append_plan([PlannedAction("transfer_funds", {"amount": "1"})])
+        await store.actions.start([action.id], "bot")
+        transfer, _ = await store.transfers.request(
+            idempotency_key=f"action-{action.id}", route="sim", from_venue="aster_sim", to_venue="lighter_sim",
+            asset="USD", amount=Decimal(1), action_id=action.id,
+        )  # fmt: skip
+        await store.actions.mark_failed(action.id, "gave up")
+        released = await store.transfers.get(transfer.id)
+        assert (released.state, released.error) == (T.CANCELLED, "gave up")  # no rebalance counts it any more
+        assert await store.transfers.list_unfinished() == []
+
+    h.call(go)

@@ -19,12 +19,13 @@ from fundarb_core.testing.transfers import TransferRig, TransferRouteContract
 
 
 class Route:
-    """requested → withdrawn → confirmed, keyed by transfer id unless `keyed` is off; `gate` asks one approval."""
+    """requested → submitted → withdrawn → confirmed, keyed by transfer id unless `keyed` is off; `gate` asks one
+    approval; `eager` withdraws before `submitted` is stored."""
 
-    def __init__(self, keyed: bool, gate: bool, honour_gate: bool) -> None:
+    def __init__(self, keyed: bool, gate: bool, honour_gate: bool, eager: bool = False) -> None:
         self.cash = {"alpha": Decimal(1000), "beta": Decimal(1000)}
         self.done: set[tuple[str, str]] = set()
-        self.keyed, self.gate, self.honour_gate = keyed, gate, honour_gate
+        self.keyed, self.gate, self.honour_gate, self.eager = keyed, gate, honour_gate, eager
 
     def serves(self, *args: object) -> bool:
         return True
@@ -41,6 +42,11 @@ class Route:
                 if not self.honour_gate:
                     self._once(transfer, "out", transfer.from_venue, -transfer.amount)
                 return TransferStep(T.AWAITING_APPROVAL, approval="approve it")
+            if self.eager:  # moves funds before `submitted` is stored
+                self._once(transfer, "out", transfer.from_venue, -transfer.amount)
+                return TransferStep(T.WITHDRAWN)
+            return TransferStep(T.SUBMITTED)
+        if transfer.state is T.SUBMITTED:
             self._once(transfer, "out", transfer.from_venue, -transfer.amount)
             return TransferStep(T.WITHDRAWN)
         if transfer.state is T.WITHDRAWN:
@@ -67,6 +73,12 @@ class TestUnkeyed(TransferRouteContract):
         return rig(keyed=False, gate=False, honour_gate=True)
 
 
+class TestEager(TransferRouteContract):
+    @pytest.fixture
+    def rig(self):
+        return rig(keyed=True, gate=False, honour_gate=True, eager=True)
+
+
 class TestLeakyGate(TransferRouteContract):
     @pytest.fixture
     def rig(self):
@@ -90,10 +102,18 @@ def test_the_contract_tells_good_routes_from_bad(pytester: pytest.Pytester) -> N
             "test_nothing_moves_before_an_approval_it_asked_for",
         )
     }
-    result.assert_outcomes(passed=4 + 1 + 3, failed=2 + 1, skipped=1)
+    result.assert_outcomes(passed=4 + 1, failed=2 + 3 + 4, skipped=2)
     failed = {line.split(" ", 2)[1] for line in result.outlines if line.startswith("FAILED")}
+    contract = (
+        "test_a_transfer_completes_and_moves_the_amount_once",
+        "test_asking_again_at_every_state_never_moves_funds_twice",
+        "test_a_stale_record_moves_nothing",
+        "test_nothing_moves_before_an_approval_it_asked_for",
+    )
     assert failed == {
         "test_routes.py::TestUnkeyed::test_asking_again_at_every_state_never_moves_funds_twice",
         "test_routes.py::TestUnkeyed::test_a_stale_record_moves_nothing",
-        "test_routes.py::TestLeakyGate::test_nothing_moves_before_an_approval_it_asked_for",
+        *(f"test_routes.py::TestEager::{t}" for t in contract[:3]),  # funds moved before `submitted` was stored
+        *(f"test_routes.py::TestLeakyGate::{t}" for t in contract),  # and before the approval it asked for
     }
+    assert "store `submitted` first, then move funds" in result.stdout.str()
