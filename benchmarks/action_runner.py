@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from fundarb_core import hookimpl
-from fundarb_core.actions import ActionContext, ActionPlan, ActionRunner, RebalanceAction, RunnerSettings
+from fundarb_core.actions import ActionContext, ActionPlan, ActionRunner, RebalanceAction
 from fundarb_core.clock import SimClock
 from fundarb_core.config import parse_config
 from fundarb_core.plugins import Plugins, Register
@@ -47,7 +47,7 @@ async def bench(plans: int, directory: Path) -> tuple[list[float], float]:
     clock = SimClock()
     store = await Store.open(directory / "fundarb.db", clock=clock)
     context = ActionContext(clock=clock, store=store, venues={}, config=parse_config({}, plugins), plugins=plugins)
-    runner = ActionRunner(context, RunnerSettings())
+    runner = ActionRunner(context)
     per_plan = []
     started = time.perf_counter()
     try:

@@ -17,7 +17,7 @@ from fundarb_core.actions.handler import (
     Wait,
 )
 from fundarb_core.actions.plan import ActionPlan, Priority, RebalanceAction, as_plan
-from fundarb_core.actions.runner import ActionRunner, RunnerSettings, RunReport, validate_details
+from fundarb_core.actions.runner import ActionRunner, RunReport, backoff, validate_details
 from fundarb_core.actions.transfers import TransferHandler, TransferService, TransferStep
 
 __all__ = [
@@ -33,12 +33,12 @@ __all__ = [
     "RebalanceAction",
     "RetryLater",
     "RunReport",
-    "RunnerSettings",
     "RunningAction",
     "TransferHandler",
     "TransferService",
     "TransferStep",
     "Wait",
     "as_plan",
+    "backoff",
     "validate_details",
 ]

@@ -22,7 +22,7 @@ import attrs
 
 from fundarb_core.actions.handler import ActionContext, ActionFailed, Outcome, RetryLater, RunningAction, Wait
 from fundarb_core.actions.transfers import TransferService, describe
-from fundarb_core.config.validators import positive
+from fundarb_core.config.validators import open_fraction, positive
 from fundarb_core.events import Event, EventKind
 from fundarb_core.execution import CloseLegSpec, CloseRequest, LegRef, Urgency
 from fundarb_core.model import ExecutionMode, ExitReason, PositionStatus, Side
@@ -76,11 +76,6 @@ async def _position(action: RunningAction) -> PositionRecord:
     return position
 
 
-def _fraction(_: Any, attribute: attrs.Attribute[Decimal], value: Decimal) -> None:
-    if not ZERO < value < 1:
-        raise ValueError(f"must be between 0 and 1 (exclusive), found {value}")
-
-
 # -- close_position --------------------------------------------------------------------------------------------
 
 
@@ -124,7 +119,7 @@ class ClosePositionHandler:
 class ReduceDetails:
     """Shed `fraction` of both legs (0 < fraction < 1), reduce-only, through the close policy."""
 
-    fraction: Decimal = attrs.field(validator=_fraction)
+    fraction: Decimal = attrs.field(validator=open_fraction)
     level: str | None = None  # the threshold that asked for it (recorded on the position, so it fires once)
 
 

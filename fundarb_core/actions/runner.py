@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Hashable, Mapping, Sequence
+from datetime import timedelta
 from typing import Any, Final
 
 import attrs
@@ -32,6 +32,7 @@ from fundarb_core.actions.handler import (
 )
 from fundarb_core.actions.plan import ActionPlan, RebalanceAction, as_plan
 from fundarb_core.config._check import INVALID, Walker
+from fundarb_core.config._model import ActionsConfig
 from fundarb_core.convert import get_converter
 from fundarb_core.errors import PluginError, StoreError, VenueError
 from fundarb_core.events import Event, EventKind
@@ -39,27 +40,16 @@ from fundarb_core.model.records import ActionRecord, ActionStatus
 from fundarb_core.plugins import Registration
 from fundarb_core.store._base import new_id
 
-__all__ = ["ActionRunner", "RunReport", "RunnerSettings", "validate_details"]
+__all__ = ["ActionRunner", "RunReport", "backoff", "validate_details"]
 
 S = ActionStatus
 MAX_ROUNDS: Final = 32  # rounds per `run_due`: an action finishing makes the next ones ready in the same call
-Record = Callable[[str, Mapping[str, Any], str | None], Awaitable[None]]
 
 
-@attrs.frozen
-class RunnerSettings:
-    """How the runner retries, batches and overlaps work (the `[actions]` config section)."""
-
-    max_attempts: int = 5
-    retry_backoff: timedelta = timedelta(seconds=30)
-    max_backoff: timedelta = timedelta(minutes=30)
-    batch_window: timedelta = timedelta(minutes=5)
-    max_concurrent: int = 4
-
-    def backoff(self, attempts: int) -> timedelta:
-        """Exponential: base × 2^(attempts−1), capped."""
-        delay: timedelta = self.retry_backoff * (2 ** max(0, attempts - 1))
-        return min(delay, self.max_backoff)
+def backoff(settings: ActionsConfig, attempts: int) -> timedelta:
+    """The wait before the next attempt: `retry_backoff × 2^(attempts−1)`, at most `max_backoff`."""
+    delay: timedelta = settings.retry_backoff * (2 ** max(0, attempts - 1))
+    return min(delay, settings.max_backoff)
 
 
 @attrs.define
@@ -108,16 +98,14 @@ class ActionRunner:
     def __init__(
         self,
         context: ActionContext,
-        settings: RunnerSettings | None = None,
+        settings: ActionsConfig | None = None,
         *,
         owner: str = "fundarb",
-        record: Record | None = None,
     ) -> None:
         self.context = context
-        self.settings = settings or RunnerSettings()
+        self.settings = settings or context.config.actions
         self.owner = owner
         self.journal = context.store.actions
-        self._record_event = record
         self._handlers: dict[str, tuple[Registration, ActionHandler]] = {}
 
     # -- submitting --------------------------------------------------------------------------------------------
@@ -398,7 +386,7 @@ class ActionRunner:
                 [a.record for a in unit.actions], f"gave up after {attempts} attempts: {why}", report
             )
             return
-        delay = after if after is not None else self.settings.backoff(attempts)
+        delay = after if after is not None else backoff(self.settings, attempts)
         due = self.context.clock.now() + delay
         for a in unit.actions:
             await self.journal.mark_failed(a.id, why, retry=True, not_before=due)
@@ -426,15 +414,9 @@ class ActionRunner:
         self.context.emit(Event(kind, self.context.clock.now(), {**data, "position_id": position_id}))
 
     async def _event(self, kind: str, data: Mapping[str, Any], position_id: str | None) -> None:
-        if self._record_event is not None:
-            await self._record_event(kind, data, position_id)
-        else:
-            await self.context.store.events.append(kind, dict(data), position_id=position_id)
-
-    # -- introspection -----------------------------------------------------------------------------------------
-
-    async def next_due(self) -> datetime | None:
-        return await self.journal.next_due()
+        """Log an event in the store, then tell observers."""
+        await self.context.store.events.append(kind, dict(data), position_id=position_id)
+        self._notify(kind, data, position_id)
 
 
 def _batch_id(ids: Sequence[str]) -> str:

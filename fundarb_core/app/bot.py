@@ -18,7 +18,7 @@ from typing import Any
 import attrs
 from loguru import logger
 
-from fundarb_core.actions import ActionContext, ActionFailed, ActionRunner, RunnerSettings, RunReport, as_plan
+from fundarb_core.actions import ActionContext, ActionFailed, ActionRunner, RunReport, as_plan
 from fundarb_core.actions.handler import Checkpoint
 from fundarb_core.app.journal import StoreJournal
 from fundarb_core.clock import Clock
@@ -129,7 +129,6 @@ class Bot:
         self.last_actions: RunReport | None = None
 
     def _runner(self, checkpoint: Checkpoint | None) -> ActionRunner:
-        cfg = self.config.actions
         context = ActionContext(
             clock=self.clock,
             store=self.store,
@@ -141,14 +140,7 @@ class Bot:
         )
         if checkpoint is not None:
             context.checkpoint = checkpoint
-        settings = RunnerSettings(
-            max_attempts=cfg.max_attempts,
-            retry_backoff=cfg.retry_backoff,
-            max_backoff=cfg.max_backoff,
-            batch_window=cfg.batch_window,
-            max_concurrent=cfg.max_concurrent,
-        )
-        return ActionRunner(context, settings, owner="bot", record=self._record)
+        return ActionRunner(context, owner="bot")  # settings: the config's [actions]
 
     @classmethod
     async def create(

@@ -10,7 +10,14 @@ from typing import Literal
 import attrs
 
 from fundarb_core.config._check import PluginSection, plugin_section
-from fundarb_core.config.validators import at_least, fraction, non_negative, positive, positive_duration
+from fundarb_core.config.validators import (
+    at_least,
+    fraction,
+    non_negative,
+    non_negative_duration,
+    positive,
+    positive_duration,
+)
 
 __all__ = ["ActionsConfig", "BotConfig", "Config", "ExitConfig", "StoreConfig", "StrategyConfig"]
 
@@ -83,13 +90,9 @@ class ActionsConfig:
     max_attempts: int = attrs.field(default=5, validator=at_least(1))  # transient errors, then failed
     retry_backoff: timedelta = attrs.field(default=timedelta(seconds=30), validator=positive_duration)
     max_backoff: timedelta = attrs.field(default=timedelta(minutes=30), validator=positive_duration)
-    batch_window: timedelta = attrs.field(default=timedelta(minutes=5))  # transfers of one route inside it → one
+    # transfers of one route journalled inside it travel as one
+    batch_window: timedelta = attrs.field(default=timedelta(minutes=5), validator=non_negative_duration)
     max_concurrent: int = attrs.field(default=4, validator=at_least(1))
-
-    @batch_window.validator
-    def _window(self, attribute: attrs.Attribute[timedelta], value: timedelta) -> None:
-        if value < timedelta(0):
-            raise ValueError(f"must not be negative, found {value}")
 
 
 @attrs.frozen

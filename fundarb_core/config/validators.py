@@ -9,7 +9,16 @@ from typing import Any
 
 import attrs
 
-__all__ = ["at_least", "fraction", "non_empty", "non_negative", "positive", "positive_duration"]
+__all__ = [
+    "at_least",
+    "fraction",
+    "non_empty",
+    "non_negative",
+    "non_negative_duration",
+    "open_fraction",
+    "positive",
+    "positive_duration",
+]
 
 Validator = Callable[[Any, "attrs.Attribute[Any]", Any], None]
 
@@ -30,6 +39,18 @@ def fraction(_: Any, __: attrs.Attribute[Any], value: Decimal) -> None:
     """Require a value in [0, 1]."""
     if not 0 <= value <= 1:
         raise ValueError(f"must be between 0 and 1, found {value}")
+
+
+def open_fraction(_: Any, __: attrs.Attribute[Any], value: Decimal) -> None:
+    """Require a value strictly between 0 and 1 (a share of something: neither none of it nor all)."""
+    if not 0 < value < 1:
+        raise ValueError(f"must be between 0 and 1 (exclusive), found {value}")
+
+
+def non_negative_duration(_: Any, __: attrs.Attribute[Any], value: timedelta) -> None:
+    """Require a duration of zero or more."""
+    if value < timedelta(0):
+        raise ValueError(f"must not be a negative duration, found {value}")
 
 
 def positive_duration(_: Any, __: attrs.Attribute[Any], value: timedelta) -> None:

@@ -13,7 +13,14 @@ from typing import Any, Literal
 
 import attrs
 
-from fundarb_core.config.validators import fraction, positive_duration
+from fundarb_core.config.validators import (
+    fraction,
+    non_negative,
+    non_negative_duration,
+    open_fraction,
+    positive,
+    positive_duration,
+)
 
 __all__ = [
     "MAX_FLIP_THRESHOLD",
@@ -54,11 +61,6 @@ def _duration(_: Any, __: attrs.Attribute[Any], value: object) -> None:
         raise TypeError(f'must be a duration such as "12h", found {type(value).__name__} {value!r}')
 
 
-def _non_negative_duration(_: Any, __: attrs.Attribute[Any], value: timedelta) -> None:
-    if value < timedelta(0):
-        raise ValueError(f"must not be a negative duration, found {value}")
-
-
 def _bool(_: Any, __: attrs.Attribute[Any], value: object) -> None:
     if not isinstance(value, bool):
         raise TypeError(f"must be true or false, found {type(value).__name__} {value!r}")
@@ -67,7 +69,7 @@ def _bool(_: Any, __: attrs.Attribute[Any], value: object) -> None:
 _RATIO = attrs.validators.and_(_decimal, fraction)
 _FLIP = attrs.validators.and_(_decimal, _hourly_rate)
 _MAX_AGE = attrs.validators.and_(_duration, positive_duration)
-_MIN_HOLD = attrs.validators.and_(_duration, _non_negative_duration)
+_MIN_HOLD = attrs.validators.and_(_duration, non_negative_duration)
 
 
 def _severe_not_above_erosion(instance: Any, _: attrs.Attribute[Any], value: Decimal) -> None:
@@ -118,22 +120,6 @@ def _shares(_: Any, __: attrs.Attribute[Any], value: dict[str, Decimal]) -> None
             raise ValueError(f'the share of {venue!r} must be a non-negative decimal such as "0.5"')
 
 
-def _non_negative_amount(_: Any, __: attrs.Attribute[Any], value: Decimal) -> None:
-    if value < 0:
-        raise ValueError(f"must not be negative, found {value}")
-
-
-def _positive_or_none(_: Any, __: attrs.Attribute[Any], value: Decimal | None) -> None:
-    if value is not None and (not isinstance(value, Decimal) or not value > 0):
-        raise ValueError(f"must be a positive amount, found {value!r}")
-
-
-def _open_fraction(_: Any, __: attrs.Attribute[Any], value: Decimal) -> None:
-    _decimal(None, __, value)
-    if not Decimal(0) < value < 1:
-        raise ValueError(f"must be between 0 and 1 (exclusive), found {value}")
-
-
 @attrs.frozen
 class TransferOnExit:
     """After a close, bring the two venues' equity back to `target` shares (default: an equal split).
@@ -145,7 +131,7 @@ class TransferOnExit:
     enabled: bool = attrs.field(default=True, validator=_bool)
     target: dict[str, Decimal] = attrs.field(factory=dict, validator=_shares)
     route: str | None = None
-    min_amount: Decimal = attrs.field(default=Decimal(10), validator=[_decimal, _non_negative_amount])
+    min_amount: Decimal = attrs.field(default=Decimal(10), validator=[_decimal, non_negative])
 
 
 @attrs.frozen
@@ -155,7 +141,7 @@ class AutoReopen:
 
     enabled: bool = attrs.field(default=True, validator=_bool)
     pair: Literal["best", "same", "other"] = "best"
-    size_usd: Decimal | None = attrs.field(default=None, validator=_positive_or_none)
+    size_usd: Decimal | None = attrs.field(default=None, validator=attrs.validators.optional([_decimal, positive]))
 
 
 @attrs.frozen
@@ -164,7 +150,7 @@ class ReduceStep:
     legs, once per step, instead of waiting for the full exit."""
 
     erosion_below: Decimal = attrs.field(validator=_RATIO)
-    fraction: Decimal = attrs.field(validator=_open_fraction)
+    fraction: Decimal = attrs.field(validator=[_decimal, open_fraction])
 
     @property
     def level(self) -> str:

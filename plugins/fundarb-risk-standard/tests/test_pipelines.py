@@ -436,7 +436,7 @@ def test_every_pipeline_setting_is_read() -> None:
             {"auto_reopen": {"pair": "sideways"}},
             "risk_manager.auto_reopen.pair: expected one of 'best', 'same', 'other', found 'sideways'",
         ),
-        ({"auto_reopen": {"size_usd": "0"}}, "risk_manager.auto_reopen.size_usd: must be a positive amount"),
+        ({"auto_reopen": {"size_usd": "0"}}, "risk_manager.auto_reopen.size_usd: must be positive, found 0"),
         ({"transfer_on_exit": {"enabled": "yes"}}, "risk_manager.transfer_on_exit.enabled: expected true or false"),
         (
             {"transfer_on_exit": {"target": {"aster": "-1"}}},

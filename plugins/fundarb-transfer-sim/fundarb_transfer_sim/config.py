@@ -4,18 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any
 
 import attrs
 
-from fundarb_core.config.validators import fraction
+from fundarb_core.config.validators import fraction, non_negative_duration
 
 __all__ = ["SimTransferConfig"]
-
-
-def _non_negative(_: Any, __: attrs.Attribute[timedelta], value: timedelta) -> None:
-    if value < timedelta(0):
-        raise ValueError(f"must not be negative, found {value}")
 
 
 @attrs.frozen
@@ -23,7 +17,7 @@ class SimTransferConfig:
     """`delay`: time in flight; `fail_probability`: chance the withdrawal is refused (seeded by `seed` and the
     transfer's key, so a rerun fails the same transfers); `venues`: the sim venues served (empty: all)."""
 
-    delay: timedelta = attrs.field(default=timedelta(minutes=10), validator=_non_negative)
+    delay: timedelta = attrs.field(default=timedelta(minutes=10), validator=non_negative_duration)
     fail_probability: Decimal = attrs.field(default=Decimal(0), validator=fraction)
     seed: int = 0
     venues: list[str] = attrs.field(factory=list)

@@ -22,11 +22,10 @@ from fundarb_core.actions import (
     Priority,
     RebalanceAction,
     RetryLater,
-    RunnerSettings,
     RunningAction,
 )
 from fundarb_core.clock import EPOCH, SimClock
-from fundarb_core.config import parse_config
+from fundarb_core.config import ActionsConfig, parse_config
 from fundarb_core.model.records import ActionStatus
 from fundarb_core.plugins import Plugins, Register
 from fundarb_core.store import Store
@@ -131,7 +130,7 @@ class Env:
         self.clock = SimClock(EPOCH)
         self.path = tmp_path / "fundarb.db"
         self.config = parse_config({}, self.plugins)
-        self.settings = RunnerSettings(**{"batch_window": timedelta(0), **settings})
+        self.settings = ActionsConfig(**{"batch_window": timedelta(0), **settings})
         self.store: Store | None = None
         self.runner: ActionRunner | None = None
 
