@@ -22,7 +22,7 @@ import attrs
 
 from fundarb_core.actions.handler import ActionContext, ActionFailed, Outcome, RetryLater, RunningAction, Wait
 from fundarb_core.actions.transfers import TransferService, describe
-from fundarb_core.config.validators import open_fraction, positive
+from fundarb_core.config.validators import non_empty, non_negative, open_fraction, positive
 from fundarb_core.events import Event, EventKind
 from fundarb_core.execution import CloseLegSpec, CloseRequest, LegRef, Urgency
 from fundarb_core.model import ExecutionMode, ExitReason, PositionStatus, Side
@@ -136,11 +136,11 @@ class ReduceSizeHandler:
         if position.status is not PositionStatus.OPEN:
             raise ActionFailed(f"position {position.id} is {position.status.value}; only an open position is reduced")
         legs = [LegRef(position.long_venue, position.symbol), LegRef(position.short_venue, position.symbol)]
+        snaps, unreachable = await bot.closer.snapshots(legs)
+        if unreachable:
+            raise RetryLater(f"cannot see {', '.join(leg.venue for leg in unreachable)}")
         plan = action.state.get("reduce")
         if plan is None:
-            snaps, unreachable = await bot.closer.snapshots(legs)
-            if unreachable:
-                raise RetryLater(f"cannot see {', '.join(leg.venue for leg in unreachable)}")
             sizes = [abs(snaps[leg].quantity) for leg in legs]
             if min(sizes) == 0:
                 raise ActionFailed("a leg is gone; the closer handles that, not a reduction")
@@ -156,9 +156,6 @@ class ReduceSizeHandler:
             await action.save(reduce=plan)
             await action.checkpoint("reduce_planned")
         specs = []
-        snaps, unreachable = await bot.closer.snapshots(legs)
-        if unreachable:
-            raise RetryLater(f"cannot see {', '.join(leg.venue for leg in unreachable)}")
         request = CloseRequest(position.id, snaps, action.reason or "reduce", Urgency.NORMAL)
         policy_specs = {s.venue: s for s in bot.closer.policy.close_specs(request)}
         for leg in legs:
@@ -231,13 +228,8 @@ class OpenDetails:
     symbol: str | None = None
     long_venue: str | None = None
     short_venue: str | None = None
-    size_usd: Decimal | None = attrs.field(default=None)
+    size_usd: Decimal | None = attrs.field(default=None, validator=attrs.validators.optional(positive))
     exclude_position_pair: bool = False  # the best opportunity other than the pair of `position_id`
-
-    @size_usd.validator
-    def _size(self, attribute: attrs.Attribute[Decimal | None], value: Decimal | None) -> None:
-        if value is not None:
-            positive(self, attribute, value)
 
 
 class OpenPositionHandler:
@@ -282,11 +274,6 @@ class OpenPositionHandler:
 # -- transfer_funds --------------------------------------------------------------------------------------------
 
 
-def _asset(_: Any, __: attrs.Attribute[str], value: str) -> None:
-    if not value:
-        raise ValueError("must not be empty")
-
-
 @attrs.frozen
 class TransferDetails:
     """Move `amount` of `asset` from `from_venue` to `to_venue`; or, with `rebalance` (venue → target share of
@@ -300,9 +287,9 @@ class TransferDetails:
     to_venue: str | None = None
     amount: Decimal | None = None
     rebalance: dict[str, Decimal] | None = None
-    asset: str = attrs.field(default="USD", validator=_asset)
+    asset: str = attrs.field(default="USD", validator=non_empty)
     route: str | None = None
-    min_amount: Decimal = Decimal(1)
+    min_amount: Decimal = attrs.field(default=Decimal(1), validator=non_negative)
 
     def __attrs_post_init__(self) -> None:
         if self.rebalance is None:

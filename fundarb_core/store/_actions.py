@@ -105,47 +105,6 @@ class ActionJournal(Repository):
                 await conn.execute(sa.insert(action_dependencies), deps)
         return records
 
-    async def claim_next(self, owner: str) -> ActionRecord | None:
-        """Take the most urgent pending action whose dependencies all succeeded, mark it running, return it.
-
-        On PostgreSQL the candidate row is locked with `FOR UPDATE SKIP LOCKED`, so concurrent claimers never get
-        the same action; on SQLite the write transaction (BEGIN IMMEDIATE) already admits one writer at a time.
-        """
-        blocked = _waits_for_unfinished()
-        stmt = _order(sa.select(actions.c.id).where(actions.c.status == S.PENDING, ~blocked)).limit(1)
-        if self._postgres:
-            stmt = stmt.with_for_update(skip_locked=True, of=actions)
-        async with self._db.write() as conn:
-            found = (await conn.execute(stmt)).first()
-            if found is None:
-                return None
-            now = self._now()
-            await conn.execute(
-                sa.update(actions)
-                .where(actions.c.id == found[0])
-                .values(
-                    status=S.RUNNING,
-                    attempts=actions.c.attempts + 1,
-                    claimed_by=owner,
-                    started_at=now,
-                    updated_at=now,
-                )
-            )
-            row = (await conn.execute(sa.select(actions).where(actions.c.id == found[0]))).one()
-        return _action(row._mapping)
-
-    async def mark_running(self, action_id: str, *, owner: str | None = None) -> ActionRecord:
-        """pending → running (one more attempt). Use `claim_next` to pick actions; this runs a chosen one."""
-        now = self._now()
-        return await self._move(
-            action_id,
-            (S.PENDING,),
-            S.RUNNING,
-            attempts=actions.c.attempts + 1,
-            claimed_by=owner,
-            started_at=now,
-        )
-
     async def mark_succeeded(
         self,
         action_id: str,

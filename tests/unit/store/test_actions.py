@@ -1,4 +1,4 @@
-"""The action journal: plans stored before running, claims by urgency and dependencies, one success at most."""
+"""The action journal: plans stored before running, ready by urgency and dependencies, one success at most."""
 
 from __future__ import annotations
 
@@ -33,48 +33,58 @@ async def test_append_plan_journals_every_action_as_pending(store, open_store) -
     assert reread[0].details == {"reason": "time_limit", "qty": "0.5"}
 
 
-async def test_claim_follows_urgency_then_plan_order_and_waits_for_dependencies(store) -> None:
+async def _take(store, owner: str = "bot"):  # type: ignore[no-untyped-def]
+    """Start the first ready action, as the runner does; None when nothing is ready."""
+    ready = await store.actions.ready(store.clock.now())
+    if not ready:
+        return None
+    (started,) = await store.actions.start([ready[0].id], owner)
+    return started
+
+
+async def test_ready_follows_urgency_then_plan_order_and_waits_for_dependencies(store) -> None:
     await store.actions.append_plan(
         _plan(("close", "close_position", (), 0), ("move", "transfer_funds", ("close",), 0))
     )
     await store.actions.append_plan(_plan(("urgent", "close_position", (), 5)))
     order = []
-    while (claimed := await store.actions.claim_next("bot")) is not None:
-        order.append(claimed.id)
-        assert claimed.status is ActionStatus.RUNNING
-        assert claimed.attempts == 1
-        assert claimed.claimed_by == "bot"
-        await store.actions.mark_succeeded(claimed.id)
+    while (started := await _take(store)) is not None:
+        order.append(started.id)
+        assert started.status is ActionStatus.RUNNING
+        assert started.attempts == 1
+        assert started.claimed_by == "bot"
+        await store.actions.mark_succeeded(started.id)
     assert order == ["urgent", "close", "move"]
 
 
 async def test_a_dependency_that_failed_blocks_its_dependents(store) -> None:
     await store.actions.append_plan(_plan(("a", "close_position", (), 0), ("b", "transfer_funds", ("a",), 0)))
-    a = await store.actions.claim_next("bot")
+    a = await _take(store)
     await store.actions.mark_failed(a.id, "venue down")
-    assert await store.actions.claim_next("bot") is None
+    assert await _take(store) is None
     assert [x.id for x in await store.actions.list_unfinished()] == ["b"]
+    assert [(x.id, d.id) for x, d in await store.actions.blocked_by_failure()] == [("b", "a")]
 
 
 async def test_an_action_succeeds_at_most_once(store) -> None:
     await store.actions.append_plan(_plan(("a", "close_position", (), 0)))
-    await store.actions.mark_running("a")
+    await store.actions.start(["a"], "bot")
     done = await store.actions.mark_succeeded("a", result={"filled": Decimal("1.5")})
     assert done.status is ActionStatus.SUCCEEDED
     assert done.result == {"filled": "1.5"}
     assert done.finished_at
     with pytest.raises(StoreError, match="is succeeded; it cannot become succeeded"):
         await store.actions.mark_succeeded("a")
-    with pytest.raises(StoreError, match="cannot become running"):
-        await store.actions.mark_running("a")
+    with pytest.raises(StoreError, match="is succeeded; it cannot start"):
+        await store.actions.start(["a"], "bot")
 
 
 async def test_retry_returns_to_pending_and_counts_attempts(store) -> None:
     await store.actions.append_plan(_plan(("a", "close_position", (), 0)))
-    first = await store.actions.claim_next("bot")
+    first = await _take(store)
     retried = await store.actions.mark_failed(first.id, "timeout", retry=True)
     assert (retried.status, retried.error, retried.attempts) == (ActionStatus.PENDING, "timeout", 1)
-    second = await store.actions.claim_next("bot")
+    second = await _take(store)
     assert second.attempts == 2
     failed = await store.actions.mark_failed(second.id, "rejected: insufficient margin")
     assert failed.status is ActionStatus.FAILED
@@ -86,7 +96,7 @@ async def test_approval_and_cancellation(store) -> None:
     await store.actions.append_plan(_plan(("t", "transfer_funds", (), 0), ("u", "transfer_funds", (), 0)))
     waiting = await store.actions.mark_awaiting_approval("t")
     assert waiting.status is ActionStatus.AWAITING_APPROVAL
-    assert (await store.actions.claim_next("bot")).id == "u"  # an action awaiting approval is not claimed
+    assert (await _take(store)).id == "u"  # an action awaiting approval is not ready
     assert (await store.actions.approve("t")).status is ActionStatus.PENDING
     cancelled = await store.actions.cancel("t", "operator said no")
     assert (cancelled.status, cancelled.error) == (ActionStatus.CANCELLED, "operator said no")
@@ -100,8 +110,8 @@ async def test_list_unfinished_is_what_a_restart_resumes(store, open_store) -> N
     await store.actions.append_plan(
         _plan(("a", "close_position", (), 0), ("b", "transfer_funds", (), 0), ("c", "x", (), 9))
     )
-    await store.actions.mark_running("a")  # the bot died here
-    await store.actions.mark_running("b")
+    await store.actions.start(["a"], "bot")  # the bot died here
+    await store.actions.start(["b"], "bot")
     await store.actions.mark_succeeded("b")
     after_restart = await (await open_store()).actions.list_unfinished()
     assert [(x.id, x.status) for x in after_restart] == [("c", ActionStatus.PENDING), ("a", ActionStatus.RUNNING)]
@@ -121,14 +131,19 @@ async def test_unknown_dependencies_and_duplicate_ids_are_refused_whole(store) -
     assert b.depends_on == ("a",)
 
 
-async def test_concurrent_claimers_never_get_the_same_action(store, open_store) -> None:
+async def test_concurrent_starters_never_get_the_same_action(store, open_store) -> None:
     others = [await open_store() for _ in range(3)]
     await store.actions.append_plan([PlannedAction("noop", id=f"a{i}") for i in range(24)])
 
     async def drain(s, name: str) -> list[str]:
         got = []
-        while (claimed := await s.actions.claim_next(name)) is not None:
-            got.append(claimed.id)
+        while ready := await s.actions.ready(s.clock.now()):
+            for action in ready:
+                try:
+                    await s.actions.start([action.id], name)
+                except StoreError:  # another starter took it first
+                    continue
+                got.append(action.id)
         return got
 
     results = await asyncio.gather(*(drain(s, f"w{i}") for i, s in enumerate([store, *others])))
