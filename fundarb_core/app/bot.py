@@ -220,22 +220,36 @@ class Bot:
         for opp in opportunities:
             if new >= cfg.max_new_per_tick or len(open_positions) + new + reserved >= cfg.max_positions:
                 break
-            legs = {(opp.long_venue, opp.symbol), (opp.short_venue, opp.symbol)}
-            if legs & busy:
-                continue
-            qty = self._quantity(opp)
+            qty = self._admissible(opp, busy, exposure)
             if qty is None:
                 continue
-            notional = qty * opp.mark
-            if any(exposure.get(v, ZERO) + notional > cfg.max_venue_usd for v in (opp.long_venue, opp.short_venue)):
-                continue
-            busy |= legs
+            busy |= {(opp.long_venue, opp.symbol), (opp.short_venue, opp.symbol)}
             position = await self.open_position(opp, qty)
             if position is not None and position.status is PositionStatus.OPEN:
                 new += 1
                 tick.opened.append(position.id)
                 for v in (opp.long_venue, opp.short_venue):
-                    exposure[v] = exposure.get(v, ZERO) + notional
+                    exposure[v] = exposure.get(v, ZERO) + qty * opp.mark
+
+    def _admissible(
+        self,
+        opp: Opportunity,
+        busy: set[tuple[str, str]],
+        exposure: Mapping[str, Decimal],
+        size_usd: Decimal | None = None,
+    ) -> Decimal | None:
+        """The quantity to open `opp` with, or None when a leg's (venue, symbol) is taken, the size is below the
+        venues' minimum, or either venue would go over `max_venue_usd`."""
+        if {(opp.long_venue, opp.symbol), (opp.short_venue, opp.symbol)} & busy:
+            return None
+        qty = self._quantity(opp, size_usd)
+        if qty is None:
+            return None
+        notional = qty * opp.mark
+        limit = self.config.strategy.max_venue_usd
+        if any(exposure.get(v, ZERO) + notional > limit for v in (opp.long_venue, opp.short_venue)):
+            return None
+        return qty
 
     async def open_position(
         self,
@@ -344,13 +358,8 @@ class Bot:
         for opp in self.scanner.scan(self.rates, self.clock.now()):
             if (pair is not None and opp.pair != pair) or (exclude is not None and opp.pair == exclude):
                 continue
-            if {(opp.long_venue, opp.symbol), (opp.short_venue, opp.symbol)} & busy:
-                continue
-            qty = self._quantity(opp, size_usd)
+            qty = self._admissible(opp, busy, exposure, size_usd)
             if qty is None:
-                continue
-            notional = qty * opp.mark
-            if any(exposure.get(v, ZERO) + notional > cfg.max_venue_usd for v in (opp.long_venue, opp.short_venue)):
                 continue
             await self.open_position(opp, qty, position_id=position_id, details={"opened_by_action": True})
             return await self._reload(position_id)
