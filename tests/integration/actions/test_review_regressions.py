@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -106,7 +106,7 @@ def test_a_transfer_past_the_point_of_no_return_is_never_given_up(tmp_path) -> N
     try:
         (action,) = h.call(lambda: h.bot.runner.submit([RebalanceAction("transfer_funds", None, "x",
                            {"from_venue": "aster_sim", "to_venue": "lighter_sim", "amount": "5"})]))  # fmt: skip
-        h.call(lambda: _drain(h, limit=__import__("datetime").timedelta(hours=1)))
+        h.call(lambda: _drain(h, limit=timedelta(hours=1)))
         done = h.call(lambda: h.runtime.store.actions.get(action.id))
         assert done.status is ActionStatus.SUCCEEDED  # 7 failures, max_attempts 2: still not given up
         stuck = [
@@ -154,7 +154,6 @@ def test_a_reduction_is_recorded_once_per_action(action_harness) -> None:  # typ
     again = h.call(lambda: h.bot.record_reduction(position.id, shed, level="l", action_id="act-1"))
     assert again.legs == first.legs
     assert len(again.details["reductions"]) == 1
-    assert isinstance(first.updated_at, datetime)
 
 
 def test_a_store_blip_never_fails_a_transfer_in_flight(action_harness, monkeypatch) -> None:  # type: ignore[no-untyped-def]
