@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sys
 from datetime import timedelta
@@ -86,7 +87,7 @@ async def _run(config: Any, duration: timedelta | None, speed: float | None, liv
     assert bot is not None
     lease_store = await Store.open(config.store.url, data_dir=runtime.data_dir, migrate=False)
     try:
-        lease = await lease_store.acquire_lease(f"fundarb-run:{__import__('os').getpid()}", ttl=timedelta(seconds=30))
+        lease = await lease_store.acquire_lease(f"fundarb-run:{os.getpid()}", ttl=timedelta(seconds=30))
     except StoreError as exc:
         await lease_store.close()
         await runtime.close()
