@@ -101,15 +101,14 @@ class ActionPlan:
 
     def planned(self, plan_id: str) -> list[PlannedAction]:
         """The plan as the journal stores it: ids `<plan_id>.<seq>`, dependencies resolved to ids."""
-        ids: dict[str, str] = {}
+        seq_of: dict[str, int] = {}  # plan key → position in the plan
         flat: list[tuple[int, RebalanceAction]] = []
         for index, step in enumerate(self.steps):
             for action in step:
-                seq = len(flat)
-                key = action.key if action.key is not None else str(seq)
-                if key in ids:
+                key = action.key if action.key is not None else str(len(flat))
+                if key in seq_of:
                     raise ValueError(f"plan key {key!r} is used twice")
-                ids[key] = f"{plan_id}.{seq}"
+                seq_of[key] = len(flat)
                 flat.append((index, action))
         out: list[PlannedAction] = []
         previous_step: list[str] = []
@@ -118,18 +117,19 @@ class ActionPlan:
         for seq, (index, action) in enumerate(flat):
             if index != current_index:
                 previous_step, current_step, current_index = current_step, [], index
-            own_id = f"{plan_id}.{seq}"
             if action.after is not None:
-                unknown = [k for k in action.after if k not in ids]
+                unknown = [k for k in action.after if k not in seq_of]
                 if unknown:
                     raise ValueError(f"action {action.action_type!r} waits for unknown key(s) {', '.join(unknown)}")
-                depends = tuple(ids[k] for k in action.after)
-                if own_id in depends:
+                waits = [seq_of[k] for k in action.after]
+                if seq in waits:
                     raise ValueError(f"action {action.action_type!r} waits for itself")
-                if any(int(d.rsplit(".", 1)[1]) > seq for d in depends):
+                if any(w > seq for w in waits):
                     raise ValueError(f"action {action.action_type!r} waits for an action later in the plan")
+                depends = tuple(f"{plan_id}.{w}" for w in waits)
             else:
                 depends = tuple(previous_step)
+            own_id = f"{plan_id}.{seq}"
             current_step.append(own_id)
             out.append(
                 PlannedAction(
