@@ -9,6 +9,7 @@ from fundarb_core.venues._types import (
     Balance,
     BookLevel,
     Capabilities,
+    FundingHistoryEntry,
     FundingPayment,
     FundingRate,
     Instrument,
@@ -16,6 +17,7 @@ from fundarb_core.venues._types import (
     OrderBook,
     OrderState,
     PositionSnapshot,
+    PriceCandle,
     Rounding,
 )
 
@@ -25,6 +27,7 @@ __all__ = [
     "Balance",
     "BookLevel",
     "Capabilities",
+    "FundingHistoryEntry",
     "FundingPayment",
     "FundingRate",
     "Instrument",
@@ -32,6 +35,7 @@ __all__ = [
     "OrderBook",
     "OrderState",
     "PositionSnapshot",
+    "PriceCandle",
     "Rounding",
     "SymbolMap",
     "Venue",

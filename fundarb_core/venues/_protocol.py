@@ -124,9 +124,20 @@ class Venue(Protocol):
 
     async def fetch_balance(self) -> Balance: ...
 
-    # Optional: `async def get_position_snapshots(self, symbols: Sequence[str]) -> Mapping[str, PositionSnapshot]`
-    # returns several positions in one request (what most venues' position endpoints do). The monitor uses it when
-    # a venue has it and falls back to `get_position_snapshot` per symbol otherwise.
+    # Optional methods, each announced by a `Capabilities` flag (a venue without the flag need not have the method):
+    #
+    # - `bulk_snapshots`:
+    #   `async def get_position_snapshots(self, symbols: Sequence[str]) -> Mapping[str, PositionSnapshot]`
+    #   returns several positions in one request (what most venues' position endpoints do). The monitor uses it
+    #   when announced and falls back to `get_position_snapshot` per symbol otherwise.
+    # - `funding_history`:
+    #   `async def fetch_funding_history(self, symbol: str, start: datetime, end: datetime)
+    #   -> Sequence[FundingHistoryEntry]` returns every rate settled at `start <= at < end`, oldest first, paging
+    #   through the venue's limits itself; it raises `RateLimited` (with `retry_after`) when the venue says so.
+    # - `price_history`:
+    #   `async def fetch_price_candles(self, symbol: str, resolution: timedelta, start: datetime, end: datetime)
+    #   -> Sequence[PriceCandle]` returns the candles opening at `start <= at < end`, oldest first, mark prices where
+    #   the venue has them (else last-trade prices, `kind="last"`), paging itself.
 
     async def fetch_funding_payments(self, symbol: str | None, since: datetime) -> Sequence[FundingPayment]:
         """Return funding settlements at or after `since` (all symbols when `symbol` is None), oldest first."""

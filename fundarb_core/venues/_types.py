@@ -16,6 +16,7 @@ __all__ = [
     "Balance",
     "BookLevel",
     "Capabilities",
+    "FundingHistoryEntry",
     "FundingPayment",
     "FundingRate",
     "Instrument",
@@ -23,6 +24,7 @@ __all__ = [
     "OrderBook",
     "OrderState",
     "PositionSnapshot",
+    "PriceCandle",
     "Rounding",
 ]
 
@@ -294,9 +296,51 @@ class LiquidationNotice:
 
 
 @attrs.frozen
+class FundingHistoryEntry:
+    """One settled funding rate: `rate` per `interval` as the venue reports it (positive: longs pay shorts),
+    settled at `at` (UTC)."""
+
+    symbol: str
+    at: datetime
+    rate: Decimal
+    interval: timedelta
+
+    @property
+    def hourly(self) -> Decimal:
+        """The rate normalised to one hour."""
+        return self.rate * HOUR / Decimal(int(self.interval.total_seconds()))
+
+
+@attrs.frozen
+class PriceCandle:
+    """One price candle opening at `at` (UTC) and lasting `resolution`; `kind` is "mark" or "last" (trade) prices."""
+
+    symbol: str
+    at: datetime
+    resolution: timedelta
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: Decimal = Decimal(0)
+    kind: str = "mark"
+
+
+@attrs.frozen
 class Capabilities:
-    """Which streams a venue offers; where one is absent, the executor polls."""
+    """What optional parts of the contract a venue offers; where a stream is absent, the executor polls.
+
+    - `order_stream`, `bbo_stream`, `liquidation_stream`: the async streams (`order_updates`, ...);
+    - `bulk_snapshots`: `get_position_snapshots(symbols)`, every leg on the venue in one request;
+    - `funding_history`: `fetch_funding_history(symbol, start, end)`;
+    - `price_history`: `fetch_price_candles(symbol, resolution, start, end)`;
+    - `simulated`: the venue runs on the run's clock (sim, replay, a test fake), so the run uses simulated time.
+    """
 
     order_stream: bool = False
     bbo_stream: bool = False
     liquidation_stream: bool = False
+    bulk_snapshots: bool = False
+    funding_history: bool = False
+    price_history: bool = False
+    simulated: bool = False
