@@ -199,18 +199,28 @@ class PositionReduced(EventPayload):
 
 @attrs.frozen(kw_only=True)
 class Alert(EventPayload):
-    """Something an operator should know; `alert` is a stable code (e.g. `transfer_stuck`), `message` prose."""
+    """Something an operator should know; `alert` is a stable code (e.g. `transfer_stuck`), `message` prose.
+
+    `details` are flattened into `data` beside the fields (`data["why"]`, `data["open_exposure"]`, ...).
+    """
 
     KIND: ClassVar[str] = EventKind.ALERT
 
     alert: str
     message: str = ""
     level: Severity = Severity.WARNING
+    action_id: str | None = None
     details: Mapping[str, Any] = attrs.field(factory=dict)
 
     @property
     def severity(self) -> Severity:
         return self.level
+
+    def as_data(self) -> dict[str, Any]:
+        data = super().as_data()
+        details = data.pop("details")
+        data.pop("level")
+        return {**details, **data}
 
 
 @attrs.frozen(kw_only=True)
@@ -220,8 +230,7 @@ class ActionPlanned(EventPayload):
     KIND: ClassVar[str] = EventKind.ACTION_PLANNED
 
     plan_id: str
-    reason: str
-    action_types: tuple[str, ...]
+    actions: tuple[Mapping[str, Any], ...]  # {"id", "type", "depends_on"} per action, in plan order
 
 
 @attrs.frozen(kw_only=True)
@@ -233,6 +242,7 @@ class ActionDone(EventPayload):
     action_id: str
     action_type: str
     status: str
+    attempts: int = 0
     error: str | None = None
     result: Mapping[str, Any] | None = None
 

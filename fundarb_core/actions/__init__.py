@@ -17,6 +17,7 @@ from fundarb_core.actions.handler import (
     Wait,
 )
 from fundarb_core.actions.plan import ActionPlan, Priority, RebalanceAction, as_plan
+from fundarb_core.actions.ports import ClosePort, OpenPort, ReducePort, TransferPort
 from fundarb_core.actions.runner import ActionRunner, RunReport, backoff, validate_details
 from fundarb_core.actions.transfers import TransferHandler, TransferService, TransferStep
 
@@ -28,13 +29,17 @@ __all__ = [
     "ActionRunner",
     "AwaitApproval",
     "BatchHandler",
+    "ClosePort",
+    "OpenPort",
     "Outcome",
     "Priority",
     "RebalanceAction",
+    "ReducePort",
     "RetryLater",
     "RunReport",
     "RunningAction",
     "TransferHandler",
+    "TransferPort",
     "TransferService",
     "TransferStep",
     "Wait",

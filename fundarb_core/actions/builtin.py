@@ -2,7 +2,7 @@
 
 Each is idempotent under a crash at any point, by deriving what it sends from the action's id:
 
-- `close_position` goes through the bot's close (the position is marked CLOSING with its attempt number before
+- `close_position` goes through the close port (the position is marked CLOSING with its attempt number before
   any order; a resumed close re-asks for the same client order ids, and the executor adopts what the venue has);
 - `reduce_size` saves the quantities it will shed before sending, and sends them under ids derived from the action;
 - `open_position` opens under a position id derived from the action (found again after a crash, never reopened);
@@ -16,22 +16,20 @@ import asyncio
 import hashlib
 from collections.abc import Hashable, Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, TypeVar
 
 import attrs
 
 from fundarb_core.actions.handler import ActionContext, ActionFailed, Outcome, RetryLater, RunningAction, Wait
+from fundarb_core.actions.ports import TransferPort
 from fundarb_core.actions.transfers import TransferService, describe
 from fundarb_core.config.validators import non_empty, non_negative, open_fraction, positive
-from fundarb_core.events import Event, EventKind
-from fundarb_core.execution import CloseLegSpec, CloseRequest, LegRef, Urgency
-from fundarb_core.model import ExecutionMode, ExitReason, PositionStatus, Side
+from fundarb_core.events import Alert
+from fundarb_core.execution import Urgency
+from fundarb_core.model import ExitReason, PositionStatus, Side
 from fundarb_core.model.records import PositionRecord, TransferRecord, TransferState
 from fundarb_core.store._transfers import CANCELLABLE
 from fundarb_core.venues import Rounding
-
-if TYPE_CHECKING:
-    from fundarb_core.app.bot import Bot
 
 __all__ = [
     "CloseDetails",
@@ -60,11 +58,13 @@ def _reason(action: RunningAction) -> ExitReason:
         return ExitReason.REBALANCE
 
 
-def _bot(action: RunningAction) -> Bot:
-    trader = action.context.trader
-    if trader is None:
-        raise ActionFailed(f"{action.record.action_type} needs a running bot (no trader in the action context)")
-    return trader  # type: ignore[no-any-return]
+P = TypeVar("P")
+
+
+def _port(action: RunningAction, port: P | None, what: str) -> P:
+    if port is None:
+        raise ActionFailed(f"{action.record.action_type} needs a running bot (no {what} port in the action context)")
+    return port
 
 
 async def _position(action: RunningAction) -> PositionRecord:
@@ -87,7 +87,7 @@ class CloseDetails:
 
 
 class ClosePositionHandler:
-    """Close both legs through the bot's CloseExecutor; a position already closed is a success (nothing sent)."""
+    """Close both legs through the close port; a position already closed is a success (nothing sent)."""
 
     def __init__(self, context: ActionContext) -> None:
         self.context = context
@@ -101,7 +101,8 @@ class ClosePositionHandler:
         if position.status is PositionStatus.OPENING:
             raise RetryLater("the position is still opening")
         details: CloseDetails = action.details
-        closed = await _bot(action).close_position(position, _reason(action), Urgency(details.urgency))
+        closer = _port(action, self.context.closer, "close")
+        closed = await closer.close_by_id(position.id, _reason(action), Urgency(details.urgency))
         if closed.status is not PositionStatus.CLOSED:
             exposure = closed.details.get("open_exposure", {})
             raise RetryLater(f"close did not finish; open exposure {exposure}")
@@ -131,88 +132,41 @@ class ReduceSizeHandler:
 
     async def run(self, action: RunningAction) -> Outcome:
         details: ReduceDetails = action.details
-        bot = _bot(action)
+        reducer = _port(action, self.context.reducer, "reduce")
         position = await _position(action)
         if position.status is not PositionStatus.OPEN:
             raise ActionFailed(f"position {position.id} is {position.status.value}; only an open position is reduced")
-        legs = [LegRef(position.long_venue, position.symbol), LegRef(position.short_venue, position.symbol)]
-        snaps, unreachable = await bot.closer.snapshots(legs)
+        snaps, unreachable = await reducer.snapshots(position)
         if unreachable:
-            raise RetryLater(f"cannot see {', '.join(leg.venue for leg in unreachable)}")
-        plan = action.state.get("reduce")
-        if plan is None:
-            sizes = [abs(snaps[leg].quantity) for leg in legs]
+            raise RetryLater(f"cannot see {', '.join(unreachable)}")
+        saved = action.state.get("reduce")
+        if saved is None:
+            sizes = [abs(s.quantity) for s in snaps.values()]
             if min(sizes) == 0:
                 raise ActionFailed("a leg is gone; the closer handles that, not a reduction")
-            step = max(bot.instruments[leg.venue][leg.symbol].step_size for leg in legs)
+            step = reducer.step(position)
             qty = (min(sizes) * details.fraction / step).to_integral_value(rounding=Rounding.DOWN.value) * step
             if qty <= 0:  # recorded (zero shed) so that this level does not ask again every tick
-                await bot.record_reduction(position.id, {}, level=details.level, action_id=action.id)
+                await reducer.record_reduction(position.id, {}, level=details.level, action_id=action.id)
                 return {"position_id": position.id, "reduced": "0", "note": "below one size step"}
-            plan = {
-                leg.venue: {"side": (Side.SELL if snaps[leg].quantity > 0 else Side.BUY).value, "qty": str(qty)}
-                for leg in legs
+            saved = {
+                leg.venue: {"side": (Side.SELL if snap.quantity > 0 else Side.BUY).value, "qty": str(qty)}
+                for leg, snap in snaps.items()
             }
-            await action.save(reduce=plan)
+            await action.save(reduce=saved)
             await action.checkpoint("reduce_planned")
-        specs = []
-        request = CloseRequest(position.id, snaps, action.reason or "reduce", Urgency.NORMAL)
-        policy_specs = {s.venue: s for s in bot.closer.policy.close_specs(request)}
-        for leg in legs:
-            leg_plan = plan[leg.venue]
-            base = policy_specs.get(leg.venue)
-            spec = CloseLegSpec(
-                venue=leg.venue,
-                symbol=leg.symbol,
-                side=Side(leg_plan["side"]),
-                quantity=Decimal(leg_plan["qty"]),
-                intent_id=f"{action.id}:reduce:{leg.venue}",
-                position_id=position.id,
-            )
-            if base is not None:  # the policy's pricing and timing, our quantity and ids
-                spec = attrs.evolve(
-                    base, side=spec.side, quantity=spec.quantity, intent_id=spec.intent_id, position_id=position.id
-                )
-            specs.append(spec)
+        plan = {venue: (Side(leg["side"]), Decimal(leg["qty"])) for venue, leg in saved.items()}
         # From here orders reach the venues: the action can no longer be cancelled, only finished.
         await action.save(cancellable=False, cancel_refusal="its reduce orders were sent")
-        outcomes = await asyncio.gather(*(bot.orders.execute(spec) for spec in specs), return_exceptions=True)
-        filled: dict[str, Decimal] = {}
-        errors: list[str] = []
-        for spec, outcome in zip(specs, outcomes, strict=True):
-            if isinstance(outcome, BaseException):
-                if not isinstance(outcome, Exception):
-                    raise outcome  # cancellation or a process dying: not ours to swallow
-                errors.append(f"{spec.venue}: {outcome}")
-                filled[spec.venue] = ZERO
-            else:
-                filled[spec.venue] = outcome.filled_qty
-                if outcome.error and not outcome.filled_qty:
-                    errors.append(f"{spec.venue}: {outcome.error}")
-        if filled[legs[0].venue] != filled[legs[1].venue]:
-            # One leg shed less: take the difference off the other leg at market, so the pair stays balanced.
-            big, small = sorted(legs, key=lambda leg: filled[leg.venue], reverse=True)
-            fix = CloseLegSpec(
-                venue=small.venue,
-                symbol=small.symbol,
-                side=Side(plan[small.venue]["side"]),
-                quantity=filled[big.venue] - filled[small.venue],
-                intent_id=f"{action.id}:reduce-fix:{small.venue}",
-                position_id=position.id,
-                mode=ExecutionMode.MARKET_ONLY,
-            )
-            try:
-                extra = await bot.orders.execute(fix)
-                filled[small.venue] += extra.filled_qty
-            except Exception as exc:
-                errors.append(f"{small.venue} balancing: {exc}")
+        outcome = await reducer.shed(position, snaps, plan, action.reason or "reduce", action_id=action.id)
+        filled, errors = dict(outcome.filled), list(outcome.errors)
         if not any(filled.values()):  # same order ids next time: adopted, not sent twice
             raise RetryLater(f"nothing was shed: {'; '.join(errors) or 'no fill'}")
-        position = await bot.record_reduction(position.id, filled, level=details.level, action_id=action.id)
-        if filled[legs[0].venue] != filled[legs[1].venue]:
+        position = await reducer.record_reduction(position.id, filled, level=details.level, action_id=action.id)
+        if not outcome.even:
             # Recorded as it is; the closer's severe-imbalance rule flattens the pair if the gap is large.
-            raise ActionFailed(f"legs reduced unevenly {dict(filled)}: {'; '.join(errors) or 'fills fell short'}")
-        return {"position_id": position.id, "reduced": dict(filled), "errors": errors or None}
+            raise ActionFailed(f"legs reduced unevenly {filled}: {'; '.join(errors) or 'fills fell short'}")
+        return {"position_id": position.id, "reduced": filled, "errors": errors or None}
 
 
 # -- open_position ---------------------------------------------------------------------------------------------
@@ -254,7 +208,8 @@ class OpenPositionHandler:
             if old is not None:
                 exclude = (old.symbol, old.long_venue, old.short_venue)
         await action.checkpoint("open_decided")
-        outcome = await _bot(action).open_for_action(
+        opener = _port(action, self.context.opener, "open")
+        outcome = await opener.open_for_action(
             new_id,
             pair=chosen if all(chosen) else None,  # type: ignore[arg-type]
             size_usd=details.size_usd,
@@ -318,11 +273,11 @@ class TransferFundsHandler:
 
     def __init__(self, context: ActionContext) -> None:
         self.context = context
-        self._service: TransferService | None = None
+        self._service: TransferPort | None = None
         self._planning = asyncio.Lock()
 
     @property
-    def service(self) -> TransferService:
+    def service(self) -> TransferPort:
         if self._service is None:
             self._service = self.context.transfers or TransferService.from_context(self.context)
         return self._service
@@ -389,10 +344,9 @@ class TransferFundsHandler:
         lead = min(actions, key=lambda a: a.id)
         if lead.state.get("stuck") != why:
             await lead.save(stuck=why, cancellable=False, cancel_refusal=f"transfer {transfer.id} is in flight")
-            await self.context.store.events.append(
-                EventKind.ALERT, {"alert": "transfer_stuck", "action_id": lead.id, "why": why}, position_id=None
+            await self.context.events(
+                Alert(alert="transfer_stuck", action_id=lead.id, message=why, details={"why": why})
             )
-            self.context.emit(Event(EventKind.ALERT, self.context.clock.now(), {"alert": "transfer_stuck", "why": why}))
         retry = self.context.config.actions.retry_backoff
         return Wait(self.context.clock.now() + retry, f"{why}; trying again")
 
@@ -416,7 +370,7 @@ class TransferFundsHandler:
                 venue = self.context.venues.get(name)
                 if venue is None:
                     raise ActionFailed(f"rebalance names venue {name!r}, which is not configured")
-                balances[name] = await venue.fetch_balance()
+                balances[name] = await self.context.venue_gateway.balance(name)
             # What each venue will hold once the transfers already under way land (not yet withdrawn: still at
             # the source; withdrawn: on its way to the target).
             projected = {name: balances[name].equity for name in venues}
@@ -441,7 +395,7 @@ class TransferFundsHandler:
 
 
 def register_builtin(register: Any) -> None:
-    register("close_position", CloseDetails, ClosePositionHandler)
+    register("close_position", CloseDetails, ClosePositionHandler, closes_position=True)
     register("reduce_size", ReduceDetails, ReduceSizeHandler)
     register("open_position", OpenDetails, OpenPositionHandler)
     register("transfer_funds", TransferDetails, TransferFundsHandler)

@@ -21,18 +21,18 @@ key (inside `actions.batch_window`) then run as one.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
-from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import attrs
 
+from fundarb_core.actions.outcomes import ActionFailed, AwaitApproval, Outcome, RetryLater, Wait
+from fundarb_core.actions.ports import ClosePort, OpenPort, ReducePort, TransferPort
 from fundarb_core.clock import Clock
-from fundarb_core.errors import FundarbError
-from fundarb_core.events import Emit, null_emit
+from fundarb_core.execution import VenueGateway
 from fundarb_core.model.records import ActionRecord
+from fundarb_core.positions import EventRecorder
 
 if TYPE_CHECKING:
-    from fundarb_core.actions.transfers import TransferService
     from fundarb_core.config import Config
     from fundarb_core.plugins import Plugins
     from fundarb_core.store import Store
@@ -52,34 +52,6 @@ __all__ = [
 ]
 
 
-class ActionFailed(FundarbError):
-    """The action cannot succeed; its message is recorded as the reason."""
-
-
-class RetryLater(FundarbError):
-    """A transient problem: run the action again after `after` (default: the runner's backoff)."""
-
-    def __init__(self, message: str, *, after: timedelta | None = None) -> None:
-        super().__init__(message)
-        self.after = after
-
-
-@attrs.frozen
-class Wait:
-    """Not finished: run again (same attempt) at `until`; `note` says what it waits for."""
-
-    until: datetime
-    note: str = ""
-
-
-@attrs.frozen
-class AwaitApproval:
-    """Stop until an operator approves (`fundarb actions approve ID`); `note` tells them what they approve."""
-
-    note: str
-
-
-Outcome = Mapping[str, Any] | Wait | AwaitApproval | None
 Checkpoint = Callable[[str], Awaitable[None]]
 
 
@@ -89,9 +61,11 @@ async def _no_checkpoint(label: str) -> None:
 
 @attrs.define
 class ActionContext:
-    """What handlers can reach. `trader` is the bot (closing, opening, scanning; see `fundarb_core.app.bot.Bot`).
+    """What handlers can reach: the store, the clock, the config, and small typed ports (`fundarb_core.actions.ports`)
+    for what a handler may do — close, reduce, open, transfer. A port the running process does not offer is None.
 
-    `checkpoint(label)` marks a step boundary (a no-op in production; tests crash the process there).
+    `events` records an event (store, then observers); `gateway` reaches venues with retries; `checkpoint(label)`
+    marks a step boundary (a no-op in production; tests crash the process there).
     """
 
     clock: Clock
@@ -99,10 +73,27 @@ class ActionContext:
     venues: Mapping[str, Venue]
     config: Config
     plugins: Plugins
-    trader: Any = None
-    transfers: TransferService | None = None
-    emit: Emit = null_emit
+    closer: ClosePort | None = None
+    reducer: ReducePort | None = None
+    opener: OpenPort | None = None
+    transfers: TransferPort | None = None
+    gateway: VenueGateway | None = None
+    recorder: EventRecorder | None = None
     checkpoint: Checkpoint = _no_checkpoint
+
+    @property
+    def events(self) -> EventRecorder:
+        """The event recorder (one is made on first use when none was given)."""
+        if self.recorder is None:
+            self.recorder = EventRecorder(self.store, self.clock, self.plugins.emit)
+        return self.recorder
+
+    @property
+    def venue_gateway(self) -> VenueGateway:
+        """The venue gateway (one over `venues` is made on first use when none was given)."""
+        if self.gateway is None:
+            self.gateway = VenueGateway(self.venues, self.clock)
+        return self.gateway
 
 
 @attrs.define

@@ -35,7 +35,7 @@ from fundarb_core.config._check import INVALID, Walker
 from fundarb_core.config._model import ActionsConfig
 from fundarb_core.convert import get_converter
 from fundarb_core.errors import PluginError, StoreError, VenueError
-from fundarb_core.events import Event, EventKind
+from fundarb_core.events import ActionDone, ActionPlanned, Alert, EventPayload
 from fundarb_core.model.records import ActionRecord, ActionStatus
 from fundarb_core.plugins import Registration
 from fundarb_core.store._base import new_id
@@ -133,12 +133,11 @@ class ActionRunner:
             if ("action_types", r.action_type) not in self.context.plugins.registry:
                 logger.bind(action=r.id).warning("plan {} holds unknown action type {!r}", plan_id, r.action_type)
         await self._event(
-            EventKind.ACTION_PLANNED,
-            {
-                "plan_id": plan_id,
-                "actions": [{"id": r.id, "type": r.action_type, "depends_on": list(r.depends_on)} for r in records],
-            },
-            records[0].position_id,
+            ActionPlanned(
+                position_id=records[0].position_id,
+                plan_id=plan_id,
+                actions=tuple({"id": r.id, "type": r.action_type, "depends_on": list(r.depends_on)} for r in records),
+            )
         )
         return records
 
@@ -230,10 +229,11 @@ class ActionRunner:
                 progress = True
                 cancelled.append(action.id)
                 await self._event(
-                    EventKind.ACTION_DONE,
-                    {"action_id": action.id, "action_type": action.action_type, "status": "cancelled", "error": why},
-                    action.position_id,
-                )
+                    ActionDone(
+                        position_id=action.position_id, action_id=action.id, action_type=action.action_type,
+                        status="cancelled", attempts=action.attempts, error=why,
+                    )
+                )  # fmt: skip
             if not progress:
                 break
         return cancelled
@@ -300,10 +300,12 @@ class ActionRunner:
             await self.journal.mark_waiting(record.id, until, f"held: {why}")
             report.waiting.append(record.id)
             await self._event(
-                EventKind.ALERT,
-                {"alert": "action_held", "action_id": record.id, "action_type": record.action_type, "why": why},
-                record.position_id,
-            )
+                Alert(
+                    position_id=record.position_id, alert="action_held", action_id=record.id,
+                    message=f"action {record.id} is held: {why}",
+                    details={"action_type": record.action_type, "why": why},
+                )
+            )  # fmt: skip
             return
         await self._finish_failed([record], why, report)
 
@@ -359,24 +361,27 @@ class ActionRunner:
                 await self.journal.mark_awaiting_approval(a.id, outcome.note)
                 report.awaiting_approval.append(a.id)
                 await self._event(
-                    EventKind.ALERT,
-                    {"alert": "approval_needed", "action_id": a.id, "action_type": a.record.action_type,
-                     "note": outcome.note},
-                    a.position_id,
+                    Alert(
+                        position_id=a.position_id, alert="approval_needed", action_id=a.id,
+                        message=f"action {a.id} needs approval: {outcome.note}",
+                        details={"action_type": a.record.action_type, "note": outcome.note},
+                    )
                 )  # fmt: skip
             return
         result = {**dict(outcome or {}), "run_seconds": round(elapsed, 6)}
         for a in unit.actions:
-            data = {"action_id": a.id, "action_type": a.record.action_type, "status": "succeeded",
-                    "attempts": a.record.attempts, "result": result}  # fmt: skip
+            payload = ActionDone(
+                position_id=a.position_id, action_id=a.id, action_type=a.record.action_type, status="succeeded",
+                attempts=a.record.attempts, result=result,
+            )  # fmt: skip
             try:  # the outcome and its event in one transaction
-                done = await self.journal.mark_succeeded(a.id, result=result, events=[(EventKind.ACTION_DONE, data)])
+                done = await self.journal.mark_succeeded(a.id, result=result, events=[_stored(payload)])
             except StoreError as exc:  # cancelled under us: the journal keeps the first final status
                 log.warning("action {} finished but could not be marked succeeded: {}", a.id, exc)
                 continue
             report.succeeded.append(a.id)
             log.info("action {} {} succeeded (attempt {})", a.id, a.record.action_type, done.attempts)
-            self._notify(EventKind.ACTION_DONE, data, a.position_id)
+            self._notify(payload)
             await self.context.checkpoint(f"succeeded:{a.id}")
 
     async def _retry(self, unit: _Unit, why: str, after: timedelta | None, report: RunReport) -> None:
@@ -395,28 +400,37 @@ class ActionRunner:
 
     async def _finish_failed(self, records: Sequence[ActionRecord], why: str, report: RunReport) -> None:
         for record in records:
-            data = {"action_id": record.id, "action_type": record.action_type, "status": "failed", "error": why}
-            alert = {"alert": "action_failed", **data}
+            done = ActionDone(
+                position_id=record.position_id, action_id=record.id, action_type=record.action_type, status="failed",
+                attempts=record.attempts, error=why,
+            )  # fmt: skip
+            alert = Alert(
+                position_id=record.position_id, alert="action_failed", action_id=record.id,
+                message=f"action {record.id} {record.action_type} failed: {why}",
+                details={"action_type": record.action_type, "status": "failed", "error": why},
+            )  # fmt: skip
             try:  # the failure, its event and its alert in one transaction
-                await self.journal.mark_failed(
-                    record.id, why, events=[(EventKind.ACTION_DONE, data), (EventKind.ALERT, alert)]
-                )
+                await self.journal.mark_failed(record.id, why, events=[_stored(done), _stored(alert)])
             except StoreError as exc:
                 logger.warning("action {} could not be marked failed: {}", record.id, exc)
                 continue
             report.failed.append(record.id)
             logger.bind(action=record.id).error("action {} {} failed: {}", record.id, record.action_type, why)
-            self._notify(EventKind.ACTION_DONE, data, record.position_id)
-            self._notify(EventKind.ALERT, alert, record.position_id)
+            self._notify(done)
+            self._notify(alert)
 
-    def _notify(self, kind: str, data: Mapping[str, Any], position_id: str | None) -> None:
+    def _notify(self, payload: EventPayload) -> None:
         """Tell observers (`fundarb_on_event`) about an event already in the store."""
-        self.context.emit(Event(kind, self.context.clock.now(), {**data, "position_id": position_id}))
+        self.context.events.notify_payload(payload)
 
-    async def _event(self, kind: str, data: Mapping[str, Any], position_id: str | None) -> None:
-        """Log an event in the store, then tell observers."""
-        await self.context.store.events.append(kind, dict(data), position_id=position_id)
-        self._notify(kind, data, position_id)
+    async def _event(self, payload: EventPayload) -> None:
+        """Record an event: in the store, then to observers."""
+        await self.context.events(payload)
+
+
+def _stored(payload: EventPayload) -> tuple[str, dict[str, Any]]:
+    """An event as the journal writes it in an action's own transaction."""
+    return payload.KIND, payload.as_data()
 
 
 def _batch_id(ids: Sequence[str]) -> str:

@@ -19,8 +19,9 @@ from fundarb_core.venues import VenueContext
 __all__ = ["Runtime", "all_simulated"]
 
 
-def all_simulated(config: Config) -> bool:
-    return bool(config.venues) and all(section.kind == "sim" for section in config.venues.values())
+def all_simulated(config: Config, plugins: Plugins) -> bool:
+    """Whether every configured venue's kind declares that it runs on the run's clock (sim, replay, test fakes)."""
+    return bool(config.venues) and all(plugins.registry.simulated(s.kind) for s in config.venues.values())
 
 
 @attrs.define
@@ -43,7 +44,7 @@ class Runtime:
         data_dir = (config.bot.data_dir or default_data_dir()).expanduser()
         data_dir.mkdir(parents=True, exist_ok=True)
         clock: Clock
-        if all_simulated(config):
+        if all_simulated(config, plugins):
             # Simulated time resumes where the last run stopped, so a restarted paper run never goes back in time.
             start = _saved_sim_time(data_dir / "sim" / "clock.json") or EPOCH
             clock = SimClock(start)

@@ -139,7 +139,7 @@ def close(config_path: Path, position_id: str) -> None:
         record = await runtime.store.positions.get(position_id)
         if record is None or not record.is_open:
             return None
-        return await bot.close_position(record, ExitReason.MANUAL, Urgency.URGENT)
+        return await bot.book.close(record, ExitReason.MANUAL, Urgency.URGENT)
 
     result = asyncio.run(_with_bot(config, work))
     if result is None:

@@ -112,7 +112,7 @@ async def _run(config: Any, duration: timedelta | None, speed: float | None, liv
     try:
         coro = bot.run(duration=duration, stop=stop, on_tick=on_tick)
         if isinstance(runtime.clock, SimClock):
-            await runtime.clock.run(coro, speed=speed if all_simulated(config) else None)
+            await runtime.clock.run(coro, speed=speed if all_simulated(config, runtime.plugins) else None)
         else:
             await coro
         positions = await runtime.store.positions.list()
@@ -143,7 +143,7 @@ def run(config_path: Path, duration: timedelta | None, speed: float | None, no_l
     from fundarb_core.app.runtime import all_simulated
 
     config = load(config_path)
-    if speed is not None and not all_simulated(config):
+    if speed is not None and not all_simulated(config, get_plugins()):
         fail("--speed: only simulated venues can run faster than real time")
     if speed is not None and speed <= 0:
         fail("--speed: must be positive")

@@ -69,14 +69,15 @@ class StrategyConfig:
 
 @attrs.frozen
 class ExitConfig:
-    """The closer's own rules, which bypass or guard the risk manager. Defaults are the earlier bot's."""
+    """The closer's own rules, which bypass or guard the risk manager. Defaults are the earlier bot's.
+
+    The exit rules themselves (flip, erosion, age, minimum hold) are the risk manager's settings (`[risk_manager]`);
+    without one the closer uses them with the `combined` manager's defaults.
+    """
 
     liquidation_distance: Decimal = attrs.field(default=Decimal("0.10"), validator=fraction)
     severe_imbalance: Decimal = attrs.field(default=Decimal("0.05"), validator=fraction)
-    min_hold: timedelta = timedelta(0)
     wide_spread: Decimal = attrs.field(default=Decimal("0.02"), validator=fraction)  # defer non-critical exits
-    erosion_threshold: Decimal = attrs.field(default=Decimal("0.5"), validator=fraction)  # legacy fallback
-    max_age: timedelta = attrs.field(default=timedelta(hours=168), validator=positive_duration)  # legacy fallback
 
 
 @attrs.frozen

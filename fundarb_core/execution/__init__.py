@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 from fundarb_core.execution.atomic import AtomicExecutor, AtomicResult
-from fundarb_core.execution.close import CloseExecutor, ClosePolicy, CloseRequest, CloseResult, LegRef, Urgency
+from fundarb_core.execution.close import (
+    CloseExecutor,
+    ClosePolicy,
+    CloseRequest,
+    CloseResult,
+    ReduceResult,
+    Urgency,
+)
+from fundarb_core.execution.gateway import LegRef, RetryPolicy, VenueGateway
+from fundarb_core.execution.ids import client_order_id
 from fundarb_core.execution.journal import NULL_JOURNAL, NullJournal, OrderJournal
-from fundarb_core.execution.order_executor import OrderExecutor, RetryPolicy
-from fundarb_core.execution.specs import CloseLegSpec, OrderResult, OrderSpec, client_order_id
+from fundarb_core.execution.order_executor import OrderExecutor
+from fundarb_core.execution.specs import CloseLegSpec, OrderResult, OrderSpec
 from fundarb_core.execution.telemetry import Telemetry
 
 __all__ = [
@@ -24,8 +33,10 @@ __all__ = [
     "OrderJournal",
     "OrderResult",
     "OrderSpec",
+    "ReduceResult",
     "RetryPolicy",
     "Telemetry",
     "Urgency",
+    "VenueGateway",
     "client_order_id",
 ]

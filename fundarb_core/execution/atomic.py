@@ -10,7 +10,8 @@ from decimal import Decimal
 import attrs
 from loguru import logger
 
-from fundarb_core.events import Emit, Event, EventKind, null_emit
+from fundarb_core.events import Alert, Record, Severity, null_record
+from fundarb_core.execution import ids
 from fundarb_core.execution.order_executor import OrderExecutor
 from fundarb_core.execution.specs import CloseLegSpec, OrderResult, OrderSpec
 from fundarb_core.execution.telemetry import Telemetry
@@ -48,11 +49,11 @@ class AtomicExecutor:
         hedge_attempts: int = 3,
         hedge_timeout: timedelta = timedelta(seconds=5),
         rollback_rounds: int = 3,
-        emit: Emit = null_emit,
+        record: Record = null_record,
     ) -> None:
         self.orders = orders
         self.rollback_rounds = rollback_rounds
-        self.emit = emit
+        self.record = record
         self.hedge_attempts = hedge_attempts
         self.hedge_timeout = hedge_timeout
 
@@ -86,7 +87,7 @@ class AtomicExecutor:
                     attrs.evolve(
                         specs[i],
                         quantity=gap,
-                        intent_id=f"{specs[i].intent_id}:hedge{round_}",
+                        intent_id=ids.hedge_intent(specs[i].intent_id, round_),
                         mode=mode,
                         timeout=self.hedge_timeout,
                     )
@@ -109,16 +110,17 @@ class AtomicExecutor:
                             held[i] -= result.filled_qty
                 if any(q != 0 for q in held):
                     error = f"hedge and rollback failed: legs hold {held}"
-                    self.emit(
-                        Event(
-                            EventKind.ALERT,
-                            clock.now(),
-                            {
-                                "alert": "open_unbalanced",
+                    await self.record(
+                        Alert(
+                            position_id=specs[0].position_id,
+                            alert="open_unbalanced",
+                            message=error,
+                            level=Severity.CRITICAL,
+                            details={
                                 "open_exposure": {
                                     f"{s.venue}:{s.symbol}": str(q * s.side.sign)
                                     for s, q in zip(specs, held, strict=True)
-                                },
+                                }
                             },
                         )
                     )
@@ -135,7 +137,7 @@ class AtomicExecutor:
                 symbol=spec.symbol,
                 side=spec.side.opposite,
                 quantity=qty,
-                intent_id=f"{spec.intent_id}:rollback{round_}",
+                intent_id=ids.rollback_intent(spec.intent_id, round_),
                 mode=ExecutionMode.MARKET_ONLY,
                 slippage_bps=spec.slippage_bps * 2,
                 max_market_attempts=5,

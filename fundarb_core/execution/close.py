@@ -1,11 +1,16 @@
-"""Closing a position from live snapshots: normal, emergency and partial exits. No venue-level close exists.
+"""Closing a position from live snapshots: normal, emergency and partial exits; and reducing both legs.
 
 - Normal exit: every leg present and balanced → all legs closed concurrently under the close policy.
 - Emergency exit: a leg gone (liquidated, closed by hand) or a severe imbalance → the survivors are flattened at
   once with the policy's emergency spec, without waiting on the missing leg.
 - Partial close: a leg still open after the policy ran is finished as an emergency; a flat leg is never reopened
   (only reduce-only orders are ever sent here). If a leg still cannot be flattened the result is `CLOSE_FAILED`
-  with the open exposure, an alert event fires, and the next attempt starts again from live snapshots.
+  with the open exposure and why; the caller records it and the next attempt starts again from live snapshots.
+- Reduction: the same quantity shed from every leg under the policy's pricing, a leg that shed less topped up at
+  market so the pair stays balanced.
+
+Policies describe what to send; the intent ids (and so the client order ids) are stamped here, from the position,
+the close attempt and the action (`fundarb_core.execution.ids`).
 """
 
 from __future__ import annotations
@@ -19,15 +24,23 @@ from typing import Protocol, runtime_checkable
 import attrs
 from loguru import logger
 
-from fundarb_core.errors import VenueError
-from fundarb_core.events import Emit, Event, EventKind, null_emit
+from fundarb_core.execution import ids
+from fundarb_core.execution.gateway import LegRef, VenueGateway
 from fundarb_core.execution.order_executor import OrderExecutor
 from fundarb_core.execution.specs import CloseLegSpec, OrderResult
 from fundarb_core.execution.telemetry import Telemetry
-from fundarb_core.model import PositionStatus
+from fundarb_core.model import ExecutionMode, PositionStatus, Side
 from fundarb_core.venues import PositionSnapshot
 
-__all__ = ["CloseExecutor", "ClosePolicy", "CloseRequest", "CloseResult", "LegRef", "Urgency"]
+__all__ = [
+    "CloseExecutor",
+    "ClosePolicy",
+    "CloseRequest",
+    "CloseResult",
+    "LegRef",
+    "ReduceResult",
+    "Urgency",
+]
 
 ZERO = Decimal(0)
 EMERGENCY_ROUNDS = 2  # emergency passes over legs still open after the policy ran, before CLOSE_FAILED
@@ -37,14 +50,6 @@ class Urgency(enum.StrEnum):
     NORMAL = "normal"
     URGENT = "urgent"  # close now, but both legs are there: the policy may still go maker-first, shorter
     EMERGENCY = "emergency"  # flatten at once
-
-
-@attrs.frozen
-class LegRef:
-    """Where a leg lives: a venue and a canonical symbol."""
-
-    venue: str
-    symbol: str
 
 
 @attrs.frozen
@@ -60,7 +65,11 @@ class CloseRequest:
 
 @runtime_checkable
 class ClosePolicy(Protocol):
-    """Turns a close request into leg specs. Registered through `fundarb_register_close_policies`."""
+    """Turns a close request into leg specs. Registered through `fundarb_register_close_policies`.
+
+    Specs carry venue, symbol, side, quantity and how to execute; not an `intent_id` (the executor stamps it, and
+    ignores one a policy sets).
+    """
 
     def close_specs(self, request: CloseRequest) -> Sequence[CloseLegSpec]:
         """Specs for a normal exit, one per open leg (side and quantity from the snapshot)."""
@@ -80,46 +89,42 @@ class CloseResult:
     open_exposure: Mapping[LegRef, Decimal]  # signed quantities still open (empty when closed)
     telemetry: Telemetry
     reason: str
+    why: str = ""  # what kept a failed close from finishing
 
     @property
     def closed(self) -> bool:
         return self.status is PositionStatus.CLOSED
 
 
+@attrs.frozen
+class ReduceResult:
+    """What a reduction shed per venue, and what went wrong on the way."""
+
+    filled: Mapping[str, Decimal]
+    errors: tuple[str, ...] = ()
+
+    @property
+    def even(self) -> bool:
+        return len(set(self.filled.values())) <= 1
+
+
 class CloseExecutor:
-    """Closes positions through an `OrderExecutor` under a `ClosePolicy`."""
+    """Closes and reduces positions through an `OrderExecutor` under a `ClosePolicy`."""
 
     def __init__(
-        self,
-        orders: OrderExecutor,
-        policy: ClosePolicy,
-        *,
-        severe_imbalance: Decimal = Decimal("0.05"),
-        emit: Emit = null_emit,
+        self, orders: OrderExecutor, policy: ClosePolicy, *, severe_imbalance: Decimal = Decimal("0.05")
     ) -> None:
         self.orders = orders
         self.policy = policy
         self.severe_imbalance = severe_imbalance
-        self.emit = emit
+
+    @property
+    def gateway(self) -> VenueGateway:
+        return self.orders.gateway
 
     async def snapshots(self, legs: Sequence[LegRef]) -> tuple[dict[LegRef, PositionSnapshot], dict[LegRef, str]]:
-        """Live snapshots of every leg, fetched concurrently (transient errors retried); and the legs unreachable."""
-
-        async def one(leg: LegRef) -> PositionSnapshot:
-            venue = self.orders.venues[leg.venue]
-            return await self.orders.call(f"snapshot {leg}", lambda: venue.get_position_snapshot(leg.symbol))
-
-        outcomes = await asyncio.gather(*(one(leg) for leg in legs), return_exceptions=True)
-        snaps: dict[LegRef, PositionSnapshot] = {}
-        errors: dict[LegRef, str] = {}
-        for leg, outcome in zip(legs, outcomes, strict=True):
-            if isinstance(outcome, VenueError):
-                errors[leg] = str(outcome)
-            elif isinstance(outcome, BaseException):
-                raise outcome
-            else:
-                snaps[leg] = outcome
-        return snaps, errors
+        """Live snapshots of every leg (see `VenueGateway.snapshots`)."""
+        return await self.gateway.snapshots(legs)
 
     def is_emergency(self, snapshots: Mapping[LegRef, PositionSnapshot], urgency: Urgency) -> bool:
         """A missing leg, a severe imbalance, or an emergency request."""
@@ -141,6 +146,20 @@ class CloseExecutor:
         async with asyncio.TaskGroup() as group:
             tasks = [group.create_task(self.orders.execute(spec)) for spec in specs]
         return [t.result() for t in tasks]
+
+    def _normal_specs(self, request: CloseRequest) -> list[CloseLegSpec]:
+        return [
+            attrs.evolve(spec, intent_id=ids.close_intent(request.position_id, request.attempt, spec.venue))
+            for spec in self.policy.close_specs(request)
+        ]
+
+    def _emergency_spec(self, request: CloseRequest, leg: LegRef, round_: int | None = None) -> CloseLegSpec:
+        spec = self.policy.emergency_spec(request, leg)
+        if round_ is None:
+            intent = ids.close_intent(request.position_id, request.attempt, leg.venue, emergency=True)
+        else:
+            intent = ids.emergency_round_intent(request.position_id, request.attempt, round_, leg.venue)
+        return attrs.evolve(spec, intent_id=intent)
 
     async def close(
         self,
@@ -168,9 +187,9 @@ class CloseExecutor:
             request = CloseRequest(position_id, snaps, reason, urgency, attempt)
             if emergency:
                 log.warning("emergency close ({}): flattening {}", reason, ", ".join(map(str, live)))
-                specs = [self.policy.emergency_spec(request, leg) for leg in live]
+                specs = [self._emergency_spec(request, leg) for leg in live]
             else:
-                specs = list(self.policy.close_specs(request))
+                specs = self._normal_specs(request)
             results += await self._run(specs, position_id)
             # Partial close: whatever is still open is finished as an emergency (flat legs are left alone).
             for round_ in range(EMERGENCY_ROUNDS + 1):
@@ -181,14 +200,7 @@ class CloseExecutor:
                 emergency = True
                 log.warning("legs still open after close ({}); emergency round {}", list(live), round_ + 1)
                 request = CloseRequest(position_id, snaps, reason, Urgency.EMERGENCY, attempt)
-                specs = [
-                    attrs.evolve(
-                        self.policy.emergency_spec(request, leg),
-                        intent_id=f"{position_id}:close{attempt}:e{round_}:{leg.venue}",
-                    )
-                    for leg in live
-                ]
-                results += await self._run(specs, position_id)
+                results += await self._run([self._emergency_spec(request, leg, round_) for leg in live], position_id)
         if unreachable:
             why = "; ".join(f"{leg.venue} unreachable: {err}" for leg, err in unreachable.items())
             exposure = {leg: s.quantity for leg, s in live.items()}
@@ -197,15 +209,7 @@ class CloseExecutor:
         if live:
             exposure = {leg: s.quantity for leg, s in live.items()}
             return self._failed(position_id, exposure, results, decision_at, reason, "legs still open", emergency)
-        result = CloseResult(position_id, PositionStatus.CLOSED, emergency, tuple(results), {}, telemetry, reason)
-        self.emit(
-            Event(
-                EventKind.POSITION_CLOSED,
-                clock.now(),
-                {"position_id": position_id, "reason": reason, "emergency": emergency, **telemetry.as_dict()},
-            )
-        )
-        return result
+        return CloseResult(position_id, PositionStatus.CLOSED, emergency, tuple(results), {}, telemetry, reason)
 
     def _failed(
         self,
@@ -220,18 +224,62 @@ class CloseExecutor:
         clock = self.orders.clock
         telemetry = Telemetry.from_results(results, decision_at, clock.monotonic())
         logger.bind(position=position_id).error("close failed: {}; open exposure {}", why, dict(exposure))
-        self.emit(
-            Event(
-                EventKind.ALERT,
-                clock.now(),
-                {
-                    "position_id": position_id,
-                    "alert": "close_failed",
-                    "why": why,
-                    "open_exposure": {f"{k.venue}:{k.symbol}": str(v) for k, v in exposure.items()},
-                },
-            )
-        )
         return CloseResult(
-            position_id, PositionStatus.CLOSE_FAILED, emergency, tuple(results), dict(exposure), telemetry, reason
+            position_id, PositionStatus.CLOSE_FAILED, emergency, tuple(results), dict(exposure), telemetry, reason, why
         )
+
+    # -- reductions --------------------------------------------------------------------------------------------
+
+    async def reduce(
+        self,
+        position_id: str,
+        snapshots: Mapping[LegRef, PositionSnapshot],
+        plan: Mapping[str, tuple[Side, Decimal]],
+        reason: str,
+        *,
+        action_id: str,
+    ) -> ReduceResult:
+        """Shed `plan` (venue → side, quantity) from every leg at once under the policy's normal pricing; then top
+        up at market a leg that shed less than another, so the pair stays balanced. Intents derive from
+        `action_id`: a resumed reduction asks for the same orders instead of sending them again."""
+        legs = list(snapshots)
+        request = CloseRequest(position_id, snapshots, reason or "reduce", Urgency.NORMAL)
+        policy_specs = {s.venue: s for s in self.policy.close_specs(request)}
+        specs = []
+        for leg in legs:
+            side, qty = plan[leg.venue]
+            spec = CloseLegSpec(venue=leg.venue, symbol=leg.symbol, side=side, quantity=qty)
+            base = policy_specs.get(leg.venue)
+            if base is not None:  # the policy's pricing and timing, our quantity
+                spec = attrs.evolve(base, side=side, quantity=qty)
+            specs.append(attrs.evolve(spec, intent_id=ids.reduce_intent(action_id, leg.venue), position_id=position_id))
+        outcomes = await asyncio.gather(*(self.orders.execute(spec) for spec in specs), return_exceptions=True)
+        filled: dict[str, Decimal] = {}
+        errors: list[str] = []
+        for spec, outcome in zip(specs, outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                if not isinstance(outcome, Exception):
+                    raise outcome  # cancellation or a process dying: not ours to swallow
+                errors.append(f"{spec.venue}: {outcome}")
+                filled[spec.venue] = ZERO
+            else:
+                filled[spec.venue] = outcome.filled_qty
+                if outcome.error and not outcome.filled_qty:
+                    errors.append(f"{spec.venue}: {outcome.error}")
+        if len(legs) == 2 and filled[legs[0].venue] != filled[legs[1].venue]:
+            big, small = sorted(legs, key=lambda leg: filled[leg.venue], reverse=True)
+            fix = CloseLegSpec(
+                venue=small.venue,
+                symbol=small.symbol,
+                side=plan[small.venue][0],
+                quantity=filled[big.venue] - filled[small.venue],
+                intent_id=ids.reduce_fix_intent(action_id, small.venue),
+                position_id=position_id,
+                mode=ExecutionMode.MARKET_ONLY,
+            )
+            try:
+                extra = await self.orders.execute(fix)
+                filled[small.venue] += extra.filled_qty
+            except Exception as exc:
+                errors.append(f"{small.venue} balancing: {exc}")
+        return ReduceResult(filled, tuple(errors))

@@ -25,8 +25,6 @@ class OrderJournal(Protocol):
 
     async def record_state(self, state: OrderState) -> None: ...
 
-    async def record_rejection(self, client_order_id: str, reason: str, message: str) -> None: ...
-
 
 class NullJournal:
     """Records nothing (tests, benchmarks)."""
@@ -37,9 +35,6 @@ class NullJournal:
         return None
 
     async def record_state(self, state: OrderState) -> None:
-        return None
-
-    async def record_rejection(self, client_order_id: str, reason: str, message: str) -> None:
         return None
 
 

@@ -15,32 +15,20 @@ from typing import TypeVar
 from loguru import logger
 
 from fundarb_core.clock import Clock
-from fundarb_core.errors import AmbiguousOutcome, ExecutionError, RateLimited, VenueError, VenueRejected
-from fundarb_core.events import Emit, Event, EventKind, null_emit
+from fundarb_core.errors import AmbiguousOutcome, ExecutionError, VenueError, VenueRejected
+from fundarb_core.events import Alert, OrderDone, Record, null_record
+from fundarb_core.execution.gateway import RetryPolicy, VenueGateway
+from fundarb_core.execution.ids import client_order_id
 from fundarb_core.execution.journal import NULL_JOURNAL, OrderJournal
-from fundarb_core.execution.specs import OrderResult, OrderSpec, client_order_id
+from fundarb_core.execution.specs import OrderResult, OrderSpec
 from fundarb_core.execution.streams import OrderStreamHub
 from fundarb_core.model import ExecutionMode, OrderStatus, RejectReason, Side, TimeInForce
 from fundarb_core.venues import BBO, Instrument, OrderState, Rounding, Venue
 
-__all__ = ["OrderExecutor", "RetryPolicy"]
+__all__ = ["OrderExecutor", "RetryPolicy"]  # RetryPolicy: re-exported from the gateway
 
 T = TypeVar("T")
 ZERO = Decimal(0)
-
-
-class RetryPolicy:
-    """Exponential backoff for transient venue errors, in clock time; a 429's retry-after wins when given."""
-
-    def __init__(self, attempts: int = 6, base: float = 0.25, cap: float = 8.0) -> None:
-        self.attempts = attempts
-        self.base = base
-        self.cap = cap
-
-    def delay(self, attempt: int, exc: VenueError) -> float:
-        if isinstance(exc, RateLimited) and exc.retry_after:
-            return float(exc.retry_after)
-        return min(self.cap, self.base * 2.0**attempt)
 
 
 class _Fills:
@@ -82,15 +70,17 @@ class OrderExecutor:
         clock: Clock,
         *,
         journal: OrderJournal = NULL_JOURNAL,
-        emit: Emit = null_emit,
+        record: Record = null_record,
         retry: RetryPolicy | None = None,
+        gateway: VenueGateway | None = None,
     ) -> None:
         self.venues = venues
         self.instruments = instruments
         self.clock = clock
         self.journal = journal
-        self.emit = emit
-        self.retry = retry or RetryPolicy()
+        self.record = record
+        self.gateway = gateway or VenueGateway(venues, clock, retry)
+        self.retry = self.gateway.retry
         self._hubs: dict[str, OrderStreamHub] = {}
 
     def _hub(self, venue: Venue) -> OrderStreamHub | None:
@@ -107,25 +97,9 @@ class OrderExecutor:
             await hub.stop()
         self._hubs.clear()
 
-    # -- venue calls with retries ------------------------------------------------------------------------------
-
-    async def call(self, what: str, request: Callable[[], Awaitable[T]]) -> T:
-        """Run a venue call that is safe to repeat (a query, a cancel), retrying transient errors."""
-        attempt = 0
-        while True:
-            try:
-                return await request()
-            except VenueError as exc:
-                if not exc.transient or attempt + 1 >= self.retry.attempts:
-                    raise
-                delay = self.retry.delay(attempt, exc)
-                logger.bind(venue=exc.venue).warning("{} failed ({}); retrying in {:.2f}s", what, exc, delay)
-                await self.clock.sleep(delay)
-                attempt += 1
-
     async def _reconcile(self, venue: Venue, symbol: str, cid: str) -> OrderState | None:
         """Ask the venue what became of `cid` (None: it never arrived)."""
-        return await self.call(f"get_order {cid}", lambda: venue.get_order(symbol, cid))
+        return await self.gateway.call(f"get_order {cid}", lambda: venue.get_order(symbol, cid))
 
     async def _submit(
         self,
@@ -160,7 +134,6 @@ class OrderExecutor:
                     if state is None:
                         raise ExecutionError(f"{spec.venue}: {cid} refused as duplicate but not found") from exc
                     break
-                await self.journal.record_rejection(cid, exc.reason, str(exc))
                 raise
             except VenueError as exc:
                 if not exc.transient:
@@ -196,6 +169,8 @@ class OrderExecutor:
 
     async def execute(self, spec: OrderSpec) -> OrderResult:
         """Execute `spec` to completion (filled, timed out, or failed); never raises for venue trouble."""
+        if not spec.intent_id:
+            raise ValueError(f"{spec.venue} {spec.symbol}: a spec needs an intent id (see fundarb_core.execution.ids)")
         venue = self.venues[spec.venue]
         instrument = self.instruments[spec.venue][spec.symbol]
         decision_at = self.clock.monotonic()
@@ -206,7 +181,7 @@ class OrderExecutor:
         decision_mid: Decimal | None = None
         log = logger.bind(venue=spec.venue, symbol=spec.symbol, intent=spec.intent_id)
         try:
-            bbo = await self.call("bbo", lambda: venue.fetch_bbo_prices(spec.symbol))
+            bbo = await self.gateway.call("bbo", lambda: venue.fetch_bbo_prices(spec.symbol))
             decision_mid = bbo.mid
             target = instrument.round_qty(spec.quantity, Rounding.DOWN)
             if spec.mode is not ExecutionMode.MARKET_ONLY:
@@ -228,11 +203,12 @@ class OrderExecutor:
             await self.journal.record_state(state)
         if stuck:
             error = f"{error + '; ' if error else ''}orders possibly still live: {', '.join(stuck)}"
-            self.emit(
-                Event(
-                    EventKind.ALERT,
-                    self.clock.now(),
-                    {"alert": "orders_unresolved", "venue": spec.venue, "symbol": spec.symbol, "orders": stuck},
+            await self.record(
+                Alert(
+                    position_id=spec.position_id,
+                    alert="orders_unresolved",
+                    message=f"{spec.venue} {spec.symbol}: orders possibly still live",
+                    details={"venue": spec.venue, "symbol": spec.symbol, "orders": stuck},
                 )
             )
         result = OrderResult(
@@ -252,11 +228,21 @@ class OrderExecutor:
             "{} {} {}: filled {} avg {} fees {} ({} orders)",
             spec.side.value, spec.quantity, spec.symbol, result.filled_qty, result.avg_price, result.fees, len(ids),
         )  # fmt: skip
-        self.emit(
-            Event(
-                EventKind.ORDER,
-                self.clock.now(),
-                {"venue": spec.venue, "symbol": spec.symbol, "side": spec.side.value, "filled": str(fills.qty)},
+        await self.record(
+            OrderDone(
+                position_id=spec.position_id,
+                venue=spec.venue,
+                symbol=spec.symbol,
+                side=spec.side.value,
+                intent_id=spec.intent_id,
+                client_order_ids=tuple(ids),
+                quantity=spec.quantity,
+                filled=fills.qty,
+                avg_price=fills.avg,
+                fees=fills.fees,
+                maker_qty=fills.maker,
+                reduce_only=spec.reduce_only,
+                error=error,
             )
         )
         return result
@@ -278,7 +264,7 @@ class OrderExecutor:
             remaining = instrument.round_qty(target - fills.qty, Rounding.DOWN)
             if remaining < instrument.min_qty:
                 return
-            bbo = await self.call("bbo", lambda: venue.fetch_bbo_prices(spec.symbol))
+            bbo = await self.gateway.call("bbo", lambda: venue.fetch_bbo_prices(spec.symbol))
             price = self.maker_price(spec, bbo, instrument)
             if not spec.reduce_only and remaining * price < instrument.min_notional:
                 return
@@ -346,7 +332,7 @@ class OrderExecutor:
             if state.final or self.clock.monotonic() < next_reprice:
                 continue
             next_reprice = self.clock.monotonic() + spec.reprice_interval.total_seconds()
-            bbo = await self.call("bbo", lambda: venue.fetch_bbo_prices(spec.symbol))
+            bbo = await self.gateway.call("bbo", lambda: venue.fetch_bbo_prices(spec.symbol))
             if self.maker_price(spec, bbo, instrument) != state.price:
                 break  # the touch moved: cancel and re-price
         if not state.final:
@@ -379,7 +365,7 @@ class OrderExecutor:
 
     async def _cancel(self, venue: Venue, spec: OrderSpec, cid: str) -> OrderState:
         try:
-            return await self.call(f"cancel {cid}", lambda: venue.cancel_order(spec.symbol, cid))
+            return await self.gateway.call(f"cancel {cid}", lambda: venue.cancel_order(spec.symbol, cid))
         except VenueRejected:
             state = await self._reconcile(venue, spec.symbol, cid)
             if state is None:
@@ -405,7 +391,7 @@ class OrderExecutor:
             remaining = instrument.round_qty(target - fills.qty, Rounding.DOWN)
             if spec.reduce_only:
                 # Never more than the live position: it may have shrunk (liquidation, a fill we have not seen).
-                snap = await self.call("snapshot", lambda: venue.get_position_snapshot(spec.symbol))
+                snap = await self.gateway.call("snapshot", lambda: venue.get_position_snapshot(spec.symbol))
                 closing_side_ok = (snap.quantity > 0 and spec.side is Side.SELL) or (
                     snap.quantity < 0 and spec.side is Side.BUY
                 )
@@ -414,7 +400,7 @@ class OrderExecutor:
                 remaining = min(remaining, instrument.close_qty(snap.quantity))
             if remaining < instrument.min_qty:
                 return
-            bbo = await self.call("bbo", lambda: venue.fetch_bbo_prices(spec.symbol))
+            bbo = await self.gateway.call("bbo", lambda: venue.fetch_bbo_prices(spec.symbol))
             worst = instrument.round_price(
                 spec.worst_price(bbo.mid), Rounding.UP if spec.side is Side.BUY else Rounding.DOWN
             )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from datetime import timedelta
 from decimal import Decimal
 
@@ -11,30 +10,24 @@ import attrs
 from fundarb_core.model import ExecutionMode, Side
 from fundarb_core.venues import PositionSnapshot
 
-__all__ = ["CloseLegSpec", "OrderResult", "OrderSpec", "client_order_id"]
+__all__ = ["CloseLegSpec", "OrderResult", "OrderSpec"]
 
 ZERO = Decimal(0)
 
 
-def client_order_id(intent_id: str, tag: str, attempt: int) -> str:
-    """A deterministic client order id for one attempt of one intent.
-
-    The same (intent, tag, attempt) always gives the same id, so a restarted bot can ask the venue whether an order
-    reached it instead of sending it twice. 22 characters of [a-z0-9-]: within every venue's id rules.
-    """
-    digest = hashlib.blake2b(f"{intent_id}|{tag}|{attempt}".encode(), digest_size=8).hexdigest()
-    return f"fa{digest}-{attempt}"[:36]
-
-
 @attrs.frozen(kw_only=True)
 class OrderSpec:
-    """One leg to execute: exact quantity, how to execute it, and how far to let the price go."""
+    """One leg to execute: exact quantity, how to execute it, and how far to let the price go.
+
+    `intent_id` names what the order is for; the executors stamp it (`fundarb_core.execution.ids`), so a spec a
+    close policy returns leaves it empty.
+    """
 
     venue: str
     symbol: str
     side: Side
     quantity: Decimal = attrs.field()
-    intent_id: str
+    intent_id: str = ""
     mode: ExecutionMode = ExecutionMode.LIMIT_WITH_FALLBACK
     limit_offset_bps: Decimal = Decimal(1)
     timeout: timedelta = timedelta(seconds=30)
@@ -63,7 +56,9 @@ class CloseLegSpec(OrderSpec):
     reduce_only: bool = True
 
     @classmethod
-    def from_snapshot(cls, venue: str, snapshot: PositionSnapshot, *, intent_id: str, **kwargs: object) -> CloseLegSpec:
+    def from_snapshot(
+        cls, venue: str, snapshot: PositionSnapshot, *, intent_id: str = "", **kwargs: object
+    ) -> CloseLegSpec:
         """Close the whole live position: the opposite side, its exact size."""
         if snapshot.quantity == 0:
             raise ValueError(f"{venue} {snapshot.symbol}: nothing to close (position is flat)")

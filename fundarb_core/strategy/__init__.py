@@ -1,7 +1,7 @@
-"""Strategy: scanner, opener, monitor, closer, risk-manager contract, PnL."""
+"""Strategy: scanner, sizing, opener, monitor, closer decisions, the exit rules, reconciliation, the risk contract."""
 
 from __future__ import annotations
 
-from fundarb_core.strategy.risk import ExitDecision, PositionView, RiskManager, legacy_should_exit
+from fundarb_core.strategy.risk import ExitDecision, Plan, PlanContext, PositionView, RiskManager
 
-__all__ = ["ExitDecision", "PositionView", "RiskManager", "legacy_should_exit"]
+__all__ = ["ExitDecision", "Plan", "PlanContext", "PositionView", "RiskManager"]

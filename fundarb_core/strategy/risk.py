@@ -1,23 +1,28 @@
-"""The risk-manager contract, and the legacy exit heuristics used when no risk manager is configured or it errs.
+"""The risk-manager contract: what a manager sees (`PositionView`), decides (`ExitDecision`) and plans.
 
 A risk manager is registered through `fundarb_register_risk_managers` as `register(name, ConfigCls, factory)`,
-where `factory(config)` returns an object with `should_exit` and `generate_actions`.
+where `factory(config)` returns an object with `should_exit` and `generate_actions`. The rules themselves live
+once in `fundarb_core.strategy.exits`; the bot falls back on them when no manager is configured or it errs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import attrs
 
+from fundarb_core.actions import ActionPlan, RebalanceAction
 from fundarb_core.model import ExitReason
 from fundarb_core.model.records import PositionRecord
 from fundarb_core.venues import FundingRate, PositionSnapshot
 
-__all__ = ["ExitDecision", "PlanContext", "PositionView", "RiskManager", "legacy_should_exit"]
+__all__ = ["ExitDecision", "Plan", "PlanContext", "PositionView", "RiskManager"]
+
+
+Plan = ActionPlan | Sequence[RebalanceAction]
 
 
 @attrs.frozen
@@ -84,21 +89,7 @@ class RiskManager(Protocol):
         """Return whether to close the position now, and why."""
         ...
 
-    def generate_actions(self, view: PositionView, reason: ExitReason, context: Any) -> Any:
-        """Return the plan after an exit: an `ActionPlan` or a list of `RebalanceAction`s (run in order), given a
-        `PlanContext`. An empty plan means "close now", as before."""
+    def generate_actions(self, view: PositionView, reason: ExitReason, context: PlanContext) -> Plan:
+        """Return the plan after an exit: an `ActionPlan` or a list of `RebalanceAction`s (run in order). An empty
+        plan means "close now", as before."""
         ...
-
-
-def legacy_should_exit(
-    view: PositionView, *, erosion_threshold: Decimal = Decimal("0.5"), max_age: timedelta = timedelta(hours=168)
-) -> ExitDecision:
-    """The earlier bot's fallback: spread flipped, erosion below the threshold, maximum age."""
-    if view.current_spread < 0:
-        return ExitDecision(True, ExitReason.DIVERGENCE_FLIPPED, f"spread {view.current_spread}")
-    ratio = view.erosion_ratio
-    if ratio is not None and ratio < erosion_threshold:
-        return ExitDecision(True, ExitReason.PROFIT_EROSION, f"erosion ratio {ratio:.3f}")
-    if view.age >= max_age:
-        return ExitDecision(True, ExitReason.TIME_LIMIT, f"age {view.age}")
-    return ExitDecision.stay()

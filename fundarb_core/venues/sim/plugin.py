@@ -36,4 +36,4 @@ def build_sim_venue(name: str, config: SimVenueConfig, context: VenueContext) ->
 
 @hookimpl
 def fundarb_register_venues(register: Register) -> None:
-    register("sim", SimVenueConfig, build_sim_venue)
+    register("sim", SimVenueConfig, build_sim_venue, simulated=True)

@@ -77,7 +77,9 @@ class SimVenue:
         self.taker_fee = profile.taker_fee if config.taker_fee is None else config.taker_fee
         self.spread_bps = profile.spread_bps if config.spread_bps is None else config.spread_bps
         self.latency = {**profile.latency, **config.faults.latency}
-        self.capabilities = Capabilities(order_stream=profile.order_stream, liquidation_stream=True)
+        self.capabilities = Capabilities(
+            order_stream=profile.order_stream, liquidation_stream=True, bulk_snapshots=True, simulated=True
+        )
         self.instruments: dict[str, Instrument] = {}
         for symbol in config.symbols:  # after the fee rates: instruments carry them
             self.instruments[symbol] = self._instrument(symbol)

@@ -50,7 +50,6 @@ class MakerFirstPolicy:
             CloseLegSpec.from_snapshot(
                 leg.venue,
                 snap,
-                intent_id=f"{request.position_id}:close{request.attempt}:{leg.venue}",
                 mode=ExecutionMode.LIMIT_WITH_FALLBACK,
                 limit_offset_bps=self.offset,
                 timeout=timeout,
@@ -66,7 +65,6 @@ class MakerFirstPolicy:
         return CloseLegSpec.from_snapshot(
             leg.venue,
             request.snapshots[leg],
-            intent_id=f"{request.position_id}:close{request.attempt}:emergency:{leg.venue}",
             mode=ExecutionMode.MARKET_ONLY if market else ExecutionMode.LIMIT_WITH_FALLBACK,
             limit_offset_bps=self.offset,
             timeout=self.config.emergency_timeout,

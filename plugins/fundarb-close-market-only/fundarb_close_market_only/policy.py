@@ -26,11 +26,10 @@ class MarketOnlyPolicy:
     def __init__(self, config: MarketOnlyConfig, open_offset_bps: Decimal = Decimal(1)) -> None:
         self.config = config
 
-    def _spec(self, request: CloseRequest, leg: LegRef, tag: str, slippage: Decimal) -> CloseLegSpec:
+    def _spec(self, request: CloseRequest, leg: LegRef, slippage: Decimal) -> CloseLegSpec:
         return CloseLegSpec.from_snapshot(
             leg.venue,
             request.snapshots[leg],
-            intent_id=f"{request.position_id}:close{request.attempt}:{tag}:{leg.venue}",
             mode=ExecutionMode.MARKET_ONLY,
             slippage_bps=slippage,
             max_market_attempts=5,
@@ -38,10 +37,10 @@ class MarketOnlyPolicy:
 
     def close_specs(self, request: CloseRequest) -> Sequence[CloseLegSpec]:
         return [
-            self._spec(request, leg, "market", self.config.slippage_bps)
+            self._spec(request, leg, self.config.slippage_bps)
             for leg, snap in request.snapshots.items()
             if snap.quantity != 0
         ]
 
     def emergency_spec(self, request: CloseRequest, leg: LegRef) -> CloseLegSpec:
-        return self._spec(request, leg, "emergency", self.config.emergency_slippage_bps)
+        return self._spec(request, leg, self.config.emergency_slippage_bps)

@@ -1,6 +1,7 @@
 """The four standard risk managers: `profit_erosion`, `divergence_flip`, `max_age` and `combined`.
 
-Each is a short waterfall of the rules in `_rules`: the first rule that fires decides the exit; when none fires the
+Each is a short waterfall of the core's exit rules (`fundarb_core.strategy.exits`, where each rule exists once): the
+first rule that fires decides the exit; when none fires the
 position stays, and the stay's `detail` joins whatever the rules had to say (odd input, a held exit). None of them
 raises on odd input. `generate_actions` returns an empty plan, which the closer reads as "close now".
 """
@@ -13,8 +14,8 @@ from functools import partial
 from typing import Any, ClassVar, Generic, TypeVar
 
 from fundarb_core.model import ExitReason
+from fundarb_core.strategy import exits as _rules
 from fundarb_core.strategy.risk import ExitDecision, PositionView
-from fundarb_risk_standard import _rules
 from fundarb_risk_standard.config import (
     CombinedConfig,
     DivergenceFlipConfig,
@@ -40,14 +41,7 @@ class _Waterfall(Generic[C]):
 
     def should_exit(self, view: PositionView) -> ExitDecision:
         """Return the first rule's exit, or a stay whose detail says what could not be checked or was held."""
-        notes: list[str] = []
-        for rule in self._rules:
-            decision = rule(view)
-            if decision.exit:
-                return decision
-            if decision.detail:
-                notes.append(decision.detail)
-        return ExitDecision(False, None, "; ".join(notes)) if notes else _rules.STAY
+        return _rules.Waterfall(self._rules).should_exit(view)
 
     def generate_actions(self, view: PositionView, reason: ExitReason, context: Any) -> Sequence[Any]:
         """Return the plan to run after an exit; empty, which the closer reads as "close both legs now".
@@ -103,18 +97,18 @@ class CombinedManager(_Waterfall[CombinedConfig]):
     name = "combined"
 
     def __init__(self, config: CombinedConfig) -> None:
-        super().__init__(
-            config,
-            [
-                partial(_rules.flip, threshold=config.flip_threshold),
-                partial(
-                    _rules.erosion,
-                    threshold=config.erosion_threshold,
-                    severe=config.severe_erosion_threshold,
-                    hold_if_best=config.hold_if_best,
-                ),
-                partial(_rules.age_limit, max_age=config.max_age),
-            ],
+        super().__init__(config, self.exit_rules(config).rules())
+
+    @staticmethod
+    def exit_rules(config: CombinedConfig) -> _rules.ExitRules:
+        """The core's exit rules with this manager's thresholds."""
+        return _rules.ExitRules(
+            flip_threshold=config.flip_threshold,
+            erosion_threshold=config.erosion_threshold,
+            severe_erosion_threshold=config.severe_erosion_threshold,
+            hold_if_best=config.hold_if_best,
+            max_age=config.max_age,
+            min_hold=config.min_hold,
         )
 
     def should_exit(self, view: PositionView) -> ExitDecision:

@@ -15,6 +15,8 @@ __all__ = ["StoreJournal"]
 
 
 class StoreJournal:
+    """The `OrderJournal` of a running bot: intents and states in the store's orders table."""
+
     def __init__(self, store: Store) -> None:
         self.store = store
 
@@ -47,6 +49,3 @@ class StoreJournal:
                 fees=state.fees,
                 venue_order_id=state.venue_order_id,
             )
-
-    async def record_rejection(self, client_order_id: str, reason: str, message: str) -> None:
-        return None  # the rejected state itself is recorded through record_state after reconciliation

@@ -1,4 +1,8 @@
-"""The exit rules, one function each, shared by the single managers and the combined waterfall.
+"""The exit policy: each rule once (flip, erosion with its hold-if-best guard, age, min hold, reduce steps), the
+waterfall that runs them, and the defaults used when no risk manager is configured (or it errs).
+
+Risk-manager plugins (`fundarb-risk-standard`) compose their managers from these rules; the bot's fallback is the
+same waterfall with the `combined` defaults (`ExitRules()`), not a second copy of the rules or of their settings.
 
 A rule returns an exit decision when it fires, and a stay decision otherwise; a stay carries a `detail` only when
 there is something to say (the rule could not judge odd input, or a guard held an exit back), so the usual path
@@ -8,15 +12,32 @@ that is zero or negative, timestamps that cannot be subtracted: each makes that 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from decimal import ROUND_FLOOR, Context, Decimal
+from functools import partial
 from typing import Any
+
+import attrs
 
 from fundarb_core.model import ExitReason
 from fundarb_core.strategy.risk import ExitDecision, PositionView
 
-__all__ = ["STAY", "age_limit", "erosion", "flip", "min_hold"]
+__all__ = [
+    "STAY",
+    "URGENT_REASONS",
+    "ExitRules",
+    "Rule",
+    "Waterfall",
+    "age_limit",
+    "erosion",
+    "flip",
+    "min_hold",
+    "reduce_crossed",
+    "usable",
+]
+
+Rule = Callable[[PositionView], ExitDecision]
 
 STAY = ExitDecision(False)
 # Exits whose plan runs before others' (a flipped spread costs money every hour it stays open).
@@ -150,3 +171,54 @@ def min_hold(view: PositionView, hold: timedelta) -> ExitDecision | None:
     if age is None or age >= hold:
         return None
     return ExitDecision(False, None, f"min hold {duration_text(hold)} not reached (age {duration_text(age)})")
+
+
+@attrs.frozen
+class ExitRules:
+    """The thresholds of the full waterfall, with the earlier bot's defaults (those of the `combined` manager)."""
+
+    flip_threshold: Decimal = Decimal(0)
+    erosion_threshold: Decimal = Decimal("0.5")
+    severe_erosion_threshold: Decimal = Decimal("0.2")
+    hold_if_best: bool = True
+    max_age: timedelta = timedelta(hours=168)
+    min_hold: timedelta = timedelta(0)
+
+    def rules(self) -> list[Rule]:
+        """flip → severe erosion → erosion (hold guard) → age."""
+        return [
+            partial(flip, threshold=self.flip_threshold),
+            partial(
+                erosion,
+                threshold=self.erosion_threshold,
+                severe=self.severe_erosion_threshold,
+                hold_if_best=self.hold_if_best,
+            ),
+            partial(age_limit, max_age=self.max_age),
+        ]
+
+
+class Waterfall:
+    """Run `rules` in order once `min_hold` has passed; the first exit wins."""
+
+    def __init__(self, rules: Sequence[Rule], *, hold: timedelta = timedelta(0)) -> None:
+        self.rules = tuple(rules)
+        self.hold = hold
+
+    @classmethod
+    def of(cls, settings: ExitRules) -> Waterfall:
+        return cls(settings.rules(), hold=settings.min_hold)
+
+    def should_exit(self, view: PositionView) -> ExitDecision:
+        """Return the first rule's exit, or a stay whose detail says what could not be checked or was held."""
+        blocked = min_hold(view, self.hold)
+        if blocked is not None:
+            return blocked
+        notes: list[str] = []
+        for rule in self.rules:
+            decision = rule(view)
+            if decision.exit:
+                return decision
+            if decision.detail:
+                notes.append(decision.detail)
+        return ExitDecision(False, None, "; ".join(notes)) if notes else STAY

@@ -1,0 +1,145 @@
+"""The one way above the venue layer to reach a venue: reads retried, writes reconciled, bulk calls announced.
+
+- **Reads** (rates, books, snapshots, balances, funding payments, order lookups) and idempotent requests (a cancel,
+  a leverage setting) go through `call`, which retries transient errors with backoff in clock time.
+- **Writes** that could do something twice (placing an order) are never retried blindly: the `OrderExecutor`
+  sends them once per client order id and reconciles an ambiguous outcome by that id.
+- **Bulk snapshots** are used where a venue announces `Capabilities.bulk_snapshots`; elsewhere one call per leg.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import attrs
+from loguru import logger
+
+from fundarb_core.clock import Clock
+from fundarb_core.errors import RateLimited, VenueError
+from fundarb_core.venues import BBO, Balance, FundingPayment, FundingRate, OrderState, PositionSnapshot, Venue
+
+__all__ = ["LegRef", "RetryPolicy", "VenueGateway"]
+
+T = TypeVar("T")
+
+
+@attrs.frozen
+class LegRef:
+    """Where a leg lives: a venue and a canonical symbol."""
+
+    venue: str
+    symbol: str
+
+
+class RetryPolicy:
+    """Exponential backoff for transient venue errors, in clock time; a 429's retry-after wins when given."""
+
+    def __init__(self, attempts: int = 6, base: float = 0.25, cap: float = 8.0) -> None:
+        self.attempts = attempts
+        self.base = base
+        self.cap = cap
+
+    def delay(self, attempt: int, exc: VenueError) -> float:
+        if isinstance(exc, RateLimited) and exc.retry_after:
+            return float(exc.retry_after)
+        return min(self.cap, self.base * 2.0**attempt)
+
+
+class VenueGateway:
+    """Every venue call the strategy, positions, actions and execution layers make."""
+
+    def __init__(self, venues: Mapping[str, Venue], clock: Clock, retry: RetryPolicy | None = None) -> None:
+        self.venues = venues
+        self.clock = clock
+        self.retry = retry or RetryPolicy()
+
+    def venue(self, name: str) -> Venue:
+        return self.venues[name]
+
+    async def call(self, what: str, request: Callable[[], Awaitable[T]]) -> T:
+        """Run a venue call that is safe to repeat (a query, a cancel), retrying transient errors."""
+        attempt = 0
+        while True:
+            try:
+                return await request()
+            except VenueError as exc:
+                if not exc.transient or attempt + 1 >= self.retry.attempts:
+                    raise
+                delay = self.retry.delay(attempt, exc)
+                logger.bind(venue=exc.venue).warning("{} failed ({}); retrying in {:.2f}s", what, exc, delay)
+                await self.clock.sleep(delay)
+                attempt += 1
+
+    # -- reads -------------------------------------------------------------------------------------------------
+
+    async def funding_rates(self, name: str) -> Mapping[str, FundingRate]:
+        venue = self.venues[name]
+        return await self.call("rates", lambda: venue.fetch_funding_rates())
+
+    async def bbo(self, name: str, symbol: str, *, retry: bool = True) -> BBO:
+        """The best bid and offer; `retry=False` asks once (a caller that would rather decide later)."""
+        venue = self.venues[name]
+        if not retry:
+            return await venue.fetch_bbo_prices(symbol)
+        return await self.call("bbo", lambda: venue.fetch_bbo_prices(symbol))
+
+    async def balance(self, name: str) -> Balance:
+        venue = self.venues[name]
+        return await self.call("balance", lambda: venue.fetch_balance())
+
+    async def funding_payments(self, name: str, since: datetime) -> Sequence[FundingPayment]:
+        venue = self.venues[name]
+        return await self.call("funding", lambda: venue.fetch_funding_payments(None, since))
+
+    async def get_order(self, name: str, symbol: str, client_order_id: str) -> OrderState | None:
+        venue = self.venues[name]
+        return await self.call(f"get_order {client_order_id}", lambda: venue.get_order(symbol, client_order_id))
+
+    async def cancel_order(self, name: str, symbol: str, client_order_id: str) -> OrderState:
+        venue = self.venues[name]
+        return await self.call(f"cancel {client_order_id}", lambda: venue.cancel_order(symbol, client_order_id))
+
+    async def set_leverage(self, name: str, symbol: str, leverage: Decimal) -> Decimal:
+        venue = self.venues[name]
+        return await self.call("leverage", lambda: venue.set_leverage(symbol, leverage))
+
+    async def snapshot(self, leg: LegRef) -> PositionSnapshot:
+        venue = self.venues[leg.venue]
+        return await self.call(f"snapshot {leg}", lambda: venue.get_position_snapshot(leg.symbol))
+
+    async def snapshots(self, legs: Sequence[LegRef]) -> tuple[dict[LegRef, PositionSnapshot], dict[LegRef, str]]:
+        """Live snapshots of every leg, fetched concurrently (transient errors retried); and the legs unreachable."""
+        outcomes = await asyncio.gather(*(self.snapshot(leg) for leg in legs), return_exceptions=True)
+        snaps: dict[LegRef, PositionSnapshot] = {}
+        errors: dict[LegRef, str] = {}
+        for leg, outcome in zip(legs, outcomes, strict=True):
+            if isinstance(outcome, VenueError):
+                errors[leg] = str(outcome)
+            elif isinstance(outcome, BaseException):
+                raise outcome
+            else:
+                snaps[leg] = outcome
+        return snaps, errors
+
+    async def bulk_snapshots(self, wanted: Mapping[str, set[str]]) -> dict[LegRef, PositionSnapshot]:
+        """One request per venue announcing `bulk_snapshots`, for every wanted symbol on it (others: nothing)."""
+
+        async def one(name: str, symbols: set[str]) -> dict[LegRef, PositionSnapshot]:
+            venue: Any = self.venues[name]
+            if not venue.capabilities.bulk_snapshots:
+                return {}
+            try:
+                got = await self.call("snapshots", lambda: venue.get_position_snapshots(sorted(symbols)))
+            except VenueError as exc:
+                logger.bind(venue=name).warning("bulk snapshots unavailable: {}", exc)
+                return {}
+            return {LegRef(name, symbol): snap for symbol, snap in got.items()}
+
+        out: dict[LegRef, PositionSnapshot] = {}
+        for part in await asyncio.gather(*(one(n, s) for n, s in wanted.items())):
+            out.update(part)
+        return out

@@ -1,0 +1,78 @@
+"""The monitor: live snapshots of every leg, what a risk manager sees of a position, and its marks for the store."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
+
+import attrs
+
+from fundarb_core.execution import LegRef, VenueGateway
+from fundarb_core.model.records import PositionRecord
+from fundarb_core.strategy.market import Market
+from fundarb_core.strategy.risk import PositionView
+from fundarb_core.venues import PositionSnapshot
+
+__all__ = ["Monitor"]
+
+ZERO = Decimal(0)
+Pair = tuple[str, str, str]
+
+
+class Monitor:
+    """Snapshots legs in bulk once per tick (where venues announce it), else per position."""
+
+    def __init__(self, gateway: VenueGateway, market: Market) -> None:
+        self.gateway = gateway
+        self.market = market
+        self._cached: dict[LegRef, PositionSnapshot] = {}
+
+    async def prefetch(self, positions: list[PositionRecord]) -> None:
+        """One bulk request per venue for every leg on it; each cached snapshot is used once."""
+        wanted: dict[str, set[str]] = {}
+        for p in positions:
+            for venue_name in (p.long_venue, p.short_venue):
+                wanted.setdefault(venue_name, set()).add(p.symbol)
+        self._cached = await self.gateway.bulk_snapshots(wanted)
+
+    async def snapshots(self, position: PositionRecord) -> dict[str, PositionSnapshot] | None:
+        """Both legs' snapshots by venue, or None when a venue cannot be seen now."""
+        legs = [LegRef(position.long_venue, position.symbol), LegRef(position.short_venue, position.symbol)]
+        if all(leg in self._cached for leg in legs):
+            return {leg.venue: self._cached.pop(leg) for leg in legs}  # used once: later calls go live
+        snaps, unreachable = await self.gateway.snapshots(legs)
+        if unreachable:
+            return None
+        return {leg.venue: snap for leg, snap in snaps.items()}
+
+    def view(
+        self, position: PositionRecord, snaps: Mapping[str, PositionSnapshot], best: set[Pair], now: datetime
+    ) -> PositionView | None:
+        """What the risk manager sees of `position` now (None without both venues' funding rates)."""
+        current = self.market.spread(position.symbol, position.long_venue, position.short_venue)
+        if current is None:
+            return None
+        pair = (position.symbol, position.long_venue, position.short_venue)
+        return PositionView(
+            position=position,
+            now=now,
+            entry_spread=position.entry_spread or ZERO,
+            current_spread=current,
+            rates={v: self.market.rates[v][position.symbol] for v in (position.long_venue, position.short_venue)},
+            snapshots=dict(snaps),
+            best_opportunity_spread=current if pair in best else None,
+        )
+
+    def with_marks(self, position: PositionRecord, snaps: Mapping[str, PositionSnapshot]) -> PositionRecord:
+        """The position with this tick's marks, funding accrued, liquidation distance and current spread."""
+        current = self.market.spread(position.symbol, position.long_venue, position.short_venue)
+        details = {
+            **position.details,
+            "marks": {v: str(s.mark_price) for v, s in snaps.items()},
+            "funding_accrued": {v: str(s.funding_accrued) for v, s in snaps.items()},
+            "liquidation_distance": {v: str(s.liquidation_distance()) for v, s in snaps.items()},
+            "unrealized_pnl": str(sum((s.unrealized_pnl for s in snaps.values()), ZERO)),
+            "current_spread": str(current) if current is not None else None,
+        }
+        return attrs.evolve(position, details=details)
