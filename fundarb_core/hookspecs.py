@@ -7,13 +7,14 @@ reported with both plugins' names. Mark implementations with `fundarb_core.hooki
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pluggy
 
 if TYPE_CHECKING:
     import click
 
+    from fundarb_core.events import Event
     from fundarb_core.plugins import Register
 
 __all__ = ["PROJECT", "hookimpl", "hookspec"]
@@ -82,10 +83,12 @@ def fundarb_register_commands(cli: click.Group) -> None:
 
 
 @hookspec
-def fundarb_on_event(event: Any) -> None:
+def fundarb_on_event(event: Event) -> None:
     """Observe what the bot does.
 
-    Called for every event the bot emits (position opened or closed, alert, action done, ...); `event` is a
-    `fundarb_core.events.Event` with `kind`, `at` and `data`. Must return quickly and not raise: an observer's
-    error is logged and does not stop the bot. Return nothing.
+    Called once for every fact the bot records (an order done, a position opened, closed or reduced, an open or
+    close failed, an alert, a plan journalled, an action done, an operator command), after it is in the store.
+    `event` is a `fundarb_core.events.Event`: `kind`, `at`, `data` (JSON-ready) and `payload` (the typed
+    `EventPayload`; the kinds and fields are listed in docs/plugins/hooks.md). Must return quickly and not raise:
+    an observer's error is logged and does not stop the bot. Return nothing.
     """

@@ -9,7 +9,7 @@ from decimal import Decimal
 import attrs
 
 from fundarb_core.config import StrategyConfig
-from fundarb_core.venues import FundingRate, Instrument, OrderBook
+from fundarb_core.venues import FundingRate, Instrument
 
 __all__ = ["HOURS_PER_YEAR", "Opportunity", "Scanner"]
 
@@ -135,15 +135,3 @@ class Scanner:
             for symbol in lowest
             if lowest[symbol][1] != highest[symbol][1] and highest[symbol][0] > lowest[symbol][0]
         }
-
-    @staticmethod
-    def liquid_at(book: OrderBook, side_is_buy: bool, quantity: Decimal, max_slippage: Decimal) -> bool:
-        """True if `quantity` can be taken within `max_slippage` (fraction) of the touch."""
-        from fundarb_core.model import Side
-
-        walked = book.depth_within(Side.BUY if side_is_buy else Side.SELL, quantity)
-        if walked is None:
-            return False
-        _, worst = walked
-        touch = book.asks[0].price if side_is_buy else book.bids[0].price
-        return abs(worst / touch - 1) <= max_slippage

@@ -28,6 +28,7 @@ __all__ = [
     "CombinedConfig",
     "DivergenceFlipConfig",
     "MaxAgeConfig",
+    "PlanStep",
     "ProfitErosionConfig",
     "ReduceStep",
     "TransferOnExit",
@@ -158,6 +159,21 @@ class ReduceStep:
 
 
 @attrs.frozen
+class PlanStep:
+    """One step of a configured exit plan: any registered action type, with its details.
+
+    `key` names the step for `after` (default: run after the previous step); `urgent` runs it before others.
+    The position's id is filled in. An action type that declares `closes_position` is the plan's close.
+    """
+
+    action_type: str = attrs.field(validator=attrs.validators.min_len(1))
+    details: dict[str, Any] = attrs.field(factory=dict)
+    key: str | None = None
+    after: list[str] | None = None
+    urgent: bool = attrs.field(default=False, validator=_bool)
+
+
+@attrs.frozen
 class CombinedConfig:
     """Settings of `kind = "combined"`: flip → severe erosion → erosion (hold guard) → age, after `min_hold`.
 
@@ -178,3 +194,9 @@ class CombinedConfig:
     transfer_on_exit: TransferOnExit | None = None
     auto_reopen: AutoReopen | None = None
     reduce_size: list[ReduceStep] = attrs.field(factory=list)
+    # Or the whole exit plan, step by step, from any registered action types (replaces the two pipelines above):
+    exit_plan: list[PlanStep] = attrs.field(factory=list)
+
+    def __attrs_post_init__(self) -> None:
+        if self.exit_plan and (self.transfer_on_exit is not None or self.auto_reopen is not None):
+            raise ValueError("exit_plan replaces transfer_on_exit and auto_reopen: give one or the other")

@@ -159,6 +159,8 @@ class CombinedManager(_Waterfall[CombinedConfig]):
                     "reduce_size", position.id, reason.value, {"fraction": step.fraction, "level": step.level}
                 )
             ]
+        if self.config.exit_plan:
+            return self._configured_plan(position.id, reason)
         transfer = self.config.transfer_on_exit
         reopen = self.config.auto_reopen
         transfer_on = transfer is not None and transfer.enabled
@@ -198,3 +200,18 @@ class CombinedManager(_Waterfall[CombinedConfig]):
                 open_details["size_usd"] = reopen.size_usd
             steps.append(RebalanceAction("open_position", position.id, reason.value, open_details, key="reopen"))
         return steps
+
+    def _configured_plan(self, position_id: str, reason: ExitReason) -> Any:
+        """`exit_plan` as configured: one step after another, unless a step names its own `after` keys."""
+        from fundarb_core.actions import ActionPlan, Priority, RebalanceAction
+
+        return ActionPlan.of(
+            *(
+                RebalanceAction(
+                    step.action_type, position_id, reason.value, dict(step.details),
+                    Priority.URGENT if step.urgent else Priority.NORMAL,
+                    key=step.key or f"step{i}", after=tuple(step.after) if step.after is not None else None,
+                )
+                for i, step in enumerate(self.config.exit_plan)
+            )
+        )  # fmt: skip

@@ -1,0 +1,90 @@
+"""A paper run on the starter config: each fact is one event, seen once by an observer and once in the store.
+
+Counts: one `position_opened` per position that opened, one `position_closed` per closed position, one
+`action_done` per action that reached a final status, one `order` per order intent; and the observer saw exactly
+what the store holds, in the same order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tomllib
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fundarb_core import hookimpl
+from fundarb_core.app.runtime import Runtime
+from fundarb_core.cli._init import starter_text
+from fundarb_core.clock import SimClock
+from fundarb_core.config import parse_config
+from fundarb_core.events import Event, EventKind, PositionClosed
+from fundarb_core.model import PositionStatus
+from fundarb_core.model.records import ActionStatus
+from fundarb_core.plugins import Plugins
+
+
+class Observer:
+    def __init__(self) -> None:
+        self.seen: list[Event] = []
+
+    @hookimpl
+    def fundarb_on_event(self, event: Event) -> None:
+        self.seen.append(event)
+
+
+async def _paper_run(data_dir: Path, observer: Observer, duration: timedelta) -> Runtime:
+    plugins = Plugins().load()  # the installed plugins the starter config names (close, risk, transfer routes)
+    plugins.register(observer, name="test-observer", distribution="test-observer")
+    raw: dict[str, Any] = tomllib.loads(starter_text())
+    raw["bot"] = {**raw.get("bot", {}), "data_dir": str(data_dir), "log_level": "WARNING"}
+    runtime = await Runtime.open(parse_config(raw, plugins), plugins)
+    assert isinstance(runtime.clock, SimClock)
+    assert runtime.bot is not None
+    await runtime.clock.run(runtime.bot.run(duration=duration))
+    return runtime
+
+
+@pytest.mark.slow
+def test_each_fact_is_one_event_over_a_paper_run(tmp_path: Path) -> None:
+    observer = Observer()
+
+    async def go() -> dict[str, Any]:
+        runtime = await _paper_run(tmp_path / "data", observer, timedelta(hours=20))
+        store = runtime.store
+        out = {
+            "positions": await store.positions.list(),
+            "actions": await store.actions.list(),
+            "orders": await store.orders.list(),
+            "events": await store.events.list(),
+        }
+        await runtime.close()
+        return out
+
+    got = asyncio.run(go())
+    kinds = Counter(e.kind for e in observer.seen)
+    opened = [p for p in got["positions"] if p.opened_at is not None]
+    closed = [p for p in got["positions"] if p.status is PositionStatus.CLOSED]
+    assert closed, "the run closed positions (else this test shows nothing)"
+    finals = (ActionStatus.SUCCEEDED, ActionStatus.FAILED, ActionStatus.CANCELLED)
+    final = [a for a in got["actions"] if a.status in finals]
+    assert final, "plans ran"
+
+    closed_events = [e for e in observer.seen if e.kind == EventKind.POSITION_CLOSED]
+    assert sorted(str(e.data["position_id"]) for e in closed_events) == sorted(p.id for p in closed)
+    assert all(isinstance(e.payload, PositionClosed) for e in closed_events)
+    opened_events = [e for e in observer.seen if e.kind == EventKind.POSITION_OPENED]
+    assert sorted(str(e.data["position_id"]) for e in opened_events) == sorted(p.id for p in opened)
+    done = [e for e in observer.seen if e.kind == EventKind.ACTION_DONE]
+    assert sorted(str(e.data["action_id"]) for e in done) == sorted(a.id for a in final)
+    # Every order sent belongs to exactly one `order` event (an intent), and every order event names its orders.
+    cids = [cid for e in observer.seen if e.kind == EventKind.ORDER for cid in e.data["client_order_ids"]]
+    assert sorted(cids) == sorted(o.client_order_id for o in got["orders"])
+    # The observer saw exactly the store's audit trail, fact for fact, in order.
+    assert [(e.kind, dict(e.data)) for e in observer.seen] == [
+        (e.kind, {**e.data, "position_id": e.position_id}) for e in got["events"]
+    ]
+    assert kinds[EventKind.POSITION_CLOSED] == len(closed)
