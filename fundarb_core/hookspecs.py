@@ -14,7 +14,7 @@ import pluggy
 if TYPE_CHECKING:
     import click
 
-    from fundarb_core.plugins import Register
+    from fundarb_core.plugins._registry import Register
 
 __all__ = ["PROJECT", "hookimpl", "hookspec"]
 

@@ -40,13 +40,10 @@ from decimal import Decimal
 from typing import Any, ClassVar, Protocol, TypeVar
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from fundarb_core.clock import Clock, WallClock, wait_for
 from fundarb_core.errors import AmbiguousOutcome, VenueRejected
 from fundarb_core.model import OrderStatus, RejectReason, Side, TimeInForce
-from fundarb_core.testing.strategies import raw_decimals
 from fundarb_core.venues import (
     BBO,
     REQUIRED_METHODS,
@@ -250,6 +247,12 @@ class VenueContract:
                 assert isinstance(value, Decimal), f"{key}: {value!r} is not a Decimal"
 
     async def test_rounding_respects_grids_minimums_and_live_size(self, venue: Venue, run: Driver) -> None:
+        # hypothesis is imported here, not at the top: the suite (and the pytest plugin) load without it.
+        from hypothesis import HealthCheck, given, settings
+        from hypothesis import strategies as st
+
+        from fundarb_core.testing.strategies import raw_decimals
+
         instruments = sorted((await run(venue.load_instruments())).values(), key=lambda i: i.symbol)
 
         @settings(deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None)
@@ -734,7 +737,7 @@ class VenueContract:
             elif reason is RejectReason.OFF_STEP:
                 candidate = (smallest + step / 2, price)
             elif reason is RejectReason.BELOW_MIN_QUANTITY:
-                below = instrument.round_qty(instrument.min_qty) - step
+                below = instrument.round_qty(instrument.min_qty, Rounding.UP) - step
                 if below > 0 and below * price >= instrument.min_notional:
                     candidate = (below, price)
             elif reason is RejectReason.BELOW_MIN_NOTIONAL:
@@ -748,6 +751,13 @@ class VenueContract:
             if candidate is not None:
                 assert instrument.check_order(*candidate) in (reason, None)
                 return instrument, *candidate
+        if reason is RejectReason.BELOW_MIN_QUANTITY:
+            # Every minimum is one step (or less): no on-grid quantity lies between zero and it, so the rule is
+            # tested at the one on-grid quantity below it, zero.
+            instrument = instruments[symbol]
+            if instrument.min_qty > 0:
+                bbo = await venue.fetch_bbo_prices(symbol)
+                return instrument, Decimal(0), self.passive_price(instrument, bbo, Side.BUY)
         return None
 
     # -- streams -----------------------------------------------------------------------------------------------
