@@ -15,7 +15,8 @@ for `--help`) writes its public names as explicit re-exports, the form type chec
 
 `attach` reads that block (and any top-level `from x import y as y`, which loads at once) from the package's
 source, so the names, where they load from and `__all__` are one list: nothing to keep in step by hand.
-`__all__` comes out sorted. A name loads on its first use and is then cached in the package.
+`__all__` comes out sorted as ruff sorts a written one (`sort_key`). A name loads on its first use and is then
+cached in the package.
 """
 
 from __future__ import annotations
@@ -29,10 +30,17 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-__all__ = ["attach", "exports"]
+__all__ = ["attach", "exports", "sort_key"]
 
 Getattr = Callable[[str], Any]
 Dir = Callable[[], list[str]]
+
+
+def sort_key(name: str) -> tuple[int, str]:
+    """Order `__all__` as ruff's RUF022 does: CONSTANTS, then Classes, then everything else, each alphabetically."""
+    if name.isupper():
+        return 0, name
+    return (1 if name[:1].isupper() else 2), name
 
 
 def _is_type_checking(test: ast.expr) -> bool:
@@ -77,8 +85,8 @@ def _source(module: ModuleType) -> str:
     path = Path(module.__file__) if module.__file__ else None
     if path is not None and path.suffix == ".py" and path.is_file():
         return path.read_text(encoding="utf-8")
-    loader = getattr(module.__spec__, "loader", None)
-    source = loader.get_source(module.__name__) if hasattr(loader, "get_source") else None
+    get_source = getattr(getattr(module.__spec__, "loader", None), "get_source", None)
+    source = get_source(module.__name__) if get_source is not None else None
     if not isinstance(source, str):
         raise ImportError(f"{module.__name__}: fundarb_core.lazy needs the package's source to read its public names")
     return source
@@ -92,7 +100,7 @@ def attach(package: str, extra: Iterable[str] = ()) -> tuple[Getattr, Dir, list[
     """
     module = sys.modules[package]
     table = exports(package, _source(module))
-    public = sorted({*table, *extra})
+    public = sorted({*table, *extra}, key=sort_key)
     namespace = vars(module)
 
     def __getattr__(name: str) -> Any:
