@@ -707,6 +707,10 @@ class VenueContract:
     ) -> None:
         async def scenario() -> None:
             found = await self._invalid_order(venue, symbol, reason)
+            if found is None and reason is RejectReason.BELOW_MIN_QUANTITY:
+                # No on-grid order lies below a minimum (a minimum of one step): test the minimum from above.
+                await self._minimum_quantity_is_accepted(venue, symbol)
+                return
             if found is None:
                 pytest.skip(f"no instrument of this venue allows an on-grid order that is {reason}")
             instrument, quantity, price = found
@@ -719,6 +723,26 @@ class VenueContract:
             assert (await venue.get_position_snapshot(instrument.symbol)).quantity == 0
 
         await run(scenario())
+
+    async def _minimum_quantity_is_accepted(self, venue: Venue, symbol: str) -> None:
+        """A resting order of exactly an instrument's minimum quantity is accepted: the announced minimum is real.
+
+        The venue's true minimum could be higher than `Instrument.min_qty` says; then this order is refused.
+        """
+        instruments = await venue.load_instruments()
+        for instrument in [instruments[symbol], *(i for s, i in sorted(instruments.items()) if s != symbol)]:
+            minimum = max(instrument.step_size, instrument.round_qty(instrument.min_qty, Rounding.UP))
+            price = self.passive_price(instrument, await venue.fetch_bbo_prices(instrument.symbol), Side.BUY)
+            if minimum * price < instrument.min_notional:
+                continue  # the minimum notional hides the minimum quantity here
+            assert instrument.check_order(minimum, price) is None
+            cid = self.new_client_order_id("minimum")
+            placed = await venue.place_limit_order(instrument.symbol, Side.BUY, minimum, price, client_order_id=cid)
+            assert placed.status is OrderStatus.OPEN, f"an order of the announced minimum {minimum}: {placed}"
+            assert placed.quantity == minimum
+            assert (await venue.cancel_order(instrument.symbol, cid)).status is OrderStatus.CANCELLED
+            return
+        pytest.skip("every instrument's minimum notional exceeds its minimum quantity: the quantity rule is hidden")
 
     async def _invalid_order(
         self, venue: Venue, symbol: str, reason: RejectReason
@@ -751,13 +775,6 @@ class VenueContract:
             if candidate is not None:
                 assert instrument.check_order(*candidate) in (reason, None)
                 return instrument, *candidate
-        if reason is RejectReason.BELOW_MIN_QUANTITY:
-            # Every minimum is one step (or less): no on-grid quantity lies between zero and it, so the rule is
-            # tested at the one on-grid quantity below it, zero.
-            instrument = instruments[symbol]
-            if instrument.min_qty > 0:
-                bbo = await venue.fetch_bbo_prices(symbol)
-                return instrument, Decimal(0), self.passive_price(instrument, bbo, Side.BUY)
         return None
 
     # -- streams -----------------------------------------------------------------------------------------------
