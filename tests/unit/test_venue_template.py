@@ -132,7 +132,13 @@ def test_pyproject_declares_the_entry_point() -> None:
     project = tomllib.loads((TEMPLATE / "pyproject.toml").read_text())["project"]
     assert project["name"] == "fundarb-venue-template"
     assert project["entry-points"]["fundarb"] == {"template": f"{PACKAGE}.plugin"}
-    assert "test" in project["optional-dependencies"]
+    assert "fundarb-core[testing]" in project["optional-dependencies"]["test"]
+
+
+def test_the_core_testing_extra_holds_what_the_contract_suite_imports() -> None:
+    core = tomllib.loads((TEMPLATE.parents[1] / "pyproject.toml").read_text())["project"]
+    testing = {re.split(r"[<>=\[ ]", requirement)[0] for requirement in core["optional-dependencies"]["testing"]}
+    assert testing == {"pytest", "pytest-asyncio", "hypothesis"}
     assert (TEMPLATE / PACKAGE / "py.typed").is_file()
 
 
