@@ -113,3 +113,20 @@ def test_the_check_finds_a_cycle() -> None:
         ["e"],
     ]
     assert shortest_cycle("a", {"a", "b", "c"}, edges) == ["a", "b", "c", "a"]
+
+
+def test_the_contracts_cover_every_in_repo_plugin_package() -> None:
+    plugins = sorted(
+        package
+        for parent in ("plugins", "venue_plugins")
+        for project in sorted((ROOT / parent).glob("*/pyproject.toml"))
+        if not project.parent.name.startswith("_")  # the template is not installed
+        for package in tomllib.loads(project.read_text(encoding="utf-8"))["tool"]["hatch"]["build"]["targets"]["wheel"][
+            "packages"
+        ]
+    )
+    settings = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["importlinter"]
+    contracts = {c["id"]: c for c in settings["contracts"]}
+    assert sorted(PACKAGES) == sorted(["fundarb_core", *plugins])
+    assert sorted(contracts["core-imports-no-plugin"]["forbidden_modules"]) == plugins
+    assert sorted(contracts["plugins-import-no-private-core"]["source_modules"]) == plugins
