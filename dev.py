@@ -2,7 +2,7 @@
 """The one setup path: a project-local virtual environment with the core and every in-repo plugin, editable.
 
     python3 dev.py paper      # set up if needed, then a 3-day paper run on simulated venues (SQLite in var/paper)
-    python3 dev.py test       # set up if needed, then ruff, mypy and the whole test suite
+    python3 dev.py test       # set up if needed, then ruff, mypy, the import contracts and the whole test suite
     python3 dev.py bench      # set up if needed, then every benchmark, printing figures
     python3 dev.py setup      # only set up (re-run automatically when a pyproject.toml changes)
     python3 dev.py fundarb …  # run the fundarb command inside the environment
@@ -83,6 +83,8 @@ def test(extra: list[str]) -> int:
         [PY, "-m", "ruff", "check", "."],
         [PY, "-m", "ruff", "format", "--check", "."],
         [PY, "-m", "mypy"],
+        # The import contracts of pyproject.toml (layers, no plugin in the core, no private core module in a plugin).
+        [BIN / "lint-imports"],
     ]
     for step in steps:
         if _run(*step, check=False, env=env) != 0:

@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Awaitable, Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
-__all__ = ["Clock", "ScaledClock", "SimClock", "WallClock", "as_seconds", "io_hold", "wait_for"]
+__all__ = ["EPOCH", "Clock", "ScaledClock", "SimClock", "WallClock", "as_seconds", "io_hold", "wait_for"]
 
 T = TypeVar("T")
 

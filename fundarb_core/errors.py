@@ -95,7 +95,7 @@ class RateLimited(VenueUnavailable):
 
 
 class VenueRejected(VenueError):
-    """The venue definitely refused the request; `reason` is one of `fundarb_core.venues.RejectReason`.
+    """The venue definitely refused the request; `reason` is one of `fundarb_core.model.RejectReason`.
 
     Sending the same request again will be refused again; the caller must change something first.
     """

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     import click
 
     from fundarb_core.events import Event
-    from fundarb_core.plugins import Register
+    from fundarb_core.plugins._registry import Register
 
 __all__ = ["PROJECT", "hookimpl", "hookspec"]
 

@@ -44,6 +44,11 @@ def _tuple(value: Iterable[str] | None) -> tuple[str, ...] | None:
     return tuple(value)
 
 
+def _details(value: Mapping[str, Any]) -> dict[str, Any]:
+    """A plain dict copy of an action's details (typed, so `mypy --strict` accepts a plan built from a mapping)."""
+    return dict(value)
+
+
 @attrs.frozen
 class RebalanceAction:
     """One thing to do: `action_type` names the registered handler; `details` are validated by its details class.
@@ -55,7 +60,7 @@ class RebalanceAction:
     action_type: str = attrs.field()
     position_id: str | None = None
     reason: str = ""
-    details: Mapping[str, Any] = attrs.field(factory=dict, converter=dict, hash=False)
+    details: Mapping[str, Any] = attrs.field(factory=dict, converter=_details, hash=False)
     urgency: int = attrs.field(default=Priority.NORMAL, converter=int)
     key: str | None = None
     after: tuple[str, ...] | None = attrs.field(default=None, converter=_tuple)

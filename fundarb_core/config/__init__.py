@@ -6,51 +6,21 @@ plugins do, while `fundarb --help` loads them) does not pay for the converter an
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from fundarb_core import lazy
 
 if TYPE_CHECKING:
-    from fundarb_core.config._check import PluginSection, plugin_section
-    from fundarb_core.config._load import dump_config, load_config, parse_config
-    from fundarb_core.config._model import ActionsConfig, BotConfig, Config, ExitConfig, StoreConfig, StrategyConfig
+    from fundarb_core.config._check import PluginSection as PluginSection
+    from fundarb_core.config._check import plugin_section as plugin_section
+    from fundarb_core.config._load import dump_config as dump_config
+    from fundarb_core.config._load import load_config as load_config
+    from fundarb_core.config._load import parse_config as parse_config
+    from fundarb_core.config._model import ActionsConfig as ActionsConfig
+    from fundarb_core.config._model import BotConfig as BotConfig
+    from fundarb_core.config._model import Config as Config
+    from fundarb_core.config._model import ExitConfig as ExitConfig
+    from fundarb_core.config._model import StoreConfig as StoreConfig
+    from fundarb_core.config._model import StrategyConfig as StrategyConfig
 
-_LAZY = {
-    "ActionsConfig": "fundarb_core.config._model",
-    "BotConfig": "fundarb_core.config._model",
-    "Config": "fundarb_core.config._model",
-    "PluginSection": "fundarb_core.config._check",
-    "StoreConfig": "fundarb_core.config._model",
-    "StrategyConfig": "fundarb_core.config._model",
-    "ExitConfig": "fundarb_core.config._model",
-    "dump_config": "fundarb_core.config._load",
-    "load_config": "fundarb_core.config._load",
-    "parse_config": "fundarb_core.config._load",
-    "plugin_section": "fundarb_core.config._check",
-}
-
-__all__ = [
-    "ActionsConfig",
-    "BotConfig",
-    "Config",
-    "ExitConfig",
-    "PluginSection",
-    "StoreConfig",
-    "StrategyConfig",
-    "dump_config",
-    "load_config",
-    "parse_config",
-    "plugin_section",
-]
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'fundarb_core.config' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__, __all__ = lazy.attach(__name__)

@@ -299,20 +299,43 @@ class Plugins:
 
     def info(self) -> list[PluginInfo]:
         """Describe every loaded plugin: distribution, version, hooks it implements, what it registered."""
-        registry = self.registry
-        commands = self._commands()
+        self.registry  # noqa: B018 - builds the registry, so a clash fails here as everywhere else
+        by_plugin = self._registered_by_plugin()
         out = []
         for name, plugin in sorted(self.pm.list_name_plugin(), key=lambda kv: kv[0]):
             if plugin is None:
                 continue
             origin = self._origins.get(name, _Origin(name, "", False))
             hooks = tuple(sorted(h.name for h in self.pm.get_hookcallers(plugin) or ()))
-            registered: dict[str, tuple[str, ...]] = {
-                k: tuple(v) for k, v in registry.by_plugin(origin.distribution).items()
-            }
-            if commands.get(origin.distribution):
-                registered["commands"] = tuple(sorted(commands[origin.distribution]))
+            registered = {k: tuple(v) for k, v in by_plugin.get(name, {}).items()}
             out.append(PluginInfo(name, origin.distribution, origin.version, hooks, registered, origin.builtin))
+        return out
+
+    def _registered_by_plugin(self) -> dict[str, dict[str, list[str]]]:
+        """Ask each plugin, on its own, what it registers: plugin name -> {category: sorted names}.
+
+        Per plugin, not per distribution: the core's built-in modules share one distribution but not what they
+        register.
+        """
+        out: dict[str, dict[str, list[str]]] = {}
+        for category in CATEGORIES:
+            for impl in getattr(self.pm.hook, HOOK_FOR[category]).get_hookimpls():
+                scratch = Registry()
+                _call(impl, register=scratch.registrar(category, impl.plugin_name))
+                names = scratch.by_plugin(impl.plugin_name).get(category, [])
+                if names:
+                    out.setdefault(impl.plugin_name, {})[category] = names
+        for impl in self.pm.hook.fundarb_register_commands.get_hookimpls():
+            scratch_cli = _click_group()
+            try:
+                _call(impl, cli=scratch_cli)
+            except Exception as exc:
+                dist = self.distribution_of(impl.plugin_name)
+                raise PluginError(
+                    f"plugin {dist} failed in fundarb_register_commands: {type(exc).__name__}: {exc}", plugin=dist
+                ) from exc
+            if scratch_cli.commands:
+                out.setdefault(impl.plugin_name, {})["commands"] = sorted(scratch_cli.commands)
         return out
 
     def modules(self) -> Iterable[ModuleType]:
@@ -322,6 +345,12 @@ class Plugins:
     def module_names(self) -> set[str]:
         """Return the names of the modules the loaded plugins live in (for enabling their logs)."""
         return {p.__name__ if isinstance(p, ModuleType) else type(p).__module__ for p in self.pm.get_plugins()}
+
+
+def _click_group() -> click.Group:
+    import click
+
+    return click.Group()
 
 
 def _call(impl: pluggy.HookImpl, **kwargs: Any) -> Any:

@@ -17,6 +17,7 @@ from fundarb_core.store._orders import OrderRepository
 from fundarb_core.store._positions import PositionRepository, StaleVersion
 from fundarb_core.store._store import Store
 from fundarb_core.store._transfers import TransferRepository
+from fundarb_core.store._types import as_stored
 from fundarb_core.store._url import Backend, StoreLocation, default_data_dir, mask_url, resolve_location
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "StoreLocation",
     "TelemetryRepository",
     "TransferRepository",
+    "as_stored",
     "default_data_dir",
     "export_rows",
     "mask_url",

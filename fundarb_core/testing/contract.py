@@ -40,13 +40,10 @@ from decimal import Decimal
 from typing import Any, ClassVar, Protocol, TypeVar
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from fundarb_core.clock import Clock, WallClock, wait_for
 from fundarb_core.errors import AmbiguousOutcome, VenueRejected
 from fundarb_core.model import OrderStatus, RejectReason, Side, TimeInForce
-from fundarb_core.testing.strategies import raw_decimals
 from fundarb_core.venues import (
     BBO,
     REQUIRED_METHODS,
@@ -250,6 +247,12 @@ class VenueContract:
                 assert isinstance(value, Decimal), f"{key}: {value!r} is not a Decimal"
 
     async def test_rounding_respects_grids_minimums_and_live_size(self, venue: Venue, run: Driver) -> None:
+        # hypothesis is imported here, not at the top: the suite (and the pytest plugin) load without it.
+        from hypothesis import HealthCheck, given, settings
+        from hypothesis import strategies as st
+
+        from fundarb_core.testing.strategies import raw_decimals
+
         instruments = sorted((await run(venue.load_instruments())).values(), key=lambda i: i.symbol)
 
         @settings(deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None)
@@ -704,6 +707,10 @@ class VenueContract:
     ) -> None:
         async def scenario() -> None:
             found = await self._invalid_order(venue, symbol, reason)
+            if found is None and reason is RejectReason.BELOW_MIN_QUANTITY:
+                # No on-grid order lies below a minimum (a minimum of one step): test the minimum from above.
+                await self._minimum_quantity_is_accepted(venue, symbol)
+                return
             if found is None:
                 pytest.skip(f"no instrument of this venue allows an on-grid order that is {reason}")
             instrument, quantity, price = found
@@ -716,6 +723,26 @@ class VenueContract:
             assert (await venue.get_position_snapshot(instrument.symbol)).quantity == 0
 
         await run(scenario())
+
+    async def _minimum_quantity_is_accepted(self, venue: Venue, symbol: str) -> None:
+        """A resting order of exactly an instrument's minimum quantity is accepted: the announced minimum is real.
+
+        The venue's true minimum could be higher than `Instrument.min_qty` says; then this order is refused.
+        """
+        instruments = await venue.load_instruments()
+        for instrument in [instruments[symbol], *(i for s, i in sorted(instruments.items()) if s != symbol)]:
+            minimum = max(instrument.step_size, instrument.round_qty(instrument.min_qty, Rounding.UP))
+            price = self.passive_price(instrument, await venue.fetch_bbo_prices(instrument.symbol), Side.BUY)
+            if minimum * price < instrument.min_notional:
+                continue  # the minimum notional hides the minimum quantity here
+            assert instrument.check_order(minimum, price) is None
+            cid = self.new_client_order_id("minimum")
+            placed = await venue.place_limit_order(instrument.symbol, Side.BUY, minimum, price, client_order_id=cid)
+            assert placed.status is OrderStatus.OPEN, f"an order of the announced minimum {minimum}: {placed}"
+            assert placed.quantity == minimum
+            assert (await venue.cancel_order(instrument.symbol, cid)).status is OrderStatus.CANCELLED
+            return
+        pytest.skip("every instrument's minimum notional exceeds its minimum quantity: the quantity rule is hidden")
 
     async def _invalid_order(
         self, venue: Venue, symbol: str, reason: RejectReason
@@ -734,7 +761,7 @@ class VenueContract:
             elif reason is RejectReason.OFF_STEP:
                 candidate = (smallest + step / 2, price)
             elif reason is RejectReason.BELOW_MIN_QUANTITY:
-                below = instrument.round_qty(instrument.min_qty) - step
+                below = instrument.round_qty(instrument.min_qty, Rounding.UP) - step
                 if below > 0 and below * price >= instrument.min_notional:
                     candidate = (below, price)
             elif reason is RejectReason.BELOW_MIN_NOTIONAL:

@@ -122,6 +122,21 @@ class Broken(SimVenue):
 """
 
 
+HIDDEN_MINIMUM = """
+from decimal import Decimal
+from fundarb_core.errors import VenueRejected
+from fundarb_core.model import RejectReason
+
+class Broken(SimVenue):
+    # Refuses one step although its instruments announce a minimum of one step: the real minimum is two.
+    async def place_limit_order(self, symbol, side, quantity, price, **kwargs):
+        instrument = (await self.load_instruments()).get(symbol)
+        if instrument and quantity == instrument.step_size and instrument.check_order(quantity, price) is None:
+            raise VenueRejected("below the real minimum", venue=self.name, reason=RejectReason.BELOW_MIN_QUANTITY)
+        return await super().place_limit_order(symbol, side, quantity, price, **kwargs)
+"""
+
+
 def failed_tests(pytester: pytest.Pytester, venue_class: str) -> set[str]:
     """Run the whole contract against `venue_class`; return the failed tests' names (no errors allowed)."""
     pytester.makepyfile(test_broken_venue=BROKEN.format(venue_class=venue_class))
@@ -161,3 +176,8 @@ def test_a_venue_that_forgets_client_ids_fails_the_contract(pytester: pytest.Pyt
 
 def test_a_venue_with_unsigned_snapshots_fails_the_contract(pytester: pytest.Pytester) -> None:
     assert "test_snapshot_sign_follows_the_side[short]" in failed_tests(pytester, UNSIGNED_SNAPSHOTS)
+
+
+def test_a_venue_whose_real_minimum_is_above_its_announced_one_fails_the_contract(pytester: pytest.Pytester) -> None:
+    # The sim's minimums are one step: no on-grid order lies below them, so the rule is checked from above.
+    assert failed_tests(pytester, HIDDEN_MINIMUM) == {"test_invalid_order_is_a_typed_rejection[below_min_quantity]"}

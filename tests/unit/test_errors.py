@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
+import re
+
 import pytest
 
 from fundarb_core.errors import (
@@ -94,3 +97,17 @@ def test_family_details() -> None:
     ambiguous = AmbiguousOutcome("timeout after send", venue="aster", client_order_id="fa-1-0")
     assert ambiguous.client_order_id == "fa-1-0"
     assert "[aster]" in str(ambiguous)
+
+
+def test_every_class_a_docstring_names_lives_where_it_says() -> None:
+    import fundarb_core.errors as errors
+
+    named = {
+        (module, name)
+        for error in vars(errors).values()
+        if isinstance(error, type) and issubclass(error, FundarbError)
+        for module, name in re.findall(r"`(fundarb_core(?:\.\w+)*)\.([A-Z]\w+)`", error.__doc__ or "")
+    }
+    assert ("fundarb_core.model", "RejectReason") in named
+    for module, name in named:
+        assert name in importlib.import_module(module).__all__, f"{module} exports no {name}"

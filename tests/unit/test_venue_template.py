@@ -20,9 +20,10 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import attrs
 import pytest
 
-from fundarb_core.venues import REQUIRED_METHODS, Venue
+from fundarb_core.venues import REQUIRED_METHODS, Capabilities, Venue
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "venue_plugins" / "_template"
 PACKAGE = "fundarb_venue_template"
@@ -94,19 +95,50 @@ def test_streams_are_announced_off(template: ModuleType) -> None:
     )
 
 
+# Optional methods that are not on the protocol class (a venue without the flag need not have them): announced by a
+# `Capabilities` flag, described in the comments of fundarb_core/venues/_protocol.py.
+ANNOUNCED = {
+    "get_position_snapshots": "bulk_snapshots",
+    "fetch_funding_history": "funding_history",
+    "fetch_price_candles": "price_history",
+}
+# Flags with no method: a BBO stream the protocol has no method for yet, and "runs on the run's clock".
+FLAGS_WITHOUT_METHOD = {"bbo_stream", "simulated"}
+
+
 def test_readme_table_lists_required_and_optional_methods() -> None:
     readme = (TEMPLATE / "README.md").read_text(encoding="utf-8")
     rows = re.findall(r"^\| `(\w+)\(.*?\)` \| (required|optional)", readme, flags=re.MULTILINE)
     table = {name: kind for name, kind in rows}
     assert sorted(n for n, k in table.items() if k == "required") == sorted(REQUIRED_METHODS)
-    assert sorted(n for n, k in table.items() if k == "optional") == OPTIONAL_METHODS
+    assert sorted(n for n, k in table.items() if k == "optional") == sorted({*OPTIONAL_METHODS, *ANNOUNCED})
+
+
+def test_readme_table_names_the_capability_flag_of_every_optional_method() -> None:
+    readme = (TEMPLATE / "README.md").read_text(encoding="utf-8")
+    flags = dict(re.findall(r"^\| `(\w+)\(.*?\)` \| optional, `capabilities\.(\w+)`", readme, flags=re.MULTILINE))
+    assert {name: flags.get(name) for name in ANNOUNCED} == ANNOUNCED
+    assert set(flags) == {*OPTIONAL_METHODS, *ANNOUNCED}
+    assert {*flags.values(), *FLAGS_WITHOUT_METHOD} == {f.name for f in attrs.fields(Capabilities)}, (
+        "a Capabilities flag is missing from the template's table"
+    )
+    protocol = (Path(__file__).resolve().parents[2] / "fundarb_core" / "venues" / "_protocol.py").read_text()
+    for name, flag in ANNOUNCED.items():
+        assert f"def {name}(" in protocol, f"{name} is not described in _protocol.py"
+        assert f"`{flag}`" in protocol, f"{flag} is not described in _protocol.py"
 
 
 def test_pyproject_declares_the_entry_point() -> None:
     project = tomllib.loads((TEMPLATE / "pyproject.toml").read_text())["project"]
     assert project["name"] == "fundarb-venue-template"
     assert project["entry-points"]["fundarb"] == {"template": f"{PACKAGE}.plugin"}
-    assert "test" in project["optional-dependencies"]
+    assert "fundarb-core[testing]" in project["optional-dependencies"]["test"]
+
+
+def test_the_core_testing_extra_holds_what_the_contract_suite_imports() -> None:
+    core = tomllib.loads((TEMPLATE.parents[1] / "pyproject.toml").read_text())["project"]
+    testing = {re.split(r"[<>=\[ ]", requirement)[0] for requirement in core["optional-dependencies"]["testing"]}
+    assert testing == {"pytest", "pytest-asyncio", "hypothesis"}
     assert (TEMPLATE / PACKAGE / "py.typed").is_file()
 
 

@@ -2,49 +2,22 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from fundarb_core import lazy
 
 if TYPE_CHECKING:
-    from fundarb_core.venues.sim.catalogue import CATALOGUE, PROFILES, Profile, SymbolSpec
-    from fundarb_core.venues.sim.config import FaultConfig, MaintenanceWindow, SimVenueConfig
-    from fundarb_core.venues.sim.plugin import build_sim_venue
-    from fundarb_core.venues.sim.venue import SimVenue
-    from fundarb_core.venues.sim.world import STEP, SimWorld
+    from fundarb_core.venues.sim.catalogue import CATALOGUE as CATALOGUE
+    from fundarb_core.venues.sim.catalogue import PROFILES as PROFILES
+    from fundarb_core.venues.sim.catalogue import Profile as Profile
+    from fundarb_core.venues.sim.catalogue import SymbolSpec as SymbolSpec
+    from fundarb_core.venues.sim.config import FaultConfig as FaultConfig
+    from fundarb_core.venues.sim.config import MaintenanceWindow as MaintenanceWindow
+    from fundarb_core.venues.sim.config import SimVenueConfig as SimVenueConfig
+    from fundarb_core.venues.sim.plugin import build_sim_venue as build_sim_venue
+    from fundarb_core.venues.sim.venue import SimVenue as SimVenue
+    from fundarb_core.venues.sim.world import STEP as STEP
+    from fundarb_core.venues.sim.world import SimWorld as SimWorld
+    from fundarb_core.venues.sim.world import stable_seed as stable_seed
 
-_LAZY = {
-    "CATALOGUE": "catalogue",
-    "PROFILES": "catalogue",
-    "Profile": "catalogue",
-    "SymbolSpec": "catalogue",
-    "FaultConfig": "config",
-    "MaintenanceWindow": "config",
-    "SimVenueConfig": "config",
-    "build_sim_venue": "plugin",
-    "SimVenue": "venue",
-    "STEP": "world",
-    "SimWorld": "world",
-}
-
-__all__ = [
-    "CATALOGUE",
-    "PROFILES",
-    "STEP",
-    "FaultConfig",
-    "MaintenanceWindow",
-    "Profile",
-    "SimVenue",
-    "SimVenueConfig",
-    "SimWorld",
-    "SymbolSpec",
-    "build_sim_venue",
-]
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'fundarb_core.venues.sim' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"fundarb_core.venues.sim.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__, __all__ = lazy.attach(__name__)

@@ -10,19 +10,35 @@ import os
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from random import Random
+from typing import Any, Protocol
 
 from fundarb_core.convert import get_converter
 from fundarb_core.venues._types import FundingPayment, LiquidationNotice
 from fundarb_core.venues.sim.book import SimOrder
-from fundarb_core.venues.sim.ledger import SimPosition
+from fundarb_core.venues.sim.ledger import Ledger, SimPosition
+from fundarb_core.venues.sim.world import SimWorld
 
-if TYPE_CHECKING:
-    from fundarb_core.venues.sim.venue import SimVenue
-
-__all__ = ["VERSION", "load", "save", "world_start"]
+__all__ = ["VERSION", "SimState", "load", "save", "world_start"]
 
 VERSION = 1
+
+
+class SimState(Protocol):
+    """What is saved of a simulated venue: `SimVenue` has these attributes (this module does not import it)."""
+
+    name: str
+    world: SimWorld
+    ledger: Ledger
+    orders: dict[str, SimOrder]
+    resting: list[str]
+    payments: list[FundingPayment]
+    liquidation_log: list[LiquidationNotice]
+    last_step: int
+    flow_rng: Random
+    fault_rng: Random
+    transfers: dict[str, dict[str, str]]
+    _seq: int
 
 
 def _rng_state(state: tuple[Any, ...]) -> list[Any]:
@@ -33,7 +49,7 @@ def _rng_restore(data: list[Any]) -> tuple[Any, ...]:
     return (data[0], tuple(data[1]), data[2])
 
 
-def save(venue: SimVenue, path: Path) -> None:
+def save(venue: SimState, path: Path) -> None:
     conv = get_converter()
     ledger = venue.ledger
     state = {
@@ -69,7 +85,7 @@ def world_start(path: Path) -> datetime | None:
     return datetime.fromisoformat(json.loads(path.read_text(encoding="utf-8"))["world_start"])
 
 
-def load(venue: SimVenue, path: Path) -> None:
+def load(venue: SimState, path: Path) -> None:
     conv = get_converter()
     state = json.loads(path.read_text(encoding="utf-8"))
     if state.get("version") != VERSION:

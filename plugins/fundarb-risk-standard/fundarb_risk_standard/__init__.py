@@ -5,49 +5,18 @@ Names load lazily: loading the plugin (every `fundarb` command does) costs only 
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from fundarb_core import lazy
 
 if TYPE_CHECKING:
-    from fundarb_risk_standard.config import CombinedConfig, DivergenceFlipConfig, MaxAgeConfig, ProfitErosionConfig
-    from fundarb_risk_standard.managers import (
-        CombinedManager,
-        DivergenceFlipManager,
-        MaxAgeManager,
-        ProfitErosionManager,
-    )
+    from fundarb_risk_standard.config import CombinedConfig as CombinedConfig
+    from fundarb_risk_standard.config import DivergenceFlipConfig as DivergenceFlipConfig
+    from fundarb_risk_standard.config import MaxAgeConfig as MaxAgeConfig
+    from fundarb_risk_standard.config import ProfitErosionConfig as ProfitErosionConfig
+    from fundarb_risk_standard.managers import CombinedManager as CombinedManager
+    from fundarb_risk_standard.managers import DivergenceFlipManager as DivergenceFlipManager
+    from fundarb_risk_standard.managers import MaxAgeManager as MaxAgeManager
+    from fundarb_risk_standard.managers import ProfitErosionManager as ProfitErosionManager
 
-_LAZY = {
-    "CombinedConfig": "fundarb_risk_standard.config",
-    "CombinedManager": "fundarb_risk_standard.managers",
-    "DivergenceFlipConfig": "fundarb_risk_standard.config",
-    "DivergenceFlipManager": "fundarb_risk_standard.managers",
-    "MaxAgeConfig": "fundarb_risk_standard.config",
-    "MaxAgeManager": "fundarb_risk_standard.managers",
-    "ProfitErosionConfig": "fundarb_risk_standard.config",
-    "ProfitErosionManager": "fundarb_risk_standard.managers",
-}
-
-__all__ = [
-    "CombinedConfig",
-    "CombinedManager",
-    "DivergenceFlipConfig",
-    "DivergenceFlipManager",
-    "MaxAgeConfig",
-    "MaxAgeManager",
-    "ProfitErosionConfig",
-    "ProfitErosionManager",
-]
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'fundarb_risk_standard' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__, __all__ = lazy.attach(__name__)

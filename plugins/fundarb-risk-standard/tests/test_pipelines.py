@@ -23,7 +23,7 @@ from fundarb_core.errors import ConfigError
 from fundarb_core.model import ExitReason, PositionStatus
 from fundarb_core.model.records import PlannedAction, PositionRecord
 from fundarb_core.plugins import Plugins
-from fundarb_core.store._types import as_stored
+from fundarb_core.store import as_stored
 from fundarb_core.strategy import ExitDecision, PositionView
 from fundarb_core.strategy.risk import PlanContext
 

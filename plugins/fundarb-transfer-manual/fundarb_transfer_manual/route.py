@@ -6,7 +6,7 @@ from __future__ import annotations
 from fundarb_core.actions import ActionContext, TransferStep
 from fundarb_core.errors import VenueRejected
 from fundarb_core.model.records import TransferRecord, TransferState
-from fundarb_core.venues.sim.venue import SimVenue
+from fundarb_core.venues.sim import SimVenue
 from fundarb_transfer_manual.config import ManualTransferConfig
 
 __all__ = ["ManualTransferRoute"]

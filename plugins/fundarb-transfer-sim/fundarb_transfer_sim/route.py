@@ -8,8 +8,7 @@ from decimal import Decimal
 from fundarb_core.actions import ActionContext, ActionFailed, TransferStep
 from fundarb_core.errors import VenueRejected
 from fundarb_core.model.records import TransferRecord, TransferState
-from fundarb_core.venues.sim.venue import SimVenue
-from fundarb_core.venues.sim.world import stable_seed
+from fundarb_core.venues.sim import SimVenue, stable_seed
 from fundarb_transfer_sim.config import SimTransferConfig
 
 __all__ = ["SimTransferRoute"]

@@ -194,3 +194,22 @@ def test_observer_may_leave_out_the_event_argument(plugins: Plugins) -> None:
     plugins.register(Counter(), name="counter")
     plugins.emit(Event("alert"))
     assert calls == [True]
+
+
+def test_info_lists_each_builtin_module_with_only_what_it_registered() -> None:
+    manager = Plugins().load(entry_points=False)
+    builtins = {i.name: i for i in manager.info() if i.builtin}
+    assert set(builtins) == {"fundarb_core.venues.sim.plugin", "fundarb_core.actions.plugin"}
+    assert {i.distribution for i in builtins.values()} == {"fundarb-core"}
+    assert dict(builtins["fundarb_core.venues.sim.plugin"].registered) == {"venues": ("sim",)}
+    actions = dict(builtins["fundarb_core.actions.plugin"].registered)
+    assert set(actions) == {"action_types"}
+    assert "close_position" in actions["action_types"]
+    assert "sim" not in actions["action_types"]
+
+
+def test_info_keeps_two_plugins_of_one_distribution_apart(plugins: Plugins, registering: Callable[..., object]) -> None:
+    plugins.register(registering("venues", "one"), name="first", distribution="fundarb-shared")
+    plugins.register(registering("close_policies", "two"), name="second", distribution="fundarb-shared")
+    infos = {i.name: dict(i.registered) for i in plugins.info() if i.distribution == "fundarb-shared"}
+    assert infos == {"first": {"venues": ("one",)}, "second": {"close_policies": ("two",)}}

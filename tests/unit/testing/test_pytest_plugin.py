@@ -40,3 +40,16 @@ def test_loading_the_plugin_imports_neither_the_suite_nor_hypothesis() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert done.stdout.strip() == "[]"
+
+
+def test_the_plugin_and_the_contract_suite_load_without_hypothesis() -> None:
+    # hypothesis is in the `testing` extra; an environment without it must still start pytest and define the suite
+    # (only the suite's one property test imports it, when it runs).
+    code = (
+        "import sys; sys.modules['hypothesis'] = None; "
+        "import fundarb_core.testing.pytest_plugin; from fundarb_core.testing import Driver, VenueContract; "
+        "print(VenueContract.__name__, 'hypothesis' in sys.modules and sys.modules['hypothesis'] is not None)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "VenueContract False"

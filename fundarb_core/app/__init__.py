@@ -1,0 +1,1 @@
+"""The application: the Bot (wiring, the loop, control, kill switch), its runtime, reports; drivers beside it."""
