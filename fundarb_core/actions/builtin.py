@@ -104,12 +104,12 @@ class ClosePositionHandler:
         closer = _port(action, self.context.closer, "close")
         closed = await closer.close_by_id(position.id, _reason(action), Urgency(details.urgency))
         if closed.status is not PositionStatus.CLOSED:
-            exposure = closed.details.get("open_exposure", {})
+            exposure = {k: str(v) for k, v in closed.state.open_exposure.items()}
             raise RetryLater(f"close did not finish; open exposure {exposure}")
         return {
             "position_id": closed.id,
             "realized_pnl": closed.realized_pnl,
-            "emergency": bool(closed.details.get("emergency", False)),
+            "emergency": bool(closed.state.emergency),
         }
 
 

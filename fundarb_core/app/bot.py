@@ -205,7 +205,7 @@ class Bot:
         realized = sum((p.realized_pnl or ZERO for p in closed), ZERO)
         unrealized = ZERO
         for p in await self.store.positions.list_open():
-            unrealized += Decimal(str(p.details.get("unrealized_pnl") or 0))
+            unrealized += p.state.unrealized_pnl or ZERO
         if realized + unrealized <= -limit:
             self.switches.paused = True
             await self.recorder(

@@ -44,7 +44,7 @@ def summary(positions: list[PositionRecord]) -> dict[str, Any]:
     closed = [p for p in positions if p.status is PositionStatus.CLOSED]
 
     def total(key: str) -> Decimal:
-        return sum((Decimal(str(p.details.get(key) or 0)) for p in closed), ZERO)
+        return sum((getattr(p.state, key) or ZERO for p in closed), ZERO)
 
     return {
         "positions": len(positions),
@@ -91,8 +91,8 @@ def write_chart(positions: list[PositionRecord], path: Path, transfers: list[Tra
     net, funding, price = [], [], []
     for p in closed:
         cum += p.realized_pnl or ZERO
-        cum_f += Decimal(str(p.details.get("funding") or 0))
-        cum_p += Decimal(str(p.details.get("price_pnl") or 0)) - Decimal(str(p.details.get("fees") or 0))
+        cum_f += p.state.funding or ZERO
+        cum_p += (p.state.price_pnl or ZERO) - (p.state.fees or ZERO)
         net.append(float(cum))
         funding.append(float(cum_f))
         price.append(float(cum_p))

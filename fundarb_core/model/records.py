@@ -16,6 +16,7 @@ from typing import Any
 import attrs
 
 from fundarb_core.model._enums import ExitReason, OrderStatus, OrderType, PositionStatus, Side, TimeInForce
+from fundarb_core.model.state import PositionState
 
 __all__ = [
     "OPEN_POSITION_STATUSES",
@@ -135,6 +136,10 @@ def _details(**kwargs: Any) -> Any:
     return attrs.field(factory=dict, converter=dict, hash=False, **kwargs)
 
 
+def _state(value: PositionState | Mapping[str, Any] | None) -> PositionState:
+    return PositionState.from_json(value)
+
+
 # -- records ---------------------------------------------------------------------------------------------------
 
 
@@ -173,7 +178,12 @@ class PositionRecord:
     exit_reason: ExitReason | None = attrs.field(default=None, kw_only=True)
     entry_spread: Decimal | None = _money(optional=True, default=None, kw_only=True)
     realized_pnl: Decimal | None = _money(optional=True, default=None, kw_only=True)
-    details: Mapping[str, Any] = _details(kw_only=True)
+    state: PositionState = attrs.field(factory=PositionState, converter=_state, hash=False, kw_only=True)
+
+    @property
+    def details(self) -> Mapping[str, Any]:
+        """The state as a flat read-only mapping of JSON values (the earlier untyped bag's shape)."""
+        return self.state
 
     @property
     def is_open(self) -> bool:

@@ -36,6 +36,7 @@ from fundarb_core.execution import (
 from fundarb_core.execution.ids import open_intent
 from fundarb_core.model import ExitReason, PositionStatus, Side
 from fundarb_core.model.records import PositionRecord
+from fundarb_core.model.state import PositionState, Reduction
 from fundarb_core.positions.funding import FundingLedger
 from fundarb_core.positions.pnl import PnL, pnl_from
 from fundarb_core.positions.recorder import EventRecorder
@@ -101,7 +102,7 @@ class PositionBook:
         """Record the position (OPENING), set leverage, open both legs at once, record the outcome (OPEN or
         FAILED)."""
         r = request
-        net_apr = {"net_apr": str(r.net_apr)} if r.net_apr is not None else {}
+        state = PositionState(net_apr=r.net_apr).update(**dict(details or {}))
         record = await self.store.positions.create(
             id=position_id,
             symbol=r.symbol,
@@ -112,7 +113,7 @@ class PositionBook:
             notional_usd=r.quantity * r.mark,
             status=PositionStatus.OPENING,
             entry_spread=r.entry_spread,
-            details={**net_apr, "close_attempt": 0, **dict(details or {})},
+            state=state,
         )
         try:
             for venue_name in (r.long_venue, r.short_venue):
@@ -166,7 +167,7 @@ class PositionBook:
 
     async def close(self, position: PositionRecord, reason: ExitReason, urgency: Urgency) -> PositionRecord:
         """Mark CLOSING (with the attempt number) before any order, close from live snapshots, record the outcome."""
-        attempt = int(position.details.get("close_attempt", 0))
+        attempt = position.state.close_attempt
         if position.status is not PositionStatus.CLOSING:
             attempt += 1  # a CLOSING position is a close interrupted by a crash: same attempt, same order ids
         position = await self.store.positions.update(
@@ -174,7 +175,7 @@ class PositionBook:
                 position,
                 status=PositionStatus.CLOSING,
                 exit_reason=position.exit_reason or reason,
-                details={**position.details, "close_attempt": attempt, "urgency": urgency.value},
+                state=position.state.update(close_attempt=attempt, urgency=urgency.value),
             )
         )
         legs = [LegRef(position.long_venue, position.symbol), LegRef(position.short_venue, position.symbol)]
@@ -188,7 +189,9 @@ class PositionBook:
                     status=PositionStatus.CLOSED,
                     closed_at=self.clock.now(),
                     realized_pnl=pnl.net,
-                    details={**position.details, **pnl.as_dict(), "emergency": result.emergency},
+                    state=position.state.update(
+                        price_pnl=pnl.price, funding=pnl.funding, fees=pnl.fees, net=pnl.net, emergency=result.emergency
+                    ),
                 )
             )
             await self.record(
@@ -205,7 +208,7 @@ class PositionBook:
                 attrs.evolve(
                     position,
                     status=PositionStatus.CLOSE_FAILED,
-                    details={**position.details, "open_exposure": {k: str(v) for k, v in exposure.items()}},
+                    state=position.state.update(open_exposure=exposure),
                 )
             )
             await self.record(
@@ -258,9 +261,7 @@ class PositionBook:
         Once per `action_id`: a resumed action that recorded its reduction before a crash does not shed it twice.
         """
         position = await self.reload(position_id)
-        if action_id is not None and any(
-            isinstance(r, dict) and r.get("action_id") == action_id for r in position.details.get("reductions", [])
-        ):
+        if action_id is not None and any(r.action_id == action_id for r in position.state.reductions):
             return position
         legs = tuple(
             attrs.evolve(
@@ -273,14 +274,9 @@ class PositionBook:
         before = max((leg.filled_quantity for leg in position.legs), default=ZERO)
         after = max((leg.filled_quantity for leg in legs), default=ZERO)
         notional = position.notional_usd * after / before if before else position.notional_usd
-        reductions = [
-            *position.details.get("reductions", []),
-            {"level": level, "shed": dict(shed), "action_id": action_id},
-        ]
+        reductions = (*position.state.reductions, Reduction(dict(shed), level, action_id))
         position = await self.store.positions.update(
-            attrs.evolve(
-                position, legs=legs, notional_usd=notional, details={**position.details, "reductions": reductions}
-            )
+            attrs.evolve(position, legs=legs, notional_usd=notional, state=position.state.update(reductions=reductions))
         )
         await self.record(
             PositionReduced(

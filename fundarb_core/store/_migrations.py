@@ -8,7 +8,9 @@ TIMESTAMP WITH TIME ZONE (naive UTC text on SQLite), enums are VARCHAR(40).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
 
 import attrs
 import sqlalchemy as sa
@@ -234,9 +236,88 @@ def _v3_action_runner(op: Operations) -> None:
     op.create_index("ix_transfers_state", "transfers", ["state"])
 
 
+# -- v4: positions.details (an untyped bag) becomes positions.state (typed; fundarb_core.model.state) -------------
+# The conversion is written out here, frozen with the migration: it must not change when the model does.
+
+_V4_NUMBERS = ("net_apr", "unrealized_pnl", "current_spread", "price_pnl", "funding", "fees", "net")
+_V4_TABLES = ("open_exposure", "marks", "funding_accrued", "liquidation_distance")
+
+
+def _v4_number(value: object) -> str | None:
+    if value is None or value in ("", "None"):  # the earlier monitor wrote str(None) for an unknown distance
+        return None
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        return None
+    return str(number) if number.is_finite() else None
+
+
+def v4_state(details: object) -> dict[str, object]:
+    """The typed state's JSON form of an earlier `details` bag; keys it does not know are kept under "extra"."""
+    if not isinstance(details, dict):
+        return {}
+    out: dict[str, object] = {}
+    extra: dict[str, object] = {}
+    for key, value in details.items():
+        if key in _V4_NUMBERS:
+            number = _v4_number(value)
+            if number is not None:
+                out[key] = number
+        elif key in _V4_TABLES:
+            if isinstance(value, dict) and value:
+                out[key] = {str(k): _v4_number(v) for k, v in value.items()}
+        elif key == "close_attempt":
+            try:
+                attempt = int(str(value))
+            except ValueError:
+                extra[key] = value
+                continue
+            if attempt:
+                out[key] = attempt
+        elif key in ("opened_by_action", "emergency"):
+            if isinstance(value, bool) and (value or key == "emergency"):
+                out[key] = value
+        elif key == "urgency":
+            if value is not None:
+                out[key] = str(value)
+        elif key == "reductions" and isinstance(value, list):
+            rows = [
+                {
+                    "shed": {str(k): n for k, v in (r.get("shed") or {}).items() if (n := _v4_number(v)) is not None},
+                    "level": None if r.get("level") is None else str(r.get("level")),
+                    "action_id": None if r.get("action_id") is None else str(r.get("action_id")),
+                }
+                for r in value
+                if isinstance(r, dict)
+            ]
+            if rows:
+                out[key] = rows
+        else:
+            extra[key] = value
+    if extra:
+        out["extra"] = extra
+    return out
+
+
+def _v4_position_state(op: Operations) -> None:
+    op.add_column("positions", sa.Column("state", JSON))
+    conn = op.get_bind()
+    table = sa.table("positions", sa.column("id", ID), sa.column("details", JSON), sa.column("state", JSON))
+    for row in conn.execute(sa.select(table.c.id, table.c.details)).all():
+        details = json.loads(row.details) if row.details else {}
+        conn.execute(
+            sa.update(table).where(table.c.id == row.id).values(state=json.dumps(v4_state(details), sort_keys=True))
+        )
+    with op.batch_alter_table("positions") as batch:
+        batch.alter_column("state", existing_type=JSON, nullable=False)
+        batch.drop_column("details")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _v1_initial),
     Migration(2, "telemetry and control tables, actions.claimed_by, status indexes", _v2_telemetry_control),
     Migration(3, "action runner: actions.reason, state, not_before", _v3_action_runner),
+    Migration(4, "positions.state: the typed position state replaces the details bag", _v4_position_state),
 )
 LATEST_VERSION = MIGRATIONS[-1].version

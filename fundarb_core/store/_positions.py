@@ -13,9 +13,9 @@ import sqlalchemy as sa
 from fundarb_core.errors import StoreError
 from fundarb_core.model import PositionStatus, Side
 from fundarb_core.model.records import OPEN_POSITION_STATUSES, LegRecord, PositionRecord
+from fundarb_core.model.state import PositionState
 from fundarb_core.store._base import Repository, new_id
 from fundarb_core.store._schema import legs, positions
-from fundarb_core.store._types import as_stored
 
 __all__ = ["PositionRepository", "StaleVersion"]
 
@@ -28,7 +28,6 @@ _POSITION_FIELDS = (
     "realized_pnl",
     "opened_at",
     "closed_at",
-    "details",
 )
 
 
@@ -57,6 +56,7 @@ def _position(row: sa.RowMapping, leg_records: Iterable[LegRecord]) -> PositionR
         legs=tuple(ordered),
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        state=PositionState.from_json(row["state"]),
         **{name: row[name] for name in _POSITION_FIELDS},
     )
 
@@ -75,6 +75,7 @@ class PositionRepository(Repository):
         notional_usd: Decimal,
         status: PositionStatus = PositionStatus.OPENING,
         entry_spread: Decimal | None = None,
+        state: PositionState | Mapping[str, Any] | None = None,
         details: Mapping[str, Any] | None = None,
         id: str | None = None,
     ) -> PositionRecord:
@@ -98,7 +99,7 @@ class PositionRepository(Repository):
             created_at=now,
             updated_at=now,
             entry_spread=entry_spread,
-            details=as_stored(details),
+            state=PositionState.from_json(state if state is not None else details),
         )
         async with self._db.write() as conn:
             await conn.execute(sa.insert(positions).values(**_position_values(record)))
@@ -141,12 +142,10 @@ class PositionRepository(Repository):
         if not records:
             return []
         now = self._now()
-        updated = [
-            attrs.evolve(p, version=p.version + 1, updated_at=now, details=as_stored(p.details)) for p in records
-        ]
+        updated = [attrs.evolve(p, version=p.version + 1, updated_at=now) for p in records]
         rows = []
         for old, new in zip(records, updated, strict=True):
-            values = {k: v for k, v in _position_values(new).items() if k in (*_POSITION_FIELDS, "version")}
+            values = {k: v for k, v in _position_values(new).items() if k in (*_POSITION_FIELDS, "version", "state")}
             rows.append({**{f"v_{k}": v for k, v in values.items()}, "v_updated_at": now, "b_id": old.id,
                          "b_version": old.version})  # fmt: skip
         columns: dict[str, Any] = {k[2:]: sa.bindparam(k) for k in rows[0] if k.startswith("v_")}
@@ -183,10 +182,8 @@ class PositionRepository(Repository):
         return updated
 
     async def _write(self, conn: Any, position: PositionRecord, now: datetime) -> PositionRecord:
-        updated = attrs.evolve(
-            position, version=position.version + 1, updated_at=now, details=as_stored(position.details)
-        )
-        values = {k: v for k, v in _position_values(updated).items() if k in (*_POSITION_FIELDS, "version")}
+        updated = attrs.evolve(position, version=position.version + 1, updated_at=now)
+        values = {k: v for k, v in _position_values(updated).items() if k in (*_POSITION_FIELDS, "version", "state")}
         stmt = (
             sa.update(positions)
             .where(positions.c.id == position.id, positions.c.version == position.version)
@@ -231,6 +228,7 @@ def _position_values(p: PositionRecord) -> dict[str, Any]:
         "version": p.version,
         "created_at": p.created_at,
         "updated_at": p.updated_at,
+        "state": p.state.to_json(),
         **{name: getattr(p, name) for name in _POSITION_FIELDS},
     }
 

@@ -66,13 +66,11 @@ class Monitor:
 
     def with_marks(self, position: PositionRecord, snaps: Mapping[str, PositionSnapshot]) -> PositionRecord:
         """The position with this tick's marks, funding accrued, liquidation distance and current spread."""
-        current = self.market.spread(position.symbol, position.long_venue, position.short_venue)
-        details = {
-            **position.details,
-            "marks": {v: str(s.mark_price) for v, s in snaps.items()},
-            "funding_accrued": {v: str(s.funding_accrued) for v, s in snaps.items()},
-            "liquidation_distance": {v: str(s.liquidation_distance()) for v, s in snaps.items()},
-            "unrealized_pnl": str(sum((s.unrealized_pnl for s in snaps.values()), ZERO)),
-            "current_spread": str(current) if current is not None else None,
-        }
-        return attrs.evolve(position, details=details)
+        state = position.state.update(
+            marks={v: s.mark_price for v, s in snaps.items()},
+            funding_accrued={v: s.funding_accrued for v, s in snaps.items()},
+            liquidation_distance={v: s.liquidation_distance() for v, s in snaps.items()},
+            unrealized_pnl=sum((s.unrealized_pnl for s in snaps.values()), ZERO),
+            current_spread=self.market.spread(position.symbol, position.long_venue, position.short_venue),
+        )
+        return attrs.evolve(position, state=state)

@@ -338,10 +338,5 @@ def test_the_tutorial_code_has_no_mypy_error_of_its_own(mypy_errors: list[str]) 
     assert [e for e in mypy_errors if DETAILS_CONVERTER not in e] == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="RebalanceAction.details is typed through converter=dict: fundarb_core/actions/plan.py needs a typed "
-    "converter (the lead's part of issue 13); remove this mark when it has one",
-)
 def test_the_tutorial_code_passes_mypy_strict(mypy_errors: list[str]) -> None:
     assert mypy_errors == []

@@ -134,10 +134,7 @@ class CombinedManager(_Waterfall[CombinedConfig]):
         """The deepest reduction step the erosion has crossed and that has not been applied to this position."""
         if not self.config.reduce_size:
             return None
-        reductions = view.position.details.get("reductions", [])
-        done = (
-            {str(r.get("level")) for r in reductions if isinstance(r, dict)} if isinstance(reductions, list) else set()
-        )
+        done = {str(r.level) for r in view.position.state.reductions}
         step: ReduceStep | None = _rules.reduce_crossed(view, self.config.reduce_size, done)
         return step
 

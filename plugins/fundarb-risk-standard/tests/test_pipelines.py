@@ -85,7 +85,7 @@ def view(
         created_at=start,
         updated_at=start,
         opened_at=start,
-        details={} if reductions is None else {"reductions": reductions},
+        state={} if reductions is None else {"reductions": reductions},
     )
     return PositionView(position, NOW, entry, current, {}, {}, best)
 
@@ -299,13 +299,18 @@ def shed(fraction: str, level: str, current: str) -> ExitDecision:
         ("0.000065", [{"level": "erosion<0.7"}], shed("0.2", "0.8", "0.000065")),  # the deepest was applied
         ("0.000075", [{"level": "erosion<0.8"}], ExitDecision.stay()),  # the only crossed step was applied
         ("0.000065", [{"level": "erosion<0.8"}, {"level": "erosion<0.7"}], ExitDecision.stay()),
-        ("0.000065", ["erosion<0.7", {"fraction": "0.3"}], shed("0.3", "0.7", "0.000065")),  # odd records: ignored
+        ("0.000065", [{"fraction": "0.3"}], shed("0.3", "0.7", "0.000065")),  # a record without a level: none done
     ],
 )
 def test_reduce_steps(current: str, reductions: list[Any] | None, expected: ExitDecision) -> None:
     decision = manager(reduce_size=STEPS).should_exit(view(Decimal(current), reductions=reductions))
     assert decision == expected
     assert not decision.exit
+
+
+def test_an_odd_reduction_record_is_refused_by_the_typed_state_not_guessed_at() -> None:
+    with pytest.raises(ValueError, match="reductions"):
+        view(Decimal("0.000065"), reductions=["erosion<0.7"])
 
 
 def test_a_full_exit_wins_over_a_reduction() -> None:
