@@ -91,10 +91,11 @@ async def _measure(runtime: Runtime, reps: int) -> tuple[list[float], list[float
         full.append(time.perf_counter() - t0)
         positions = await runtime.store.positions.list_open()
         t0 = time.perf_counter()
-        snapshots = await bot._bulk_snapshots(positions)  # one request per venue, as the monitor does
+        await bot.monitor.prefetch(positions)  # one request per venue, as the monitor does
         for position in positions:
-            snaps = {v: snapshots[(v, position.symbol)] for v in (position.long_venue, position.short_venue)}
-            decision = bot.evaluate(position, snaps, set())
+            snaps = await bot.monitor.snapshots(position)
+            assert snaps is not None
+            decision = bot.closer.evaluate(position, snaps, set())
             assert not decision.exit or decision.reason is not None
         memory.append(time.perf_counter() - t0)
     return full, memory

@@ -182,8 +182,8 @@ class PositionRecord:
 
     @property
     def details(self) -> Mapping[str, Any]:
-        """The state as a flat read-only mapping of JSON values (the earlier untyped bag's shape)."""
-        return self.state
+        """The state as a flat dict of JSON values (the earlier untyped bag's shape), for reading; a copy."""
+        return self.state.as_dict()
 
     @property
     def is_open(self) -> bool:

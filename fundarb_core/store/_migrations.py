@@ -236,7 +236,7 @@ def _v3_action_runner(op: Operations) -> None:
     op.create_index("ix_transfers_state", "transfers", ["state"])
 
 
-# -- v4: positions.details (an untyped bag) becomes positions.state (typed; fundarb_core.model.state) -------------
+# -- v4: positions.details, an untyped bag, becomes the typed position state's JSON (fundarb_core.model.state) -----
 # The conversion is written out here, frozen with the migration: it must not change when the model does.
 
 _V4_NUMBERS = ("net_apr", "unrealized_pnl", "current_spread", "price_pnl", "funding", "fees", "net")
@@ -301,23 +301,21 @@ def v4_state(details: object) -> dict[str, object]:
 
 
 def _v4_position_state(op: Operations) -> None:
-    op.add_column("positions", sa.Column("state", JSON))
+    # The column keeps its name (`details`; SQLite cannot drop or rename it under the legs' foreign keys without
+    # recreating the table) and now holds the typed state's JSON form, written by `PositionState.to_json`.
     conn = op.get_bind()
-    table = sa.table("positions", sa.column("id", ID), sa.column("details", JSON), sa.column("state", JSON))
+    table = sa.table("positions", sa.column("id", ID), sa.column("details", JSON))
     for row in conn.execute(sa.select(table.c.id, table.c.details)).all():
         details = json.loads(row.details) if row.details else {}
         conn.execute(
-            sa.update(table).where(table.c.id == row.id).values(state=json.dumps(v4_state(details), sort_keys=True))
+            sa.update(table).where(table.c.id == row.id).values(details=json.dumps(v4_state(details), sort_keys=True))
         )
-    with op.batch_alter_table("positions") as batch:
-        batch.alter_column("state", existing_type=JSON, nullable=False)
-        batch.drop_column("details")
 
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _v1_initial),
     Migration(2, "telemetry and control tables, actions.claimed_by, status indexes", _v2_telemetry_control),
     Migration(3, "action runner: actions.reason, state, not_before", _v3_action_runner),
-    Migration(4, "positions.state: the typed position state replaces the details bag", _v4_position_state),
+    Migration(4, "positions.details holds the typed position state (fundarb_core.model.state)", _v4_position_state),
 )
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -56,7 +56,7 @@ def _position(row: sa.RowMapping, leg_records: Iterable[LegRecord]) -> PositionR
         legs=tuple(ordered),
         created_at=row["created_at"],
         updated_at=row["updated_at"],
-        state=PositionState.from_json(row["state"]),
+        state=PositionState.from_json(row["details"]),
         **{name: row[name] for name in _POSITION_FIELDS},
     )
 
@@ -145,7 +145,7 @@ class PositionRepository(Repository):
         updated = [attrs.evolve(p, version=p.version + 1, updated_at=now) for p in records]
         rows = []
         for old, new in zip(records, updated, strict=True):
-            values = {k: v for k, v in _position_values(new).items() if k in (*_POSITION_FIELDS, "version", "state")}
+            values = {k: v for k, v in _position_values(new).items() if k in (*_POSITION_FIELDS, "version", "details")}
             rows.append({**{f"v_{k}": v for k, v in values.items()}, "v_updated_at": now, "b_id": old.id,
                          "b_version": old.version})  # fmt: skip
         columns: dict[str, Any] = {k[2:]: sa.bindparam(k) for k in rows[0] if k.startswith("v_")}
@@ -183,7 +183,7 @@ class PositionRepository(Repository):
 
     async def _write(self, conn: Any, position: PositionRecord, now: datetime) -> PositionRecord:
         updated = attrs.evolve(position, version=position.version + 1, updated_at=now)
-        values = {k: v for k, v in _position_values(updated).items() if k in (*_POSITION_FIELDS, "version", "state")}
+        values = {k: v for k, v in _position_values(updated).items() if k in (*_POSITION_FIELDS, "version", "details")}
         stmt = (
             sa.update(positions)
             .where(positions.c.id == position.id, positions.c.version == position.version)
@@ -228,7 +228,7 @@ def _position_values(p: PositionRecord) -> dict[str, Any]:
         "version": p.version,
         "created_at": p.created_at,
         "updated_at": p.updated_at,
-        "state": p.state.to_json(),
+        "details": p.state.to_json(),
         **{name: getattr(p, name) for name in _POSITION_FIELDS},
     }
 

@@ -61,7 +61,7 @@ positions = sa.Table(
     sa.Column("closed_at", UtcDateTime),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
-    sa.Column("state", JsonText, nullable=False),
+    sa.Column("details", JsonText, nullable=False),  # the typed state's JSON (fundarb_core.model.state)
 )
 
 legs = sa.Table(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fundarb_core.strategy import exits
 from fundarb_core.strategy.risk import ExitDecision, Plan, PlanContext, PositionView, RiskManager
 
-__all__ = ["ExitDecision", "Plan", "PlanContext", "PositionView", "RiskManager"]
+__all__ = ["ExitDecision", "Plan", "PlanContext", "PositionView", "RiskManager", "exits"]

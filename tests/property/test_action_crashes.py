@@ -217,7 +217,7 @@ class Scenario:
 
     async def resume(self, bot: Bot) -> None:
         """A restart: reconcile, resume, and run the journal until nothing is unfinished."""
-        await bot.reconcile_startup()
+        await bot.reconciler.startup()
         assert bot.runner is not None
         await bot.runner.resume()
         for _ in range(100):

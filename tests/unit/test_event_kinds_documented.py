@@ -46,6 +46,9 @@ def test_kinds_are_unique_and_data_is_json_ready() -> None:
         funding=Decimal("0.25"), fees=Decimal("0.1"), net=Decimal("1.65"), emergency=True,
     )  # fmt: skip
     data = json.loads(json.dumps(payload.as_data()))
-    assert data["net"] == "1.65" and data["severity"] == "warning" and data["position_id"] == "p"
+    assert data["net"] == "1.65"
+    assert data["severity"] == "warning"
+    assert data["position_id"] == "p"
     alert = events.Alert(alert="transfer_stuck", action_id="x", details={"why": "slow"})
-    assert alert.as_data()["why"] == "slow" and "details" not in alert.as_data()
+    assert alert.as_data()["why"] == "slow"
+    assert "details" not in alert.as_data()

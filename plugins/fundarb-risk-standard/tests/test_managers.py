@@ -105,6 +105,7 @@ def test_defaults_are_the_earlier_bots() -> None:
         "transfer_on_exit": None,
         "auto_reopen": None,
         "reduce_size": [],
+        "exit_plan": [],
     }
     assert attrs.asdict(ProfitErosionConfig()) == {
         "erosion_threshold": Decimal("0.5"),

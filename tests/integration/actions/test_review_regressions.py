@@ -150,8 +150,8 @@ def test_a_reduction_is_recorded_once_per_action(action_harness) -> None:  # typ
     h: Harness = action_harness()
     position = _open_one(h)
     shed = {position.long_venue: Decimal("0.001"), position.short_venue: Decimal("0.001")}
-    first = h.call(lambda: h.bot.record_reduction(position.id, shed, level="l", action_id="act-1"))
-    again = h.call(lambda: h.bot.record_reduction(position.id, shed, level="l", action_id="act-1"))
+    first = h.call(lambda: h.bot.book.record_reduction(position.id, shed, level="l", action_id="act-1"))
+    again = h.call(lambda: h.bot.book.record_reduction(position.id, shed, level="l", action_id="act-1"))
     assert again.legs == first.legs
     assert len(again.details["reductions"]) == 1
 
@@ -188,7 +188,7 @@ def test_an_unfinished_close_is_seen_behind_an_older_reduction(action_harness) -
         [PlannedAction("reduce_size", {"fraction": "0.5"}, position_id=position.id)]))  # fmt: skip
     h.call(lambda: h.clock.sleep(1))
     h.call(lambda: h.runtime.store.actions.append_plan([PlannedAction("close_position", position_id=position.id)]))
-    assert h.call(lambda: h.bot._planned_positions()) == {position.id: "close_position"}
+    assert h.call(lambda: h.bot.closer.planned_positions()) == {position.id: "close"}
 
 
 def test_a_failed_transfer_action_releases_a_transfer_not_yet_submitted(action_harness) -> None:  # type: ignore[no-untyped-def]

@@ -51,11 +51,11 @@ async def main(phase: str, data_dir: Path) -> None:
         (position,) = await runtime.store.positions.list_open()
         runtime.save_sim_time()
         print(json.dumps({"opened": position.id}), flush=True)
-        await bot.close_position(position, ExitReason.MANUAL, Urgency.NORMAL)
+        await bot.book.close(position, ExitReason.MANUAL, Urgency.NORMAL)
         print(json.dumps({"unexpected": "close finished before the kill"}), flush=True)
 
     async def resume() -> None:
-        report = await bot.reconcile_startup()
+        report = await bot.reconciler.startup()
         for _ in range(20):
             await bot.tick(scan=False)
             if not await runtime.store.positions.list_open():

@@ -28,7 +28,7 @@ def test_open_earn_exit_and_pnl_parts_equal_the_balance_change(harness_factory) 
         for p in await h.runtime.store.positions.list_open():
             from fundarb_core.execution import Urgency
 
-            await h.bot.close_position(p, ExitReason.MANUAL, Urgency.URGENT)
+            await h.bot.book.close(p, ExitReason.MANUAL, Urgency.URGENT)
 
     h.call(close_rest)
     positions = h.call(lambda: h.runtime.store.positions.list())
@@ -109,7 +109,7 @@ def test_max_loss_kill_switch_pauses_and_closes(harness_factory) -> None:  # typ
 
     h.call(
         lambda: h.runtime.store.positions.update(
-            attrs.evolve(position, details={**position.details, "unrealized_pnl": "-5"})
+            attrs.evolve(position, state=position.state.update(unrealized_pnl=Decimal(-5)))
         )
     )
     h.call(h.bot.check_max_loss)

@@ -12,7 +12,7 @@ import attrs
 from fundarb_close_maker_first import MakerFirstConfig, MakerFirstPolicy
 
 from fundarb_core.clock import SimClock
-from fundarb_core.events import Event
+from fundarb_core.events import Event, EventPayload
 from fundarb_core.execution import AtomicExecutor, CloseExecutor, LegRef, OrderExecutor, OrderSpec
 from fundarb_core.model import Side
 from fundarb_core.venues import OrderState, VenueContext
@@ -95,11 +95,13 @@ class Market:
         }
         self.instruments = {name: dict(v.instruments) for name, v in self.venues.items()}
         self.events: list[Event] = []
-        self.orders = OrderExecutor(self.venues, self.instruments, self.clock, emit=self.events.append)  # type: ignore[arg-type]
-        self.atomic = AtomicExecutor(self.orders, emit=self.events.append)
-        self.closer = CloseExecutor(
-            self.orders, policy or MakerFirstPolicy(MakerFirstConfig()), emit=self.events.append
-        )
+        self.orders = OrderExecutor(self.venues, self.instruments, self.clock, record=self.record)  # type: ignore[arg-type]
+        self.atomic = AtomicExecutor(self.orders, record=self.record)
+        self.closer = CloseExecutor(self.orders, policy or MakerFirstPolicy(MakerFirstConfig()))
+
+    async def record(self, payload: EventPayload) -> None:
+        """What the executors record (order outcomes, alerts), as the bot's recorder would hand it on."""
+        self.events.append(Event.of(payload, self.clock.now()))
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         async def main() -> T:

@@ -17,20 +17,52 @@ from fundarb_core.store import _migrate as migrate_module
 from fundarb_core.store._migrations import MIGRATIONS, Migration
 from fundarb_core.store._schema import metadata
 
+# An earlier bot's details bag: numbers as text, a close attempt as text, str(None) for an unknown distance, a
+# reduction, and a key this version does not know.
+V1_DETAILS = (
+    '{"net_apr": "0.31", "close_attempt": "2", "urgency": "normal", "liquidation_distance": {"aster": "None", '
+    '"lighter": "0.42"}, "reductions": [{"level": "erosion<0.7", "shed": {"aster": "0.1"}, "action_id": "a0"}], '
+    '"note": "kept"}'
+)
+
+
+class _V1Position:
+    """What v1 stored of the position, read back without the current repository (whose columns are newer)."""
+
+    def __init__(self, pid: str) -> None:
+        self.id = pid
+
+
+async def _v1_position(store):  # type: ignore[no-untyped-def]
+    return _V1Position("pos1")
+
 
 async def _v1_store_with_data(open_store, clock):
     """A store created at schema version 1 and filled through the tables v1 has."""
     store = await open_store(migrate=False)
     report = await store.migrate(target=1)
     assert (report.from_version, report.to_version, report.applied) == (None, 1, (1,))
-    position = await store.positions.create(
-        symbol="BTC",
-        long_venue="aster",
-        short_venue="lighter",
-        long_quantity=Decimal("0.123456789012345678"),
-        short_quantity=Decimal("0.123456789012345678"),
-        notional_usd=Decimal("12345.67"),
-    )
+    # v1's positions table keeps an untyped `details` bag: write the rows as v1 code did.
+    now = clock.now().replace(tzinfo=None) if store.backend == "sqlite" else clock.now()
+    qty = "0.123456789012345678"
+    async with store._db.write() as conn:
+        await conn.execute(
+            sa.text(
+                "INSERT INTO positions (id, symbol, status, long_venue, short_venue, notional_usd, version, "
+                "created_at, updated_at, details) VALUES ('pos1', 'BTC', 'open', 'aster', 'lighter', '12345.67', 1, "
+                ":now, :now, :details)"
+            ),
+            {"now": now, "details": V1_DETAILS},
+        )
+        for leg, venue, side in (("l1", "aster", "buy"), ("l2", "lighter", "sell")):
+            await conn.execute(
+                sa.text(
+                    "INSERT INTO legs (id, position_id, venue, side, quantity, filled_quantity, fees, funding) "
+                    "VALUES (:id, 'pos1', :venue, :side, :qty, :qty, '0', '0')"
+                ),
+                {"id": leg, "venue": venue, "side": side, "qty": qty},
+            )
+    position = await _v1_position(store)
     await store.orders.record_intent(
         client_order_id="c1",
         venue="aster",
@@ -80,7 +112,20 @@ async def test_upgrading_v1_with_data_to_latest_loses_nothing(target, open_store
     assert await store.schema_version() == LATEST_VERSION
 
     reopened = await open_store()  # a new process, as after an upgrade of fundarb
-    assert await reopened.positions.get(position.id) == position
+    migrated = await reopened.positions.get(position.id)
+    assert migrated is not None
+    assert (migrated.symbol, migrated.notional_usd, migrated.version) == ("BTC", Decimal("12345.67"), 1)
+    assert [leg.filled_quantity for leg in migrated.legs] == [Decimal("0.123456789012345678")] * 2
+    # v4: the details bag became the typed state, every value kept (unknown keys under `extra`).
+    state = migrated.state
+    assert state.net_apr == Decimal("0.31")
+    assert state.close_attempt == 2
+    assert state.urgency == "normal"
+    assert state.liquidation_distance == {"aster": None, "lighter": Decimal("0.42")}
+    assert [(r.level, dict(r.shed), r.action_id) for r in state.reductions] == [
+        ("erosion<0.7", {"aster": Decimal("0.1")}, "a0")
+    ]
+    assert state.extra == {"note": "kept"}
     [order] = await reopened.orders.list()
     assert (order.status, order.filled_quantity) == (OrderStatus.FILLED, Decimal("0.123456789012345678"))
     assert [f.venue_fill_id for f in await reopened.fills.list()] == ["f1"]

@@ -9,6 +9,7 @@ import pytest
 
 from fundarb_core.errors import StoreError
 from fundarb_core.model import ExitReason, PositionStatus, Side
+from fundarb_core.model.state import PositionState
 from fundarb_core.store import StaleVersion
 
 
@@ -25,10 +26,12 @@ async def _create(store, symbol: str = "BTC", **kwargs):
 
 
 async def test_create_then_get_returns_the_same_record(store) -> None:
-    created = await _create(store, entry_spread=Decimal("0.000125"), details={"note": "x", "edge": Decimal("1.5")})
+    state = PositionState(net_apr=Decimal("0.31"), close_attempt=2).update(note="x")
+    created = await _create(store, entry_spread=Decimal("0.000125"), state=state)
     assert created.version == 1
     assert [(leg.venue, leg.side) for leg in created.legs] == [("aster", Side.BUY), ("lighter", Side.SELL)]
-    assert created.details == {"note": "x", "edge": "1.5"}  # as it reads back: JSON, Decimal as text
+    assert created.state == state
+    assert created.details == {"note": "x", "net_apr": "0.31", "close_attempt": 2}  # the flat JSON view
     assert await store.positions.get(created.id) == created
     assert await store.positions.get("nope") is None
 
@@ -150,10 +153,14 @@ async def test_update_many_writes_all_or_none(store) -> None:  # type: ignore[no
         )
         for s in ("BTC", "ETH")
     ]
-    written = await store.positions.update_many([attrs.evolve(p, details={"mark": "1"}) for p in made])
+    written = await store.positions.update_many(
+        [attrs.evolve(p, state=PositionState(unrealized_pnl=Decimal(1))) for p in made]
+    )
     assert [p.version for p in written] == [2, 2]
-    assert [(await store.positions.get(p.id)).details for p in made] == [{"mark": "1"}, {"mark": "1"}]
+    assert [(await store.positions.get(p.id)).state.unrealized_pnl for p in made] == [Decimal(1), Decimal(1)]
     # The first record is now stale (version 1 was read before the batch above).
     with pytest.raises(StaleVersion):
-        await store.positions.update_many([attrs.evolve(written[1], details={"mark": "2"}), made[0]])
-    assert (await store.positions.get(made[1].id)).details == {"mark": "1"}  # nothing of the failed batch
+        await store.positions.update_many(
+            [attrs.evolve(written[1], state=PositionState(unrealized_pnl=Decimal(2))), made[0]]
+        )
+    assert (await store.positions.get(made[1].id)).state.unrealized_pnl == 1  # nothing of the failed batch

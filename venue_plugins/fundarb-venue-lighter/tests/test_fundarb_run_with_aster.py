@@ -192,7 +192,7 @@ async def test_open_fund_on_both_schedules_and_close(runtime: Runtime, fakes: Fa
         reply = await fakes.lighter_control("funding", now_ms=next_hour + k * HOUR_MS)
         assert reply["payments"] == 1
     fakes.aster.exchange.settle_funding("BTCUSDT")
-    await bot.record_funding()
+    await bot.funding.record()
     payments = await runtime.store.funding.list(position_id=position.id)
     by_venue = {v: [p for p in payments if p.venue == v] for v in ("aster", "lighter")}
     assert len(by_venue["lighter"]) == 2
@@ -201,7 +201,7 @@ async def test_open_fund_on_both_schedules_and_close(runtime: Runtime, fakes: Fa
     assert by_venue["aster"][0].amount > 0, "the short receives the 8-hourly rate"
     # The Aster payment is one 8-hour interval: about eight Lighter hours' worth at its (higher) rate.
     assert by_venue["aster"][0].amount == (qty * MARK * ASTER_RATE_8H).quantize(Decimal("1e-8"))
-    await bot.record_funding()  # idempotent
+    await bot.funding.record()  # idempotent
     assert len(await runtime.store.funding.list(position_id=position.id)) == 3
 
     # Aster's rate turns negative: the spread has flipped, the next tick closes the position.
@@ -249,7 +249,7 @@ async def test_manual_close_flattens_both_fakes(runtime: Runtime, fakes: Fakes) 
     bot = runtime.bot
     assert bot is not None
     position, _ = await _open(runtime, fakes)
-    record = await bot.close_position(position, ExitReason.MANUAL, Urgency.URGENT)
+    record = await bot.book.close(position, ExitReason.MANUAL, Urgency.URGENT)
     assert record.status is PositionStatus.CLOSED
     assert fakes.aster_position() == 0
     assert fakes.lighter_position() == 0
