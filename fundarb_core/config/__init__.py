@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from fundarb_core.config._check import PluginSection, plugin_section
     from fundarb_core.config._load import dump_config, load_config, parse_config
     from fundarb_core.config._model import ActionsConfig, BotConfig, Config, ExitConfig, StoreConfig, StrategyConfig
+    from fundarb_core.config._refs import cross_check, known_names, share_problems
 
 _LAZY = {
     "ActionsConfig": "fundarb_core.config._model",
@@ -22,10 +23,13 @@ _LAZY = {
     "StoreConfig": "fundarb_core.config._model",
     "StrategyConfig": "fundarb_core.config._model",
     "ExitConfig": "fundarb_core.config._model",
+    "cross_check": "fundarb_core.config._refs",
     "dump_config": "fundarb_core.config._load",
     "load_config": "fundarb_core.config._load",
     "parse_config": "fundarb_core.config._load",
+    "known_names": "fundarb_core.config._refs",
     "plugin_section": "fundarb_core.config._check",
+    "share_problems": "fundarb_core.config._refs",
 }
 
 __all__ = [
@@ -36,10 +40,13 @@ __all__ = [
     "PluginSection",
     "StoreConfig",
     "StrategyConfig",
+    "cross_check",
     "dump_config",
+    "known_names",
     "load_config",
     "parse_config",
     "plugin_section",
+    "share_problems",
 ]
 
 
