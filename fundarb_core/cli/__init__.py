@@ -113,9 +113,10 @@ class LazyGroup(click.Group):
 @click.pass_context
 def main(ctx: click.Context, log_json: bool, log_level: str) -> None:
     """fundarb: delta-neutral funding-rate arbitrage across perpetual-futures venues."""
-    from fundarb_core.log import configure_logging
+    from fundarb_core.log import configure_logging, install_excepthooks
 
     configure_logging(level=log_level.upper(), json=log_json)
+    install_excepthooks()  # an uncaught traceback goes through the redacting sink too
     ctx.obj = {"log_json": log_json, "log_level": log_level.upper()}
 
 
