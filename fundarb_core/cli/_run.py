@@ -83,7 +83,8 @@ class _LiveView:
             logger.debug("live view: {}", exc)
         return self.last
 
-    async def start(self) -> None:
+    def start(self) -> None:
+        """Show the display; its data arrives after the first tick (venues may answer only in simulated time)."""
         from rich.live import Live
 
         from fundarb_core.log import redirect_logging
@@ -101,7 +102,6 @@ class _LiveView:
         if logs_on_terminal:
             self.logs = redirect_logging(sys.stderr)  # the proxy the display put in place of sys.stderr
             self.logs.__enter__()
-        await self._gather()
 
     async def _gather(self) -> None:
         from fundarb_core.cli._live import LiveData
@@ -119,6 +119,8 @@ class _LiveView:
 
     async def stop(self) -> None:
         if self.refresh is not None:
+            # Simulated venues answer in simulated time, which stops with the run: a pending refresh never ends.
+            self.refresh.cancel()
             await asyncio.gather(self.refresh, return_exceptions=True)
         if self.logs is not None:
             self.logs.__exit__(None, None, None)
@@ -161,12 +163,15 @@ async def _run(config: Any, duration: timedelta | None, speed: float | None, liv
 
     try:
         if view is not None:
-            await view.start()
+            view.start()
+        started = runtime.clock.monotonic()
         coro = bot.run(duration=duration, stop=stop, on_tick=on_tick)
         if isinstance(runtime.clock, SimClock):
             await runtime.clock.run(coro, speed=speed if all_simulated(config) else None)
         else:
             await coro
+        if view is not None:
+            view.elapsed = runtime.clock.monotonic() - started  # the last frame shows where the run stopped
         positions = await runtime.store.positions.list()
         return positions, runtime.data_dir
     finally:
