@@ -74,6 +74,15 @@ class LazyGroup(click.Group):
         except PluginError as exc:
             fail(str(exc))
 
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the command; a `ConfigError` found late (a venue's key that cannot be read) is still exit status 2."""
+        from fundarb_core.errors import ConfigError
+
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:
+            fail(list(exc.problems))
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         self._add_plugin_commands()
         return sorted({*BUILTIN_COMMANDS, *self.commands})
