@@ -38,9 +38,34 @@ def _prefixed(path: str, line: str) -> str:
     return f"{path}: {message}" if not key else f"{path}.{key}: {message}"
 
 
+def _venue_symbols(section: PluginSection) -> set[str] | None:
+    """The symbols a venue section restricts itself to, or None when it may list any (no or an empty `symbols`)."""
+    symbols = getattr(section.config, "symbols", None)
+    if not isinstance(symbols, list | tuple) or not symbols:
+        return None
+    return {s for s in symbols if isinstance(s, str)}
+
+
+def _strategy_problems(config: Config) -> list[str]:
+    """`strategy.symbols` can each trade on two venues, and none is also excluded."""
+    problems: list[str] = []
+    strategy = config.strategy
+    lists = {name: _venue_symbols(section) for name, section in config.venues.items()}
+    for i, symbol in enumerate(strategy.symbols):
+        if symbol in strategy.exclude_symbols:
+            problems.append(f"strategy.symbols[{i}]: {symbol!r} is also in strategy.exclude_symbols")
+        if not config.venues:
+            continue  # no venues at all: nothing to compare with (a file without venues trades nothing anyway)
+        on = [name for name, listed in lists.items() if listed is None or symbol in listed]
+        if len(on) < 2:
+            where = f"only {on[0]} lists it" if on else "no venue lists it"
+            problems.append(f"strategy.symbols[{i}]: {symbol!r} cannot be traded on two venues ({where})")
+    return problems
+
+
 def cross_check(config: Config) -> list[str]:
     """Return one `"key.path: what is wrong"` line per broken cross-reference (an empty list: none)."""
-    problems: list[str] = []
+    problems = _strategy_problems(config)
     for path, section in _sections(config):
         check: Callable[[Config], Any] | None = getattr(section.config, "check", None)
         if not callable(check):

@@ -34,6 +34,10 @@ class BrokenCheckConfig:
 
 class _Plugin:
     @hookimpl
+    def fundarb_register_venues(self, register: Register) -> None:
+        register("pair_venue", None, lambda *args: None)  # no settings, so no symbol list
+
+    @hookimpl
     def fundarb_register_close_policies(self, register: Register) -> None:
         register("pair", PairPolicyConfig, lambda *args: None)
         register("broken", BrokenCheckConfig, lambda *args: None)
@@ -99,3 +103,33 @@ def test_share_tables_name_configured_venues_and_sum_to_one(shares: dict[str, st
 
 def test_no_venues_configured_is_said_plainly() -> None:
     assert share_problems("target", {"a": Decimal(1)}, {}) == ["target.a: unknown venue 'a' (no venues are configured)"]
+
+
+@pytest.mark.parametrize(
+    ("symbols", "exclude", "expected"),
+    [
+        (["BTC", "ETH"], [], []),
+        (["BTC", "DOGE"], [], ["strategy.symbols[1]: 'DOGE' cannot be traded on two venues (only a lists it)"]),
+        (["XRP"], [], ["strategy.symbols[0]: 'XRP' cannot be traded on two venues (no venue lists it)"]),
+        (["BTC"], ["BTC"], ["strategy.symbols[0]: 'BTC' is also in strategy.exclude_symbols"]),
+    ],
+)
+def test_strategy_symbols_are_listed_on_two_venues(
+    plugins: Plugins, symbols: list[str], exclude: list[str], expected: list[str]
+) -> None:
+    data = {
+        "venues": {"a": {"kind": "sim", "symbols": ["BTC", "ETH", "DOGE"]}, "b": {"kind": "sim"}},
+        "strategy": {"symbols": symbols, "exclude_symbols": exclude},
+    }
+    if not expected:
+        assert parse_config(data, plugins).strategy.symbols == symbols
+        return
+    with pytest.raises(ConfigError) as info:
+        parse_config(data, plugins)
+    assert list(info.value.problems) == expected
+
+
+def test_a_venue_that_lists_every_market_may_trade_any_symbol(plugins: Plugins) -> None:
+    """A venue section without a symbol list (a real venue: every market it has) does not restrict the strategy."""
+    data = {"venues": {"a": {"kind": "sim"}, "b": {"kind": "pair_venue"}}, "strategy": {"symbols": ["BTC"]}}
+    assert parse_config(data, plugins).strategy.symbols == ["BTC"]
