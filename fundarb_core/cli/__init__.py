@@ -74,6 +74,15 @@ class LazyGroup(click.Group):
         except PluginError as exc:
             fail(str(exc))
 
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the command; a `ConfigError` found late (a venue's key that cannot be read) is still exit status 2."""
+        from fundarb_core.errors import ConfigError
+
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:
+            fail(list(exc.problems))
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         self._add_plugin_commands()
         return sorted({*BUILTIN_COMMANDS, *self.commands})
@@ -113,9 +122,10 @@ class LazyGroup(click.Group):
 @click.pass_context
 def main(ctx: click.Context, log_json: bool, log_level: str) -> None:
     """fundarb: delta-neutral funding-rate arbitrage across perpetual-futures venues."""
-    from fundarb_core.log import configure_logging
+    from fundarb_core.log import configure_logging, install_excepthooks
 
     configure_logging(level=log_level.upper(), json=log_json)
+    install_excepthooks()  # an uncaught traceback goes through the redacting sink too
     ctx.obj = {"log_json": log_json, "log_level": log_level.upper()}
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from loguru import logger
 
 from fundarb_core.cli import fail, get_plugins
 
@@ -39,57 +40,113 @@ class _Duration(click.ParamType):  # type: ignore[type-arg]  # generic only in n
             self.fail(str(exc), param, ctx)
 
 
-def _view(bot: Any, elapsed: float, duration: timedelta | None) -> Any:
-    from rich.console import Group
-    from rich.progress_bar import ProgressBar
-    from rich.table import Table
-    from rich.text import Text
+async def _preflight(runtime: Any, bot: Any) -> None:
+    """Try every venue's credentials before anything is sent; a refused one ends the run with exit status 2."""
+    from fundarb_core.app.preflight import check_venues
+    from fundarb_core.clock import SimClock
+    from fundarb_core.errors import ConfigError
 
-    opp = Table(title="opportunities (net APR)", expand=True)
-    for col in ("symbol", "long", "short", "spread/h", "net APR"):
-        opp.add_column(col)
-    for o in bot.opportunities[:5]:
-        opp.add_row(o.symbol, o.long_venue, o.short_venue, f"{o.spread:.7f}", f"{o.net_apr:.1%}")
-    parts: list[Any] = [opp]
-    events = Table(title="recent events", expand=True)
-    events.add_column("at")
-    events.add_column("event")
-    for e in bot.events[-8:]:
-        data = dict(e.data)
-        what = data.get("symbol") or data.get("action_type") or data.get("alert") or ""
-        outcome = data.get("net") or data.get("status") or ""
-        events.add_row(f"{e.at:%m-%d %H:%M}", f"{e.kind} {what} {outcome}")
-    parts.append(events)
-    state = "halted" if bot.halted else "paused" if bot.paused else "running"
-    line = f"{bot.clock.now():%Y-%m-%d %H:%M} simulated · {state}"
-    report = getattr(bot, "last_actions", None)
-    if report is not None and (report.ran or report.waiting or report.awaiting_approval):
-        line += (
-            f" · actions this tick: {len(report.succeeded)} done, {len(report.waiting)} waiting, "
-            f"{len(report.awaiting_approval)} awaiting approval, {len(report.failed)} failed"
+    checks = check_venues(bot.venues)
+    try:
+        await (runtime.clock.run(checks) if isinstance(runtime.clock, SimClock) else checks)
+    except ConfigError as exc:
+        await bot.shutdown()
+        await runtime.close()
+        fail(list(exc.problems))
+
+
+class _LiveView:
+    """The rich `Live` display on a terminal; log lines print above it through the same console."""
+
+    def __init__(self, bot: Any, store: Any, duration: timedelta | None) -> None:
+        from rich.console import Console
+
+        self.bot, self.store, self.duration = bot, store, duration
+        self.console = Console()
+        self.data: Any = None
+        self.elapsed = 0.0
+        self.refresh: asyncio.Task[None] | None = None
+        self.live: Any = None
+        self.logs: Any = None
+        self.last: Any = ""
+
+    def _renderable(self) -> Any:
+        """Build the display at the terminal's current size (called by the display's refresh thread)."""
+        from fundarb_core.cli._live import LiveData, render
+
+        size = self.console.size
+        try:
+            self.last = render(
+                self.bot, self.data or LiveData(), self.elapsed, self.duration, width=size.width, height=size.height
+            )
+        except Exception as exc:  # a drawing problem must not end the run: keep the last frame
+            logger.debug("live view: {}", exc)
+        return self.last
+
+    def start(self) -> None:
+        """Show the display; its data arrives after the first tick (venues may answer only in simulated time)."""
+        from rich.live import Live
+
+        from fundarb_core.log import redirect_logging
+
+        # Log lines on the terminal go through the display's console (printed above it, never inside it); logs
+        # sent elsewhere (`2> file`) stay there.
+        logs_on_terminal = sys.stderr.isatty()
+        self.live = Live(
+            console=self.console,
+            get_renderable=self._renderable,
+            refresh_per_second=4,
+            redirect_stderr=logs_on_terminal,
         )
-    parts.append(Text(line))
-    if duration is not None:
-        parts.append(ProgressBar(total=duration.total_seconds(), completed=elapsed, width=60))
-    return Group(*parts)
+        self.live.start()
+        if logs_on_terminal:
+            self.logs = redirect_logging(sys.stderr)  # the proxy the display put in place of sys.stderr
+            self.logs.__enter__()
+
+    async def _gather(self) -> None:
+        from fundarb_core.cli._live import LiveData
+
+        try:
+            self.data = await LiveData.gather(self.bot, self.store, self.data)
+        except Exception as exc:  # the view must never end the run
+            logger.debug("live view: {}", exc)
+
+    def tick(self, elapsed: float) -> None:
+        """Refresh the view's data after a tick (one refresh at a time; the bot does not wait for it)."""
+        self.elapsed = elapsed
+        if self.refresh is None or self.refresh.done():
+            self.refresh = asyncio.create_task(self._gather())
+
+    async def stop(self) -> None:
+        if self.refresh is not None:
+            # Simulated venues answer in simulated time, which stops with the run: a pending refresh never ends.
+            self.refresh.cancel()
+            await asyncio.gather(self.refresh, return_exceptions=True)
+        if self.logs is not None:
+            self.logs.__exit__(None, None, None)
+        if self.live is not None:
+            self.live.stop()
 
 
 async def _run(config: Any, duration: timedelta | None, speed: float | None, live: bool) -> Any:
-    from loguru import logger
-
     from fundarb_core.app.runtime import Runtime, all_simulated
     from fundarb_core.clock import SimClock
-    from fundarb_core.errors import StoreError
+    from fundarb_core.errors import ConfigError, StoreError
     from fundarb_core.store import Store
 
-    runtime = await Runtime.open(config, get_plugins())
+    try:
+        runtime = await Runtime.open(config, get_plugins())
+    except ConfigError as exc:  # found while building (a close policy not installed, ...): exit 2, not a traceback
+        fail(list(exc.problems))
     bot = runtime.bot
     assert bot is not None
+    await _preflight(runtime, bot)
     lease_store = await Store.open(config.store.url, data_dir=runtime.data_dir, migrate=False)
     try:
         lease = await lease_store.acquire_lease(f"fundarb-run:{os.getpid()}", ttl=timedelta(seconds=30))
     except StoreError as exc:
         await lease_store.close()
+        await bot.shutdown()
         await runtime.close()
         fail(str(exc))
     stop = asyncio.Event()
@@ -97,29 +154,29 @@ async def _run(config: Any, duration: timedelta | None, speed: float | None, liv
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     heartbeat = asyncio.create_task(lease.heartbeat())
-    live_view: Any = None
-    if live:
-        from rich.live import Live
-
-        live_view = Live(_view(bot, 0, duration), refresh_per_second=4, transient=False)
-        live_view.start()
+    view = _LiveView(bot, runtime.store, duration) if live else None
 
     def on_tick(_: Any, elapsed: float) -> None:
         runtime.save_sim_time()
-        if live_view is not None:
-            live_view.update(_view(bot, elapsed, duration))
+        if view is not None:
+            view.tick(elapsed)
 
     try:
+        if view is not None:
+            view.start()
+        started = runtime.clock.monotonic()
         coro = bot.run(duration=duration, stop=stop, on_tick=on_tick)
         if isinstance(runtime.clock, SimClock):
             await runtime.clock.run(coro, speed=speed if all_simulated(config, runtime.plugins) else None)
         else:
             await coro
+        if view is not None:
+            view.elapsed = runtime.clock.monotonic() - started  # the last frame shows where the run stopped
         positions = await runtime.store.positions.list()
         return positions, runtime.data_dir
     finally:
-        if live_view is not None:
-            live_view.stop()
+        if view is not None:
+            await view.stop()
         heartbeat.cancel()
         await asyncio.gather(heartbeat, return_exceptions=True)
         await lease.release()

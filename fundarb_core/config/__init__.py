@@ -22,5 +22,8 @@ if TYPE_CHECKING:
     from fundarb_core.config._model import ExitConfig as ExitConfig
     from fundarb_core.config._model import StoreConfig as StoreConfig
     from fundarb_core.config._model import StrategyConfig as StrategyConfig
+    from fundarb_core.config._refs import cross_check as cross_check
+    from fundarb_core.config._refs import known_names as known_names
+    from fundarb_core.config._refs import share_problems as share_problems
 
 __getattr__, __dir__, __all__ = lazy.attach(__name__)

@@ -12,6 +12,7 @@ import tomli_w
 
 from fundarb_core.config._check import INVALID, PluginSection, Walker
 from fundarb_core.config._model import Config
+from fundarb_core.config._refs import cross_check
 from fundarb_core.convert import get_converter
 from fundarb_core.errors import ConfigError
 from fundarb_core.plugins import Plugins
@@ -19,13 +20,21 @@ from fundarb_core.plugins import Plugins
 __all__ = ["dump_config", "load_config", "parse_config"]
 
 
-def parse_config(data: Mapping[str, Any], plugins: Plugins | None) -> Config:
-    """Validate raw data into a `Config`; raise `ConfigError` with every problem, one line each."""
+def parse_config(data: Mapping[str, Any], plugins: Plugins | None, *, references: bool = True) -> Config:
+    """Validate raw data into a `Config`; raise `ConfigError` with every problem, one line each.
+
+    Cross-references (venues and routes named by one section exist, shares sum to 1) are checked once every
+    section is valid on its own; `references=False` skips them, for a fragment that is not a whole file.
+    """
     walker = Walker(get_converter(), plugins)
     result = walker.attrs_class(data, Config, "")
     if result is INVALID or walker.problems:
         raise ConfigError(walker.problems)
     assert isinstance(result, Config)
+    if references:
+        problems = cross_check(result)
+        if problems:
+            raise ConfigError(problems)
     return result
 
 

@@ -8,7 +8,7 @@ import json
 import pytest
 from loguru import logger
 
-from fundarb_core.log import configure_logging
+from fundarb_core.log import configure_logging, redirect_logging
 from fundarb_core.secrets import MASK, Secret, known_secrets, redact
 
 KEY = Secret("sk-live-4f9a1c2e7b6d5a3f")
@@ -98,3 +98,15 @@ def test_redact_masks_every_known_secret() -> None:
     assert redact(f"a {KEY.reveal()} b abc") == f"a {MASK} b abc"
     longer = Secret(KEY.reveal() + "-extended")
     assert redact(longer.reveal()) == MASK  # the longer secret is masked whole, not leaving "-extended"
+
+
+def test_redirected_lines_go_to_the_new_stream_masked_then_back(log_output: io.StringIO) -> None:
+    console = io.StringIO()
+    with redirect_logging(console):
+        logger.info("during the live view, key {}", KEY.reveal())
+    logger.info("after it")
+    assert f"during the live view, key {MASK}" in console.getvalue()
+    assert KEY.reveal() not in console.getvalue()
+    assert "during" not in log_output.getvalue()
+    assert "after it" in log_output.getvalue()
+    assert "after it" not in console.getvalue()

@@ -125,8 +125,9 @@ def _shares(_: Any, __: attrs.Attribute[Any], value: dict[str, Decimal]) -> None
 class TransferOnExit:
     """After a close, bring the two venues' equity back to `target` shares (default: an equal split).
 
-    `target` may name more venues than a position uses; the position's two are renormalised. `route` names a
-    `[transfers.<route>]` section (default: the first that serves the pair). Below `min_amount`, nothing moves.
+    `target` gives every configured venue its share, summing to 1 (checked against the whole config); a
+    position's two venues are renormalised. `route` names a `[transfers.<route>]` section (default: the first that
+    serves the pair). Below `min_amount`, nothing moves.
     """
 
     enabled: bool = attrs.field(default=True, validator=_bool)
@@ -200,3 +201,40 @@ class CombinedConfig:
     def __attrs_post_init__(self) -> None:
         if self.exit_plan and (self.transfer_on_exit is not None or self.auto_reopen is not None):
             raise ValueError("exit_plan replaces transfer_on_exit and auto_reopen: give one or the other")
+
+    def check(self, config: Any) -> list[str]:
+        """Check what the pipelines name against the whole config (`fundarb_core.config.Config`).
+
+        Called by the core's config loader once every section is valid on its own; lines are relative to
+        `[risk_manager]`. `transfer_on_exit.target` names configured venues, gives every one a share and sums to 1;
+        `route` names a `[transfers.<route>]` section, and some route exists; a reduction level appears once.
+        (Pipelines with `[actions] enabled = false` are allowed: an exit then closes at once, as documented.)
+        """
+        from fundarb_core.config import known_names, share_problems
+
+        problems: list[str] = []
+        transfer = self.transfer_on_exit
+        if transfer is not None and transfer.enabled:
+            problems += share_problems("transfer_on_exit.target", transfer.target, config.venues)
+            if transfer.target:
+                problems += [
+                    f"transfer_on_exit.target: no share for venue {venue!r} (every venue needs one, or none does)"
+                    for venue in config.venues
+                    if venue not in transfer.target
+                ]
+            if transfer.route is not None and transfer.route not in config.transfers:
+                problems.append(
+                    f"transfer_on_exit.route: no [transfers.{transfer.route}] section "
+                    f"{known_names(config.transfers, 'routes')}"
+                )
+            elif not config.transfers:
+                problems.append("transfer_on_exit: no [transfers.<name>] route is configured to move the funds")
+        seen: dict[Decimal, int] = {}
+        for i, step in enumerate(self.reduce_size):
+            first = seen.setdefault(step.erosion_below, i)
+            if first != i:
+                problems.append(
+                    f"reduce_size[{i}].erosion_below: {step.erosion_below} repeats reduce_size[{first}] "
+                    "(each level is applied once)"
+                )
+        return problems

@@ -47,14 +47,14 @@ def plugins() -> Plugins:
 
 
 def section(plugins: Plugins, **settings: Any) -> PluginSection:
-    result = parse_config({"risk_manager": settings}, plugins).risk_manager
+    result = parse_config({"risk_manager": settings}, plugins, references=False).risk_manager
     assert result is not None
     return result
 
 
 def problems(plugins: Plugins, **settings: Any) -> list[str]:
     with pytest.raises(ConfigError) as info:
-        parse_config({"risk_manager": settings}, plugins)
+        parse_config({"risk_manager": settings}, plugins, references=False)
     return list(info.value.problems)
 
 

@@ -51,7 +51,7 @@ PLUGINS = _plugins()
 
 def manager(**settings: Any) -> CombinedManager:
     """A `combined` manager from a `[risk_manager]` section (TOML values: strings for decimals and durations)."""
-    section = parse_config({"risk_manager": {"kind": "combined", **settings}}, PLUGINS).risk_manager
+    section = parse_config({"risk_manager": {"kind": "combined", **settings}}, PLUGINS, references=False).risk_manager
     assert section is not None
     built = PLUGINS.registry.get("risk_managers", section.kind).factory(section.config)
     assert isinstance(built, CombinedManager)
@@ -60,7 +60,7 @@ def manager(**settings: Any) -> CombinedManager:
 
 def problems(**settings: Any) -> list[str]:
     with pytest.raises(ConfigError) as info:
-        parse_config({"risk_manager": {"kind": "combined", **settings}}, PLUGINS)
+        parse_config({"risk_manager": {"kind": "combined", **settings}}, PLUGINS, references=False)
     return list(info.value.problems)
 
 

@@ -88,3 +88,37 @@ def fundarb_register_venues(register):
     unset = fundarb("config", "show", str(path), path=site.root, env={"FUNDARB_LOAD_PLUGINS": "fundarb-keyed"})
     assert unset.returncode == 2
     assert unset.stderr.splitlines() == ["venues.main.api_key: environment variable KEYED_API_KEY is not set"]
+
+
+def test_check_reports_broken_cross_references_one_line_each(fundarb, tmp_path) -> None:
+    path = tmp_path / "refs.toml"
+    path.write_text(
+        """
+[venues.aster_sim]
+kind = "sim"
+
+[venues.lighter_sim]
+kind = "sim"
+
+[risk_manager]
+kind = "combined"
+
+[risk_manager.transfer_on_exit]
+target = { aster_sim = "0.9", lighter_sim = "0.5", binance = "0.4" }
+
+[transfers.sim]
+kind = "sim"
+venues = ["aster_sim", "lighter_sim"]
+"""
+    )
+    env = {"FUNDARB_LOAD_PLUGINS": "fundarb-risk-standard,fundarb-transfer-sim"}
+    run = fundarb("config", "check", str(path), env=env)
+    assert run.returncode == 2
+    assert run.stdout == ""
+    assert run.stderr.splitlines() == [
+        "risk_manager.transfer_on_exit.target.binance: unknown venue 'binance' (venues: aster_sim, lighter_sim)",
+        "risk_manager.transfer_on_exit.target: shares must sum to 1, found 1.8",
+    ]
+    path.write_text(path.read_text().replace(', binance = "0.4"', "").replace('"0.9"', '"0.5"'))
+    fixed = fundarb("config", "check", str(path), env=env)
+    assert fixed.returncode == 0, fixed.stderr

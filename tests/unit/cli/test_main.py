@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import click
 import pytest
 
 from fundarb_core import __version__
@@ -45,3 +46,25 @@ def test_version_from_the_console_script_and_the_module(fundarb) -> None:
         [sys.executable, "-m", "fundarb_core.cli", "--version"], capture_output=True, text=True, timeout=60, check=False
     )
     assert (done.returncode, done.stdout) == (0, f"fundarb, version {__version__}\n")
+
+
+def test_a_config_error_raised_by_a_command_is_exit_2_with_its_lines() -> None:
+    from click.testing import CliRunner
+
+    from fundarb_core.cli import main
+    from fundarb_core.errors import ConfigError
+
+    @click.command(name="late-config")
+    def late() -> None:
+        raise ConfigError(["venues.main.private_key: not a hex string of 40 bytes", "venues.main.index: missing"])
+
+    main.add_command(late)
+    try:
+        result = CliRunner().invoke(main, ["late-config"])
+    finally:
+        main.commands.pop("late-config")
+    assert result.exit_code == 2
+    assert result.output.splitlines() == [
+        "venues.main.private_key: not a hex string of 40 bytes",
+        "venues.main.index: missing",
+    ]
