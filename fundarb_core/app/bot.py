@@ -860,7 +860,9 @@ class Bot:
             scan = elapsed >= next_scan
             if scan:
                 next_scan = elapsed + cfg.scan_interval.total_seconds()
+            began = self.clock.monotonic()
             tick = await self.tick(scan=scan)
+            self.plugins.tick_done(tick.at, self.clock.monotonic() - began)
             if on_tick is not None:
                 on_tick(tick, elapsed)
             await self.clock.sleep(interval)

@@ -10,6 +10,7 @@ from typing import Any
 import attrs
 
 from fundarb_core.app.bot import Bot
+from fundarb_core.app.observers import Observers
 from fundarb_core.clock import EPOCH, Clock, SimClock, WallClock
 from fundarb_core.config import Config
 from fundarb_core.plugins import Plugins
@@ -33,6 +34,7 @@ class Runtime:
     store: Store
     data_dir: Path
     bot: Bot | None = None
+    observers: Observers | None = None
 
     @property
     def clock_file(self) -> Path:
@@ -55,6 +57,8 @@ class Runtime:
             create = Bot.create(config, plugins, clock, store, VenueContext(clock, data_dir=data_dir))
             # Simulated venues answer in simulated time: drive the clock while they load.
             runtime.bot = await (clock.run(create) if isinstance(clock, SimClock) else create)
+            # Observers live as long as the bot does (a notifier's queue, a metrics server).
+            runtime.observers = await Observers.start(config, plugins, clock, store, data_dir)
         return runtime
 
     def save_sim_time(self) -> None:
@@ -66,6 +70,8 @@ class Runtime:
 
     async def close(self) -> None:
         self.save_sim_time()
+        if self.observers is not None:
+            await self.observers.aclose()
         await self.store.close()
 
 
