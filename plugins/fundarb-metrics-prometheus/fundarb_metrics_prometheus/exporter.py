@@ -171,9 +171,7 @@ class PrometheusExporter:
             if p.avg_price is not None:
                 m.filled_notional.labels(self._venue("filled", p.venue)).inc(float(p.filled * p.avg_price))
         if p.maker_qty > 0:
-            m.maker_qty.labels(self._venue("filled", p.venue), self._symbol("filled", p.symbol)).inc(
-                float(p.maker_qty)
-            )
+            m.maker_qty.labels(self._venue("filled", p.venue), self._symbol("filled", p.symbol)).inc(float(p.maker_qty))
         if p.fees:
             m.fees.labels(self._venue("fees", p.venue)).inc(float(abs(p.fees)))
 

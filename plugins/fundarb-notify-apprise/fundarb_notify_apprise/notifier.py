@@ -13,8 +13,8 @@ import queue
 import threading
 import warnings
 from collections import Counter
-from datetime import datetime, timedelta
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import attrs
@@ -186,8 +186,10 @@ class AppriseNotifier:
 
     def _deliver(self, job: _Job) -> None:
         try:
-            ok = job.route.client.notify(
-                body=job.message.body, title=job.message.title, notify_type=_NOTIFY_TYPE[job.severity]
+            ok = bool(
+                job.route.client.notify(
+                    body=job.message.body, title=job.message.title, notify_type=_NOTIFY_TYPE[job.severity]
+                )
             )
         except Exception as exc:  # apprise should not raise; if it does, it is one lost message, not a dead thread
             ok = False
@@ -266,5 +268,3 @@ def _next_at(now: datetime, hour: int) -> datetime:
     """Return the first time after `now` whose clock shows `hour`:00 UTC."""
     candidate = now.replace(hour=hour, minute=0, second=0, microsecond=0)
     return candidate if candidate > now else candidate + timedelta(days=1)
-
-

@@ -53,19 +53,23 @@ def test_a_liquidated_leg_gives_exactly_one_message_with_the_position_figures(
     short._liquidate("BTC", short.mark("BTC"), h.clock.now())  # the venue closes the short itself
     h.call(lambda: h.bot.tick(scan=False))
     record = h.call(lambda: h.runtime.store.positions.get(position.id))
-    assert record is not None and record.status is PositionStatus.CLOSED
-    assert record.exit_reason is ExitReason.LEG_LIQUIDATED and record.details["emergency"] is True
+    assert record is not None
+    assert record.status is PositionStatus.CLOSED
+    assert record.exit_reason is ExitReason.LEG_LIQUIDATED
+    assert record.details["emergency"] is True
     notifier = h.observer("phone")
     assert notifier.flush(10)
     h.close()
 
     (message,) = receiver.received
-    assert "EMERGENCY" in message.title and "BTC" in message.title
+    assert "EMERGENCY" in message.title
+    assert "BTC" in message.title
     assert f"position {position.id}, BTC: long on {position.long_venue}, short on {position.short_venue}" in (
         message.message
     )
     assert "leg liquidated" in message.message
-    assert record.realized_pnl is not None and f"Net PnL {usd(record.realized_pnl)}" in message.message
+    assert record.realized_pnl is not None
+    assert f"Net PnL {usd(record.realized_pnl)}" in message.message
     for secret in (SECRET_PASSWORD, SECRET_PATH):
         assert secret not in message.raw
         assert not any(secret in line for line in captured_logs)
@@ -129,7 +133,8 @@ def test_a_hanging_or_failing_service_does_not_delay_a_tick_and_the_loss_is_coun
     notifier = h.observer("phone")
 
     # Simulated clock: every tick started when it would have without a notifier, and took as long.
-    assert ticks == baseline_ticks and len(ticks) > 10
+    assert ticks == baseline_ticks
+    assert len(ticks) > 10
     assert probe.tick_seconds == baseline_probe.tick_seconds
     # The loop's own clock: the whole run took less than one hung request (a blocking send would take 30 s each).
     assert loop_seconds < receiver.hang_seconds
@@ -144,7 +149,9 @@ def test_a_hanging_or_failing_service_does_not_delay_a_tick_and_the_loss_is_coun
         assert stats.dropped >= probe.typed - (settings["queue_size"] + 1)  # one in flight, two waiting
         assert any("queue full" in line for line in captured_logs)
     else:
-        assert stats.sent == 0 and stats.failed >= 1 and stats.lost == probe.typed
+        assert stats.sent == 0
+        assert stats.failed >= 1
+        assert stats.lost == probe.typed
         assert any("not delivered" in line for line in captured_logs)
     assert len(receiver.received) == stats.sent + stats.failed
     for secret in (SECRET_PASSWORD, SECRET_PATH):
@@ -169,7 +176,8 @@ def test_observers_stop_with_the_runtime(
     h = harness_factory(observers=observers(monkeypatch, receiver))
     notifier = h.observer("phone")
     assert h.plugins.pm.has_plugin("observer:phone")
-    assert notifier._thread is not None and notifier._thread.is_alive()
+    assert notifier._thread is not None
+    assert notifier._thread.is_alive()
     thread = notifier._thread
     h.close()
     assert not h.plugins.pm.has_plugin("observer:phone")

@@ -70,7 +70,8 @@ async def test_an_emergency_close_is_one_readable_message_with_the_figures(
     assert got.path == f"/hooks/{SECRET_PATH}"  # the receiver got the full URL and the credentials it needs ...
     assert got.authorization == basic_auth("fundarb", SECRET_PASSWORD)
     for secret in (SECRET_PASSWORD, SECRET_PATH):  # ... and nothing else saw them
-        assert secret not in got.message and secret not in got.title
+        assert secret not in got.message
+        assert secret not in got.title
         assert not any(secret in line for line in captured_logs)
     assert (n.stats.sent, n.stats.suppressed, n.stats.lost) == (1, 1, 0)
 
@@ -104,7 +105,9 @@ async def test_one_transfer_stuck_per_transfer_per_window(
     n = notifier(monkeypatch, receiver, dedupe_window="1h")
 
     def stuck(transfer: str, at: datetime) -> Event:
-        alert = Alert(alert="transfer_stuck", message=f"Transfer {transfer} is stuck.", details={"transfer_id": transfer})
+        alert = Alert(
+            alert="transfer_stuck", message=f"Transfer {transfer} is stuck.", details={"transfer_id": transfer}
+        )
         return Event.of(alert, at)
 
     await deliver(
@@ -133,7 +136,8 @@ async def test_daily_summary_tells_the_day_including_suppressed_messages(
     n.on_event(Event.of(closed("p-1", emergency=False), T0 + timedelta(minutes=5)))
     n.on_event(Event.of(closed("p-2"), T0 + timedelta(minutes=10)))
     n.on_tick(T0 + timedelta(minutes=59), 0.1)  # not yet
-    assert n.flush(10) and receiver.received == []
+    assert n.flush(10)
+    assert receiver.received == []
     n.on_tick(T0 + timedelta(hours=1, minutes=5), 0.1)
     assert n.flush(10)
     await n.aclose()
@@ -173,7 +177,8 @@ async def test_a_failing_service_is_counted_and_logged_without_its_url(
     assert len(receiver.received) == 2
     assert (n.stats.sent, n.stats.failed, n.stats.lost) == (0, 2, 2)
     warnings = [line for line in captured_logs if "not delivered" in line]
-    assert len(warnings) == 2 and all("json#1" in line for line in warnings)
+    assert len(warnings) == 2
+    assert all("json#1" in line for line in warnings)
     apprise_lines = [r.getMessage() for r in caplog.records if r.name.startswith("apprise")]
     assert apprise_lines, "apprise logged the failure (through the redacting filter)"
     for secret in (SECRET_PASSWORD, SECRET_PATH):
@@ -196,6 +201,9 @@ def test_config_problems_are_reported_and_the_url_is_masked(monkeypatch: pytest.
     assert "observers.phone.queue_size: must be at least 1, found 0" in problems
 
     monkeypatch.setenv("FUNDARB_TEST_HOOK", f"ntfy://{SECRET_PATH}@ntfy.example/alerts")
-    config = parse_config({"observers": {"phone": {"kind": "apprise", "targets": [{"url": "env:FUNDARB_TEST_HOOK"}]}}}, p)
+    config = parse_config(
+        {"observers": {"phone": {"kind": "apprise", "targets": [{"url": "env:FUNDARB_TEST_HOOK"}]}}}, p
+    )
     shown = dump_config(config)
-    assert "kind = \"apprise\"" in shown and SECRET_PATH not in shown
+    assert 'kind = "apprise"' in shown
+    assert SECRET_PATH not in shown
