@@ -58,7 +58,12 @@ class Runtime:
             # Simulated venues answer in simulated time: drive the clock while they load.
             runtime.bot = await (clock.run(create) if isinstance(clock, SimClock) else create)
             # Observers live as long as the bot does (a notifier's queue, a metrics server).
-            runtime.observers = await Observers.start(config, plugins, clock, store, data_dir)
+            try:
+                runtime.observers = await Observers.start(config, plugins, clock, store, data_dir)
+            except BaseException:
+                await runtime.bot.shutdown()
+                await store.close()
+                raise
         return runtime
 
     def save_sim_time(self) -> None:

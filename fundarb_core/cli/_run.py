@@ -148,7 +148,12 @@ def run(config_path: Path, duration: timedelta | None, speed: float | None, no_l
     if speed is not None and speed <= 0:
         fail("--speed: must be positive")
     live = sys.stdout.isatty() and not no_live
-    positions, data_dir = asyncio.run(_run(config, duration, speed, live))
+    from fundarb_core.errors import ConfigError
+
+    try:
+        positions, data_dir = asyncio.run(_run(config, duration, speed, live))
+    except ConfigError as exc:  # found while starting: an observer that cannot listen, a URL no service takes
+        fail(list(exc.problems))
     console = Console()
     s = summary(positions)
     console.print(

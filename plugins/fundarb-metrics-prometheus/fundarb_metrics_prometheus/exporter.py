@@ -15,6 +15,7 @@ from typing import Any
 from loguru import logger
 from prometheus_client import make_wsgi_app, start_http_server
 
+from fundarb_core.errors import ConfigError
 from fundarb_core.events import (
     ActionDone,
     ActionPlanned,
@@ -110,9 +111,15 @@ class PrometheusExporter:
             for position in await self.store.positions.list_open():
                 qty = max((leg.filled_quantity for leg in position.legs), default=Decimal(0))
                 self._track(position.id, (position.long_venue, position.short_venue), position.notional_usd, qty)
-        self._server, self._thread = start_http_server(
-            self.config.port, addr=self.config.host, registry=self.metrics.registry
-        )
+        try:
+            self._server, self._thread = start_http_server(
+                self.config.port, addr=self.config.host, registry=self.metrics.registry
+            )
+        except OSError as exc:
+            where = f"{self.config.host}:{self.config.port}"
+            raise ConfigError(
+                [f"observers.{self.name}.port: cannot listen on {where} ({exc.strerror or exc})"]
+            ) from None
         self.port = int(self._server.server_port)
         logger.info("metrics {}: serving {}", self.name, self.url)
 

@@ -167,3 +167,16 @@ def test_the_grafana_dashboard_uses_only_metrics_the_exporter_serves() -> None:
     shown = {n.removesuffix("_total").removesuffix("_bucket") for n in used}
     assert families - shown <= {"fundarb_events", "fundarb_plans", "fundarb_positions_reduced",
                                 "fundarb_open_failures", "fundarb_operator_commands"}  # fmt: skip
+
+
+async def test_a_port_in_use_is_a_config_error_naming_the_key() -> None:
+    first = exporter()
+    await first.start()
+    try:
+        second = exporter(port=first.port)
+        with pytest.raises(ConfigError) as err:
+            await second.start()
+    finally:
+        await first.aclose()
+    (problem,) = err.value.problems
+    assert problem.startswith(f"observers.m.port: cannot listen on 127.0.0.1:{first.port} (")

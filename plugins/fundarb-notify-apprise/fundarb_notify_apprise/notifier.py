@@ -20,6 +20,7 @@ from decimal import Decimal
 import attrs
 from loguru import logger
 
+from fundarb_core.errors import ConfigError
 from fundarb_core.events import Event, EventPayload, PositionClosed, Severity
 from fundarb_notify_apprise.config import AppriseConfig, Target
 from fundarb_notify_apprise.messages import Message, dedupe_key, render, usd
@@ -104,8 +105,10 @@ class AppriseNotifier:
         client = apprise.Apprise(asset=apprise.AppriseAsset(async_mode=False))
         with _quiet_imports():  # apprise loads its service plugins on first use
             added = client.add(url)
-        if not added:
-            raise ValueError(f"observers.{self.name}: target {label} is not a URL apprise understands")
+        if not added:  # the message names the scheme only: the rest of the URL may be a token
+            raise ConfigError(
+                [f"observers.{self.name}.targets[{index - 1}].url: not a URL apprise understands ({label})"]
+            )
         seconds = self.config.timeout.total_seconds()
         for service in client:  # bound every request: a hanging service must not hold the queue forever
             service.socket_connect_timeout = seconds

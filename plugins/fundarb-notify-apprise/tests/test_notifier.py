@@ -207,3 +207,15 @@ def test_config_problems_are_reported_and_the_url_is_masked(monkeypatch: pytest.
     shown = dump_config(config)
     assert 'kind = "apprise"' in shown
     assert SECRET_PATH not in shown
+
+
+def test_a_url_apprise_does_not_understand_is_a_config_error_without_the_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FUNDARB_TEST_HOOK", f"nosuchservice://{SECRET_PATH}")
+    config = parse_config(
+        {"observers": {"phone": {"kind": "apprise", "targets": [{"url": "env:FUNDARB_TEST_HOOK"}]}}}, plugins()
+    )
+    with pytest.raises(ConfigError) as err:
+        AppriseNotifier(config.observers["phone"].config, name="phone")
+    assert list(err.value.problems) == [
+        "observers.phone.targets[0].url: not a URL apprise understands (nosuchservice#1)"
+    ]
