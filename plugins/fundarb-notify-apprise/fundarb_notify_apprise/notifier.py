@@ -40,6 +40,7 @@ def _quiet_imports() -> Iterator[None]:
 with _quiet_imports():
     import apprise
 
+_PRUNE_AT = 1000
 _RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}
 _NOTIFY_TYPE = {
     Severity.INFO: apprise.NotifyType.INFO,
@@ -102,7 +103,11 @@ class AppriseNotifier:
         url = target.url.reveal()
         protect_url(url)
         label = target.label or f"{scheme_of(url)}#{index}"
-        client = apprise.Apprise(asset=apprise.AppriseAsset(async_mode=False))
+        # One request at a time, nothing written to disk, apprise's own masking of URLs in its logs kept on.
+        asset = apprise.AppriseAsset(
+            async_mode=False, storage_mode=apprise.PersistentStoreMode.MEMORY, secure_logging=True
+        )
+        client = apprise.Apprise(asset=asset)
         with _quiet_imports():  # apprise loads its service plugins on first use
             added = client.add(url)
         if not added:  # the message names the scheme only: the rest of the URL may be a token
@@ -123,6 +128,14 @@ class AppriseNotifier:
 
     def on_event(self, event: Event) -> None:
         """Queue a message for each target that wants this event; never wait, never raise."""
+        try:
+            self._on_event(event)
+        except Exception as exc:  # a message that cannot be rendered is one lost message, never the bot's problem
+            with self._lock:
+                self.stats.dropped += 1
+            logger.opt(exception=exc).warning("notifier {}: could not notify {} event", self.name, event.kind)
+
+    def _on_event(self, event: Event) -> None:
         payload = event.payload
         if payload is None:  # an untyped event (built by hand): nothing reliable to tell a person
             self.stats.skipped += 1
@@ -146,6 +159,9 @@ class AppriseNotifier:
 
     def on_tick(self, at: datetime, seconds: float) -> None:
         self._maybe_summary(at)
+        if len(self._last_sent) > _PRUNE_AT:  # forget what is past its window, so memory stays bounded
+            window = self.config.dedupe_window
+            self._last_sent = {k: t for k, t in self._last_sent.items() if at - t < window}
 
     async def aclose(self) -> None:
         await asyncio.to_thread(self.close)

@@ -219,3 +219,27 @@ def test_a_url_apprise_does_not_understand_is_a_config_error_without_the_url(mon
     assert list(err.value.problems) == [
         "observers.phone.targets[0].url: not a URL apprise understands (nosuchservice#1)"
     ]
+
+
+async def test_an_event_that_cannot_be_rendered_is_a_counted_loss_not_an_exception(
+    monkeypatch: pytest.MonkeyPatch, receiver_factory: Callable[..., Receiver], captured_logs: list[str]
+) -> None:
+    import attrs
+
+    from fundarb_core.events import EventPayload
+
+    @attrs.frozen(kw_only=True)
+    class Odd(EventPayload):
+        KIND = "odd"
+
+        @property
+        def severity(self) -> Severity:
+            raise RuntimeError("no severity")
+
+    receiver = receiver_factory()
+    n = notifier(monkeypatch, receiver)
+    await deliver(n, Event.of(closed("p-1"), T0), Event("odd", T0, {}, Odd()), Event.of(closed("p-2"), T0))
+    await n.aclose()
+    assert len(receiver.received) == 2
+    assert n.stats.dropped == 1
+    assert any("could not notify odd event" in line for line in captured_logs)
