@@ -41,7 +41,12 @@ class Runtime:
         return self.data_dir / "sim" / "clock.json"
 
     @classmethod
-    async def open(cls, config: Config, plugins: Plugins, *, build_bot: bool = True) -> Runtime:
+    async def open(cls, config: Config, plugins: Plugins, *, build_bot: bool = True, observe: bool = False) -> Runtime:
+        """Open the store and build the bot; with `observe`, also start the configured `[observers.*]`.
+
+        Only the process that runs the bot observes it (`fundarb run`): a one-off command (`fundarb scan`) must not
+        start a second metrics server or notifier beside the running bot's.
+        """
         data_dir = (config.bot.data_dir or default_data_dir()).expanduser()
         data_dir.mkdir(parents=True, exist_ok=True)
         clock: Clock
@@ -57,7 +62,8 @@ class Runtime:
             create = Bot.create(config, plugins, clock, store, VenueContext(clock, data_dir=data_dir))
             # Simulated venues answer in simulated time: drive the clock while they load.
             runtime.bot = await (clock.run(create) if isinstance(clock, SimClock) else create)
-            # Observers live as long as the bot does (a notifier's queue, a metrics server).
+        if build_bot and observe:  # observers live as long as the bot does (a notifier's queue, a metrics server)
+            assert runtime.bot is not None
             try:
                 runtime.observers = await Observers.start(config, plugins, clock, store, data_dir)
             except BaseException:

@@ -82,7 +82,7 @@ async def _run(config: Any, duration: timedelta | None, speed: float | None, liv
     from fundarb_core.errors import StoreError
     from fundarb_core.store import Store
 
-    runtime = await Runtime.open(config, get_plugins())
+    runtime = await Runtime.open(config, get_plugins(), observe=True)
     bot = runtime.bot
     assert bot is not None
     lease_store = await Store.open(config.store.url, data_dir=runtime.data_dir, migrate=False)

@@ -77,7 +77,7 @@ class Harness:
     def __init__(self, config: Config, plugins: Plugins) -> None:
         self.plugins = plugins
         self.loop = asyncio.new_event_loop()
-        self.runtime = self.loop.run_until_complete(Runtime.open(config, plugins))
+        self.runtime = self.loop.run_until_complete(Runtime.open(config, plugins, observe=True))
         assert self.runtime.bot is not None
         assert self.runtime.observers is not None
         self.bot = self.runtime.bot

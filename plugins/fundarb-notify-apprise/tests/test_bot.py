@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,7 +19,7 @@ from fundarb_core.events import Alert, Event, Severity
 from fundarb_core.model import ExitReason, PositionStatus
 from fundarb_core.plugins import Plugins
 
-from .conftest import Harness, Receiver, bot_plugins
+from .conftest import Harness, Receiver, bot_config, bot_plugins
 
 SECRET_PASSWORD = "pw-c4d1e8f07b"
 SECRET_PATH = "tok-5e2b9a61f0d4"
@@ -186,3 +187,26 @@ def test_observers_stop_with_the_runtime(
     h.close()
     assert not h.plugins.pm.has_plugin("observer:phone")
     assert not thread.is_alive()
+
+
+def test_only_the_process_that_runs_the_bot_observes(
+    monkeypatch: pytest.MonkeyPatch, receiver_factory: Callable[..., Receiver], tmp_path: Path
+) -> None:
+    import asyncio
+
+    from fundarb_core.app.runtime import Runtime
+
+    plugins = bot_plugins()
+    config = bot_config(tmp_path / "data", plugins, observers=observers(monkeypatch, receiver_factory()))
+
+    async def one_off_command() -> None:  # what `fundarb scan` or `fundarb close` opens
+        runtime = await Runtime.open(config, plugins)
+        try:
+            assert runtime.observers is None
+            assert not plugins.pm.has_plugin("observer:phone")
+        finally:
+            assert runtime.bot is not None
+            await runtime.bot.shutdown()
+            await runtime.close()
+
+    asyncio.run(one_off_command())
