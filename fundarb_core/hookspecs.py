@@ -79,9 +79,10 @@ def fundarb_register_observers(register: Register) -> None:
     """Register observer kinds: event consumers with settings (notifiers, metrics exporters).
 
     Called once while plugins load. Call `register(name, config_cls, factory)`; each `[observers.<id>]` section
-    whose `kind` is `name` is validated by `config_cls`, and `factory(config, context)` (an
-    `fundarb_core.app.observers.ObserverContext`) returns an object with `on_event(event)`, and optionally `on_tick(at,
-    seconds)`, `async start()` and `async aclose()`. It lives as long as the running bot. Return nothing.
+    whose `kind` is `name` is validated by `config_cls`, and `factory(config, context)` (a
+    `fundarb_core.app.observers.ObserverContext`) returns an object with `on_event(event)`, and optionally
+    `on_tick(at, seconds)`, `async start()` and `async aclose()`. It lives as long as the running bot. Return
+    nothing.
     """
 
 

@@ -6,6 +6,7 @@ import difflib
 import importlib
 import os
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from importlib import metadata
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -295,7 +296,7 @@ class Plugins:
                     "event observer {} failed on {}", self.distribution_of(impl.plugin_name), event
                 )
 
-    def tick_done(self, at: Any, seconds: float) -> None:
+    def tick_done(self, at: datetime, seconds: float) -> None:
         """Tell every `fundarb_on_tick` observer that a tick finished; an observer that raises is logged."""
         for impl in self.pm.hook.fundarb_on_tick.get_hookimpls():
             try:
