@@ -7,7 +7,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from fundarb_core.secrets import Secret, redact
 
-__all__ = ["guard_apprise_logging", "protect_url", "scheme_of"]
+__all__ = ["guard_apprise_logging", "looks_like_a_token", "protect_url", "scheme_of"]
 
 _LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
@@ -18,23 +18,32 @@ def scheme_of(url: str) -> str:
     return scheme.lower() if sep and scheme.isalnum() else "url"
 
 
-def protect_url(url: str) -> None:
-    """Remember the URL and each part of it that may be a token, so every fundarb log line masks them.
+def looks_like_a_token(piece: str) -> bool:
+    """Tell a credential (`123456:AAF...`, a webhook id) from a plain word (`hooks`, `fundarb`, `alerts`)."""
+    return len(piece) >= 16 or (len(piece) >= 8 and any(c.isdigit() for c in piece))
 
-    Apprise URLs keep tokens in the user, password, host (Telegram's bot token), path and query, so each of those
-    is registered as a secret; a host that looks like a DNS name or an address is left readable.
+
+def protect_url(url: str) -> None:
+    """Remember the URL, its password and each part of it that looks like a token, so fundarb's logs mask them.
+
+    Apprise URLs keep tokens in the user, host (Telegram's bot token), path and query, mixed with plain words:
+    registering a plain word as a secret would mask it in every log line of the process, so only the whole URL,
+    the password and the token-like parts are registered. A host that is a DNS name or an address stays readable.
     """
     Secret(url)
     try:
         parts = urlsplit(url)
     except ValueError:
         return
-    pieces = [parts.username, parts.password, *parts.path.split("/"), *(v for _, v in parse_qsl(parts.query))]
-    host = parts.hostname or ""
-    if host and "." not in host and host not in _LOCAL_HOSTS:
-        pieces.append(host)
+    if parts.password:
+        Secret(parts.password)
+        Secret(unquote(parts.password))
+    pieces = [parts.username, *parts.path.split("/"), *(v for _, v in parse_qsl(parts.query))]
+    host = parts.netloc.rpartition("@")[2]  # as written: Telegram's `BOT_ID:TOKEN` is no host and port
+    if host and "." not in host and host.split(":")[0] not in _LOCAL_HOSTS:
+        pieces += [host, *host.split(":")]
     for piece in pieces:
-        if piece:
+        if piece and looks_like_a_token(unquote(piece)):
             Secret(unquote(piece))
             Secret(piece)
 

@@ -243,3 +243,17 @@ async def test_an_event_that_cannot_be_rendered_is_a_counted_loss_not_an_excepti
     assert len(receiver.received) == 2
     assert n.stats.dropped == 1
     assert any("could not notify odd event" in line for line in captured_logs)
+
+
+def test_only_the_secret_parts_of_a_url_are_registered_for_redaction() -> None:
+    from fundarb_notify_apprise.secrecy import protect_url
+
+    from fundarb_core.secrets import known_secrets
+
+    protect_url("tgram://123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/-100987654321/?format=markdown")
+    protect_url("json://operator:hunter22@127.0.0.1:8080/webhooks/fundarb?token=f00dfeedcafe")
+    secrets = known_secrets()
+    for token in ("123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw", "-100987654321", "hunter22", "f00dfeedcafe"):
+        assert token in secrets
+    for word in ("webhooks", "fundarb", "operator", "markdown", "127.0.0.1"):
+        assert word not in secrets  # a plain word masked in every log line would hide what operators need
