@@ -6,6 +6,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ import pytest
 from fundarb_core.execution import Urgency
 from fundarb_core.model import ExitReason, PositionStatus
 
-from .conftest import Harness, Samples, by_label, scrape, total
+from .conftest import Harness, Samples, bot_config, bot_plugins, by_label, scrape, total
 
 
 def test_every_tick_is_timed_while_the_bot_runs(harness_factory: Callable[..., Harness]) -> None:
@@ -101,3 +102,28 @@ def test_counters_scraped_during_a_paper_run_match_the_store(harness_factory: Ca
     assert final["emergency"] >= 1, "one of them as an emergency"
     for samples, figures in scrapes:
         _assert_match(samples, figures)
+
+
+def test_a_restarted_bot_reports_the_positions_it_holds(tmp_path: Path) -> None:
+    plugins = bot_plugins()
+    config = bot_config(tmp_path / "data", plugins, strategy={"symbols": ["BTC", "ETH"], "max_positions": 2})
+    first = Harness(config, plugins)
+    try:
+        first.call(lambda: first.bot.tick(scan=True))
+        held = first.call(lambda: first.runtime.store.positions.list_open())
+    finally:
+        first.close()
+    assert held, "the first run opened positions"
+    expected: dict[str, float] = defaultdict(float)
+    for p in held:
+        expected[p.long_venue] += 1
+        expected[p.short_venue] += 1
+
+    second = Harness(config, bot_plugins())  # a new process: the gauges come from the store, not from events
+    try:
+        samples = scrape(second.exporter.url)
+    finally:
+        second.close()
+    assert by_label(samples, "fundarb_open_positions", "venue") == expected
+    notional = by_label(samples, "fundarb_open_notional_usd", "venue")
+    assert notional[held[0].long_venue] == pytest.approx(float(sum(p.notional_usd for p in held)))
