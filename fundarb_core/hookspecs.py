@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     import click
 
     from fundarb_core.events import Event
@@ -74,6 +76,18 @@ def fundarb_register_transfer_handlers(register: Register) -> None:
 
 
 @hookspec
+def fundarb_register_observers(register: Register) -> None:
+    """Register observer kinds: event consumers with settings (notifiers, metrics exporters).
+
+    Called once while plugins load. Call `register(name, config_cls, factory)`; each `[observers.<id>]` section
+    whose `kind` is `name` is validated by `config_cls`, and `factory(config, context)` (a
+    `fundarb_core.app.observers.ObserverContext`) returns an object with `on_event(event)`, and optionally
+    `on_tick(at, seconds)`, `async start()` and `async aclose()`. It lives as long as the running bot. Return
+    nothing.
+    """
+
+
+@hookspec
 def fundarb_register_commands(cli: click.Group) -> None:
     """Add commands to the `fundarb` command line.
 
@@ -91,4 +105,14 @@ def fundarb_on_event(event: Event) -> None:
     `event` is a `fundarb_core.events.Event`: `kind`, `at`, `data` (JSON-ready) and `payload` (the typed
     `EventPayload`; the kinds and fields are listed in docs/plugins/hooks.md). Must return quickly and not raise:
     an observer's error is logged and does not stop the bot. Return nothing.
+    """
+
+
+@hookspec
+def fundarb_on_tick(at: datetime, seconds: float) -> None:
+    """Observe the bot's loop.
+
+    Called after each tick of the running bot: `at` is the clock time the tick started, `seconds` how long it
+    took on the bot's clock (simulated seconds on a simulated clock). Must return quickly and not raise, like
+    `fundarb_on_event`. Return nothing.
     """

@@ -24,7 +24,7 @@ from fundarb_core.errors import ConfigError
 from fundarb_core.events import Alert, Event, OperatorCommand, Severity
 from fundarb_core.execution import AtomicExecutor, CloseExecutor, ClosePolicy, OrderExecutor, Urgency, VenueGateway
 from fundarb_core.model import ExitReason, PositionStatus
-from fundarb_core.model.records import ControlCommand
+from fundarb_core.model.records import ControlCommand, PositionRecord
 from fundarb_core.plugins import Plugins
 from fundarb_core.positions import EventRecorder, FundingLedger, PositionBook, StoreJournal
 from fundarb_core.store import Store
@@ -184,6 +184,10 @@ class Bot:
     async def fetch_rates(self) -> dict[str, Mapping[str, FundingRate]]:
         return await self.market.refresh()
 
+    async def close_position(self, position: PositionRecord, reason: ExitReason, urgency: Urgency) -> PositionRecord:
+        """Close `position` now, through the same path as the closer (the CLI's `fundarb close`, embedding)."""
+        return await self.book.close(position, reason, urgency)
+
     # -- control and kill switch -------------------------------------------------------------------------------
 
     async def apply_control(self) -> None:
@@ -278,7 +282,9 @@ class Bot:
             scan = elapsed >= next_scan
             if scan:
                 next_scan = elapsed + cfg.scan_interval.total_seconds()
+            began = self.clock.monotonic()
             tick = await self.tick(scan=scan)
+            self.plugins.tick_done(tick.at, self.clock.monotonic() - began)
             if on_tick is not None:
                 on_tick(tick, elapsed)
             await self.clock.sleep(interval)

@@ -10,6 +10,7 @@ from typing import Any
 import attrs
 
 from fundarb_core.app.bot import Bot
+from fundarb_core.app.observers import Observers
 from fundarb_core.clock import EPOCH, Clock, SimClock, WallClock
 from fundarb_core.config import Config
 from fundarb_core.plugins import Plugins
@@ -34,13 +35,19 @@ class Runtime:
     store: Store
     data_dir: Path
     bot: Bot | None = None
+    observers: Observers | None = None
 
     @property
     def clock_file(self) -> Path:
         return self.data_dir / "sim" / "clock.json"
 
     @classmethod
-    async def open(cls, config: Config, plugins: Plugins, *, build_bot: bool = True) -> Runtime:
+    async def open(cls, config: Config, plugins: Plugins, *, build_bot: bool = True, observe: bool = False) -> Runtime:
+        """Open the store and build the bot; with `observe`, also start the configured `[observers.*]`.
+
+        Only the process that runs the bot observes it (`fundarb run`): a one-off command (`fundarb scan`) must not
+        start a second metrics server or notifier beside the running bot's.
+        """
         data_dir = (config.bot.data_dir or default_data_dir()).expanduser()
         data_dir.mkdir(parents=True, exist_ok=True)
         clock: Clock
@@ -56,6 +63,14 @@ class Runtime:
             create = Bot.create(config, plugins, clock, store, VenueContext(clock, data_dir=data_dir))
             # Simulated venues answer in simulated time: drive the clock while they load.
             runtime.bot = await (clock.run(create) if isinstance(clock, SimClock) else create)
+        if build_bot and observe:  # observers live as long as the bot does (a notifier's queue, a metrics server)
+            assert runtime.bot is not None
+            try:
+                runtime.observers = await Observers.start(config, plugins, clock, store, data_dir)
+            except BaseException:
+                await runtime.bot.shutdown()
+                await store.close()
+                raise
         return runtime
 
     def save_sim_time(self) -> None:
@@ -67,6 +82,8 @@ class Runtime:
 
     async def close(self) -> None:
         self.save_sim_time()
+        if self.observers is not None:
+            await self.observers.aclose()
         await self.store.close()
 
 

@@ -135,8 +135,8 @@ async def _run(config: Any, duration: timedelta | None, speed: float | None, liv
     from fundarb_core.store import Store
 
     try:
-        runtime = await Runtime.open(config, get_plugins())
-    except ConfigError as exc:  # found while building (a close policy not installed, ...): exit 2, not a traceback
+        runtime = await Runtime.open(config, get_plugins(), observe=True)
+    except ConfigError as exc:  # found while building (a close policy not installed, a port taken, ...): exit 2
         fail(list(exc.problems))
     bot = runtime.bot
     assert bot is not None
@@ -205,7 +205,12 @@ def run(config_path: Path, duration: timedelta | None, speed: float | None, no_l
     if speed is not None and speed <= 0:
         fail("--speed: must be positive")
     live = sys.stdout.isatty() and not no_live
-    positions, data_dir = asyncio.run(_run(config, duration, speed, live))
+    from fundarb_core.errors import ConfigError
+
+    try:
+        positions, data_dir = asyncio.run(_run(config, duration, speed, live))
+    except ConfigError as exc:  # found while starting: an observer that cannot listen, a URL no service takes
+        fail(list(exc.problems))
     console = Console()
     s = summary(positions)
     console.print(

@@ -109,3 +109,4 @@ class Config:
     risk_manager: PluginSection | None = plugin_section("risk_managers", default=None)
     transfers: dict[str, PluginSection] = plugin_section("transfer_handlers", factory=dict)
     actions: ActionsConfig = attrs.field(factory=ActionsConfig)
+    observers: dict[str, PluginSection] = plugin_section("observers", factory=dict)

@@ -6,6 +6,7 @@ import difflib
 import importlib
 import os
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from importlib import metadata
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -294,6 +295,14 @@ class Plugins:
                 logger.opt(exception=exc).error(
                     "event observer {} failed on {}", self.distribution_of(impl.plugin_name), event
                 )
+
+    def tick_done(self, at: datetime, seconds: float) -> None:
+        """Tell every `fundarb_on_tick` observer that a tick finished; an observer that raises is logged."""
+        for impl in self.pm.hook.fundarb_on_tick.get_hookimpls():
+            try:
+                _call(impl, at=at, seconds=seconds)
+            except Exception as exc:
+                logger.opt(exception=exc).error("tick observer {} failed", self.distribution_of(impl.plugin_name))
 
     # -- introspection -----------------------------------------------------------------------------------------
 

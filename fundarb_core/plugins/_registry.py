@@ -11,7 +11,7 @@ from fundarb_core.errors import PluginError
 
 __all__ = ["CATEGORIES", "HOOK_FOR", "TRAITS", "Category", "Register", "Registration", "Registry"]
 
-Category = Literal["venues", "close_policies", "risk_managers", "action_types", "transfer_handlers"]
+Category = Literal["venues", "close_policies", "risk_managers", "action_types", "transfer_handlers", "observers"]
 
 CATEGORIES: Final[tuple[Category, ...]] = (
     "venues",
@@ -19,6 +19,7 @@ CATEGORIES: Final[tuple[Category, ...]] = (
     "risk_managers",
     "action_types",
     "transfer_handlers",
+    "observers",
 )
 
 HOOK_FOR: Final[Mapping[Category, str]] = {
@@ -27,6 +28,7 @@ HOOK_FOR: Final[Mapping[Category, str]] = {
     "risk_managers": "fundarb_register_risk_managers",
     "action_types": "fundarb_register_action_types",
     "transfer_handlers": "fundarb_register_transfer_handlers",
+    "observers": "fundarb_register_observers",
 }
 
 # What one item is called in messages ("venue kind 'aster'").
@@ -36,6 +38,7 @@ NOUN: Final[Mapping[Category, str]] = {
     "risk_managers": "risk manager",
     "action_types": "action type",
     "transfer_handlers": "transfer handler",
+    "observers": "observer kind",
 }
 
 
@@ -46,6 +49,7 @@ TRAITS: Final[Mapping[Category, Mapping[str, bool]]] = {
     "risk_managers": {},
     "action_types": {"closes_position": False},  # the action closes its position: it may be an exit plan's close
     "transfer_handlers": {},
+    "observers": {},
 }
 
 
