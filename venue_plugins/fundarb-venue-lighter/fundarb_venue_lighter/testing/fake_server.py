@@ -4,10 +4,14 @@
         --balance 10000 --seed 1 --api-key 7:3:0x<public key>
 
 Served: `GET /api/v1/{orderBooks, orderBookDetails, orderBookOrders, recentTrades, funding-rates, fundings,
-account, accountActiveOrders, accountInactiveOrders, positionFunding, nextNonce, apikeys}`, `POST /api/v1/sendTx`
+markPriceCandles, account, accountActiveOrders, accountInactiveOrders, positionFunding, nextNonce, apikeys}`,
+`POST /api/v1/sendTx`
 and `sendTxBatch`, and `/stream` (channels `order_book/{m}`, `market_stats/{m}|all`, `account_all/{a}`,
 `account_all_orders/{a}`, `account_orders/{m}/{a}`). Faults are switched on through `FakeLighter.faults` (in
 process) or `POST /fake/faults` (JSON), and `POST /fake/{funding,liquidate,drop_ws,gap}` act on the market.
+History (`fundings`, `markPriceCandles`) is seeded and deterministic (`testing.history`), served with Lighter's
+page limits (750 settlements, 500 candles) and a rate limit (`Faults.history_per_minute`). Tests may rewrite any
+REST reply through `FakeLighter.mutate` (the fuzz suite does).
 """
 
 from __future__ import annotations
@@ -18,13 +22,14 @@ import contextlib
 import itertools
 import json
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from fundarb_venue_lighter.testing import shapes
+from fundarb_venue_lighter.testing import history, shapes
 from fundarb_venue_lighter.testing.exchange import DEFAULT_MARKETS, FakeExchange, MarketSpec, TxError
 
 __all__ = ["FakeLighter", "Faults", "main"]
@@ -61,6 +66,7 @@ class Faults:
     drop_reply_next: int = 0  # the same for the next N sendTx of any type
     invalid_nonce_next: int = 0  # answer the next N sendTx "invalid nonce" whatever their nonce
     timeout_before_next: int = 0  # drop the next N sendTx *before* executing them (nothing done)
+    history_per_minute: int | None = 60  # history requests (fundings, candles) a wall-clock minute; then 429
 
 
 class FakeLighter:
@@ -75,7 +81,11 @@ class FakeLighter:
         ping_interval: float | None = None,
     ) -> None:
         self.exchange = FakeExchange(markets, balance=balance, seed=seed)
+        self.seed = seed
         self.faults = Faults()
+        # Rewrites a REST reply before it leaves: (endpoint, request, reply) -> reply. The fuzz suite sets it.
+        self.mutate: Callable[[str, web.Request, web.Response], Awaitable[web.StreamResponse]] | None = None
+        self._history_window: tuple[int, int] = (0, 0)  # (minute, requests in it)
         self.ping_interval = ping_interval
         self.requests: dict[str, int] = {}
         self.sent_txs: list[Json] = []  # every tx_info the fake executed (decoded)
@@ -112,6 +122,7 @@ class FakeLighter:
             "recentTrades": self._recent_trades,
             "funding-rates": self._funding_rates,
             "fundings": self._fundings,
+            "markPriceCandles": self._mark_price_candles,
             "account": self._account,
             "accountActiveOrders": self._active_orders,
             "accountInactiveOrders": self._inactive_orders,
@@ -170,15 +181,34 @@ class FakeLighter:
                     status=429,
                     headers={"Retry-After": str(self.faults.retry_after)},
                 )
+            if name in ("fundings", "markPriceCandles") and self._history_limited():
+                retry = 60 - time.time() % 60
+                return _json(
+                    {"code": 23000, "message": "too many requests"},
+                    status=429,
+                    headers={"Retry-After": f"{retry:.3f}"},
+                )
             try:
                 result: web.StreamResponse = await handler(request)
-                return result
             except TxError as error:
-                return _json({"code": error.code, "message": error.message}, status=error.status)
+                result = _json({"code": error.code, "message": error.message}, status=error.status)
             except (KeyError, ValueError) as error:
-                return _json({"code": 20001, "message": f"invalid param: {error}"}, status=400)
+                result = _json({"code": 20001, "message": f"invalid param: {error}"}, status=400)
+            if self.mutate is not None and isinstance(result, web.Response):
+                result = await self.mutate(name, request, result)
+            return result
 
         return wrapped
+
+    def _history_limited(self) -> bool:
+        limit = self.faults.history_per_minute
+        if limit is None:
+            return False
+        minute = int(time.time() // 60)
+        seen, count = self._history_window
+        count = count + 1 if seen == minute else 1
+        self._history_window = (minute, count)
+        return count > limit
 
     def _auth(self, request: web.Request, account: int) -> None:
         token = request.headers.get("authorization") or request.query.get("auth")
@@ -254,21 +284,24 @@ class FakeLighter:
 
     async def _fundings(self, request: web.Request) -> web.Response:
         spec = self._market(request)
-        end = int(request.query.get("end_timestamp", str(_now_ms() // 1000)))
-        end = end // 1000 if end > 10**11 else end
-        count = min(int(request.query.get("count_back", "1")), 100)
-        hour = end // 3600
-        rate = spec.hourly_rate
-        fundings = [
-            {
-                "timestamp": (hour - k) * 3600,
-                "value": format(abs(rate) * self.exchange.mark(spec.market_id), "f"),
-                "rate": format(abs(rate) * 100, "f"),  # [?] percent per hour, as the reference reads it
-                "direction": "long" if rate >= 0 else "short",
-            }
-            for k in range(count)
-        ]
-        return _json({"code": 200, "resolution": request.query.get("resolution", "1h"), "fundings": fundings})
+        if request.query.get("resolution") != "1h":
+            raise TxError(20001, "invalid param: resolution (the fake serves 1h)")
+        start, end = int(request.query["start_timestamp"]), int(request.query["end_timestamp"])
+        count = int(request.query["count_back"])
+        rows = history.fundings_page(
+            self.seed, spec, self.exchange.mark(spec.market_id), start, end, count, _now_ms() // 1000
+        )
+        return _json({"code": 200, "resolution": "1h", "fundings": rows})
+
+    async def _mark_price_candles(self, request: web.Request) -> web.Response:
+        spec = self._market(request)
+        resolution = request.query["resolution"]
+        if resolution not in history.RESOLUTION_SECONDS:
+            raise TxError(20001, f"invalid param: resolution {resolution!r}")
+        start, end = int(request.query["start_timestamp"]), int(request.query["end_timestamp"])
+        count = int(request.query["count_back"])
+        rows = history.candles_page(self.seed, spec, resolution, start, end, count, _now_ms() // 1000)
+        return _json({"code": 200, "r": resolution, "c": rows})
 
     async def _next_nonce(self, request: web.Request) -> web.Response:
         account, key = int(request.query["account_index"]), int(request.query["api_key_index"])
