@@ -84,6 +84,8 @@ class OrderDesk:
     def _publish(self, state: OrderState) -> None:
         previous = self._orders.get(state.client_order_id)
         self._orders[state.client_order_id] = state
+        if state.final:
+            self._sent.pop(state.client_order_id, None)  # known for good: no longer needs reconciling
         if previous == state:
             return
         for queue in self._subscribers:
