@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from hypothesis import settings
 from fundarb_venue_lighter.config import LighterConfig
 from fundarb_venue_lighter.signer import import_lighter
 from fundarb_venue_lighter.testing import FakeLighter, throwaway_key_pair
 from fundarb_venue_lighter.venue import LighterVenue
+from hypothesis import settings
 
 from fundarb_core.clock import WallClock
 from fundarb_core.secrets import Secret

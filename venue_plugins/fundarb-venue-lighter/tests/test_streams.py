@@ -114,6 +114,38 @@ async def test_order_stream_survives_a_drop_and_reconciles(
         await stream.aclose()
 
 
+@pytest.mark.parametrize(
+    "frame",
+    [
+        "[" * 70_000 + "]" * 70_000,
+        "<html>502</html>",
+        '{"type": "update/account_all_orders", "orders": {"1": [{"order_index": NaN}]}}',
+        '{"type": "update/account_all_orders", "orders": {"1": [{"client_order_index": "x"}]}}',
+        '{"type": "update/account_all_orders", "orders": "oops"}',
+    ],
+)
+async def test_a_hostile_frame_never_ends_the_order_stream(fake: FakeLighter, venue: LighterVenue, frame: str) -> None:
+    stream = venue.order_updates()
+    first = asyncio.ensure_future(anext(stream))
+    try:
+        await asyncio.sleep(0)  # the generator starts and opens the stream
+        assert venue._stream is not None
+        async with asyncio.timeout(WAIT):
+            await venue._stream.socket.connected.wait()
+        await fake.send_raw(frame)
+        await venue.place_limit_order("BTC", Side.BUY, Decimal("0.001"), Decimal("59000.0"), client_order_id="h")
+        async with asyncio.timeout(WAIT):
+            state = await first
+        assert (state.client_order_id, state.status) == ("h", OrderStatus.OPEN)
+        assert venue._stream._refresh is not None
+        assert venue._stream.socket._task is not None and not venue._stream.socket._task.done()
+    finally:
+        first.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await first
+        await stream.aclose()
+
+
 async def test_account_channel_needs_a_valid_auth_token(fake: FakeLighter) -> None:
     import aiohttp
 

@@ -607,6 +607,12 @@ class FakeLighter:
         for ws in list(self._sockets):
             await ws.close()
 
+    async def send_raw(self, text: str) -> None:
+        """Send `text` as a frame to every websocket (tests of hostile frames)."""
+        for ws in list(self._sockets):
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                await ws.send_str(text)
+
     def gap_next(self, market_id: int) -> None:
         """Make the next book delta of `market_id` skip a nonce."""
         self._gap_next.add(market_id)
