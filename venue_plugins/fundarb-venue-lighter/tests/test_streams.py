@@ -138,7 +138,9 @@ async def test_a_hostile_frame_never_ends_the_order_stream(fake: FakeLighter, ve
             state = await first
         assert (state.client_order_id, state.status) == ("h", OrderStatus.OPEN)
         assert venue._stream._refresh is not None
-        assert venue._stream.socket._task is not None and not venue._stream.socket._task.done()
+        task = venue._stream.socket._task
+        assert task is not None
+        assert not task.done()
     finally:
         first.cancel()
         with contextlib.suppress(asyncio.CancelledError):
