@@ -5,8 +5,8 @@
 
 Served: `GET /api/v1/{orderBooks, orderBookDetails, orderBookOrders, recentTrades, funding-rates, fundings,
 markPriceCandles, account, accountActiveOrders, accountInactiveOrders, positionFunding, nextNonce, apikeys}`,
-`POST /api/v1/sendTx` and `sendTxBatch`, and `/stream` (`fake_stream`). Faults are switched on through `FakeLighter.faults` (in
-process) or `POST /fake/faults` (JSON), and `POST /fake/{funding,liquidate,drop_ws,gap}` act on the market.
+`POST /api/v1/sendTx` and `sendTxBatch`, and `/stream` (`fake_stream`). Faults are switched on through
+`FakeLighter.faults` (in process) or `POST /fake/faults` (JSON); `POST /fake/{funding,liquidate,drop_ws,gap}` act.
 History (`fundings`, `markPriceCandles`) is seeded and deterministic (`testing.history`), served with Lighter's
 page limits (750 settlements, 500 candles) and a rate limit (`Faults.history_per_minute`). Tests may rewrite any
 REST reply through `FakeLighter.mutate` (the fuzz suite does).
