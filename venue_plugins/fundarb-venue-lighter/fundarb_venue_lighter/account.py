@@ -26,14 +26,24 @@ def flat(symbol: str, mark: Decimal, at: datetime) -> PositionSnapshot:
 
 
 def snapshot(
-    position: Position | None, instrument: Instrument, mark: Decimal, at: datetime, *, venue: str
+    position: Position | None,
+    instrument: Instrument,
+    mark: Decimal,
+    at: datetime,
+    *,
+    default_imf: Decimal,
+    venue: str,
 ) -> PositionSnapshot:
-    """The snapshot of one market from its `positions` entry (None or size 0: flat)."""
+    """The snapshot of one market from its `positions` entry (None or size 0: flat).
+
+    `default_imf` (a fraction) is the market's default initial margin fraction, used where the position
+    reports none (0).
+    """
     if position is None or position.position == 0:
         return flat(instrument.symbol, mark, at)
     quantity = position.position * position.sign  # `position` is the absolute size; `sign` 1 long, -1 short
     # [?] `initial_margin_fraction` on positions reads as percent ("5.00" = 5 %, 20x).
-    imf = position.initial_margin_fraction / 100
+    imf = position.initial_margin_fraction / 100 or default_imf
     leverage = (1 / imf).normalize()
     if leverage > instrument.max_leverage:
         raise MalformedReply(

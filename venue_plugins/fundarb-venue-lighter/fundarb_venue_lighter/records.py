@@ -370,7 +370,7 @@ class Position:
         if self.position:
             _check(self.sign != 0, "a position with a size has sign 0")
             _check(self.avg_entry_price > 0, "a position with a size has no entry price")
-            _check(0 < self.initial_margin_fraction <= 100, "initial_margin_fraction is not in (0, 100] %")
+            _check(self.initial_margin_fraction <= 100, "initial_margin_fraction is above 100 %")
 
 
 @attrs.frozen

@@ -71,7 +71,7 @@ from fundarb_venue_lighter.records import (
 from fundarb_venue_lighter.signer import Signer, import_lighter
 from fundarb_venue_lighter.streams import AccountOrderStream, OrderBookStream
 from fundarb_venue_lighter.transport import Transport
-from fundarb_venue_lighter.wire import Market, instrument_from_detail
+from fundarb_venue_lighter.wire import MARGIN_FRACTION_SCALE, Market, instrument_from_detail
 
 __all__ = ["LighterVenue"]
 
@@ -366,7 +366,9 @@ class LighterVenue(OrderDesk):
         account = await self._account()
         mark = (await self._marks(market.market_id))[market.market_id].mark_price
         position = next((p for p in account.positions if p.market_id == market.market_id), None)
-        return acct.snapshot(position, instrument, mark, self.clock.now(), venue=self.name)
+        return acct.snapshot(
+            position, instrument, mark, self.clock.now(), default_imf=_default_imf(market), venue=self.name
+        )
 
     async def get_position_snapshots(self, symbols: Sequence[str]) -> Mapping[str, PositionSnapshot]:
         """Every position in `symbols` from two requests whatever their number: the account and every mark."""
@@ -384,7 +386,9 @@ class LighterVenue(OrderDesk):
                     f"orderBookDetails: market {market.market_id} is missing", venue=self.name, endpoint="details"
                 )
             position = positions.get(market.market_id)
-            out[symbol] = acct.snapshot(position, instrument, detail.mark_price, now, venue=self.name)
+            out[symbol] = acct.snapshot(
+                position, instrument, detail.mark_price, now, default_imf=_default_imf(market), venue=self.name
+            )
         return out
 
     async def fetch_balance(self) -> Balance:
@@ -456,6 +460,10 @@ class LighterVenue(OrderDesk):
         if self._signer is not None:
             signer, self._signer = self._signer, None
             await signer.close()
+
+
+def _default_imf(market: Market) -> Decimal:
+    return Decimal(market.default_initial_margin_fraction) / MARGIN_FRACTION_SCALE
 
 
 def _levels(orders: Sequence[BookOrder], *, descending: bool) -> list[BookLevel]:

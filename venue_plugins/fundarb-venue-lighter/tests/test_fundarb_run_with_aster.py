@@ -247,7 +247,7 @@ async def test_a_leg_liquidated_on_lighter_closes_aster_as_an_emergency(runtime:
     assert fakes.lighter_position() == 0
 
 
-@pytest.mark.parametrize("endpoint", ["funding-rates", "account", "orderBookDetails", "orderBookOrders"])
+@pytest.mark.parametrize("endpoint", ["funding-rates", "account"])
 async def test_an_html_200_from_lighter_keeps_the_bot_running(runtime: Runtime, fakes: Fakes, endpoint: str) -> None:
     bot = runtime.bot
     assert bot is not None
@@ -259,7 +259,7 @@ async def test_an_html_200_from_lighter_keeps_the_bot_running(runtime: Runtime, 
     assert record is not None
     assert record.status is PositionStatus.OPEN  # still held and guarded
     record = await bot.close_position(record, ExitReason.MANUAL, Urgency.URGENT)
-    assert replaced == [1] or endpoint == "orderBookOrders"  # the book is read only when closing
+    assert replaced == [1]
     assert record.status is PositionStatus.CLOSED
     assert fakes.aster_position() == 0
     assert fakes.lighter_position() == 0
