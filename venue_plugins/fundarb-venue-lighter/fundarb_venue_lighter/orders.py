@@ -165,6 +165,7 @@ class OrderDesk:
         index = self.ids.index(client_order_id)
         signer = await self._signer_ready()
         sent = _Sent(symbol, market.market_id, side is Side.SELL, quantity)
+        tracked_before = client_order_id in self._sent  # an earlier send of this id (its outcome unknown)
 
         async def attempt(nonce: int) -> Json:
             signed = await asyncio.to_thread(
@@ -189,7 +190,7 @@ class OrderDesk:
         except AmbiguousOutcome:
             raise
         except (VenueRejected, VenueUnavailable):
-            if client_order_id not in self._orders:
+            if not tracked_before and client_order_id not in self._orders:
                 self._sent.pop(client_order_id, None)  # definitely not taken: nothing to track
             raise
         try:

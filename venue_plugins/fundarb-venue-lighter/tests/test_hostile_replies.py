@@ -236,3 +236,16 @@ async def test_a_definite_refusal_is_not_tracked(fake: FakeLighter, venue: Light
         await venue.place_limit_order("BTC", Side.BUY, Decimal(100), BID, client_order_id="big")
     assert info.value.reason is RejectReason.INSUFFICIENT_MARGIN
     assert "big" not in venue._sent
+
+
+async def test_a_refused_resend_keeps_the_first_send_tracked(fake: FakeLighter, venue: LighterVenue) -> None:
+    await venue.load_instruments()
+    fake.faults.drop_reply_next = 1
+    with pytest.raises(AmbiguousOutcome):
+        await venue.place_limit_order("BTC", Side.BUY, QTY, BID, client_order_id="again")
+    with pytest.raises(VenueRejected) as info:  # the same id again: the venue already has it (21728)
+        await venue.place_limit_order("BTC", Side.BUY, QTY, BID, client_order_id="again")
+    assert info.value.reason is RejectReason.DUPLICATE_CLIENT_ORDER_ID
+    assert "again" in venue._sent  # the first send is still reconciled
+    await venue.reconcile()
+    assert venue._orders["again"].status is OrderStatus.OPEN
