@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import string
 from datetime import timedelta
 from typing import Literal
 
 import attrs
 
 from fundarb_core.config.validators import at_least, non_empty, positive_duration
-from fundarb_core.secrets import Secret
+from fundarb_core.secrets import MASK, Secret
 
-__all__ = ["MAINNET_URL", "TESTNET_URL", "LighterConfig"]
+__all__ = ["MAINNET_URL", "TESTNET_URL", "LighterConfig", "api_key_problem"]
 
 MAINNET_URL = "https://mainnet.zklighter.elliot.ai"
 TESTNET_URL = "https://testnet.zklighter.elliot.ai"
@@ -22,6 +23,28 @@ def _user_key_index(_: object, __: attrs.Attribute[int], value: int) -> None:
     # 0-2 are reserved for Lighter's own front ends; 255 means "all keys" and cannot sign.
     if not 3 <= value <= 254:
         raise ValueError(f"must be an API key index between 3 and 254, found {value}")
+
+
+API_KEY_HEX_DIGITS = 80  # an API private key is 40 bytes (the SDK's `create_api_key` writes 0x + 80 hex digits)
+
+
+def api_key_problem(key: Secret) -> str | None:
+    """Say what is wrong with an API private key's form (never quoting it), or return None if it looks right."""
+    text = key.reveal().strip().removeprefix("0x")
+    if len(text) != API_KEY_HEX_DIGITS or any(c not in string.hexdigits for c in text):
+        shape = f"{len(text)} characters" + (", not all hex digits" if text.strip(string.hexdigits) else "")
+        # The mask stands for the value: the key itself is never quoted.
+        expected = f"{API_KEY_HEX_DIGITS} hex digits (optionally after 0x)"
+        return f"must be the API key's private key, {expected}; {MASK} has {shape}"
+    return None
+
+
+def _api_private_key(_: object, __: attrs.Attribute[Secret], value: Secret) -> None:
+    if not isinstance(value, Secret):
+        raise TypeError("must be a secret (write it as env:NAME)")
+    problem = api_key_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
 
 
 def _max_auth_ttl(_: object, __: attrs.Attribute[timedelta], value: timedelta) -> None:
@@ -39,7 +62,7 @@ class LighterConfig:
 
     account_index: int = attrs.field(validator=at_least(0))
     api_key_index: int = attrs.field(validator=_user_key_index)
-    api_private_key: Secret
+    api_private_key: Secret = attrs.field(validator=_api_private_key)
     base_url: str = attrs.field(default=MAINNET_URL, validator=non_empty)
     # Default: the REST host with ws(s):// and the /stream path.
     ws_url: str | None = None

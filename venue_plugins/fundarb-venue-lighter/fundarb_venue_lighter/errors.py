@@ -10,7 +10,21 @@ from fundarb_core.errors import RateLimited, VenueError, VenueRejected, VenueUna
 from fundarb_core.model import OrderStatus, RejectReason
 from fundarb_venue_lighter.nonces import InvalidNonce
 
-__all__ = ["CODE_REASONS", "RATE_LIMIT_CODES", "error_from_answer", "order_status"]
+__all__ = ["CODE_REASONS", "RATE_LIMIT_CODES", "MalformedReply", "error_from_answer", "order_status"]
+
+
+class MalformedReply(VenueUnavailable):
+    """A reply that is not what Lighter sends: not JSON, too deep, a missing or absurd field.
+
+    A `VenueUnavailable` (the request changed nothing; a later one may be answered properly), with the endpoint
+    and the field (a path such as `reply.orders[2].price`) it was found in.
+    """
+
+    def __init__(self, message: str, *, venue: str, endpoint: str, field: str = "", status: int | None = None) -> None:
+        self.endpoint = endpoint
+        self.field = field
+        super().__init__(message, venue=venue, status=status)
+
 
 # Codes that definitely refused the request, with the reason fundarb acts on.
 CODE_REASONS: dict[int, RejectReason] = {
@@ -37,8 +51,8 @@ RATE_LIMIT_CODES = frozenset({21506, 23000})  # too many pending transactions; t
 
 def error_from_answer(
     status: int,
-    code: int | None,
-    message: str,
+    code: object,
+    message: object,
     *,
     venue: str,
     retry_after: float | None = None,
@@ -48,6 +62,10 @@ def error_from_answer(
 
     [?] Lighter's code for "invalid nonce" is not in the reference: it is recognised by its text, whatever the code.
     """
+    if isinstance(code, bool) or not isinstance(code, int):
+        code = None  # a code of the wrong type is no code (and must not reach a set look-up)
+    message = message[:300] if isinstance(message, str) else ""
+    lowered = message.lower()
     if "invalid nonce" in message.lower():
         return InvalidNonce(message)
     if status == 429 or code in RATE_LIMIT_CODES:
@@ -55,7 +73,7 @@ def error_from_answer(
     if status >= 500 or status == 408:
         reason = "maintenance" if status == 503 else "server error"
         return VenueUnavailable(f"{reason}: {message}", venue=venue, status=status, code=code)
-    if status in (401, 403) or (code is None and "auth" in message.lower()):
+    if status in (401, 403) or "auth" in lowered or "api key not found" in lowered:
         return VenueRejected(message, venue=venue, reason=RejectReason.AUTHENTICATION, status=status, code=code)
     reason = CODE_REASONS.get(code, RejectReason.OTHER) if code is not None else RejectReason.OTHER
     if reduce_only and code == 21614:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from fundarb_core.errors import VenueRejected
+from fundarb_core.errors import VenueRejected, VenueUnavailable
 from fundarb_core.model import RejectReason
 from fundarb_core.secrets import Secret
 
@@ -42,6 +42,7 @@ TX_CANCEL_ORDER = 15
 TX_UPDATE_LEVERAGE = 20
 LIMIT, MARKET = 0, 1
 IOC, GTT, POST_ONLY = 0, 1, 2
+MAX_NONCE = 2**48 - 1
 
 
 def import_lighter() -> Any:
@@ -110,6 +111,21 @@ class Signer:
     async def close(self) -> None:
         await self._client.close()  # type: ignore[no-untyped-call]  # the SDK's method has no annotations
 
+    def _nonce(self, nonce: int) -> int:
+        # The SDK reads a nonce of -1 as "fetch it yourself" and does so with a blocking HTTP call: only a real
+        # nonce ever reaches it.
+        if isinstance(nonce, bool) or not isinstance(nonce, int) or not 0 <= nonce <= MAX_NONCE:
+            raise VenueUnavailable(f"refusing to sign with nonce {nonce!r}: not in [0, 2^48)", venue=self.venue)
+        return nonce
+
+    def check(self) -> str | None:
+        """Ask the signer whether this key is the one registered on Lighter (blocking HTTP: run in a thread).
+
+        Return None when it is, else the signer's error text.
+        """
+        error = self._client.check_client()
+        return None if error is None else str(error)
+
     def _done(self, result: tuple[Any, Any, Any, Any], nonce: int) -> SignedTx:
         tx_type, info, tx_hash, error = result
         if error is not None:
@@ -133,6 +149,7 @@ class Signer:
         nonce: int,
     ) -> SignedTx:
         """Sign a CreateOrder (type 14). Integers only: scaling and range checks happen before (see `scaling`)."""
+        nonce = self._nonce(nonce)
         result = self._client.sign_create_order(
             market_index,
             client_order_index,
@@ -151,6 +168,7 @@ class Signer:
 
     def cancel_order(self, *, market_index: int, index: int, nonce: int) -> SignedTx:
         """Sign a CancelOrder (type 15) for the order named by `index`."""
+        nonce = self._nonce(nonce)
         result = self._client.sign_cancel_order(market_index, index, nonce=nonce, api_key_index=self.api_key_index)
         return self._done(result, nonce)
 
@@ -158,6 +176,7 @@ class Signer:
         self, *, market_index: int, initial_margin_fraction: int, margin_mode: int, nonce: int
     ) -> SignedTx:
         """Sign an UpdateLeverage (type 20): `initial_margin_fraction = 10000 / leverage`."""
+        nonce = self._nonce(nonce)
         result = self._client.sign_update_leverage(
             market_index, initial_margin_fraction, margin_mode, nonce=nonce, api_key_index=self.api_key_index
         )

@@ -4,6 +4,11 @@ Messages: the server greets with `{"type": "connected"}`; a client subscribes wi
 `{"type": "subscribe", "channel": "order_book/0"}` (plus `"auth"` for account channels); pushes name the channel
 with a colon (`"order_book:0"`) and have types `subscribed/<channel kind>` then `update/<channel kind>`; a server
 `{"type": "ping"}` is answered `{"type": "pong"}`.
+
+Every frame goes through the decoding boundary (`decode`): a frame that is not a JSON object, or whose records
+are malformed, drops the connection (the reconnection resubscribes, and the account stream reconciles by REST);
+nothing a frame holds can end the stream's task. This module knows nothing of the venue: what it needs (auth
+tokens, where orders go, reconciliation) is passed in, so the venue imports the streams and not the reverse.
 """
 
 from __future__ import annotations
@@ -13,17 +18,16 @@ import contextlib
 import json
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aiohttp
 from loguru import logger
 
 from fundarb_core.clock import Clock
+from fundarb_core.errors import VenueError
 from fundarb_core.venues import BookLevel, OrderBook
-from fundarb_venue_lighter.wire import dec
-
-if TYPE_CHECKING:
-    from fundarb_venue_lighter.venue import LighterVenue
+from fundarb_venue_lighter.decode import parse_object, structure, structure_entries
+from fundarb_venue_lighter.records import Order, WsBook
 
 __all__ = ["AccountOrderStream", "BookTracker", "LighterSocket", "OrderBookStream"]
 
@@ -52,6 +56,7 @@ class LighterSocket:
         self.max_backoff = max_backoff
         self.connections = 0  # how many times a connection was greeted (tests and telemetry)
         self.connected = asyncio.Event()  # set while a greeted connection is up
+        self.venue = venue
         self.log = logger.bind(venue=venue)
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._task: asyncio.Task[None] | None = None
@@ -92,7 +97,7 @@ class LighterSocket:
                     async for frame in ws:
                         if frame.type is not aiohttp.WSMsgType.TEXT:
                             break
-                        message = json.loads(frame.data, parse_float=Decimal)
+                        message = parse_object(frame.data, endpoint="websocket", venue=self.venue)
                         kind = message.get("type")
                         if kind == "ping":
                             await ws.send_str('{"type":"pong"}')
@@ -103,8 +108,10 @@ class LighterSocket:
                             await self.on_connected()
                         else:
                             await self.on_message(message)
-            except (aiohttp.ClientError, ConnectionError, TimeoutError, ValueError) as error:
+            except (aiohttp.ClientError, OSError, TimeoutError, ValueError, EOFError) as error:
                 self.log.warning("websocket {} dropped: {}", self.url, type(error).__name__)
+            except VenueError as error:  # a malformed frame: start again from a fresh subscription
+                self.log.warning("websocket {} dropped after a malformed frame: {}", self.url, error)
             finally:
                 self._ws = None
                 self.connected.clear()
@@ -115,22 +122,37 @@ class LighterSocket:
 class AccountOrderStream:
     """The account's order channel (`account_all_orders/{account}`, authenticated), feeding the venue.
 
-    The auth token is replaced before it expires by subscribing again with a fresh one; after every (re)connection
-    the venue reconciles live orders by REST.
+    `token(force)` gives an auth token, `on_orders` takes the decoded orders, `reconcile` looks up live orders by
+    REST: after every (re)connection, and every `refresh_every` seconds, when the auth token is replaced by
+    subscribing again with a fresh one.
     """
 
-    def __init__(self, venue: LighterVenue) -> None:
+    def __init__(
+        self,
+        url: str,
+        clock: Clock,
+        *,
+        venue: str,
+        account_index: int,
+        token: Callable[[bool], Awaitable[str]],
+        on_orders: Callable[[list[Order]], Awaitable[None]],
+        reconcile: Callable[[], Awaitable[None]],
+        refresh_every: float,
+    ) -> None:
+        self.clock = clock
         self.venue = venue
-        self.channel = f"account_all_orders/{venue.config.account_index}"
+        self.channel = f"account_all_orders/{account_index}"
+        self.token = token
+        self.on_orders = on_orders
+        self.reconcile = reconcile
+        self.refresh_every = refresh_every
+        self.log = logger.bind(venue=venue)
         self.socket = LighterSocket(
-            venue.config.resolved_ws_url(),
-            venue.clock,
-            venue=venue.name,
-            on_message=self._on_message,
-            on_connected=self._on_connected,
+            url, clock, venue=venue, on_message=self._on_message, on_connected=self._on_connected
         )
         self._refresh: asyncio.Task[None] | None = None
         self.subscriptions = 0
+        self.skipped = 0  # malformed orders left out of updates (REST reconciliation covers them)
 
     def start(self) -> None:
         self.socket.start()
@@ -144,29 +166,39 @@ class AccountOrderStream:
         await self.socket.stop()
 
     async def _subscribe(self, *, force: bool = False) -> None:
-        token = await self.venue.auth_token(force=force)
+        token = await self.token(force)
         if await self.socket.send({"type": "subscribe", "channel": self.channel, "auth": token}):
             self.subscriptions += 1
 
     async def _on_connected(self) -> None:
         await self._subscribe()
-        await self.venue.reconcile()
+        await self.reconcile()
 
     async def _refresh_auth(self) -> None:
-        ttl = self.venue.config.auth_token_ttl.total_seconds()
         while True:
-            await self.venue.clock.sleep(ttl * 0.8)
-            await self.socket.send({"type": "unsubscribe", "channel": self.channel})
-            await self._subscribe(force=True)
-            await self.venue.reconcile()
+            await self.clock.sleep(self.refresh_every)
+            try:
+                await self.socket.send({"type": "unsubscribe", "channel": self.channel})
+                await self._subscribe(force=True)
+                await self.reconcile()
+            except VenueError as error:  # tried again at the next refresh; the socket stays up meanwhile
+                self.log.warning("account stream refresh failed: {}", error)
 
     async def _on_message(self, message: Json) -> None:
         kind = str(message.get("type", ""))
         if not kind.endswith("account_all_orders"):
             return
         orders = message.get("orders") or {}
-        flat = [o for group in orders.values() for o in group] if isinstance(orders, dict) else list(orders)
-        await self.venue.on_account_orders(flat)
+        if isinstance(orders, dict):
+            flat = [o for group in orders.values() if isinstance(group, list) for o in group]
+        else:
+            flat = orders if isinstance(orders, list) else []
+        skipped: list[Any] = []
+        decoded = structure_entries(flat, Order, endpoint=self.channel, venue=self.venue, skipped=skipped)
+        for error in skipped:
+            self.skipped += 1
+            self.log.warning("account stream: a malformed order was left out: {}", error)
+        await self.on_orders(decoded)
 
 
 class BookTracker:
@@ -178,29 +210,29 @@ class BookTracker:
         self.nonce: int | None = None
         self.gaps = 0
 
-    def snapshot(self, book: Json) -> None:
-        self.bids = {dec(level["price"]): dec(level["size"]) for level in book.get("bids", [])}
-        self.asks = {dec(level["price"]): dec(level["size"]) for level in book.get("asks", [])}
-        self.bids = {p: q for p, q in self.bids.items() if q > 0}
-        self.asks = {p: q for p, q in self.asks.items() if q > 0}
-        self.nonce = int(book["nonce"]) if "nonce" in book else None
+    def snapshot(self, book: WsBook) -> None:
+        self.bids = {level.price: level.size for level in book.bids if level.size > 0}
+        self.asks = {level.price: level.size for level in book.asks if level.size > 0}
+        self.nonce = book.nonce
 
-    def update(self, delta: Json) -> bool:
+    def update(self, delta: WsBook) -> bool:
         """Apply a delta; return False (and forget the book) on a nonce gap: the caller resubscribes."""
-        if self.nonce is None or int(delta.get("begin_nonce", -1)) != self.nonce:
+        if self.nonce is None or delta.begin_nonce != self.nonce or delta.nonce is None:
             self.gaps += 1
             self.nonce = None
             self.bids, self.asks = {}, {}
             return False
-        for side, levels in ((self.bids, delta.get("bids", [])), (self.asks, delta.get("asks", []))):
+        for side, levels in ((self.bids, delta.bids), (self.asks, delta.asks)):
             for level in levels:
-                price, size = dec(level["price"]), dec(level["size"])
-                if size == 0:
-                    side.pop(price, None)  # size "0" deletes the level
+                if level.size == 0:
+                    side.pop(level.price, None)  # size "0" deletes the level
                 else:
-                    side[price] = size
-        self.nonce = int(delta["nonce"])
+                    side[level.price] = level.size
+        self.nonce = delta.nonce
         return True
+
+    def crossed(self) -> bool:
+        return bool(self.bids and self.asks) and max(self.bids) >= min(self.asks)
 
     def book(self, symbol: str, at: Any, depth: int) -> OrderBook:
         bids = tuple(BookLevel(p, self.bids[p]) for p in sorted(self.bids, reverse=True)[:depth])
@@ -209,9 +241,10 @@ class BookTracker:
 
 
 class OrderBookStream:
-    """`order_book/{market}` as a queue of consistent `OrderBook`s; a nonce gap resubscribes for a new snapshot."""
+    """`order_book/{market}` as a queue of consistent `OrderBook`s; a nonce gap or a crossed book resubscribes."""
 
-    def __init__(self, venue: LighterVenue, symbol: str, market_id: int, depth: int) -> None:
+    def __init__(self, url: str, clock: Clock, *, venue: str, symbol: str, market_id: int, depth: int) -> None:
+        self.clock = clock
         self.venue = venue
         self.symbol = symbol
         self.channel = f"order_book/{market_id}"
@@ -220,11 +253,7 @@ class OrderBookStream:
         self.queue: asyncio.Queue[OrderBook] = asyncio.Queue()
         self.resubscribes = 0
         self.socket = LighterSocket(
-            venue.config.resolved_ws_url(),
-            venue.clock,
-            venue=venue.name,
-            on_message=self._on_message,
-            on_connected=self._on_connected,
+            url, clock, venue=venue, on_message=self._on_message, on_connected=self._on_connected
         )
 
     async def _on_connected(self) -> None:
@@ -232,18 +261,24 @@ class OrderBookStream:
         self.tracker.nonce = None  # a new connection starts from its snapshot
         await self.socket.send({"type": "subscribe", "channel": self.channel})
 
+    async def _resubscribe(self) -> None:
+        self.resubscribes += 1
+        self.tracker.nonce = None
+        await self.socket.send({"type": "unsubscribe", "channel": self.channel})
+        await self.socket.send({"type": "subscribe", "channel": self.channel})
+
     async def _on_message(self, message: Json) -> None:
         kind = str(message.get("type", ""))
-        book = message.get("order_book", message)
+        if kind not in ("subscribed/order_book", "update/order_book"):
+            return
+        book = structure(message.get("order_book", message), WsBook, endpoint=self.channel, venue=self.venue)
         if kind == "subscribed/order_book":
             self.tracker.snapshot(book)
-        elif kind == "update/order_book":
-            if not self.tracker.update(book):
-                self.resubscribes += 1
-                await self.socket.send({"type": "unsubscribe", "channel": self.channel})
-                await self.socket.send({"type": "subscribe", "channel": self.channel})
-                return
-        else:
+        elif not self.tracker.update(book):
+            await self._resubscribe()
+            return
+        if self.tracker.crossed():
+            await self._resubscribe()  # never yield a crossed book
             return
         if self.tracker.bids and self.tracker.asks:
-            self.queue.put_nowait(self.tracker.book(self.symbol, self.venue.clock.now(), self.depth))
+            self.queue.put_nowait(self.tracker.book(self.symbol, self.clock.now(), self.depth))

@@ -1,29 +1,35 @@
 """fundarb's own HTTP transport to Lighter: one aiohttp session, a rate limiter, and typed errors.
 
 The SDK's REST classes are not used by the adapter (they are the independent client in the tests): requests,
-timeouts, retries and the line between "nothing was done" and "sent, outcome unknown" are fundarb's.
+timeouts, retries and the line between "nothing was done" and "sent, outcome unknown" are fundarb's. Every body
+goes through the one decoding boundary (`decode`) into a typed record; nothing but a `VenueError` (or
+`InvalidNonce`, which the nonce manager handles) leaves this module.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
+import math
 from collections.abc import Mapping
-from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 from loguru import logger
 
 from fundarb_core.clock import Clock
 from fundarb_core.errors import AmbiguousOutcome, VenueError, VenueUnavailable
-from fundarb_venue_lighter.errors import error_from_answer
+from fundarb_venue_lighter.decode import MAX_BODY, parse_json, parse_object, structure
+from fundarb_venue_lighter.errors import MalformedReply, error_from_answer
 from fundarb_venue_lighter.nonces import InvalidNonce
 from fundarb_venue_lighter.signer import SignedTx
 
-__all__ = ["RateLimiter", "Transport"]
+__all__ = ["TRANSPORT_ERRORS", "RateLimiter", "Transport"]
 
 Json = dict[str, Any]
+T = TypeVar("T")
+# What a connection can fail with once a request is under way (aiohttp wraps most, not all, of these).
+TRANSPORT_ERRORS = (aiohttp.ClientError, TimeoutError, OSError, EOFError, ValueError)
+MAX_RETRY_AFTER = 3600.0  # seconds; a longer (or non-finite) Retry-After is ignored
 
 
 class RateLimiter:
@@ -52,9 +58,34 @@ class RateLimiter:
                 await self.clock.sleep(delay)
 
 
-def _loads(text: str) -> Any:
-    # Every number with a fraction becomes a Decimal: money never passes through float.
-    return json.loads(text, parse_float=Decimal)
+async def _read(resp: aiohttp.ClientResponse, endpoint: str, venue: str) -> bytes:
+    """Read a body, refusing one above `MAX_BODY` without reading it all."""
+    declared = resp.content_length
+    if declared is not None and declared > MAX_BODY:
+        raise MalformedReply(f"{endpoint}: the reply is larger than {MAX_BODY} bytes", venue=venue, endpoint=endpoint)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in resp.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise MalformedReply(
+                f"{endpoint}: the reply is larger than {MAX_BODY} bytes", venue=venue, endpoint=endpoint
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    try:
+        value = float(headers.get("Retry-After", ""))
+    except ValueError:
+        return None
+    return value if math.isfinite(value) and 0 <= value <= MAX_RETRY_AFTER else None
+
+
+def _code(body: Json) -> object:
+    """The body's `code` (200 when absent); any other type than int is returned as is, for the caller to refuse."""
+    return body.get("code", 200)
 
 
 class Transport:
@@ -80,26 +111,25 @@ class Transport:
             await self._session.close()
             self._session = None
 
-    def _failure(self, status: int, text: str, headers: Mapping[str, str], **context: Any) -> VenueError | InvalidNonce:
-        code: int | None = None
-        message = text[:300]
+    def _failure(
+        self, status: int, data: bytes, headers: Mapping[str, str], endpoint: str, **context: Any
+    ) -> VenueError | InvalidNonce:
+        code: object = None
+        message: object = ""
         try:
-            body = _loads(text)
-            if isinstance(body, dict):
-                code = int(body["code"]) if isinstance(body.get("code"), int) else None
-                message = str(body.get("message", message))
-        except ValueError:
-            pass
-        retry_after: float | None = None
-        if "Retry-After" in headers:
-            try:
-                retry_after = float(headers["Retry-After"])
-            except ValueError:
-                retry_after = None
-        return error_from_answer(status, code, message, venue=self.venue, retry_after=retry_after, **context)
+            body = parse_json(data, endpoint=endpoint, venue=self.venue, status=status)
+        except MalformedReply:
+            body = None
+        if isinstance(body, dict):
+            code, message = body.get("code"), body.get("message", "")
+        if not message:
+            message = f"HTTP {status} without a readable message"
+        return error_from_answer(status, code, message, venue=self.venue, retry_after=_retry_after(headers), **context)
 
-    async def get(self, path: str, params: Mapping[str, Any] | None = None, *, auth: str | None = None) -> Json:
-        """GET `/api/v1/{path}`; return the JSON body, or raise a typed error (nothing is changed by a GET)."""
+    async def get(
+        self, path: str, record: type[T], params: Mapping[str, Any] | None = None, *, auth: str | None = None
+    ) -> T:
+        """GET `/api/v1/{path}` and return its body as `record`, or raise a typed error (a GET changes nothing)."""
         await self.limiter.acquire()
         query = {
             k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in (params or {}).items() if v is not None
@@ -107,56 +137,70 @@ class Transport:
         headers = {"authorization": auth} if auth else {}
         try:
             async with self._client().get(f"{self.base_url}/api/v1/{path}", params=query, headers=headers) as resp:
-                text = await resp.text()
-                if resp.status != 200:
-                    error = self._failure(resp.status, text, resp.headers)
+                status, data = resp.status, await _read(resp, path, self.venue)
+                if status != 200:
+                    error = self._failure(status, data, resp.headers, path)
                     if isinstance(error, InvalidNonce):
-                        raise VenueUnavailable(str(error), venue=self.venue, status=resp.status)
+                        raise VenueUnavailable(str(error), venue=self.venue, status=status)
                     raise error
-        except (aiohttp.ClientError, TimeoutError) as error:
+        except TRANSPORT_ERRORS as error:
             raise VenueUnavailable(f"GET {path} failed: {type(error).__name__}", venue=self.venue) from None
-        body = _loads(text)
-        if not isinstance(body, dict):
-            raise VenueUnavailable(f"GET {path}: unexpected answer", venue=self.venue, status=200)
-        code = body.get("code", 200)
+        body = parse_object(data, endpoint=path, venue=self.venue, status=200)
+        code = _code(body)
+        if isinstance(code, bool) or not isinstance(code, int):
+            raise MalformedReply(f"{path}: code is not an integer ({code!r:.40})", venue=self.venue, endpoint=path)
         if code != 200:
-            failure = error_from_answer(400, int(code), str(body.get("message", "")), venue=self.venue)
+            failure = error_from_answer(400, code, body.get("message", ""), venue=self.venue)
             raise failure if isinstance(failure, VenueError) else VenueUnavailable(str(failure), venue=self.venue)
-        return body
+        return structure(body, record, endpoint=path, venue=self.venue)
 
     async def send_tx(self, tx: SignedTx, *, client_order_id: str | None = None, reduce_only: bool = False) -> Json:
         """POST `sendTx`; return the body. Raise `InvalidNonce` when the venue refuses the nonce.
 
-        A failure once the request may have been written (timeout, dropped connection, gateway error) is
-        `AmbiguousOutcome`: the transaction may have been executed. Failures before sending are
-        `VenueUnavailable`; refusals are `VenueRejected` with their reason.
+        Once the request may have been written, only a definite refusal (a 4xx, or a 200 whose body carries
+        Lighter's error code) is `VenueRejected`/`RateLimited`/`InvalidNonce`; everything else (timeout, dropped
+        connection, 5xx, a body that cannot be read) is `AmbiguousOutcome`: the transaction may have executed.
+        Failures before sending (no connection) are `VenueUnavailable`.
         """
         await self.limiter.acquire()
         form = {"tx_type": str(tx.tx_type), "tx_info": tx.info}
         self.log.info("sendTx type={} nonce={} client_order_id={}", tx.tx_type, tx.nonce, client_order_id)
+
+        def ambiguous(why: str, status: int | None = None) -> AmbiguousOutcome:
+            self.log.warning("sendTx nonce={} outcome unknown: {}", tx.nonce, why)
+            return AmbiguousOutcome(
+                f"sendTx sent, outcome unknown ({why})",
+                venue=self.venue,
+                status=status,
+                client_order_id=client_order_id,
+            )
+
         try:
             async with self._client().post(f"{self.base_url}/api/v1/sendTx", data=form) as resp:
-                text = await resp.text()
                 status, headers = resp.status, resp.headers
+                data = await _read(resp, "sendTx", self.venue)
         except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as error:
             raise VenueUnavailable(f"sendTx not sent: {type(error).__name__}", venue=self.venue) from None
-        except (aiohttp.ClientError, TimeoutError) as error:
-            self.log.warning("sendTx nonce={} outcome unknown: {}", tx.nonce, type(error).__name__)
-            raise AmbiguousOutcome(
-                f"sendTx sent, reply lost ({type(error).__name__})", venue=self.venue, client_order_id=client_order_id
-            ) from None
+        except MalformedReply as error:
+            raise ambiguous(error.message, status) from None
+        except TRANSPORT_ERRORS as error:
+            raise ambiguous(f"reply lost: {type(error).__name__}") from None
+        if status >= 500:
+            raise ambiguous(f"HTTP {status}", status)
         if status != 200:
-            if status >= 500 and status != 503:
-                raise AmbiguousOutcome(
-                    f"sendTx answered HTTP {status}", venue=self.venue, status=status, client_order_id=client_order_id
-                )
-            refusal = self._failure(status, text, headers, reduce_only=reduce_only)
+            refusal = self._failure(status, data, headers, "sendTx", reduce_only=reduce_only)
             self.log.info("sendTx nonce={} refused: {}", tx.nonce, refusal)
             raise refusal
-        body = _loads(text)
-        if not isinstance(body, dict) or body.get("code", 200) != 200:
-            code = body.get("code") if isinstance(body, dict) else None
-            message = str(body.get("message", "")) if isinstance(body, dict) else text[:300]
-            raise error_from_answer(400, code, message, venue=self.venue, reduce_only=reduce_only)
-        self.log.info("sendTx nonce={} accepted tx_hash={}", tx.nonce, body.get("tx_hash"))
+        try:
+            body = parse_object(data, endpoint="sendTx", venue=self.venue, status=status)
+        except MalformedReply as error:
+            raise ambiguous(error.message, status) from None
+        code = _code(body)
+        if isinstance(code, bool) or not isinstance(code, int):
+            raise ambiguous(f"code is not an integer ({code!r:.40})", status)
+        if code != 200:
+            refusal = error_from_answer(400, code, body.get("message", ""), venue=self.venue, reduce_only=reduce_only)
+            self.log.info("sendTx nonce={} refused: {}", tx.nonce, refusal)
+            raise refusal
+        self.log.info("sendTx nonce={} accepted tx_hash={!r:.80}", tx.nonce, body.get("tx_hash"))
         return body

@@ -3,27 +3,37 @@
 Orders are CreateOrder transactions signed by the SDK's native signer with a nonce fundarb chooses (see
 `nonces`), sent by fundarb's own transport. `sendTx` returns no order id: every order is found again by its
 deterministic client order index (see `client_ids`) among the account's active and inactive orders.
+
+Every reply is decoded into a typed record at one boundary (`decode`, `records`); a malformed one is a
+`MalformedReply` naming the endpoint and field. An order is tracked from the moment it is sent: once `sendTx` may
+have reached the venue, any failure to find it again is `AmbiguousOutcome`, and `reconcile()` keeps looking it up
+by client order id. The SDK's synchronous calls (signing, its key check) run in a worker thread.
 """
 
 from __future__ import annotations
 
 import asyncio
-import math
 from collections.abc import AsyncIterator, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from loguru import logger
 
-from fundarb_core.errors import AmbiguousOutcome, RateLimited, VenueRejected, VenueUnavailable
-from fundarb_core.model import OrderStatus, RejectReason, Side, TimeInForce
+from fundarb_core.errors import (
+    ConfigError,
+    RateLimited,
+    VenueRejected,
+    VenueUnavailable,
+)
+from fundarb_core.model import RejectReason
 from fundarb_core.secrets import Secret
 from fundarb_core.venues import (
     BBO,
     Balance,
     BookLevel,
     Capabilities,
+    FundingHistoryEntry,
     FundingPayment,
     FundingRate,
     Instrument,
@@ -31,45 +41,67 @@ from fundarb_core.venues import (
     OrderBook,
     OrderState,
     PositionSnapshot,
-    Rounding,
+    PriceCandle,
     SymbolMap,
     VenueContext,
 )
-from fundarb_venue_lighter import signer as tx
+from fundarb_venue_lighter import account as acct
+from fundarb_venue_lighter import history
 from fundarb_venue_lighter.client_ids import ClientIndexMap
-from fundarb_venue_lighter.config import LighterConfig
+from fundarb_venue_lighter.config import LighterConfig, api_key_problem
+from fundarb_venue_lighter.decode import structure_entries
+from fundarb_venue_lighter.errors import MalformedReply
 from fundarb_venue_lighter.funding import hourly_from_funding_rates, next_funding_time
 from fundarb_venue_lighter.nonces import NonceManager
-from fundarb_venue_lighter.scaling import scale_base_amount, scale_price
-from fundarb_venue_lighter.signer import Signer
-from fundarb_venue_lighter.streams import AccountOrderStream, OrderBookStream
-from fundarb_venue_lighter.transport import Json, Transport
-from fundarb_venue_lighter.wire import (
-    MARGIN_FRACTION_SCALE,
-    Market,
-    dec,
-    instrument_from_detail,
-    order_from_wire,
-    parse_time,
+from fundarb_venue_lighter.orders import OrderDesk, _Sent
+from fundarb_venue_lighter.records import (
+    Account,
+    AccountReply,
+    BookOrder,
+    BookOrdersReply,
+    FundingRateEntry,
+    FundingRatesReply,
+    Listing,
+    ListingsReply,
+    MarketDetail,
+    MarketDetailsReply,
+    NonceReply,
+    PositionFundingReply,
 )
+from fundarb_venue_lighter.signer import Signer, import_lighter
+from fundarb_venue_lighter.streams import AccountOrderStream, OrderBookStream
+from fundarb_venue_lighter.transport import Transport
+from fundarb_venue_lighter.wire import MARGIN_FRACTION_SCALE, Market, instrument_from_detail
 
 __all__ = ["LighterVenue"]
 
 ZERO = Decimal(0)
 INSTRUMENT_TTL = 300.0  # seconds an instrument listing is reused
 BOOK_ORDERS = 250  # orderBookOrders' maximum
+FUNDING_PAGE = 100  # positionFunding's maximum `limit` (lighter-sdk 1.1.8: 1..100)
+FUNDING_PAGES = 20  # at most 2000 settlements per call
 
 
-class LighterVenue:
-    """A Lighter account as a fundarb venue."""
+class LighterVenue(OrderDesk):
+    """A Lighter account as a fundarb venue (its order methods are in `orders.OrderDesk`)."""
 
     kind = "lighter"
 
     def __init__(self, name: str, config: LighterConfig, context: VenueContext) -> None:
+        problem = api_key_problem(config.api_private_key)
+        if problem is not None:
+            raise ConfigError([f"venues.{name}.api_private_key: {problem}"])
         self.name = name
         self.config = config
         self.clock = context.clock
-        self.capabilities = Capabilities(order_stream=True, bbo_stream=False, liquidation_stream=False)
+        self.capabilities = Capabilities(
+            order_stream=True,
+            bbo_stream=False,
+            liquidation_stream=False,
+            bulk_snapshots=True,
+            funding_history=True,
+            price_history=True,
+        )
         self.transport = Transport(
             config.base_url,
             venue=name,
@@ -83,6 +115,7 @@ class LighterVenue:
         self.log = logger.bind(venue=name)
         self._signer: Signer | None = None
         self._signer_lock = asyncio.Lock()
+        self._credentials_checked = False
         self._instruments: dict[str, Instrument] = {}
         self._markets: dict[str, Market] = {}
         self._by_market_id: dict[int, str] = {}
@@ -90,6 +123,7 @@ class LighterVenue:
         self._loaded_at: float | None = None
         self._auth: tuple[Secret, float] | None = None
         self._orders: dict[str, OrderState] = {}  # last state seen per client order id
+        self._sent: dict[str, _Sent] = {}  # every order sent, from the moment it is sent
         self._subscribers: list[asyncio.Queue[OrderState]] = []
         self._stream: AccountOrderStream | None = None
 
@@ -101,6 +135,7 @@ class LighterVenue:
     async def _signer_ready(self) -> Signer:
         async with self._signer_lock:
             if self._signer is None:
+                await asyncio.to_thread(import_lighter)  # the SDK's import is slow (and loads a native library)
                 self._signer = await Signer.open(
                     self.config.base_url,
                     self.config.account_index,
@@ -111,9 +146,13 @@ class LighterVenue:
                 )
             return self._signer
 
+    async def _get(self, path: str, record: type[Any], params: dict[str, Any] | None = None) -> Any:
+        return await self.transport.get(path, record, params)
+
     async def _fetch_nonce(self, key: int) -> int:
-        body = await self.transport.get("nextNonce", {"account_index": self.config.account_index, "api_key_index": key})
-        return int(body["nonce"])
+        params = {"account_index": self.config.account_index, "api_key_index": key}
+        reply: NonceReply = await self.transport.get("nextNonce", NonceReply, params)
+        return reply.nonce  # validated: an integer in [0, 2^48) (a -1 would make the SDK fetch one itself)
 
     async def auth_token(self, *, force: bool = False) -> str:
         """A current auth token, made anew when less than a fifth of its lifetime is left (or when forced)."""
@@ -121,9 +160,32 @@ class LighterVenue:
         now = self.clock.monotonic()
         if force or self._auth is None or self._auth[1] - now < ttl / 5:
             signer = await self._signer_ready()
-            token = signer.auth_token(int(self.clock.now().timestamp()), int(ttl))
+            token = await asyncio.to_thread(signer.auth_token, int(self.clock.now().timestamp()), int(ttl))
             self._auth = (Secret(token), now + ttl)  # a Secret: log sinks mask it wherever it appears
         return self._auth[0].reveal()
+
+    async def verify_credentials(self) -> None:
+        """Check once that the API key is the one Lighter has registered for the account (one authenticated read).
+
+        A refused key is `VenueRejected(reason=AUTHENTICATION)`, naming the venue and never the key.
+        """
+        if self._credentials_checked:
+            return
+        signer = await self._signer_ready()
+        try:
+            error = await asyncio.wait_for(asyncio.to_thread(signer.check), self.config.timeout.total_seconds())
+        except TimeoutError:
+            raise VenueUnavailable("the API key check timed out", venue=self.name) from None
+        if error is not None:
+            if "failed to get" in error.lower():  # the signer could not reach the venue
+                raise VenueUnavailable("the API key check could not reach Lighter", venue=self.name)
+            raise VenueRejected(
+                f"API key {self.config.api_key_index} of account {self.config.account_index} is not the key "
+                f"registered on Lighter (check api_private_key, api_key_index and account_index)",
+                venue=self.name,
+                reason=RejectReason.AUTHENTICATION,
+            )
+        self._credentials_checked = True
 
     def _market(self, symbol: str) -> tuple[Instrument, Market]:
         self._symbols.to_venue(symbol)  # VenueRejected(UNKNOWN_SYMBOL)
@@ -134,13 +196,9 @@ class LighterVenue:
             await self.load_instruments()
         return self._market(symbol)
 
-    def _publish(self, state: OrderState) -> None:
-        previous = self._orders.get(state.client_order_id)
-        self._orders[state.client_order_id] = state
-        if previous == state:
-            return
-        for queue in self._subscribers:
-            queue.put_nowait(state)
+    async def _known_all(self) -> None:
+        if self._loaded_at is None:
+            await self.load_instruments()
 
     # -- instruments and market data ---------------------------------------------------------------------------
 
@@ -148,15 +206,15 @@ class LighterVenue:
         now = self.clock.monotonic()
         if self._loaded_at is not None and now - self._loaded_at < INSTRUMENT_TTL:
             return dict(self._instruments)
-        books, details = await self._startup(lambda: self._get_listing())
-        fees = {int(b["market_id"]): b for b in books}
+        listings, details = await self._startup(self._get_listing)
+        by_id = {listing.market_id: listing for listing in listings}
         instruments: dict[str, Instrument] = {}
         markets: dict[str, Market] = {}
         for detail in details:
-            listing = fees.get(int(detail["market_id"]))
-            if listing is None or listing.get("status") != "active" or listing.get("market_type", "perp") != "perp":
+            listing = by_id.get(detail.market_id)
+            if listing is None or listing.status != "active" or listing.market_type != "perp":
                 continue
-            if self.config.symbols is not None and detail["symbol"] not in self.config.symbols:
+            if self.config.symbols is not None and detail.symbol not in self.config.symbols:
                 continue
             instrument, market = instrument_from_detail(detail, listing)
             instruments[instrument.symbol], markets[instrument.symbol] = instrument, market
@@ -166,10 +224,21 @@ class LighterVenue:
         self._loaded_at = now
         return dict(instruments)
 
-    async def _get_listing(self) -> tuple[list[Json], list[Json]]:
-        books = await self.transport.get("orderBooks")
-        details = await self.transport.get("orderBookDetails")
-        return list(books["order_books"]), list(details["order_book_details"])
+    async def _get_listing(self) -> tuple[list[Listing], list[MarketDetail]]:
+        books: ListingsReply = await self._get("orderBooks", ListingsReply)
+        listings = self._entries(books.order_books, Listing, "orderBooks")
+        return listings, await self._details()
+
+    def _entries(self, values: list[Any], record: type[Any], endpoint: str) -> list[Any]:
+        """Decode a listing entry by entry (a malformed market is skipped, with a warning); ids must be unique."""
+        skipped: list[MalformedReply] = []
+        entries = structure_entries(values, record, endpoint=endpoint, venue=self.name, skipped=skipped)
+        for error in skipped:
+            self.log.warning("{}: a malformed market was skipped: {}", endpoint, error)
+        ids = [e.market_id for e in entries]
+        if len(ids) != len(set(ids)):
+            raise MalformedReply(f"{endpoint}: two entries name one market_id", venue=self.name, endpoint=endpoint)
+        return entries
 
     async def _startup(self, call: Any) -> Any:
         """Run `call` and retry with backoff while the venue is unavailable (maintenance, 503) at start-up."""
@@ -187,47 +256,66 @@ class LighterVenue:
                 delay = min(delay * 2, 60.0)
         raise AssertionError("unreachable")
 
-    async def _details(self, market_id: int | None = None) -> list[Json]:
-        body = await self.transport.get("orderBookDetails", {"market_id": market_id})
-        return list(body["order_book_details"])
+    async def _details(self, market_id: int | None = None) -> list[MarketDetail]:
+        reply: MarketDetailsReply = await self._get("orderBookDetails", MarketDetailsReply, {"market_id": market_id})
+        details: list[MarketDetail] = self._entries(reply.order_book_details, MarketDetail, "orderBookDetails")
+        symbols = [d.symbol for d in details]
+        if len(symbols) != len(set(symbols)):
+            raise MalformedReply("orderBookDetails: two markets share a symbol", venue=self.name, endpoint="details")
+        return details
+
+    async def _marks(self, market_id: int | None = None) -> dict[int, MarketDetail]:
+        details = {d.market_id: d for d in await self._details(market_id)}
+        if market_id is not None and market_id not in details:
+            raise MalformedReply(
+                f"orderBookDetails: market {market_id} is missing", venue=self.name, endpoint="orderBookDetails"
+            )
+        return details
 
     async def fetch_funding_rates(self, symbols: Sequence[str] | None = None) -> Mapping[str, FundingRate]:
         await self._known_all()
         wanted = list(symbols) if symbols is not None else sorted(self._instruments)
         for symbol in wanted:
             self._market(symbol)
-        rates = await self.transport.get("funding-rates")
-        details = {int(d["market_id"]): d for d in await self._details()}
+        reply: FundingRatesReply = await self._get("funding-rates", FundingRatesReply)
+        entries: list[FundingRateEntry] = [
+            e
+            for e in structure_entries(reply.funding_rates, FundingRateEntry, endpoint="funding-rates", venue=self.name)
+            if e.exchange == "lighter"
+        ]
+        if len({e.market_id for e in entries}) != len(entries):
+            raise MalformedReply("funding-rates: two Lighter rates for one market", venue=self.name, endpoint="fr")
+        details = await self._marks()
         now = self.clock.now()
         out: dict[str, FundingRate] = {}
-        for entry in rates["funding_rates"]:
-            if entry.get("exchange") != "lighter":
+        for entry in entries:
+            symbol = self._by_market_id.get(entry.market_id)
+            if symbol is None or symbol not in wanted or entry.market_id not in details:
                 continue
-            found = self._by_market_id.get(int(entry["market_id"]))
-            if found is None or found not in wanted or int(entry["market_id"]) not in details:
-                continue
-            symbol = found
-            detail = details[int(entry["market_id"])]
+            detail = details[entry.market_id]
             out[symbol] = FundingRate(
                 symbol=symbol,
-                rate=hourly_from_funding_rates(dec(entry["rate"])),
+                rate=hourly_from_funding_rates(entry.rate),
                 interval=self._instruments[symbol].funding_interval,
                 next_funding_time=next_funding_time(now),
-                mark_price=dec(detail["mark_price"]),
-                index_price=dec(detail["index_price"]),
+                mark_price=detail.mark_price,
+                index_price=detail.index_price,
             )
         return out
 
-    async def _known_all(self) -> None:
-        if self._loaded_at is None:
-            await self.load_instruments()
-
     async def fetch_order_book(self, symbol: str, depth: int = 10) -> OrderBook:
         _instrument, market = await self._known(symbol)
-        body = await self.transport.get("orderBookOrders", {"market_id": market.market_id, "limit": BOOK_ORDERS})
-        bids = _levels(body["bids"], descending=True)[:depth]
-        asks = _levels(body["asks"], descending=False)[:depth]
-        return OrderBook(symbol=symbol, bids=tuple(bids), asks=tuple(asks), at=self.clock.now())
+        params = {"market_id": market.market_id, "limit": BOOK_ORDERS}
+        body: BookOrdersReply = await self._get("orderBookOrders", BookOrdersReply, params)
+        bids = _levels(body.bids, descending=True)
+        asks = _levels(body.asks, descending=False)
+        if bids and asks and bids[0].price >= asks[0].price:
+            raise MalformedReply(
+                f"orderBookOrders: the {symbol} book is crossed (bid {bids[0].price} >= ask {asks[0].price})",
+                venue=self.name,
+                endpoint="orderBookOrders",
+            )
+        return OrderBook(symbol=symbol, bids=tuple(bids[:depth]), asks=tuple(asks[:depth]), at=self.clock.now())
 
     async def fetch_bbo_prices(self, symbol: str) -> BBO:
         book = await self.fetch_order_book(symbol, depth=1)
@@ -236,323 +324,108 @@ class LighterVenue:
         bid, ask = book.bids[0], book.asks[0]
         return BBO(symbol, bid.price, ask.price, bid.quantity, ask.quantity, book.at)
 
-    # -- orders ------------------------------------------------------------------------------------------------
+    # -- history -----------------------------------------------------------------------------------------------
 
-    async def place_limit_order(
-        self,
-        symbol: str,
-        side: Side,
-        quantity: Decimal,
-        price: Decimal,
-        *,
-        client_order_id: str,
-        time_in_force: TimeInForce = TimeInForce.GTC,
-        reduce_only: bool = False,
-    ) -> OrderState:
-        instrument, market = await self._known(symbol)
-        reason = instrument.check_order(quantity, price, reduce_only=reduce_only)
-        if reason is not None:
-            raise VenueRejected(f"{symbol} {quantity} @ {price}: {reason}", venue=self.name, reason=reason)
-        if time_in_force is TimeInForce.IOC:
-            tif, expiry = tx.IOC, 0  # IOC requires expiry 0
-        else:
-            # GTT and post-only require a non-zero expiry (ms): the configured time to live.
-            tif = tx.POST_ONLY if time_in_force is TimeInForce.POST_ONLY else tx.GTT
-            expiry = int((self.clock.now() + self.config.order_ttl).timestamp() * 1000)
-        return await self._submit_order(
-            symbol, market, side, quantity, price, client_order_id, tx.LIMIT, tif, expiry, reduce_only
-        )
-
-    async def place_market_order(
-        self,
-        symbol: str,
-        side: Side,
-        quantity: Decimal,
-        *,
-        worst_price: Decimal,
-        client_order_id: str,
-        reduce_only: bool = False,
-    ) -> OrderState:
-        instrument, market = await self._known(symbol)
-        # The order's price is the worst acceptable one: round it towards the better side, never beyond the cap.
-        cap = instrument.round_price(worst_price, Rounding.DOWN if side is Side.BUY else Rounding.UP)
-        reason = instrument.check_order(quantity, None)
-        if reason is not None:
-            raise VenueRejected(f"{symbol} {quantity}: {reason}", venue=self.name, reason=reason)
-        return await self._submit_order(
-            symbol, market, side, quantity, cap, client_order_id, tx.MARKET, tx.IOC, 0, reduce_only
-        )
-
-    async def _submit_order(
-        self,
-        symbol: str,
-        market: Market,
-        side: Side,
-        quantity: Decimal,
-        price: Decimal,
-        client_order_id: str,
-        order_type: int,
-        tif: int,
-        expiry: int,
-        reduce_only: bool,
-    ) -> OrderState:
-        known = self._orders.get(client_order_id)
-        if known is not None and known.final:
-            # [?] Lighter refuses a known client order index (21728); whether it still does once the order is
-            # finished is not documented. A finished order's id is refused here, so it can never trade twice.
-            raise VenueRejected(
-                f"client order id {client_order_id} was already used ({known.status})",
-                venue=self.name,
-                reason=RejectReason.DUPLICATE_CLIENT_ORDER_ID,
-            )
-        base_amount = scale_base_amount(quantity, market.size_decimals, venue=self.name)
-        price_units = scale_price(price, market.price_decimals, venue=self.name)
-        index = self.ids.index(client_order_id)
-        signer = await self._signer_ready()
-
-        async def attempt(nonce: int) -> Json:
-            signed = signer.create_order(
-                market_index=market.market_id,
-                client_order_index=index,
-                base_amount=base_amount,
-                price=price_units,
-                is_ask=side is Side.SELL,
-                order_type=order_type,
-                time_in_force=tif,
-                reduce_only=reduce_only,
-                order_expiry=expiry,
-                nonce=nonce,
-            )
-            return await self.transport.send_tx(signed, client_order_id=client_order_id, reduce_only=reduce_only)
-
-        await self.nonces.submit(signer.api_key_index, attempt)
-        state = await self._await_visible(symbol, client_order_id)
-        if state.status is OrderStatus.REJECTED and state.reject_reason is not None:
-            raise VenueRejected(
-                f"order {client_order_id} was cancelled by the venue: {state.reject_reason}",
-                venue=self.name,
-                reason=state.reject_reason,
-            )
-        return state
-
-    async def _await_visible(self, symbol: str, client_order_id: str) -> OrderState:
-        """Poll until an accepted order shows among the account's orders (Lighter matches with a delay)."""
-        deadline = self.clock.monotonic() + self.config.ack_timeout.total_seconds()
-        delay = 0.05
-        while True:
-            state = await self.get_order(symbol, client_order_id)
-            if state is not None:
-                return state
-            if self.clock.monotonic() >= deadline:
-                raise AmbiguousOutcome(
-                    f"order {client_order_id} was accepted but is not visible yet",
-                    venue=self.name,
-                    client_order_id=client_order_id,
-                )
-            await self.clock.sleep(delay)
-            delay = min(delay * 2, 0.5)
-
-    async def get_order(self, symbol: str, client_order_id: str) -> OrderState | None:
+    async def fetch_funding_history(self, symbol: str, start: datetime, end: datetime) -> Sequence[FundingHistoryEntry]:
+        """Every hourly rate settled at `start <= at < end`, oldest first (see `history` for units and pages)."""
         _instrument, market = await self._known(symbol)
-        known = self._orders.get(client_order_id)
-        if known is not None and known.final:
-            return known  # a finished order never changes
-        index = self.ids.peek(client_order_id)
-        found = await self._find_order(market, index)
-        if found is None:
-            return None
-        state = order_from_wire(found, client_order_id=client_order_id, symbol=symbol, market=market)
-        self._publish(state)
-        return state
-
-    async def _find_order(self, market: Market, index: int) -> Json | None:
-        auth = await self.auth_token()
-        account = self.config.account_index
-        active = await self.transport.get(
-            "accountActiveOrders", {"account_index": account, "market_id": market.market_id}, auth=auth
+        return await history.fundings(
+            self._get, symbol=symbol, market_id=market.market_id, start=start, end=end, venue=self.name
         )
-        for order in active["orders"]:
-            if int(order["client_order_index"]) == index:
-                return dict(order)
-        cursor: str | None = None
-        for _ in range(self.config.inactive_order_pages):
-            page = await self.transport.get(
-                "accountInactiveOrders",
-                {"account_index": account, "market_id": market.market_id, "limit": 100, "cursor": cursor},
-                auth=auth,
-            )
-            for order in page["orders"]:
-                if int(order["client_order_index"]) == index:
-                    return dict(order)
-            cursor = page.get("next_cursor")
-            if not cursor or not page["orders"]:
-                break
-        return None
 
-    async def cancel_order(self, symbol: str, client_order_id: str) -> OrderState:
+    async def fetch_price_candles(
+        self, symbol: str, resolution: timedelta, start: datetime, end: datetime
+    ) -> Sequence[PriceCandle]:
+        """Mark-price candles opening at `start <= at < end`, oldest first (see `history`)."""
         _instrument, market = await self._known(symbol)
-        state = await self.get_order(symbol, client_order_id)
-        if state is None:
-            raise VenueRejected(
-                f"no order with client id {client_order_id}", venue=self.name, reason=RejectReason.UNKNOWN_ORDER
-            )
-        if state.final:
-            return state
-        signer = await self._signer_ready()
-        # [?] The cancel's `Index` is the client order index per the docs; order indexes are issued from 2^48 up,
-        # so a client index can never name another order. If the venue reads it as an order index it answers
-        # "invalid order index" (21700) and the cancel is sent again with the order index.
-        for index in (self.ids.peek(client_order_id), int(state.venue_order_id or 0)):
-
-            async def attempt(nonce: int, index: int = index) -> Json:
-                signed = signer.cancel_order(market_index=market.market_id, index=index, nonce=nonce)
-                return await self.transport.send_tx(signed, client_order_id=client_order_id)
-
-            try:
-                await self.nonces.submit(signer.api_key_index, attempt)
-                break
-            except VenueRejected as error:
-                if error.reason is not RejectReason.UNKNOWN_ORDER or not state.venue_order_id:
-                    raise
-        deadline = self.clock.monotonic() + self.config.ack_timeout.total_seconds()
-        while True:
-            after = await self.get_order(symbol, client_order_id)
-            if after is not None and after.final:
-                return after
-            if self.clock.monotonic() >= deadline:
-                raise AmbiguousOutcome(
-                    f"cancel of {client_order_id} was accepted but the order is still live",
-                    venue=self.name,
-                    client_order_id=client_order_id,
-                )
-            await self.clock.sleep(0.05)
+        return await history.candles(
+            self._get,
+            symbol=symbol,
+            market_id=market.market_id,
+            resolution=resolution,
+            start=start,
+            end=end,
+            venue=self.name,
+        )
 
     # -- account -----------------------------------------------------------------------------------------------
 
-    async def _account(self) -> Json:
-        body = await self.transport.get("account", {"by": "index", "value": self.config.account_index})
-        accounts = body["accounts"]
-        if not accounts:
+    async def _account(self) -> Account:
+        params = {"by": "index", "value": self.config.account_index}
+        body: AccountReply = await self._get("account", AccountReply, params)
+        if not body.accounts:
             raise VenueRejected(
                 f"account {self.config.account_index} not found", venue=self.name, reason=RejectReason.AUTHENTICATION
             )
-        return dict(accounts[0])
+        if len(body.accounts) > 1:
+            raise MalformedReply("account: more than one account for one index", venue=self.name, endpoint="account")
+        return body.accounts[0]
 
     async def get_position_snapshot(self, symbol: str) -> PositionSnapshot:
-        _instrument, market = await self._known(symbol)
+        instrument, market = await self._known(symbol)
         account = await self._account()
-        detail = (await self._details(market.market_id))[0]
-        mark = dec(detail["mark_price"])
-        now = self.clock.now()
-        for position in account["positions"]:
-            if int(position["market_id"]) != market.market_id:
-                continue
-            size = dec(position["position"])
-            if size == 0:
-                break
-            quantity = size * int(position["sign"])  # `position` is the absolute size; `sign` 1 long, -1 short
-            # [?] `initial_margin_fraction` on positions reads as percent ("5.00" = 5 %, 20x).
-            imf = dec(position["initial_margin_fraction"]) / 100
-            isolated = int(position.get("margin_mode", 0)) == 1
-            margin = dec(position["allocated_margin"]) if isolated else abs(quantity) * mark * imf
-            liquidation = dec(position["liquidation_price"])
-            paid = position.get("total_funding_paid_out")
-            return PositionSnapshot(
-                symbol=symbol,
-                quantity=quantity,
-                entry_price=dec(position["avg_entry_price"]),
-                mark_price=mark,
-                unrealized_pnl=dec(position["unrealized_pnl"]),
-                # [?] "paid out" read as paid by the account: accrued (received) is its negation.
-                funding_accrued=-dec(paid) if paid not in (None, "") else ZERO,
-                margin=margin,
-                leverage=(1 / imf).normalize() if imf > 0 else ZERO,
-                liquidation_price=liquidation if liquidation > 0 else None,
-                at=now,
-            )
-        return PositionSnapshot(symbol, ZERO, None, mark, ZERO, ZERO, ZERO, ZERO, None, now)
-
-    async def fetch_balance(self) -> Balance:
-        account = await self._account()
-        collateral = dec(account["collateral"])
-        total = dec(account["total_asset_value"])
-        available = dec(account["available_balance"])
-        return Balance(
-            asset="USDC",
-            wallet=collateral,
-            available=available,
-            margin_used=max(ZERO, total - available),
-            unrealized_pnl=total - collateral,
-            at=self.clock.now(),
+        mark = (await self._marks(market.market_id))[market.market_id].mark_price
+        position = next((p for p in account.positions if p.market_id == market.market_id), None)
+        return acct.snapshot(
+            position, instrument, mark, self.clock.now(), default_imf=_default_imf(market), venue=self.name
         )
 
+    async def get_position_snapshots(self, symbols: Sequence[str]) -> Mapping[str, PositionSnapshot]:
+        """Every position in `symbols` from two requests whatever their number: the account and every mark."""
+        await self._known_all()
+        markets = {symbol: self._market(symbol) for symbol in symbols}
+        account = await self._account()
+        marks = await self._marks()
+        positions = {p.market_id: p for p in account.positions}
+        now = self.clock.now()
+        out: dict[str, PositionSnapshot] = {}
+        for symbol, (instrument, market) in markets.items():
+            detail = marks.get(market.market_id)
+            if detail is None:
+                raise MalformedReply(
+                    f"orderBookDetails: market {market.market_id} is missing", venue=self.name, endpoint="details"
+                )
+            position = positions.get(market.market_id)
+            out[symbol] = acct.snapshot(
+                position, instrument, detail.mark_price, now, default_imf=_default_imf(market), venue=self.name
+            )
+        return out
+
+    async def fetch_balance(self) -> Balance:
+        """The USDC balance; the first call also checks the credentials (the core's start-up check relies on it)."""
+        await self.verify_credentials()
+        return acct.balance(await self._account(), self.clock.now(), venue=self.name)
+
     async def fetch_funding_payments(self, symbol: str | None, since: datetime) -> Sequence[FundingPayment]:
+        """Settlements at or after `since`, from `positionFunding`.
+
+        Parameters as lighter-sdk 1.1.8's `AccountApi.position_funding` sends them: `account_index`, `limit`
+        (1..100), `market_ids` (comma-separated), `start_timestamp` (unix seconds, like the replies' `timestamp`:
+        [?] the SDK does not state the unit), `cursor`. Rows before `since` are dropped here too, so a venue that
+        ignored `start_timestamp` (or read it in another unit) would cost pages, never wrong payments.
+        """
         await self._known_all()
         markets = [self._market(symbol)[1]] if symbol is not None else list(self._markets.values())
         auth = await self.auth_token()
         params: dict[str, Any] = {
             "account_index": self.config.account_index,
-            "limit": 100,
+            "limit": FUNDING_PAGE,
             "start_timestamp": int(since.timestamp()),
             "market_ids": ",".join(str(m.market_id) for m in markets),
         }
-        payments: list[FundingPayment] = []
-        for _ in range(20):  # at most 2000 settlements per call
-            page = await self.transport.get("positionFunding", params, auth=auth)
-            for entry in page["position_fundings"]:
-                at = parse_time(entry["timestamp"])
-                sym = self._by_market_id.get(int(entry["market_id"]))
-                if sym is None or at < since:
-                    continue
-                payments.append(_payment(entry, sym, at))
-            cursor = page.get("next_cursor")
-            if not cursor or not page["position_fundings"]:
-                break
-            params["cursor"] = cursor
-        payments.sort(key=lambda p: (p.at, p.payment_id))
-        return payments
-
-    async def set_leverage(self, symbol: str, leverage: Decimal) -> Decimal:
-        instrument, market = await self._known(symbol)
-        if leverage < 1:
-            raise VenueRejected(f"leverage {leverage} is below 1", venue=self.name, reason=RejectReason.LEVERAGE)
-        applied = min(leverage, instrument.max_leverage)
-        # InitialMarginFraction = 10000 / leverage, rounded up (never more leverage than asked).
-        fraction = max(market.min_initial_margin_fraction, math.ceil(MARGIN_FRACTION_SCALE / applied))
-        mode = 1 if self.config.margin_mode == "isolated" else 0
-        signer = await self._signer_ready()
-
-        async def attempt(nonce: int) -> Json:
-            signed = signer.update_leverage(
-                market_index=market.market_id, initial_margin_fraction=fraction, margin_mode=mode, nonce=nonce
+        entries = []
+        for _ in range(FUNDING_PAGES):
+            page: PositionFundingReply = await self.transport.get(
+                "positionFunding", PositionFundingReply, params, auth=auth
             )
-            return await self.transport.send_tx(signed)
-
-        await self.nonces.submit(signer.api_key_index, attempt)
-        return MARGIN_FRACTION_SCALE / Decimal(fraction)
+            entries.extend(page.position_fundings)
+            if not page.next_cursor or not page.position_fundings:
+                break
+            params["cursor"] = page.next_cursor
+        symbols = {m.market_id: m.symbol for m in markets}
+        return acct.payments(entries, symbols, since, venue=self.name)
 
     # -- streams -----------------------------------------------------------------------------------------------
-
-    async def order_updates(self) -> AsyncIterator[OrderState]:
-        """Stream order changes: the account's order channel, plus every state this venue sees by REST.
-
-        The queue is registered before anything is awaited, so an order placed right after the first `anext` is
-        reported even if the websocket subscription is not live yet. After each (re)connection, the orders known
-        to be live are looked up by REST, so nothing that happened while disconnected is missed.
-        """
-        queue: asyncio.Queue[OrderState] = asyncio.Queue()
-        self._subscribers.append(queue)
-        try:
-            if self._stream is None:
-                self._stream = AccountOrderStream(self)
-                self._stream.start()
-            while True:
-                yield await queue.get()
-        finally:
-            self._subscribers.remove(queue)
-            if not self._subscribers and self._stream is not None:
-                stream, self._stream = self._stream, None
-                await stream.stop()
 
     async def watch_order_book(self, symbol: str, depth: int = 10) -> AsyncIterator[OrderBook]:
         """Stream the book of `symbol` from `order_book/{market}`: a snapshot, then one book per delta.
@@ -561,7 +434,14 @@ class LighterVenue:
         ever yielded).
         """
         _instrument, market = await self._known(symbol)
-        stream = OrderBookStream(self, symbol, market.market_id, depth)
+        stream = OrderBookStream(
+            self.config.resolved_ws_url(),
+            self.clock,
+            venue=self.name,
+            symbol=symbol,
+            market_id=market.market_id,
+            depth=depth,
+        )
         stream.socket.start()
         try:
             while True:
@@ -571,21 +451,6 @@ class LighterVenue:
 
     def liquidations(self) -> AsyncIterator[LiquidationNotice]:
         raise NotImplementedError("Lighter liquidation notices are not streamed yet (capabilities say so)")
-
-    async def on_account_orders(self, orders: Sequence[Json]) -> None:
-        """Take order updates from the account websocket channel (orders this venue knows by client index)."""
-        for order in orders:
-            cid = self.ids.client_id(int(order["client_order_index"]))
-            symbol = self._by_market_id.get(int(order["market_index"]))
-            if cid is None or symbol is None:
-                continue
-            self._publish(order_from_wire(order, client_order_id=cid, symbol=symbol, market=self._markets[symbol]))
-
-    async def reconcile(self) -> None:
-        """Look up by REST every order last seen live (after a websocket (re)connection)."""
-        for cid, state in list(self._orders.items()):
-            if not state.final:
-                await self.get_order(state.symbol, cid)
 
     async def close(self) -> None:
         if self._stream is not None:
@@ -597,28 +462,13 @@ class LighterVenue:
             await signer.close()
 
 
-def _levels(orders: Sequence[Json], *, descending: bool) -> list[BookLevel]:
+def _default_imf(market: Market) -> Decimal:
+    return Decimal(market.default_initial_margin_fraction) / MARGIN_FRACTION_SCALE
+
+
+def _levels(orders: Sequence[BookOrder], *, descending: bool) -> list[BookLevel]:
     totals: dict[Decimal, Decimal] = {}
     for order in orders:
-        price = dec(order["price"])
-        totals[price] = totals.get(price, ZERO) + dec(order["remaining_base_amount"])
+        totals[order.price] = totals.get(order.price, ZERO) + order.remaining_base_amount
     prices = sorted((p for p, q in totals.items() if q > 0), reverse=descending)
     return [BookLevel(p, totals[p]) for p in prices]
-
-
-def _payment(entry: Json, symbol: str, at: datetime) -> FundingPayment:
-    size = dec(entry["position_size"])
-    signed = size if str(entry["position_side"]).lower() == "long" else -size
-    # [?] `rate` read like `fundings`' rate: percent per hour.
-    rate = dec(entry["rate"]) / 100
-    change = dec(entry["change"])
-    mark = abs(change / (size * rate)) if size and rate else ZERO
-    return FundingPayment(
-        payment_id=f"{entry['market_id']}:{entry.get('funding_id', int(at.timestamp()))}",
-        symbol=symbol,
-        amount=change,
-        rate=rate,
-        position_qty=signed,
-        mark_price=mark,
-        at=at,
-    )

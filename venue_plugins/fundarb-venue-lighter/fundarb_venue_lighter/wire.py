@@ -1,4 +1,4 @@
-"""Lighter's wire formats → fundarb's value types. Pure functions; every number is parsed as a Decimal.
+"""Lighter's wire records (`records`, already validated) → fundarb's value types. Pure functions.
 
 Facts marked [?] in the reference could not be confirmed; where one matters here, the code says which reading it
 takes and why the other does no harm (or how it would show).
@@ -6,16 +6,15 @@ takes and why the other does no harm (or how it would show).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
-from typing import Any
 
 import attrs
 
 from fundarb_core.model import OrderType, Side, TimeInForce
 from fundarb_core.venues import Instrument, OrderState
 from fundarb_venue_lighter.errors import order_status
+from fundarb_venue_lighter.records import Listing, MarketDetail, Order
 
 __all__ = [
     "FUNDING_INTERVAL",
@@ -23,7 +22,6 @@ __all__ = [
     "instrument_from_detail",
     "max_leverage",
     "order_from_wire",
-    "parse_time",
     "percent_fee",
 ]
 
@@ -32,31 +30,10 @@ ZERO = Decimal(0)
 MARGIN_FRACTION_SCALE = Decimal(10_000)  # margin fractions are in 1/10000 (10000 = 100 %, 1x)
 
 
-def dec(value: Any) -> Decimal:
-    """Parse a wire number (string, int or JSON number already parsed as Decimal) exactly."""
-    if isinstance(value, Decimal):
-        return value
-    if isinstance(value, bool) or value is None:
-        raise ValueError(f"not a number: {value!r}")
-    if isinstance(value, float):  # never produced by our JSON parsing; kept exact if it ever is
-        return Decimal(repr(value))
-    return Decimal(str(value))
-
-
-def parse_time(value: Any) -> datetime:
-    """Parse a Lighter timestamp; [?] endpoints differ (seconds or milliseconds): values above 10^11 are ms.
-
-    10^11 seconds is the year 5138 and 10^11 ms is 1973, so the two readings cannot be confused for real dates.
-    """
-    number = int(value)
-    seconds = Decimal(number) / 1000 if number > 10**11 else Decimal(number)
-    return datetime.fromtimestamp(float(seconds), UTC)
-
-
-def percent_fee(value: Any) -> Decimal:
+def percent_fee(value: Decimal) -> Decimal:
     """A fee rate from `orderBooks` as a fraction. [?] The wire value reads as percent ("0.0280" = 0.028 %):
     the same listing's `liquidation_fee` is "1.0000", plausible as 1 % and not as 100 %."""
-    return dec(value) / 100
+    return value / 100
 
 
 def max_leverage(min_initial_margin_fraction: int) -> Decimal:
@@ -81,32 +58,29 @@ class Market:
     taker_fee: Decimal
 
 
-def instrument_from_detail(
-    detail: Mapping[str, Any], fees: Mapping[str, Any] | None = None
-) -> tuple[Instrument, Market]:
-    """Build the `Instrument` and `Market` of one `orderBookDetails` entry (fees from `orderBooks` when given).
+def instrument_from_detail(detail: MarketDetail, listing: Listing) -> tuple[Instrument, Market]:
+    """Build the `Instrument` and `Market` of one `orderBookDetails` entry, with the fees of its `orderBooks` entry.
 
     Tick and step are 10^-price_decimals and 10^-size_decimals: every order is an integer count of them.
     """
-    source = fees if fees is not None else detail
     market = Market(
-        symbol=str(detail["symbol"]),
-        market_id=int(detail["market_id"]),
-        size_decimals=int(detail["size_decimals"]),
-        price_decimals=int(detail["price_decimals"]),
-        min_initial_margin_fraction=int(detail["min_initial_margin_fraction"]),
-        default_initial_margin_fraction=int(detail["default_initial_margin_fraction"]),
-        maintenance_margin_fraction=int(detail["maintenance_margin_fraction"]),
-        maker_fee=percent_fee(source["maker_fee"]),
-        taker_fee=percent_fee(source["taker_fee"]),
+        symbol=detail.symbol,
+        market_id=detail.market_id,
+        size_decimals=detail.size_decimals,
+        price_decimals=detail.price_decimals,
+        min_initial_margin_fraction=detail.min_initial_margin_fraction,
+        default_initial_margin_fraction=detail.default_initial_margin_fraction,
+        maintenance_margin_fraction=detail.maintenance_margin_fraction,
+        maker_fee=percent_fee(listing.maker_fee),
+        taker_fee=percent_fee(listing.taker_fee),
     )
     instrument = Instrument(
         symbol=market.symbol,
         venue_symbol=market.symbol,
         tick_size=Decimal(1).scaleb(-market.price_decimals),
         step_size=Decimal(1).scaleb(-market.size_decimals),
-        min_qty=dec(detail["min_base_amount"]),
-        min_notional=dec(detail["min_quote_amount"]),
+        min_qty=detail.min_base_amount,
+        min_notional=detail.min_quote_amount,
         max_leverage=max_leverage(market.min_initial_margin_fraction),
         funding_interval=FUNDING_INTERVAL,
         maker_fee=market.maker_fee,
@@ -125,34 +99,33 @@ def _time_in_force(wire: str) -> TimeInForce:
     return TimeInForce.GTC  # good-till-time: fundarb's GTC, with the configured expiry
 
 
-def order_from_wire(order: Mapping[str, Any], *, client_order_id: str, symbol: str, market: Market) -> OrderState:
+def order_from_wire(order: Order, *, client_order_id: str, symbol: str, market: Market) -> OrderState:
     """Build an `OrderState` from a Lighter order (`accountActiveOrders`, `accountInactiveOrders`, websocket).
 
     Lighter's orders carry no fee; the fee is estimated from the market's rates (taker for IOC and market
     orders, maker for post-only; a GTT order is counted as taker, the dearer case). Standard accounts pay 0.
     """
-    filled = dec(order["filled_base_amount"])
-    quote = dec(order["filled_quote_amount"])
-    status, reason = order_status(str(order["status"]), filled > 0)
-    tif = _time_in_force(str(order.get("time_in_force", "")))
-    kind = OrderType.MARKET if str(order.get("type", "limit")).lower() == "market" else OrderType.LIMIT
+    filled = order.filled_base_amount
+    quote = order.filled_quote_amount
+    status, reason = order_status(order.status, filled > 0)
+    tif = _time_in_force(order.time_in_force)
+    kind = OrderType.MARKET if order.type.lower() == "market" else OrderType.LIMIT
     rate = market.maker_fee if tif is TimeInForce.POST_ONLY else market.taker_fee
-    updated = order.get("updated_at") or order.get("timestamp")
     return OrderState(
         client_order_id=client_order_id,
-        venue_order_id=str(order["order_index"]),
+        venue_order_id=str(order.order_index),
         symbol=symbol,
-        side=Side.SELL if order["is_ask"] else Side.BUY,
+        side=Side.SELL if order.is_ask else Side.BUY,
         type=kind,
         time_in_force=tif,
-        quantity=dec(order["initial_base_amount"]),
-        price=dec(order["price"]),
-        reduce_only=bool(order.get("reduce_only", False)),
+        quantity=order.initial_base_amount,
+        price=order.price,
+        reduce_only=order.reduce_only,
         status=status,
         filled_qty=filled,
         avg_price=(quote / filled) if filled > 0 else None,
         fees=(quote * rate) if filled > 0 else ZERO,
         maker_qty=filled if tif is TimeInForce.POST_ONLY else ZERO,
         reject_reason=reason,
-        updated_at=parse_time(updated) if updated else None,
+        updated_at=order.updated_at or order.timestamp,
     )

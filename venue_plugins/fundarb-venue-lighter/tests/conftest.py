@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -11,6 +12,7 @@ from fundarb_venue_lighter.config import LighterConfig
 from fundarb_venue_lighter.signer import import_lighter
 from fundarb_venue_lighter.testing import FakeLighter, throwaway_key_pair
 from fundarb_venue_lighter.venue import LighterVenue
+from hypothesis import settings
 
 from fundarb_core.clock import WallClock
 from fundarb_core.secrets import Secret
@@ -18,6 +20,11 @@ from fundarb_core.venues import VenueContext
 
 ACCOUNT = 7
 KEY = 3
+
+# The fuzz suite's large run (`HYPOTHESIS_PROFILE=fuzz`): 1,000 mutated replies per venue method.
+settings.register_profile("fuzz", max_examples=1000, deadline=None)
+if os.environ.get("HYPOTHESIS_PROFILE") == "fuzz":
+    settings.load_profile("fuzz")
 
 
 # Import the SDK once, before any test runs: one of its dependencies raises the recursion limit on import, which

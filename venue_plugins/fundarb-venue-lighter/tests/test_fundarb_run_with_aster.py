@@ -34,6 +34,8 @@ from fundarb_core.execution import Urgency
 from fundarb_core.model import ExitReason, PositionStatus
 from fundarb_core.plugins import Plugins
 
+from .hostile import replace_reply
+
 # Lighter: a test account and API key index; the key pair is a throw-away one made by the SDK's signer.
 LIGHTER_ACCOUNT = 7
 LIGHTER_KEY = 3
@@ -241,6 +243,24 @@ async def test_a_leg_liquidated_on_lighter_closes_aster_as_an_emergency(runtime:
     assert record.status is PositionStatus.CLOSED
     assert record.exit_reason is ExitReason.LEG_LIQUIDATED
     assert record.details["emergency"] is True
+    assert fakes.aster_position() == 0
+    assert fakes.lighter_position() == 0
+
+
+@pytest.mark.parametrize("endpoint", ["funding-rates", "account"])
+async def test_an_html_200_from_lighter_keeps_the_bot_running(runtime: Runtime, fakes: Fakes, endpoint: str) -> None:
+    bot = runtime.bot
+    assert bot is not None
+    position, _ = await _open(runtime, fakes)
+    replaced = replace_reply(fakes.lighter, endpoint, "<html><body>maintenance</body></html>", content_type="text/html")
+    await bot.tick(scan=False)  # a typed venue error inside the tick: logged, not raised
+    await bot.tick(scan=False)
+    record = await runtime.store.positions.get(position.id)
+    assert record is not None
+    assert record.status is PositionStatus.OPEN  # still held and guarded
+    record = await bot.close_position(record, ExitReason.MANUAL, Urgency.URGENT)
+    assert replaced == [1]
+    assert record.status is PositionStatus.CLOSED
     assert fakes.aster_position() == 0
     assert fakes.lighter_position() == 0
 

@@ -22,25 +22,15 @@ from fundarb_core.model import Side
 async def test_funding_rates_and_fundings_agree_once_normalised(fake: FakeLighter, venue: LighterVenue) -> None:
     rates = await venue.fetch_funding_rates()
     assert set(rates) == {"ETH", "BTC", "SOL", "DOGE"}
-    now = int(datetime.now(UTC).timestamp())
+    now = datetime.now(UTC)
     for symbol, rate in rates.items():
         assert rate.interval == timedelta(hours=1)
         assert rate.hourly == rate.rate
         market_id = venue._markets[symbol].market_id
-        body = await venue.transport.get(
-            "fundings",
-            {
-                "market_id": market_id,
-                "resolution": "1h",
-                "start_timestamp": now - 3600,
-                "end_timestamp": now,
-                "count_back": 1,
-            },
-        )
-        latest = body["fundings"][0]
-        sign = 1 if latest["direction"] == "long" else -1
-        from_fundings = hourly_from_fundings(Decimal(latest["rate"])) * sign
-        assert units_agree(rate.hourly, from_fundings), (symbol, rate.hourly, from_fundings)
+        # `fundings` (percent per hour, a magnitude and the side that paid) against `funding-rates` (per 8 h).
+        settled = await venue.fetch_funding_history(symbol, now - timedelta(hours=3), now)
+        assert settled, symbol
+        assert units_agree(rate.hourly, settled[-1].hourly), (symbol, rate.hourly, settled[-1].hourly)
         assert rate.hourly == fake.exchange.markets[market_id].hourly_rate  # and both are what the venue charges
 
 

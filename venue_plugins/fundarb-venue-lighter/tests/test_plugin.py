@@ -14,6 +14,8 @@ from fundarb_core.errors import ConfigError
 from fundarb_core.plugins import Plugins
 from fundarb_core.venues import REQUIRED_METHODS, Venue, VenueContext
 
+KEY = "0x" + "ab" * 40  # the form of an API private key (40 bytes in hex)
+
 
 def loaded() -> Plugins:
     manager = Plugins().load(entry_points=False)
@@ -28,7 +30,7 @@ def test_venue_kind_is_registered() -> None:
 
 
 def test_section_is_validated_with_key_paths(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("LIGHTER_KEY", "0xabcdef0123456789")
+    monkeypatch.setenv("LIGHTER_KEY", KEY)
     section = {"kind": "lighter", "account_index": 5, "api_key_index": 3, "api_private_key": "env:LIGHTER_KEY"}
     with pytest.raises(ConfigError) as info:
         parse_config({"venues": {"l": {**section, "api_key_index": 1, "auth_token_ttl": "9h"}}}, loaded())
@@ -36,13 +38,13 @@ def test_section_is_validated_with_key_paths(monkeypatch: pytest.MonkeyPatch) ->
     assert "venues.l.api_key_index" in text
     assert "venues.l.auth_token_ttl" in text
     config = parse_config({"venues": {"l": section}}, loaded()).venues["l"].config
-    assert config.api_private_key.reveal() == "0xabcdef0123456789"
+    assert config.api_private_key.reveal() == KEY
     assert config.resolved_ws_url() == "wss://mainnet.zklighter.elliot.ai/stream"
     assert config.resolved_chain_id() == 304
 
 
 def test_factory_builds_a_venue_with_every_method(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("LIGHTER_KEY", "0xabcdef0123456789")
+    monkeypatch.setenv("LIGHTER_KEY", KEY)
     section = {"kind": "lighter", "account_index": 5, "api_key_index": 3, "api_private_key": "env:LIGHTER_KEY"}
     manager = loaded()
     config = parse_config({"venues": {"main": section}}, manager).venues["main"].config

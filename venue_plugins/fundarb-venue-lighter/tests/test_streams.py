@@ -7,7 +7,12 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
+import pytest
+from fundarb_venue_lighter.decode import structure
+from fundarb_venue_lighter.errors import MalformedReply
+from fundarb_venue_lighter.records import WsBook
 from fundarb_venue_lighter.streams import BookTracker
 from fundarb_venue_lighter.testing import FakeLighter
 from fundarb_venue_lighter.venue import LighterVenue
@@ -47,14 +52,28 @@ async def test_book_stream_follows_deltas_and_resubscribes_on_a_gap(fake: FakeLi
         await stream.aclose()
 
 
+def book(data: dict[str, Any]) -> WsBook:
+    return structure(data, WsBook, endpoint="order_book/0", venue="lighter")
+
+
 def test_book_tracker_refuses_a_delta_that_does_not_follow() -> None:
     tracker = BookTracker()
-    tracker.snapshot({"bids": [{"price": "1.0", "size": "2"}], "asks": [{"price": "2.0", "size": "1"}], "nonce": 10})
-    assert tracker.update({"bids": [{"price": "1.0", "size": "0"}], "asks": [], "begin_nonce": 10, "nonce": 11})
+    tracker.snapshot(
+        book({"bids": [{"price": "1.0", "size": "2"}], "asks": [{"price": "2.0", "size": "1"}], "nonce": 10})
+    )
+    assert tracker.update(book({"bids": [{"price": "1.0", "size": "0"}], "asks": [], "begin_nonce": 10, "nonce": 11}))
     assert tracker.bids == {}
-    assert not tracker.update({"bids": [{"price": "1.5", "size": "1"}], "asks": [], "begin_nonce": 12, "nonce": 13})
+    assert not tracker.update(
+        book({"bids": [{"price": "1.5", "size": "1"}], "asks": [], "begin_nonce": 12, "nonce": 13})
+    )
     assert (tracker.gaps, tracker.nonce) == (1, None)
-    assert not tracker.update({"bids": [], "asks": [], "begin_nonce": 13, "nonce": 14})  # until a new snapshot
+    assert not tracker.update(book({"bids": [], "asks": [], "begin_nonce": 13, "nonce": 14}))  # until a snapshot
+
+
+def test_a_malformed_book_frame_is_a_typed_error() -> None:
+    with pytest.raises(MalformedReply) as info:
+        book({"bids": [{"price": "NaN", "size": "1"}], "asks": [], "nonce": 1})
+    assert "bids[0].price" in str(info.value)
 
 
 async def test_order_stream_survives_a_drop_and_reconciles(
@@ -92,6 +111,40 @@ async def test_order_stream_survives_a_drop_and_reconciles(
         assert maker._stream is not None
         assert maker._stream.socket.connections >= 2  # reconnected
     finally:
+        await stream.aclose()
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        "[" * 70_000 + "]" * 70_000,
+        "<html>502</html>",
+        '{"type": "update/account_all_orders", "orders": {"1": [{"order_index": NaN}]}}',
+        '{"type": "update/account_all_orders", "orders": {"1": [{"client_order_index": "x"}]}}',
+        '{"type": "update/account_all_orders", "orders": "oops"}',
+    ],
+)
+async def test_a_hostile_frame_never_ends_the_order_stream(fake: FakeLighter, venue: LighterVenue, frame: str) -> None:
+    stream = venue.order_updates()
+    first = asyncio.ensure_future(anext(stream))
+    try:
+        await asyncio.sleep(0)  # the generator starts and opens the stream
+        assert venue._stream is not None
+        async with asyncio.timeout(WAIT):
+            await venue._stream.socket.connected.wait()
+        await fake.send_raw(frame)
+        await venue.place_limit_order("BTC", Side.BUY, Decimal("0.001"), Decimal("59000.0"), client_order_id="h")
+        async with asyncio.timeout(WAIT):
+            state = await first
+        assert (state.client_order_id, state.status) == ("h", OrderStatus.OPEN)
+        assert venue._stream._refresh is not None
+        task = venue._stream.socket._task
+        assert task is not None
+        assert not task.done()
+    finally:
+        first.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await first
         await stream.aclose()
 
 

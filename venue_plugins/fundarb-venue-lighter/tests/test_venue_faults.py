@@ -7,6 +7,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from fundarb_venue_lighter.records import NonceReply
 from fundarb_venue_lighter.testing import FakeLighter
 from fundarb_venue_lighter.venue import LighterVenue
 
@@ -107,7 +108,7 @@ async def test_the_rate_limiter_keeps_to_the_tier(fake: FakeLighter) -> None:
 
         async def many() -> None:
             for _ in range(70):
-                await venue.transport.get("nextNonce", {"account_index": ACCOUNT, "api_key_index": KEY})
+                await venue.transport.get("nextNonce", NonceReply, {"account_index": ACCOUNT, "api_key_index": KEY})
 
         await clock.run(many())
         # 60 in a burst, then one a second: 10 more take 10 simulated seconds.

@@ -4,10 +4,12 @@
         --balance 10000 --seed 1 --api-key 7:3:0x<public key>
 
 Served: `GET /api/v1/{orderBooks, orderBookDetails, orderBookOrders, recentTrades, funding-rates, fundings,
-account, accountActiveOrders, accountInactiveOrders, positionFunding, nextNonce, apikeys}`, `POST /api/v1/sendTx`
-and `sendTxBatch`, and `/stream` (channels `order_book/{m}`, `market_stats/{m}|all`, `account_all/{a}`,
-`account_all_orders/{a}`, `account_orders/{m}/{a}`). Faults are switched on through `FakeLighter.faults` (in
-process) or `POST /fake/faults` (JSON), and `POST /fake/{funding,liquidate,drop_ws,gap}` act on the market.
+markPriceCandles, account, accountActiveOrders, accountInactiveOrders, positionFunding, nextNonce, apikeys}`,
+`POST /api/v1/sendTx` and `sendTxBatch`, and `/stream` (`fake_stream`). Faults are switched on through
+`FakeLighter.faults` (in process) or `POST /fake/faults` (JSON); `POST /fake/{funding,liquidate,drop_ws,gap}` act.
+History (`fundings`, `markPriceCandles`) is seeded and deterministic (`testing.history`), served with Lighter's
+page limits (750 settlements, 500 candles) and a rate limit (`Faults.history_per_minute`). Tests may rewrite any
+REST reply through `FakeLighter.mutate` (the fuzz suite does).
 """
 
 from __future__ import annotations
@@ -18,22 +20,20 @@ import contextlib
 import itertools
 import json
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
-from fundarb_venue_lighter.testing import shapes
+from fundarb_venue_lighter.testing import history, shapes
 from fundarb_venue_lighter.testing.exchange import DEFAULT_MARKETS, FakeExchange, MarketSpec, TxError
+from fundarb_venue_lighter.testing.fake_stream import FakeStream, now_ms
 
 __all__ = ["FakeLighter", "Faults", "main"]
 
 Json = dict[str, Any]
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def _default(value: Any) -> Any:
@@ -61,9 +61,10 @@ class Faults:
     drop_reply_next: int = 0  # the same for the next N sendTx of any type
     invalid_nonce_next: int = 0  # answer the next N sendTx "invalid nonce" whatever their nonce
     timeout_before_next: int = 0  # drop the next N sendTx *before* executing them (nothing done)
+    history_per_minute: int | None = 60  # history requests (fundings, candles) a wall-clock minute; then 429
 
 
-class FakeLighter:
+class FakeLighter(FakeStream):
     """A running fake: `await fake.start()` then `fake.url` / `fake.ws_url`; `await fake.stop()`."""
 
     def __init__(
@@ -75,7 +76,11 @@ class FakeLighter:
         ping_interval: float | None = None,
     ) -> None:
         self.exchange = FakeExchange(markets, balance=balance, seed=seed)
+        self.seed = seed
         self.faults = Faults()
+        # Rewrites a REST reply before it leaves: (endpoint, request, reply) -> reply. The fuzz suite sets it.
+        self.mutate: Callable[[str, web.Request, web.Response], Awaitable[web.StreamResponse]] | None = None
+        self._history_window: tuple[int, int] = (0, 0)  # (minute, requests in it)
         self.ping_interval = ping_interval
         self.requests: dict[str, int] = {}
         self.sent_txs: list[Json] = []  # every tx_info the fake executed (decoded)
@@ -112,6 +117,7 @@ class FakeLighter:
             "recentTrades": self._recent_trades,
             "funding-rates": self._funding_rates,
             "fundings": self._fundings,
+            "markPriceCandles": self._mark_price_candles,
             "account": self._account,
             "accountActiveOrders": self._active_orders,
             "accountInactiveOrders": self._inactive_orders,
@@ -170,19 +176,38 @@ class FakeLighter:
                     status=429,
                     headers={"Retry-After": str(self.faults.retry_after)},
                 )
+            if name in ("fundings", "markPriceCandles") and self._history_limited():
+                retry = 60 - time.time() % 60
+                return _json(
+                    {"code": 23000, "message": "too many requests"},
+                    status=429,
+                    headers={"Retry-After": f"{retry:.3f}"},
+                )
             try:
                 result: web.StreamResponse = await handler(request)
-                return result
             except TxError as error:
-                return _json({"code": error.code, "message": error.message}, status=error.status)
+                result = _json({"code": error.code, "message": error.message}, status=error.status)
             except (KeyError, ValueError) as error:
-                return _json({"code": 20001, "message": f"invalid param: {error}"}, status=400)
+                result = _json({"code": 20001, "message": f"invalid param: {error}"}, status=400)
+            if self.mutate is not None and isinstance(result, web.Response):
+                result = await self.mutate(name, request, result)
+            return result
 
         return wrapped
 
+    def _history_limited(self) -> bool:
+        limit = self.faults.history_per_minute
+        if limit is None:
+            return False
+        minute = int(time.time() // 60)
+        seen, count = self._history_window
+        count = count + 1 if seen == minute else 1
+        self._history_window = (minute, count)
+        return count > limit
+
     def _auth(self, request: web.Request, account: int) -> None:
         token = request.headers.get("authorization") or request.query.get("auth")
-        self.exchange.check_auth(token, account, _now_ms())
+        self.exchange.check_auth(token, account, now_ms())
 
     def _market(self, request: web.Request) -> MarketSpec:
         market = self.exchange.markets.get(int(request.query["market_id"]))
@@ -254,21 +279,24 @@ class FakeLighter:
 
     async def _fundings(self, request: web.Request) -> web.Response:
         spec = self._market(request)
-        end = int(request.query.get("end_timestamp", str(_now_ms() // 1000)))
-        end = end // 1000 if end > 10**11 else end
-        count = min(int(request.query.get("count_back", "1")), 100)
-        hour = end // 3600
-        rate = spec.hourly_rate
-        fundings = [
-            {
-                "timestamp": (hour - k) * 3600,
-                "value": format(abs(rate) * self.exchange.mark(spec.market_id), "f"),
-                "rate": format(abs(rate) * 100, "f"),  # [?] percent per hour, as the reference reads it
-                "direction": "long" if rate >= 0 else "short",
-            }
-            for k in range(count)
-        ]
-        return _json({"code": 200, "resolution": request.query.get("resolution", "1h"), "fundings": fundings})
+        if request.query.get("resolution") != "1h":
+            raise TxError(20001, "invalid param: resolution (the fake serves 1h)")
+        start, end = int(request.query["start_timestamp"]), int(request.query["end_timestamp"])
+        count = int(request.query["count_back"])
+        rows = history.fundings_page(
+            self.seed, spec, self.exchange.mark(spec.market_id), start, end, count, now_ms() // 1000
+        )
+        return _json({"code": 200, "resolution": "1h", "fundings": rows})
+
+    async def _mark_price_candles(self, request: web.Request) -> web.Response:
+        spec = self._market(request)
+        resolution = request.query["resolution"]
+        if resolution not in history.RESOLUTION_SECONDS:
+            raise TxError(20001, f"invalid param: resolution {resolution!r}")
+        start, end = int(request.query["start_timestamp"]), int(request.query["end_timestamp"])
+        count = int(request.query["count_back"])
+        rows = history.candles_page(self.seed, spec, resolution, start, end, count, now_ms() // 1000)
+        return _json({"code": 200, "r": resolution, "c": rows})
 
     async def _next_nonce(self, request: web.Request) -> web.Response:
         account, key = int(request.query["account_index"]), int(request.query["api_key_index"])
@@ -293,7 +321,7 @@ class FakeLighter:
     async def _account(self, request: web.Request) -> web.Response:
         if request.query.get("by") != "index":
             raise TxError(20001, "only by=index is served by the fake")
-        acct = self.exchange.account(int(request.query["value"]), _now_ms())
+        acct = self.exchange.account(int(request.query["value"]), now_ms())
         return _json({"code": 200, "total": 1, "accounts": [shapes.account(acct, self.exchange)], "next_cursor": ""})
 
     # -- private endpoints -------------------------------------------------------------------------------------
@@ -301,7 +329,7 @@ class FakeLighter:
     def _orders(self, request: web.Request, active: bool) -> list[Json]:
         account = int(request.query["account_index"])
         self._auth(request, account)
-        acct = self.exchange.account(account, _now_ms())
+        acct = self.exchange.account(account, now_ms())
         market = int(request.query["market_id"]) if "market_id" in request.query else None
         orders = [
             o
@@ -325,7 +353,7 @@ class FakeLighter:
     async def _position_funding(self, request: web.Request) -> web.Response:
         account = int(request.query["account_index"])
         self._auth(request, account)
-        acct = self.exchange.account(account, _now_ms())
+        acct = self.exchange.account(account, now_ms())
         markets = {int(m) for m in request.query.get("market_ids", "").split(",") if m}
         since = int(request.query.get("start_timestamp", "0"))
         since = since // 1000 if since > 10**11 else since
@@ -358,13 +386,13 @@ class FakeLighter:
             {
                 "code": 200,
                 "tx_hash": tx_hash,
-                "predicted_execution_time_ms": _now_ms() + 200,
+                "predicted_execution_time_ms": now_ms() + 200,
                 "volume_quota_remaining": 1_000_000,
             }
         )
 
     def _execute(self, tx_type: int, tx_info: str) -> str:
-        tx_hash = self.exchange.send_tx(tx_type, tx_info, _now_ms())
+        tx_hash = self.exchange.send_tx(tx_type, tx_info, now_ms())
         self.sent_txs.append({"type": tx_type, **json.loads(tx_info)})
         self._spawn(self._broadcast())
         return tx_hash
@@ -385,194 +413,12 @@ class FakeLighter:
             {
                 "code": 200,
                 "tx_hash": hashes,
-                "predicted_execution_time_ms": _now_ms() + 200,
+                "predicted_execution_time_ms": now_ms() + 200,
                 "volume_quota_remaining": 1_000_000,
             }
         )
 
-    # -- websocket ---------------------------------------------------------------------------------------------
-
-    async def _stream(self, request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse()
-        await ws.prepare(request)
-        self._sockets.add(ws)
-        self._subs[ws] = set()
-        await ws.send_str(json.dumps({"type": "connected", "session_id": str(next(self._seq))}))
-        try:
-            async for frame in ws:
-                if frame.type is not WSMsgType.TEXT:
-                    break
-                await self._on_ws(ws, json.loads(frame.data))
-        finally:
-            self._sockets.discard(ws)
-            self._subs.pop(ws, None)
-            for key in [k for k in self._book_sent if k[0] is ws]:
-                del self._book_sent[key]
-        return ws
-
-    async def _on_ws(self, ws: web.WebSocketResponse, message: Json) -> None:
-        kind = message.get("type")
-        if kind == "pong":
-            self.pongs += 1
-            self.pong_received.set()
-            return
-        if kind == "ping":
-            await ws.send_str('{"type":"pong"}')
-            return
-        channel = str(message.get("channel", ""))
-        if kind == "unsubscribe":
-            self._subs[ws].discard(channel)
-            await ws.send_str(json.dumps({"type": "unsubscribed", "channel": channel.replace("/", ":")}))
-            return
-        if kind != "subscribe":
-            await ws.send_str(json.dumps({"type": "error", "message": f"unknown message type {kind!r}"}))
-            return
-        parts = channel.split("/")
-        try:
-            if parts[0] in ("account_all_orders", "account_orders"):
-                self.exchange.check_auth(message.get("auth"), int(parts[-1]), _now_ms())
-        except TxError as error:
-            await ws.send_str(json.dumps({"type": "error", "code": error.code, "message": error.message}))
-            return
-        self._subs[ws].add(channel)
-        await self._snapshot(ws, channel)
-
-    async def _snapshot(self, ws: web.WebSocketResponse, channel: str) -> None:
-        parts = channel.split("/")
-        push = channel.replace("/", ":")
-        if parts[0] == "order_book":
-            market_id = int(parts[1])
-            bids, asks = self._levels(market_id)
-            nonce = self._book_nonce.setdefault(market_id, 1)
-            self._book_sent[(ws, market_id)] = (bids, asks)
-            book = {"code": 0, "asks": _as_list(asks), "bids": _as_list(bids), "offset": nonce, "nonce": nonce}
-            await ws.send_str(json.dumps({"type": "subscribed/order_book", "channel": push, "order_book": book}))
-        elif parts[0] == "market_stats":
-            for spec in self.exchange.markets.values():
-                if parts[1] in ("all", str(spec.market_id)):
-                    await ws.send_str(
-                        json.dumps(
-                            {"type": "subscribed/market_stats", "channel": push, "market_stats": self._stats(spec)}
-                        )
-                    )
-        elif parts[0] in ("account_all_orders", "account_orders"):
-            await ws.send_str(
-                json.dumps(
-                    {"type": f"subscribed/{parts[0]}", "channel": push, "orders": self._account_orders(int(parts[-1]))},
-                    default=_default,
-                )
-            )
-        elif parts[0] == "account_all":
-            acct = self.exchange.account(int(parts[1]), _now_ms())
-            body = shapes.account(acct, self.exchange)
-            await ws.send_str(
-                json.dumps(
-                    {
-                        "type": "subscribed/account_all",
-                        "channel": push,
-                        "account": acct.index,
-                        "positions": {str(p["market_id"]): p for p in body["positions"]},
-                        "trades": {},
-                        "funding_histories": {},
-                    },
-                    default=_default,
-                )
-            )
-
-    def _stats(self, spec: MarketSpec) -> Json:
-        mark = format(self.exchange.mark(spec.market_id), "f")
-        rate = format(spec.hourly_rate * 100, "f")  # [?] percent per hour
-        next_hour = (_now_ms() // 3_600_000 + 1) * 3_600_000
-        return {
-            "market_id": spec.market_id,
-            "index_price": mark,
-            "mark_price": mark,
-            "open_interest": "0",
-            "last_trade_price": mark,
-            "current_funding_rate": rate,
-            "funding_rate": rate,
-            "funding_timestamp": next_hour,
-            "daily_base_token_volume": 0,
-            "daily_quote_token_volume": 0,
-            "daily_price_low": 0,
-            "daily_price_high": 0,
-            "daily_price_change": 0,
-        }
-
-    def _account_orders(self, account: int) -> dict[str, list[Json]]:
-        acct = self.exchange.account(account, _now_ms())
-        grouped: dict[str, list[Json]] = {}
-        for o in acct.orders.values():
-            grouped.setdefault(str(o.market_id), []).append(shapes.order(o, self.exchange.markets[o.market_id]))
-        return grouped
-
-    def _levels(self, market_id: int) -> tuple[dict[str, str], dict[str, str]]:
-        bids = {format(p, "f"): format(q, "f") for p, q in self.exchange.aggregated(market_id, False)}
-        asks = {format(p, "f"): format(q, "f") for p, q in self.exchange.aggregated(market_id, True)}
-        return bids, asks
-
-    async def _broadcast(self) -> None:
-        """Push book deltas (with nonce continuity) and account order updates to every subscriber."""
-        for ws, channels in list(self._subs.items()):
-            for channel in list(channels):
-                parts = channel.split("/")
-                push = channel.replace("/", ":")
-                with contextlib.suppress(ConnectionError, RuntimeError):
-                    if parts[0] == "order_book":
-                        await self._book_delta(ws, int(parts[1]), push)
-                    elif parts[0] in ("account_all_orders", "account_orders"):
-                        await ws.send_str(
-                            json.dumps(
-                                {
-                                    "type": f"update/{parts[0]}",
-                                    "channel": push,
-                                    "orders": self._account_orders(int(parts[-1])),
-                                },
-                                default=_default,
-                            )
-                        )
-
-    async def _book_delta(self, ws: web.WebSocketResponse, market_id: int, push: str) -> None:
-        bids, asks = self._levels(market_id)
-        old_bids, old_asks = self._book_sent.get((ws, market_id), ({}, {}))
-        delta_bids = _diff(old_bids, bids)
-        delta_asks = _diff(old_asks, asks)
-        if not delta_bids and not delta_asks:
-            return
-        begin = self._book_nonce.get(market_id, 1)
-        if market_id in self._gap_next:
-            self._gap_next.discard(market_id)
-            begin += 1  # a gap: this delta does not follow the last one
-        nonce = begin + 1
-        self._book_nonce[market_id] = nonce
-        self._book_sent[(ws, market_id)] = (bids, asks)
-        book = {
-            "code": 0,
-            "asks": delta_asks,
-            "bids": delta_bids,
-            "offset": nonce,
-            "nonce": nonce,
-            "begin_nonce": begin,
-        }
-        await ws.send_str(json.dumps({"type": "update/order_book", "channel": push, "order_book": book}))
-
-    async def _pinger(self) -> None:
-        assert self.ping_interval
-        while True:
-            await asyncio.sleep(self.ping_interval)
-            await self.ping_all()
-
-    async def ping_all(self) -> None:
-        for ws in list(self._sockets):
-            with contextlib.suppress(ConnectionError, RuntimeError):
-                await ws.send_str('{"type":"ping"}')
-
     # -- control -----------------------------------------------------------------------------------------------
-
-    async def drop_websockets(self) -> None:
-        """Close every websocket (clients must reconnect and reconcile)."""
-        for ws in list(self._sockets):
-            await ws.close()
 
     def gap_next(self, market_id: int) -> None:
         """Make the next book delta of `market_id` skip a nonce."""
@@ -585,7 +431,7 @@ class FakeLighter:
     async def _control(self, request: web.Request) -> web.Response:
         action = request.match_info["action"]
         body = await request.json() if request.can_read_body else {}
-        now = _now_ms()
+        now = now_ms()
         if action == "faults":
             for key, value in body.items():
                 setattr(self.faults, key, set(value) if key == "drop_reply_tx_types" else value)
@@ -606,16 +452,6 @@ class FakeLighter:
         return _json({"code": 200})
 
 
-def _as_list(levels: dict[str, str]) -> list[Json]:
-    return [{"price": p, "size": s} for p, s in levels.items()]
-
-
-def _diff(old: dict[str, str], new: dict[str, str]) -> list[Json]:
-    changed = [{"price": p, "size": s} for p, s in new.items() if old.get(p) != s]
-    removed = [{"price": p, "size": "0"} for p in old if p not in new]
-    return changed + removed
-
-
 async def _serve(args: argparse.Namespace) -> None:
     fake = FakeLighter(balance=Decimal(args.balance), seed=args.seed, ping_interval=args.ping_interval)
     for spec in args.api_key:
@@ -626,9 +462,9 @@ async def _serve(args: argparse.Namespace) -> None:
 
     async def hourly() -> None:
         while True:
-            now = _now_ms()
+            now = now_ms()
             await asyncio.sleep((3_600_000 - now % 3_600_000) / 1000)
-            fake.exchange.settle_funding(_now_ms())
+            fake.exchange.settle_funding(now_ms())
 
     task = asyncio.ensure_future(hourly())
     try:
