@@ -828,6 +828,7 @@ class Bot:
         await self.fetch_rates()
         if scan:
             tick.opportunities = self.opportunities = self.scanner.scan(self.rates, self.clock.now())
+            await self.store.scans.save(self.clock.now(), [attrs.asdict(o) for o in tick.opportunities])
         await self.evaluate_and_close_positions(tick)
         await self.run_actions()
         await self.record_funding()

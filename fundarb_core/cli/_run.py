@@ -74,7 +74,13 @@ def _view(bot: Any, elapsed: float, duration: timedelta | None) -> Any:
     return Group(*parts)
 
 
-async def _run(config: Any, duration: timedelta | None, speed: float | None, live: bool) -> Any:
+async def _run(
+    config: Any,
+    duration: timedelta | None,
+    speed: float | None,
+    live: bool,
+    serve: tuple[str | None, int | None] | None,
+) -> Any:
     from loguru import logger
 
     from fundarb_core.app.runtime import Runtime, all_simulated
@@ -85,6 +91,15 @@ async def _run(config: Any, duration: timedelta | None, speed: float | None, liv
     runtime = await Runtime.open(config, get_plugins())
     bot = runtime.bot
     assert bot is not None
+    listening = None
+    if serve is not None:  # bind first: a refused address stops the command before it takes the store's lease
+        from fundarb_core.cli._serve import start_server
+
+        try:
+            listening = start_server(config, runtime.store, runtime.data_dir, *serve)
+        except SystemExit:
+            await runtime.close()
+            raise
     lease_store = await Store.open(config.store.url, data_dir=runtime.data_dir, migrate=False)
     try:
         lease = await lease_store.acquire_lease(f"fundarb-run:{os.getpid()}", ttl=timedelta(seconds=30))
@@ -97,6 +112,14 @@ async def _run(config: Any, duration: timedelta | None, speed: float | None, liv
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     heartbeat = asyncio.create_task(lease.heartbeat())
+    server_stop = asyncio.Event()
+    server_task: asyncio.Task[None] | None = None
+    if listening is not None:
+        from fundarb_core.app.api import serve_forever
+
+        server, sock, url = listening
+        server_task = asyncio.create_task(serve_forever(server, server_stop, sock))
+        logger.info("serving the API and dashboard on {}", url)
     live_view: Any = None
     if live:
         from rich.live import Live
@@ -120,6 +143,9 @@ async def _run(config: Any, duration: timedelta | None, speed: float | None, liv
     finally:
         if live_view is not None:
             live_view.stop()
+        server_stop.set()
+        if server_task is not None:
+            await asyncio.gather(server_task, return_exceptions=True)
         heartbeat.cancel()
         await asyncio.gather(heartbeat, return_exceptions=True)
         await lease.release()
@@ -135,7 +161,18 @@ async def _run(config: Any, duration: timedelta | None, speed: float | None, liv
     "--speed", type=float, default=None, help="Simulated venues: run time N× faster (default: as fast as possible)."
 )
 @click.option("--no-live", is_flag=True, help="Plain log lines even on a terminal.")
-def run(config_path: Path, duration: timedelta | None, speed: float | None, no_live: bool) -> None:
+@click.option("--serve", "with_server", is_flag=True, help="Also serve the API and dashboard (see `fundarb serve`).")
+@click.option("--host", default=None, help="With --serve: address to listen on (default: serve.host).")
+@click.option("--port", type=click.IntRange(0, 65535), default=None, help="With --serve: port (default: serve.port).")
+def run(
+    config_path: Path,
+    duration: timedelta | None,
+    speed: float | None,
+    no_live: bool,
+    with_server: bool,
+    host: str | None,
+    port: int | None,
+) -> None:
     """Run the bot: scan, open, monitor and close until stopped (SIGINT/SIGTERM) or --duration passes."""
     from rich.console import Console
 
@@ -148,7 +185,8 @@ def run(config_path: Path, duration: timedelta | None, speed: float | None, no_l
     if speed is not None and speed <= 0:
         fail("--speed: must be positive")
     live = sys.stdout.isatty() and not no_live
-    positions, data_dir = asyncio.run(_run(config, duration, speed, live))
+    serve = (host, port) if with_server else None
+    positions, data_dir = asyncio.run(_run(config, duration, speed, live, serve))
     console = Console()
     s = summary(positions)
     console.print(

@@ -12,13 +12,22 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from fundarb_core.config._check import PluginSection, plugin_section
     from fundarb_core.config._load import dump_config, load_config, parse_config
-    from fundarb_core.config._model import ActionsConfig, BotConfig, Config, ExitConfig, StoreConfig, StrategyConfig
+    from fundarb_core.config._model import (
+        ActionsConfig,
+        BotConfig,
+        Config,
+        ExitConfig,
+        ServeConfig,
+        StoreConfig,
+        StrategyConfig,
+    )
 
 _LAZY = {
     "ActionsConfig": "fundarb_core.config._model",
     "BotConfig": "fundarb_core.config._model",
     "Config": "fundarb_core.config._model",
     "PluginSection": "fundarb_core.config._check",
+    "ServeConfig": "fundarb_core.config._model",
     "StoreConfig": "fundarb_core.config._model",
     "StrategyConfig": "fundarb_core.config._model",
     "ExitConfig": "fundarb_core.config._model",
@@ -34,6 +43,7 @@ __all__ = [
     "Config",
     "ExitConfig",
     "PluginSection",
+    "ServeConfig",
     "StoreConfig",
     "StrategyConfig",
     "dump_config",

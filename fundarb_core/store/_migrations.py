@@ -234,9 +234,22 @@ def _v3_action_runner(op: Operations) -> None:
     op.create_index("ix_transfers_state", "transfers", ["state"])
 
 
+def _v4_scans(op: Operations) -> None:
+    # The bot's latest scans (ranked opportunities), for the dashboard and the API; a short rolling history.
+    op.create_table(
+        "scans",
+        sa.Column("id", SERIAL, primary_key=True, autoincrement=True),
+        sa.Column("at", TIME(), nullable=False),
+        sa.Column("opportunities", JSON, nullable=False),
+    )
+    # The dashboard lists events newest first and by kind ("the last operator command").
+    op.create_index("ix_positions_created_at", "positions", ["created_at"])
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _v1_initial),
     Migration(2, "telemetry and control tables, actions.claimed_by, status indexes", _v2_telemetry_control),
     Migration(3, "action runner: actions.reason, state, not_before", _v3_action_runner),
+    Migration(4, "scans table (the bot's latest opportunities), positions.created_at index", _v4_scans),
 )
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -1,0 +1,49 @@
+"""What every route needs: the store, the access rules, and facts from the config."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import attrs
+from fastapi import Request
+
+from fundarb_core.app.api._auth import Access, Role
+from fundarb_core.store import Store
+
+__all__ = ["ApiContext", "context", "operator", "reader"]
+
+
+@attrs.define
+class ApiContext:
+    """The API's view of one bot: its store, who may do what, and whether its venues are all simulated."""
+
+    store: Store
+    access: Access
+    data_dir: Path
+    simulated: bool = False  # a simulated run's lease lives in simulated time
+    actions_enabled: bool = True  # a manual close goes through the bot's action runner
+    poll_seconds: float = 0.25  # how often the event stream looks for new events
+
+    def now(self) -> datetime:
+        """Wall time, or the store's (simulated) clock when the bot runs in this process."""
+        return self.store.clock.now() if self.simulated else datetime.now(UTC)
+
+
+def context(request: Request) -> ApiContext:
+    ctx: ApiContext = request.app.state.fundarb
+    return ctx
+
+
+def reader(request: Request) -> ApiContext:
+    """Dependency: the caller may read (else 401)."""
+    ctx = context(request)
+    ctx.access.require(request, Role.READ)
+    return ctx
+
+
+def operator(request: Request) -> ApiContext:
+    """Dependency: the caller may steer the bot (else 401 or 403)."""
+    ctx = context(request)
+    ctx.access.require(request, Role.OPERATOR)
+    return ctx
