@@ -9,6 +9,7 @@ import attrs
 from fastapi import Request
 
 from fundarb_core.app.api._auth import Access, Role
+from fundarb_core.clock import SimClock
 from fundarb_core.store import Store
 
 __all__ = ["ApiContext", "context", "operator", "reader"]
@@ -25,9 +26,18 @@ class ApiContext:
     actions_enabled: bool = True  # a manual close goes through the bot's action runner
     poll_seconds: float = 0.25  # how often the event stream looks for new events
 
-    def now(self) -> datetime:
-        """Wall time, or the store's (simulated) clock when the bot runs in this process."""
-        return self.store.clock.now() if self.simulated else datetime.now(UTC)
+    async def now(self) -> datetime:
+        """The bot's now: its simulated clock when it runs in this process; for a simulated run elsewhere, the time
+        of the last thing it recorded (its simulated time is not this process's); else the wall clock."""
+        if isinstance(self.store.clock, SimClock):
+            return self.store.clock.now()
+        if self.simulated:
+            last = await self.store.events.recent(1)
+            scan = await self.store.scans.latest()
+            seen = [t for t in (last[0].at if last else None, scan.at if scan else None) if t is not None]
+            if seen:
+                return max(seen)
+        return datetime.now(UTC)
 
 
 def context(request: Request) -> ApiContext:

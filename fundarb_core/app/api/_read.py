@@ -42,7 +42,7 @@ async def state(ctx: Reader) -> dict[str, Any]:
     store = ctx.store
     commands = await store.control.list()
     alerts = await store.events.recent(20, kind="alert")
-    out = bot_state(commands, await store.lease_holder(), alerts, now=ctx.now(), simulated=ctx.simulated)
+    out = bot_state(commands, await store.lease_holder(), alerts, now=await ctx.now(), simulated=ctx.simulated)
     scan = await store.scans.latest()
     last = await store.events.recent(1)
     out["last_scan_at"] = scan.at.isoformat() if scan else None
@@ -131,7 +131,7 @@ async def pnl(ctx: Reader) -> dict[str, Any]:
     store = ctx.store
     closed = await store.positions.list(statuses=[PositionStatus.CLOSED])
     open_ = await store.positions.list_open()
-    return equity_series(closed, open_, ctx.now())
+    return equity_series(closed, open_, await ctx.now())
 
 
 @router.get("/events", summary="The audit trail: newest first, or oldest first after an id")
