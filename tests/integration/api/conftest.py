@@ -68,7 +68,7 @@ def harness(data_dir: Path, url: str | None = None, **kwargs: Any) -> Harness:
 def paper_run(h: Harness, duration: timedelta = timedelta(hours=12)) -> None:
     """Run the bot for `duration` of simulated time, then leave a manual transfer waiting for approval."""
     h.run(h.bot.run(duration=duration))
-    (action,) = h.call(lambda: h.bot.runner.submit([RebalanceAction(
+    h.call(lambda: h.bot.runner.submit([RebalanceAction(
         "transfer_funds", None, "rebalance", {"from_venue": "aster_sim", "to_venue": "lighter_sim", "amount": "200"}
     )]))  # fmt: skip
     h.call(lambda: h.bot.run_actions())
@@ -187,9 +187,7 @@ class ServerThread:
             self.url = f"http://127.0.0.1:{sock.getsockname()[1]}/"
             server = server_for(app, "127.0.0.1", 0)
             task = asyncio.create_task(serve_forever(server, self._stop, sock))
-            while not server.started and not task.done():
-                await asyncio.sleep(0.01)
-            self._ready.set()
+            self._ready.set()  # the socket listens already: connections wait in its backlog until uvicorn accepts
             await task
         finally:
             await store.close()

@@ -49,7 +49,8 @@ async def test_a_position_shows_pnl_parts_that_add_up_and_its_orders(api: Api) -
     assert closed_view["pnl"]["realised"] is True
     open_view = (await api.client.get(f"/api/positions/{open_[0].id}", headers=auth)).json()
     assert open_view["liquidation_distance"] is not None
-    assert Decimal(open_view["pnl"]["fees"]) == sum(o.fees for o in await api.store.orders.list(position_id=open_[0].id))
+    orders = await api.store.orders.list(position_id=open_[0].id)
+    assert Decimal(open_view["pnl"]["fees"]) == sum(o.fees for o in orders)
 
 
 async def test_state_opportunities_actions_pnl_and_events(api: Api) -> None:
@@ -89,8 +90,18 @@ async def test_no_secret_from_the_config_appears_in_any_response(api: Api) -> No
     auth = api.auth(OPERATOR_TOKEN)
     position = (await api.store.positions.list())[0]
     bodies = []
-    for path in ("/api/state", "/api/positions?limit=500", f"/api/positions/{position.id}", "/api/opportunities",
-                 "/api/actions", "/api/transfers", "/api/pnl", "/api/events?limit=1000", "/api/openapi.json", "/"):
+    for path in (
+        "/api/state",
+        "/api/positions?limit=500",
+        f"/api/positions/{position.id}",
+        "/api/opportunities",
+        "/api/actions",
+        "/api/transfers",
+        "/api/pnl",
+        "/api/events?limit=1000",
+        "/api/openapi.json",
+        "/",
+    ):
         response = await api.client.get(path, headers=auth)
         assert response.status_code == 200, path
         bodies.append(response.text)
