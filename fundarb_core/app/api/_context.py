@@ -4,15 +4,33 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import attrs
 from fastapi import Request
+from pydantic import BaseModel
 
 from fundarb_core.app.api._auth import Access, Role
 from fundarb_core.clock import SimClock
 from fundarb_core.store import Store
 
-__all__ = ["ApiContext", "context", "operator", "reader"]
+__all__ = ["CONTROL_ERRORS", "READ_ERRORS", "ApiContext", "Problem", "context", "operator", "reader"]
+
+
+class Problem(BaseModel):
+    """An error: what went wrong, in one line."""
+
+    detail: str
+
+
+def _problems(*codes: int) -> dict[int | str, dict[str, Any]]:
+    text = {401: "no valid bearer token", 403: "the token may not do this", 404: "not found",
+            409: "not possible in the current state", 413: "request body too large"}  # fmt: skip
+    return {code: {"model": Problem, "description": text[code]} for code in codes}
+
+
+READ_ERRORS = _problems(401, 404)
+CONTROL_ERRORS = _problems(401, 403, 404, 409, 413)
 
 
 @attrs.define

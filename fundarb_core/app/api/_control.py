@@ -12,14 +12,14 @@ from fastapi import APIRouter, Body, Depends, HTTPException
 from pydantic import BaseModel, Field
 
 from fundarb_core.app import control
-from fundarb_core.app.api._context import ApiContext, operator
+from fundarb_core.app.api._context import CONTROL_ERRORS, ApiContext, operator
 from fundarb_core.app.api._views import action_row
 from fundarb_core.errors import StoreError
 from fundarb_core.model.records import ActionRecord, ControlCommand
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api")
+router = APIRouter(prefix="/api", responses=CONTROL_ERRORS)
 Operator = Annotated[ApiContext, Depends(operator)]
 BY = "api"
 

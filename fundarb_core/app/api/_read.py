@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 
-from fundarb_core.app.api._context import ApiContext, reader
+from fundarb_core.app.api._context import READ_ERRORS, ApiContext, reader
 from fundarb_core.app.api._views import (
     action_row,
     bot_state,
@@ -24,7 +24,7 @@ from fundarb_core.model.records import OPEN_POSITION_STATUSES, ActionStatus
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api")
+router = APIRouter(prefix="/api", responses=READ_ERRORS)
 Reader = Annotated[ApiContext, Depends(reader)]
 StatusFilter = Literal["all", "open", "closed", "opening", "closing", "close_failed", "failed"]
 SortKey = Literal["created_at", "opened_at", "closed_at", "symbol", "status", "notional_usd", "realized_pnl"]

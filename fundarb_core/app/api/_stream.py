@@ -10,12 +10,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
-from fundarb_core.app.api._context import ApiContext, reader
+from fundarb_core.app.api._context import READ_ERRORS, ApiContext, reader
 from fundarb_core.app.api._views import event_row
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api")
+router = APIRouter(prefix="/api", responses=READ_ERRORS)
 KEEPALIVE_SECONDS = 15.0
 
 

@@ -78,12 +78,14 @@ function chart(points) {
     `<text x="${L - 6}" y="${Y(v) + 4}" text-anchor="end">${esc(money(v, false))}</text>`).join("");
   const lines = Object.entries(series).map(([k, vals]) =>
     `<path d="${path(vals)}" fill="none" stroke="${colors[k]}" stroke-width="${k === "net" ? 2.5 : 1.5}"/>`).join("");
+  const n = points.length - 1;
+  const now = `<circle cx="${X(xs[n]).toFixed(1)}" cy="${Y(series.net[n]).toFixed(1)}" r="4" fill="${colors.net}"/>`;
   const first = new Date(x0).toISOString().slice(0, 16).replace("T", " "), last = new Date(x1).toISOString().slice(0, 16).replace("T", " ");
   return `<div class="chart"><svg viewBox="0 0 ${W} ${H}" preserveAspectRatio="none" role="img" aria-label="equity curve">${ticks}
-    <line class="axis" x1="${L}" x2="${W - R}" y1="${Y(0)}" y2="${Y(0)}" stroke-dasharray="3 3"/>${lines}
+    <line class="axis" x1="${L}" x2="${W - R}" y1="${Y(0)}" y2="${Y(0)}" stroke-dasharray="3 3"/>${lines}${now}
     <text x="${L}" y="${H - 8}">${first}</text><text x="${W - R}" y="${H - 8}" text-anchor="end">${last}</text></svg>
     <div class="legend"><span><i class="l-net"></i>net (USD)</span><span><i class="l-funding"></i>funding</span>
-    <span><i class="l-price"></i>price PnL</span><span><i class="l-fees"></i>fees (paid)</span></div></div>`;
+    <span><i class="l-price"></i>price PnL</span><span><i class="l-fees"></i>fees (paid)</span><span>● now, with the open positions' unrealised PnL</span></div></div>`;
 }
 
 // -- tables ----------------------------------------------------------------------------------------------------
@@ -114,7 +116,8 @@ function positionTable(items, sortable) {
 
 function eventItem(e, fresh) {
   const d = e.data || {};
-  const what = [d.symbol, d.command, d.alert, d.action_type, d.reason, d.net].filter((x) => x !== undefined && x !== null).join(" · ");
+  const net = d.net === undefined || d.net === null ? null : "net " + money(d.net) + " USD";
+  const what = [d.symbol, d.command, d.alert, d.action_type, d.reason, net].filter((x) => x !== undefined && x !== null).join(" · ");
   return `<li class="${fresh ? "fresh" : ""}" data-event="${esc(e.id)}"><span class="at">${when(e.at)}</span>` +
     `<span class="kind">${esc(e.kind)}</span><span>${esc(what)}</span></li>`;
 }
@@ -145,7 +148,7 @@ const pages = {
       <section class="panel"><h2>PnL (USD)</h2><div class="cards">
         ${card("net realised", money(s.realised_net), cls(s.realised_net))}${card("funding", money(s.funding), cls(s.funding))}
         ${card("price", money(s.price), cls(s.price))}${card("fees", money(s.fees, false))}
-        ${card("unrealised (open)", money(s.unrealised), cls(s.unrealised))}${card("positions", `${s.open} open · ${s.closed} closed`)}
+        ${card("unrealised (open)", money(s.unrealised), cls(s.unrealised))}${card("open / closed", `${s.open} / ${s.closed}`)}
       </div></section>
     </div>
     <section class="panel"><h2>Equity: cumulative PnL with funding, price and fees</h2>${chart(pnl.points)}</section>
