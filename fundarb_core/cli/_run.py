@@ -178,6 +178,7 @@ def run(
 
     from fundarb_core.app.report import summary, write_chart
     from fundarb_core.app.runtime import all_simulated
+    from fundarb_core.display import money
 
     config = load(config_path)
     if speed is not None and not all_simulated(config):
@@ -191,7 +192,8 @@ def run(
     s = summary(positions)
     console.print(
         f"positions: {s['positions']} ({s['open']} open, {s['closed']} closed, {s['wins']} won) · "
-        f"price PnL {s['price_pnl']} · funding {s['funding']} · fees {s['fees']} · net {s['net']} USD"
+        f"price PnL {money(s['price_pnl'])} · funding {money(s['funding'])} · fees {money(s['fees'])} · "
+        f"net {money(s['net'])} USD"
     )
     chart = write_chart(positions, data_dir / "report.png")
     console.print(f"chart: {chart}")
