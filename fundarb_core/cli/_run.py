@@ -88,18 +88,15 @@ async def _run(
     from fundarb_core.errors import StoreError
     from fundarb_core.store import Store
 
+    bound = None
+    if serve is not None:  # bind first: a refused address stops the command before anything opens
+        from fundarb_core.cli._serve import listen, start_server
+
+        bound = listen(config, *serve)
     runtime = await Runtime.open(config, get_plugins())
     bot = runtime.bot
     assert bot is not None
-    listening = None
-    if serve is not None:  # bind first: a refused address stops the command before it takes the store's lease
-        from fundarb_core.cli._serve import start_server
-
-        try:
-            listening = start_server(config, runtime.store, runtime.data_dir, *serve)
-        except SystemExit:
-            await runtime.close()
-            raise
+    listening = start_server(config, runtime.store, runtime.data_dir, *bound) if bound is not None else None
     lease_store = await Store.open(config.store.url, data_dir=runtime.data_dir, migrate=False)
     try:
         lease = await lease_store.acquire_lease(f"fundarb-run:{os.getpid()}", ttl=timedelta(seconds=30))

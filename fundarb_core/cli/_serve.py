@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import socket
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,27 +14,33 @@ import click
 from fundarb_core.cli import fail
 from fundarb_core.cli._run import load
 
-__all__ = ["host_option", "port_option", "serve", "start_server"]
+__all__ = ["host_option", "listen", "port_option", "serve", "start_server"]
 
 host_option = click.option("--host", default=None, help="Address to listen on (default: serve.host, 127.0.0.1).")
 port_option = click.option("--port", type=click.IntRange(0, 65535), default=None, help="Port (default: 8321).")
 
 
-def start_server(config: Any, store: Any, data_dir: Path, host: str | None, port: int | None) -> Any:
-    """Check the address, bind it and return (server, socket, url); exits 2 with a readable line when refused."""
-    from fundarb_core.app.api import bind, check_listen_address, create_app, server_for
-    from fundarb_core.app.runtime import all_simulated
+def listen(config: Any, host: str | None, port: int | None) -> tuple[str, socket.socket]:
+    """Check the address and bind it (before anything else opens); exit 2 with one readable line when refused."""
+    from fundarb_core.app.api import bind, check_listen_address
     from fundarb_core.errors import ConfigError
 
     host = host or config.serve.host
     port = config.serve.port if port is None else port
     try:
         check_listen_address(host, config.serve)
-        sock = bind(host, port)
+        return host, bind(host, port)
     except ConfigError as exc:
         fail(list(exc.problems))
     except OSError as exc:
         fail(str(exc))
+
+
+def start_server(config: Any, store: Any, data_dir: Path, host: str, sock: socket.socket) -> Any:
+    """The uvicorn server for the app over `store` on the bound `sock`; returns (server, sock, url)."""
+    from fundarb_core.app.api import create_app, server_for
+    from fundarb_core.app.runtime import all_simulated
+
     app = create_app(store, config, data_dir=data_dir, simulated=all_simulated(config))
     bound = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
@@ -45,15 +53,17 @@ async def _serve(config: Any, host: str | None, port: int | None) -> None:
     from fundarb_core.app.api import serve_forever
     from fundarb_core.store import Store, default_data_dir
 
+    bound_host, sock = listen(config, host, port)
     data_dir = (config.bot.data_dir or default_data_dir()).expanduser()
     store = await Store.open(config.store.url, data_dir=data_dir)
     try:
-        server, sock, url = start_server(config, store, data_dir, host, port)
+        server, sock, url = start_server(config, store, data_dir, bound_host, sock)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         click.echo(f"fundarb dashboard: {url}  (store {store.display_url}; Ctrl-C stops)")
+        sys.stdout.flush()  # a supervisor reading the pipe learns at once that it listens
         logger.info("serving the API and dashboard on {}", url)
         await serve_forever(server, stop, sock)
     finally:

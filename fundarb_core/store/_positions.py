@@ -22,6 +22,7 @@ __all__ = ["PositionPage", "PositionRepository", "StaleVersion"]
 # Sort keys a page may be ordered by; money is stored as text, so numeric columns sort through a cast.
 SORT_KEYS: Final = ("created_at", "opened_at", "closed_at", "symbol", "status", "notional_usd", "realized_pnl")
 _NUMERIC_SORT: Final = frozenset({"notional_usd", "realized_pnl"})
+_NULLABLE_SORT: Final = frozenset({"opened_at", "closed_at", "realized_pnl"})
 
 _LEG_FIELDS = ("quantity", "filled_quantity", "entry_price", "exit_price", "fees", "funding")
 _POSITION_FIELDS = (
@@ -153,27 +154,39 @@ class PositionRepository(Repository):
             column = sa.cast(column, sa.Float)
         key = column.desc() if descending else column.asc()
         tie = positions.c.id.desc() if descending else positions.c.id.asc()
-        where = sa.and_(*clauses)
-        async with self._db.read() as conn:
-            total = (await conn.execute(sa.select(sa.func.count()).select_from(positions).where(where))).scalar_one()
-        found = await self._select(where, order=(key.nulls_last(), tie), limit=limit, offset=offset)
+        first = key.nulls_last() if sort in _NULLABLE_SORT else key  # a plain key can walk an index
+        stmt = sa.select(positions).where(*clauses).order_by(first, tie).limit(limit).offset(offset)
+        async with self._db.read() as conn:  # one snapshot: the total and the page agree
+            total = (await conn.execute(sa.select(sa.func.count()).select_from(positions).where(*clauses))).scalar_one()
+            found = await self._rows(conn, stmt)
         return PositionPage(total=int(total), positions=found)
 
-    async def _select(
-        self,
-        where: sa.ColumnElement[bool],
-        *,
-        order: tuple[sa.ColumnElement[Any], ...] | None = None,
-        limit: int | None = None,
-        offset: int = 0,
-    ) -> list[PositionRecord]:
-        stmt = sa.select(positions).where(where).order_by(*(order or (positions.c.created_at, positions.c.id)))
-        if limit is not None:
-            stmt = stmt.limit(limit).offset(offset)
+    async def closed_pnl(self, since: datetime | None = None) -> list[tuple[str, datetime, Decimal, Mapping[str, Any]]]:
+        """(id, closed_at, realized_pnl, details) of the positions closed at or after `since` (all by default), by
+        close time: the equity curve's input, read without the legs."""
+        clauses = [positions.c.status == PositionStatus.CLOSED, positions.c.closed_at.is_not(None)]
+        if since is not None:
+            clauses.append(positions.c.closed_at >= since)
+        stmt = (
+            sa.select(positions.c.id, positions.c.closed_at, positions.c.realized_pnl, positions.c.details)
+            .where(*clauses)
+            .order_by(positions.c.closed_at, positions.c.id)
+        )
         async with self._db.read() as conn:
             rows = (await conn.execute(stmt)).all()
-            ids = [row._mapping["id"] for row in rows]
-            leg_rows = (await conn.execute(sa.select(legs).where(legs.c.position_id.in_(ids)))).all() if ids else []
+        return [(row[0], row[1], row[2] if row[2] is not None else Decimal(0), row[3]) for row in rows]
+
+    async def _select(self, where: sa.ColumnElement[bool]) -> list[PositionRecord]:
+        stmt = sa.select(positions).where(where).order_by(positions.c.created_at, positions.c.id)
+        async with self._db.read() as conn:
+            return await self._rows(conn, stmt)
+
+    @staticmethod
+    async def _rows(conn: Any, stmt: sa.Select[Any]) -> list[PositionRecord]:
+        """The positions `stmt` selects, with their legs (one more query)."""
+        rows = (await conn.execute(stmt)).all()
+        ids = [row._mapping["id"] for row in rows]
+        leg_rows = (await conn.execute(sa.select(legs).where(legs.c.position_id.in_(ids)))).all() if ids else []
         by_position: dict[str, list[LegRecord]] = {}
         for leg_row in leg_rows:
             leg = _leg(leg_row._mapping)

@@ -11,6 +11,7 @@ from fastapi import Request
 from pydantic import BaseModel
 
 from fundarb_core.app.api._auth import Access, Role
+from fundarb_core.app.api._views import ClosedPnL
 from fundarb_core.clock import SimClock
 from fundarb_core.store import Store
 
@@ -43,6 +44,8 @@ class ApiContext:
     simulated: bool = False  # a simulated run's lease lives in simulated time
     actions_enabled: bool = True  # a manual close goes through the bot's action runner
     poll_seconds: float = 0.25  # how often the event stream looks for new events
+    closing: bool = False  # set when the server stops: open event streams end
+    closed_pnl: ClosedPnL = attrs.field(factory=ClosedPnL)  # the equity curve's input, read on incrementally
 
     async def now(self) -> datetime:
         """The bot's now: its simulated clock when it runs in this process; for a simulated run elsewhere, the time

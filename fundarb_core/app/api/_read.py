@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query
@@ -47,7 +48,6 @@ async def state(ctx: Reader) -> dict[str, Any]:
     last = await store.events.recent(1)
     out["last_scan_at"] = scan.at.isoformat() if scan else None
     out["last_event_at"] = last[0].at.isoformat() if last else None
-    out["schema_version"] = await store.schema_version()
     out["control_enabled"] = ctx.access.operator_token is not None
     return out
 
@@ -129,9 +129,12 @@ async def transfers(ctx: Reader, limit: Annotated[int, Query(ge=1, le=1000)] = 1
 @router.get("/pnl", summary="PnL summary and the equity series (funding, price, fees)")
 async def pnl(ctx: Reader) -> dict[str, Any]:
     store = ctx.store
-    closed = await store.positions.list(statuses=[PositionStatus.CLOSED])
-    open_ = await store.positions.list_open()
-    return equity_series(closed, open_, await ctx.now())
+    closed = ctx.closed_pnl
+    # Re-read from an hour before the last close seen: a position closed at the same time, committed a moment
+    # later, is not missed (ids already counted are skipped).
+    since = closed.last - timedelta(hours=1) if closed.last is not None else None
+    closed.add(await store.positions.closed_pnl(since))
+    return equity_series(closed, await store.positions.list_open(), await ctx.now())
 
 
 @router.get("/events", summary="The audit trail: newest first, or oldest first after an id")

@@ -62,6 +62,9 @@ async def serve_forever(server: uvicorn.Server, stop: asyncio.Event, sock: socke
     try:
         await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
     finally:
+        context = getattr(getattr(server.config.app, "state", None), "fundarb", None)
+        if context is not None:
+            context.closing = True  # event streams end at their next poll, so the shutdown does not wait on them
         server.should_exit = True
         waiter.cancel()
         await asyncio.gather(task, waiter, return_exceptions=True)

@@ -23,7 +23,7 @@ async def _events(request: Request, ctx: ApiContext, after: int) -> AsyncIterato
     last = after
     quiet = 0.0
     yield "retry: 1000\n\n"
-    while not await request.is_disconnected():
+    while not ctx.closing and not await request.is_disconnected():
         found = await ctx.store.events.list(after_id=last, limit=200)
         for event in found:
             last = event.id

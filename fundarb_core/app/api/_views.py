@@ -22,6 +22,7 @@ from fundarb_core.model.records import (
 from fundarb_core.store._types import dump_json
 
 __all__ = [
+    "ClosedPnL",
     "action_row",
     "bot_state",
     "equity_series",
@@ -33,6 +34,7 @@ __all__ = [
 ]
 
 ZERO = Decimal(0)
+MAX_POINTS = 500  # the equity curve's points at most: enough for a chart, small for a page
 HOURS_PER_YEAR = Decimal(8760)
 
 
@@ -190,27 +192,50 @@ def bot_state(
     }
 
 
-def equity_series(closed: Sequence[PositionRecord], open_: Sequence[PositionRecord], now: datetime) -> dict[str, Any]:
+@attrs.define
+class ClosedPnL:
+    """Closed positions' PnL parts by close time, read on incrementally (closed positions do not change)."""
+
+    rows: list[tuple[datetime, Decimal, Decimal, Decimal, Decimal]] = attrs.field(factory=list)  # at, net, f, p, fees
+    seen: set[str] = attrs.field(factory=set)
+    last: datetime | None = None
+
+    def add(self, found: Sequence[tuple[str, datetime, Decimal, Mapping[str, Any]]]) -> None:
+        """Add the positions not seen yet (a re-read overlaps the last close time on purpose)."""
+        for position_id, at, realized, d in found:
+            if position_id in self.seen:
+                continue
+            self.seen.add(position_id)
+            parts = (_dec(d.get("funding")) or ZERO, _dec(d.get("price_pnl")) or ZERO, _dec(d.get("fees")) or ZERO)
+            self.rows.append((at, realized, *parts))
+            if self.last is None or at > self.last:
+                self.last = at
+        self.rows.sort(key=lambda r: r[0])
+
+
+def equity_series(
+    closed: ClosedPnL, open_: Sequence[PositionRecord], now: datetime, *, max_points: int = MAX_POINTS
+) -> dict[str, Any]:
     """Cumulative realised PnL over time with its funding, price and fee parts; the last point adds what the open
-    positions carry (unrealised price PnL and accrued funding)."""
+    positions carry (unrealised price PnL and accrued funding). More closes than `max_points` are thinned evenly
+    (the sums stay exact; the last close is kept)."""
     points: list[dict[str, Any]] = []
     net = funding = price = fees = ZERO
-    for p in sorted(closed, key=lambda p: (p.closed_at or p.updated_at, p.id)):
-        d = p.details
-        funding += _dec(d.get("funding")) or ZERO
-        price += _dec(d.get("price_pnl")) or ZERO
-        fees += _dec(d.get("fees")) or ZERO
-        net += p.realized_pnl if p.realized_pnl is not None else ZERO
-        at = p.closed_at or p.updated_at
-        points.append({"at": at.isoformat(), "net": _text(net), "funding": _text(funding), "price": _text(price),
-                       "fees": _text(fees)})  # fmt: skip
+    rows = closed.rows
+    every = max(1, -(-len(rows) // max_points))
+    wins = 0
+    for n, (at, realized, f, p, c) in enumerate(rows):
+        net, funding, price, fees = net + realized, funding + f, price + p, fees + c
+        wins += realized > 0
+        if n % every == every - 1 or n == len(rows) - 1:
+            points.append({"at": at.isoformat(), "net": _text(net), "funding": _text(funding),
+                           "price": _text(price), "fees": _text(fees)})  # fmt: skip
     unrealised = _sum(p.details.get("unrealized_pnl") for p in open_)
     accrued = _sum(v for p in open_ for v in (p.details.get("funding_accrued") or {}).values())
     points.append({"at": now.isoformat(), "net": _text(net + unrealised + accrued), "funding": _text(funding + accrued),
                    "price": _text(price + unrealised), "fees": _text(fees)})  # fmt: skip
-    wins = sum(1 for p in closed if (p.realized_pnl or ZERO) > 0)
     return {
-        "summary": {"closed": len(closed), "open": len(open_), "wins": wins, "realised_net": _text(net),
+        "summary": {"closed": len(rows), "open": len(open_), "wins": wins, "realised_net": _text(net),
                     "funding": _text(funding), "price": _text(price), "fees": _text(fees),
                     "unrealised": _text(unrealised + accrued)},
         "points": points,

@@ -78,6 +78,7 @@ async def test_state_opportunities_actions_pnl_and_events(api: Api) -> None:
     assert pnl["summary"]["closed"] == len(closed)
     assert Decimal(pnl["summary"]["realised_net"]) == sum((p.realized_pnl or Decimal(0) for p in closed), Decimal(0))
     assert len(pnl["points"]) == len(closed) + 1
+    assert Decimal(pnl["points"][-2]["net"]) == Decimal(pnl["summary"]["realised_net"])
 
     newest = (await api.client.get("/api/events?limit=5", headers=auth)).json()["items"]
     ids = [e["id"] for e in newest]
