@@ -65,7 +65,7 @@ def harness(data_dir: Path, url: str | None = None, **kwargs: Any) -> Harness:
     return Harness(make_config(data_dir, url, **kwargs), plugins)
 
 
-def paper_run(h: Harness, duration: timedelta = timedelta(hours=12)) -> None:
+def paper_run(h: Harness, duration: timedelta = timedelta(hours=8)) -> None:
     """Run the bot for `duration` of simulated time, then leave a manual transfer waiting for approval."""
     h.run(h.bot.run(duration=duration))
     h.call(lambda: h.bot.runner.submit([RebalanceAction(
@@ -107,29 +107,45 @@ class Filled:
         return make_config(self.data_dir, self.url, **kwargs)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def filled(request: pytest.FixtureRequest, sqlite_template: Path, tmp_path: Path) -> Iterator[Filled]:
-    """A store filled by a paper run, the test's own: a copy of the SQLite template, or a fresh PostgreSQL
-    database filled by its own run."""
-    if request.param == "sqlite":
-        data_dir = tmp_path / "data"
-        shutil.copytree(sqlite_template, data_dir)
-        yield Filled("sqlite", None, data_dir)
-        return
+def _pg_url(base: str, database: str) -> str:
+    url = resolve_location(base).url.set(database=database).render_as_string(hide_password=False)
+    return str(url).replace("postgresql+asyncpg://", "postgresql://")
+
+
+@pytest.fixture(scope="session")
+def pg_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A PostgreSQL database filled by one paper run, copied (CREATE DATABASE … TEMPLATE) per test."""
     base = os.environ.get(PG_ENV)
     if not base:
-        pytest.skip(f"{PG_ENV} not set")
-    name = f"fundarb_api_{uuid.uuid4().hex[:12]}"
+        pytest.skip(f"{PG_ENV} not set: PostgreSQL API tests need a server")
+    name = f"fundarb_api_tpl_{uuid.uuid4().hex[:12]}"
     asyncio.run(_pg(base, f'CREATE DATABASE "{name}"'))
-    url = str(resolve_location(base).url.set(database=name).render_as_string(hide_password=False))
-    url = url.replace("postgresql+asyncpg://", "postgresql://")
     try:
-        h = harness(tmp_path / "data", url)
+        h = harness(tmp_path_factory.mktemp("paper-pg") / "data", _pg_url(base, name))
         try:
             paper_run(h)
         finally:
             h.close()
-        yield Filled("postgresql", url, tmp_path / "data")
+        yield name
+    finally:
+        asyncio.run(_pg(base, f'DROP DATABASE "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def filled(request: pytest.FixtureRequest, sqlite_template: Path, tmp_path: Path) -> Iterator[Filled]:
+    """A store filled by a paper run, the test's own copy (of the SQLite file, or of the PostgreSQL template)."""
+    data_dir = tmp_path / "data"
+    if request.param == "sqlite":
+        shutil.copytree(sqlite_template, data_dir)
+        yield Filled("sqlite", None, data_dir)
+        return
+    template = request.getfixturevalue("pg_template")
+    base = os.environ[PG_ENV]
+    name = f"fundarb_api_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_pg(base, f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    try:
+        data_dir.mkdir()
+        yield Filled("postgresql", _pg_url(base, name), data_dir)
     finally:
         asyncio.run(_pg(base, f'DROP DATABASE "{name}" WITH (FORCE)'))
 
