@@ -15,7 +15,8 @@ from fundarb_core.store._types import as_stored
 
 __all__ = ["ScanRecord", "ScanRepository"]
 
-KEEP: Final = 100  # scans kept; older ones are dropped as new ones arrive
+KEEP: Final = 100  # scans kept (up to TRIM_EVERY more); older ones are dropped as new ones arrive
+TRIM_EVERY: Final = 10  # drop the old ones every this many saves, not on each
 
 
 @attrs.frozen
@@ -37,7 +38,8 @@ class ScanRepository(Repository):
             new_id = (
                 await conn.execute(sa.insert(scans).values(at=at, opportunities=rows).returning(scans.c.id))
             ).scalar_one()
-            await conn.execute(sa.delete(scans).where(scans.c.id <= new_id - KEEP))
+            if new_id % TRIM_EVERY == 0:
+                await conn.execute(sa.delete(scans).where(scans.c.id <= new_id - KEEP))
         return ScanRecord(id=new_id, at=at, opportunities=tuple(rows))
 
     async def latest(self) -> ScanRecord | None:

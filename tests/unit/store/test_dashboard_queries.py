@@ -9,7 +9,7 @@ import attrs
 import pytest
 
 from fundarb_core.model import OrderStatus, OrderType, PositionStatus, Side
-from fundarb_core.store._scans import KEEP
+from fundarb_core.store._scans import KEEP, TRIM_EVERY
 
 
 async def _create(store, symbol: str, notional: str, *, long_venue: str = "aster"):  # type: ignore[no-untyped-def]
@@ -28,11 +28,11 @@ async def test_scans_keep_the_latest_with_exact_decimals(store, clock) -> None:
     assert latest == second
     assert latest.opportunities == ()
     assert first.opportunities == ({"symbol": "BTC", "net_apr": "0.1234567890123"},)
-    for _ in range(KEEP + 5):
+    for _ in range(KEEP + 3 * TRIM_EVERY):
         await store.scans.save(clock.now(), [])
     async with store._db.read() as conn:
         count = (await conn.exec_driver_sql("SELECT count(*) FROM scans")).scalar_one()
-    assert count == KEEP
+    assert KEEP <= count < KEEP + TRIM_EVERY
 
 
 async def test_a_page_filters_sorts_and_counts_in_sql(store, clock) -> None:

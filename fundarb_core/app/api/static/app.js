@@ -302,6 +302,7 @@ view.addEventListener("click", (ev) => {
   const t = ev.target.closest("[data-control],[data-approve],[data-cancel],[data-sort],[data-position],#close-position,#prev,#next");
   if (!t) return;
   const s = state.positions;
+  if (t.dataset.control === "halt" && !confirm("Halt the bot? It stops after its current tick; restart it with fundarb run.")) return;
   if (t.dataset.control) act("/control/" + t.dataset.control, {}, `${t.dataset.control}: sent; the bot applies it at its next tick`);
   else if (t.dataset.approve) act(`/actions/${encodeURIComponent(t.dataset.approve)}/approve`, undefined, "approved; the bot carries the plan on");
   else if (t.dataset.cancel) act(`/actions/${encodeURIComponent(t.dataset.cancel)}/cancel`, {}, "cancelled");
