@@ -102,7 +102,7 @@ def page(browser: Any) -> Iterator[Any]:
 def test_the_overview_shows_the_open_positions_of_a_paper_run(live: Live, page: Any, tmp_path: Path) -> None:
     from playwright.sync_api import expect
 
-    live.ticks(144)  # twelve simulated hours: positions open and close
+    live.ticks(96)  # eight simulated hours: positions open and close
     open_ = live.call(lambda: live.store.positions.list_open())
     closed = [p for p in live.call(lambda: live.store.positions.list()) if p.status.value == "closed"]
     assert open_
