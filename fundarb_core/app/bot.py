@@ -249,6 +249,7 @@ class Bot:
         await self.market.refresh()
         if scan:
             tick.opportunities = self.opportunities = self.scanner.scan(self.rates, self.clock.now())
+            await self.store.scans.save(self.clock.now(), [attrs.asdict(o) for o in tick.opportunities])
         await self.evaluate_and_close_positions()
         await self.run_actions()
         await self.funding.record()

@@ -30,6 +30,7 @@ BUILTIN_COMMANDS: dict[str, tuple[str, str]] = {
     "resume": ("fundarb_core.cli._operate:resume", "Resume opening after a pause."),
     "run": ("fundarb_core.cli._run:run", "Run the bot (scan, open, monitor, close) until stopped."),
     "scan": ("fundarb_core.cli._operate:scan", "Rank current opportunities by net APR."),
+    "serve": ("fundarb_core.cli._serve:serve", "Serve the REST API and the web dashboard over the bot's store."),
     "init": ("fundarb_core.cli._init:init", "Write a starter config for paper trading on simulated venues."),
     "plugins": ("fundarb_core.cli._plugins:plugins", "List the plugins found and what each registered."),
 }

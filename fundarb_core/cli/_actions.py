@@ -115,7 +115,8 @@ def actions() -> None:
 @click.option("--all", "show_all", is_flag=True, help="Include finished actions (default: unfinished and last 20).")
 @click.option("--position", "position_id", default=None, help="Only this position's actions.")
 @click.option("--limit", type=click.IntRange(min=1), default=200, show_default=True)
-def list_(config_path: Path, as_json: bool, show_all: bool, position_id: str | None, limit: int) -> None:
+@click.option("--wide", is_flag=True, help="Every column at full width.")
+def list_(config_path: Path, as_json: bool, show_all: bool, position_id: str | None, limit: int, wide: bool) -> None:
     """List journalled actions, newest plans first."""
 
     async def work(store: Any) -> Any:
@@ -134,18 +135,24 @@ def list_(config_path: Path, as_json: bool, show_all: bool, position_id: str | N
     if not rows:
         click.echo("no actions")
         return
-    from rich.console import Console
-    from rich.table import Table
+    from fundarb_core.cli._table import Column, print_table
 
-    table = Table(title="actions")
-    for key in ("action", "plan", "type", "status", "position", "attempts", "note"):
-        table.add_column(key, overflow="fold")
-    for r in rows:
-        note = _note(r)
-        short = f"{r['plan_id'][:8]}.{r['seq']}"
-        position = (r["position_id"] or "-")[:8]
-        table.add_row(short, r["plan_id"][:8], r["action_type"], r["status"], position, str(r["attempts"]), note)
-    Console(width=160).print(table)
+    columns = [
+        Column("action", "action"),
+        Column("plan", "plan", 1),
+        Column("type", "type"),
+        Column("status", "status"),
+        Column("position", "position", 3),
+        Column("attempts", "attempts", 2, numeric=True),
+        Column("note", "note"),
+    ]
+    shown = [
+        {"action": f"{r['plan_id'][:8]}.{r['seq']}", "plan": r["plan_id"][:8], "type": r["action_type"],
+         "status": r["status"], "position": (r["position_id"] or "-")[:8], "attempts": str(r["attempts"]),
+         "note": _note(r)}
+        for r in rows
+    ]  # fmt: skip
+    print_table("actions", columns, shown, wide=wide)
 
 
 @actions.command()
@@ -194,22 +201,15 @@ def show(config_path: Path, as_json: bool, action_id: str) -> None:
 @click.argument("action_id")
 def approve(config_path: Path, as_json: bool, action_id: str) -> None:
     """Approve an action waiting for an operator (e.g. a manual transfer step); the bot runs it on."""
+    from fundarb_core.app.control import approve_action
     from fundarb_core.errors import StoreError
 
     async def work(store: Any) -> Any:
         action = await _one(store, action_id)
         try:
-            approved = await store.actions.approve(action.id, by="cli")
+            return await approve_action(store, action, by="cli")
         except StoreError as exc:
             fail(str(exc))
-        # A batch (several transfers travelling as one) waits as a whole: approving one approves its companions.
-        for member in (action.state or {}).get("batch_members", []):
-            companion = await store.actions.get(member)
-            if member != action.id and companion is not None and companion.status.value == "awaiting_approval":
-                await store.actions.approve(member, by="cli")
-        await store.events.append("operator", {"command": "approve", "action_id": action.id},
-                                  position_id=action.position_id)  # fmt: skip
-        return approved
 
     approved = _run(config_path, work)
     if as_json:
@@ -229,17 +229,15 @@ def cancel(config_path: Path, as_json: bool, action_id: str, reason: str) -> Non
     The actions that wait for it are cancelled in turn by the bot. An action past its point of no return (a
     transfer whose funds left the source) cannot be cancelled.
     """
+    from fundarb_core.app.control import cancel_action
     from fundarb_core.errors import StoreError
 
     async def work(store: Any) -> Any:
         action = await _one(store, action_id)
         try:
-            cancelled = await store.actions.cancel(action.id, reason)  # with its transfer, if none moved yet
+            return await cancel_action(store, action, reason=reason, by="cli")  # with its transfer, if none moved
         except StoreError as exc:
             fail(str(exc))
-        await store.events.append("operator", {"command": "cancel", "action_id": action.id, "reason": reason},
-                                  position_id=action.position_id)  # fmt: skip
-        return cancelled
 
     cancelled = _run(config_path, work)
     if as_json:

@@ -31,12 +31,13 @@ def _control(command: str) -> Any:
     @click.command(name=command)
     @config_option
     def cmd(config_path: Path) -> None:
+        from fundarb_core.app.control import issue_command
         from fundarb_core.model.records import ControlCommand
 
         config = load(config_path)
 
         async def work(store: Any, _: Path) -> None:
-            await store.control.issue(ControlCommand(command), issued_by="cli")
+            await issue_command(store, ControlCommand(command), by="cli")
 
         asyncio.run(_with_store(config, work))
         click.echo(f"{command}: sent; the running bot applies it at its next tick")
@@ -58,9 +59,15 @@ halt = _control("halt")
 @config_option
 @json_option
 @click.option("--open", "only_open", is_flag=True, help="Only open positions.")
-def positions(config_path: Path, as_json: bool, only_open: bool) -> None:
-    """List positions with price PnL, funding, fees, net and exit reason."""
+@click.option("--wide", is_flag=True, help="Every column at full width (full ids, notional, times).")
+def positions(config_path: Path, as_json: bool, only_open: bool, wide: bool) -> None:
+    """List positions with price PnL, funding, fees, net (USD, to the cent; unrealised while open) and exit reason.
+
+    The table fits the terminal (80 columns when piped): the most useful columns first, the rest named below it.
+    """
     from fundarb_core.app.report import position_rows
+    from fundarb_core.cli._table import Column, print_table
+    from fundarb_core.display import money
 
     config = load(config_path)
 
@@ -71,16 +78,32 @@ def positions(config_path: Path, as_json: bool, only_open: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title="positions")
-    keys = ("id", "symbol", "status", "long", "short", "exit_reason", "price_pnl", "funding", "fees", "net")
-    for key in keys:
-        table.add_column(key)
+    columns = [
+        Column("id", "id"),
+        Column("symbol", "symbol"),
+        Column("status", "status"),
+        Column("long", "long", 5),
+        Column("short", "short", 5),
+        Column("net", "net", numeric=True),
+        Column("price_pnl", "price", 4, numeric=True),
+        Column("funding", "funding", 4, numeric=True),
+        Column("fees", "fees", 3, numeric=True),
+        Column("exit_reason", "exit", 2),
+        Column("notional_usd", "notional", 1, numeric=True),
+        Column("opened_at", "opened", 1),
+        Column("closed_at", "closed", 1),
+    ]
+    shown = []
     for row in rows:
-        table.add_row(*(str(row[k])[:12] if row[k] is not None else "-" for k in keys))
-    Console().print(table)
+        net = row["net"] if row["net"] is not None else row["unrealized_pnl"]
+        shown.append({
+            **{k: str(v) for k, v in row.items() if v is not None},
+            "id": row["id"] if wide else row["id"][:8],
+            "net": money(net),  # an open position's: unrealised
+            **{k: money(row[k]) for k in ("price_pnl", "funding", "fees", "notional_usd")},
+            **{k: (row[k] or "-")[:16].replace("T", " ") for k in ("opened_at", "closed_at")},
+        })  # fmt: skip
+    print_table("positions (USD)", columns, shown, wide=wide)
 
 
 async def _with_bot(config: Any, work: Any) -> Any:
@@ -154,6 +177,7 @@ def close(config_path: Path, position_id: str) -> None:
 def report(config_path: Path, as_json: bool, out: Path | None) -> None:
     """Summarise results and write an equity/PnL chart (PNG)."""
     from fundarb_core.app.report import actions_summary, summary, write_chart
+    from fundarb_core.display import money
 
     config = load(config_path)
 
@@ -181,7 +205,8 @@ def report(config_path: Path, as_json: bool, out: Path | None) -> None:
                     for t, c in sorted(a["actions"].items())
                 )
                 click.echo(f"{'plans':10} {a['plans']} ({types or 'none'})")
-                click.echo(f"{'transfers':10} {a['transfers']['confirmed']} confirmed, moved {a['moved']}")
+                click.echo(f"{'transfers':10} {a['transfers']['confirmed']} confirmed, moved {money(a['moved'])}")
                 click.echo(f"{'reopened':10} {a['reopened']}")
                 continue
-            click.echo(f"{key:10} {value}")
+            shown = money(value) if key in ("price_pnl", "funding", "fees", "net") else value
+            click.echo(f"{key:10} {shown}")

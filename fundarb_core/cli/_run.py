@@ -128,12 +128,25 @@ class _LiveView:
             self.live.stop()
 
 
-async def _run(config: Any, duration: timedelta | None, speed: float | None, live: bool) -> Any:
+async def _run(
+    config: Any,
+    duration: timedelta | None,
+    speed: float | None,
+    live: bool,
+    serve: tuple[str | None, int | None] | None,
+) -> Any:
+    from loguru import logger
+
     from fundarb_core.app.runtime import Runtime, all_simulated
     from fundarb_core.clock import SimClock
     from fundarb_core.errors import ConfigError, StoreError
     from fundarb_core.store import Store
 
+    bound = None
+    if serve is not None:  # bind first: a refused address stops the command before anything opens
+        from fundarb_core.cli._serve import listen, start_server
+
+        bound = listen(config, *serve)
     try:
         runtime = await Runtime.open(config, get_plugins(), observe=True)
     except ConfigError as exc:  # found while building (a close policy not installed, a port taken, ...): exit 2
@@ -141,6 +154,7 @@ async def _run(config: Any, duration: timedelta | None, speed: float | None, liv
     bot = runtime.bot
     assert bot is not None
     await _preflight(runtime, bot)
+    listening = start_server(config, runtime.store, runtime.data_dir, *bound) if bound is not None else None
     lease_store = await Store.open(config.store.url, data_dir=runtime.data_dir, migrate=False)
     try:
         lease = await lease_store.acquire_lease(f"fundarb-run:{os.getpid()}", ttl=timedelta(seconds=30))
@@ -154,6 +168,14 @@ async def _run(config: Any, duration: timedelta | None, speed: float | None, liv
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     heartbeat = asyncio.create_task(lease.heartbeat())
+    server_stop = asyncio.Event()
+    server_task: asyncio.Task[None] | None = None
+    if listening is not None:
+        from fundarb_core.app.api import serve_forever
+
+        server, sock, url = listening
+        server_task = asyncio.create_task(serve_forever(server, server_stop, sock))
+        logger.info("serving the API and dashboard on {}", url)
     view = _LiveView(bot, runtime.store, duration) if live else None
 
     def on_tick(_: Any, elapsed: float) -> None:
@@ -177,6 +199,9 @@ async def _run(config: Any, duration: timedelta | None, speed: float | None, liv
     finally:
         if view is not None:
             await view.stop()
+        server_stop.set()
+        if server_task is not None:
+            await asyncio.gather(server_task, return_exceptions=True)
         heartbeat.cancel()
         await asyncio.gather(heartbeat, return_exceptions=True)
         await lease.release()
@@ -192,12 +217,24 @@ async def _run(config: Any, duration: timedelta | None, speed: float | None, liv
     "--speed", type=float, default=None, help="Simulated venues: run time N× faster (default: as fast as possible)."
 )
 @click.option("--no-live", is_flag=True, help="Plain log lines even on a terminal.")
-def run(config_path: Path, duration: timedelta | None, speed: float | None, no_live: bool) -> None:
+@click.option("--serve", "with_server", is_flag=True, help="Also serve the API and dashboard (see `fundarb serve`).")
+@click.option("--host", default=None, help="With --serve: address to listen on (default: serve.host).")
+@click.option("--port", type=click.IntRange(0, 65535), default=None, help="With --serve: port (default: serve.port).")
+def run(
+    config_path: Path,
+    duration: timedelta | None,
+    speed: float | None,
+    no_live: bool,
+    with_server: bool,
+    host: str | None,
+    port: int | None,
+) -> None:
     """Run the bot: scan, open, monitor and close until stopped (SIGINT/SIGTERM) or --duration passes."""
     from rich.console import Console
 
     from fundarb_core.app.report import summary, write_chart
     from fundarb_core.app.runtime import all_simulated
+    from fundarb_core.display import money
 
     config = load(config_path)
     if speed is not None and not all_simulated(config, get_plugins()):
@@ -207,15 +244,17 @@ def run(config_path: Path, duration: timedelta | None, speed: float | None, no_l
     live = sys.stdout.isatty() and not no_live
     from fundarb_core.errors import ConfigError
 
+    serve = (host, port) if with_server else None
     try:
-        positions, data_dir = asyncio.run(_run(config, duration, speed, live))
+        positions, data_dir = asyncio.run(_run(config, duration, speed, live, serve))
     except ConfigError as exc:  # found while starting: an observer that cannot listen, a URL no service takes
         fail(list(exc.problems))
     console = Console()
     s = summary(positions)
     console.print(
         f"positions: {s['positions']} ({s['open']} open, {s['closed']} closed, {s['wins']} won) · "
-        f"price PnL {s['price_pnl']} · funding {s['funding']} · fees {s['fees']} · net {s['net']} USD"
+        f"price PnL {money(s['price_pnl'])} · funding {money(s['funding'])} · fees {money(s['fees'])} · "
+        f"net {money(s['net'])} USD"
     )
     chart = write_chart(positions, data_dir / "report.png")
     console.print(f"chart: {chart}")

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from fundarb_core.config._model import BotConfig as BotConfig
     from fundarb_core.config._model import Config as Config
     from fundarb_core.config._model import ExitConfig as ExitConfig
+    from fundarb_core.config._model import ServeConfig as ServeConfig
     from fundarb_core.config._model import StoreConfig as StoreConfig
     from fundarb_core.config._model import StrategyConfig as StrategyConfig
     from fundarb_core.config._refs import cross_check as cross_check

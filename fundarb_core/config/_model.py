@@ -18,8 +18,9 @@ from fundarb_core.config.validators import (
     positive,
     positive_duration,
 )
+from fundarb_core.secrets import Secret
 
-__all__ = ["ActionsConfig", "BotConfig", "Config", "ExitConfig", "StoreConfig", "StrategyConfig"]
+__all__ = ["ActionsConfig", "BotConfig", "Config", "ExitConfig", "ServeConfig", "StoreConfig", "StrategyConfig"]
 
 LogLevel = Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR"]
 
@@ -97,6 +98,22 @@ class ActionsConfig:
 
 
 @attrs.frozen
+class ServeConfig:
+    """`fundarb serve` (and `fundarb run --serve`): the REST API and the dashboard.
+
+    Tokens are secrets (`env:NAME`): `read_token` may read, `operator_token` may also steer (pause, resume, halt,
+    close, approve, cancel). With neither set the API answers on loopback only, read-only, without a token.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = attrs.field(default=8321, validator=[at_least(0), attrs.validators.le(65535)])
+    read_token: Secret | None = None
+    operator_token: Secret | None = None
+    cors_origins: list[str] = attrs.field(factory=list)  # none by default: same-origin only
+    max_body_bytes: int = attrs.field(default=16_384, validator=at_least(1))
+
+
+@attrs.frozen
 class Config:
     """A whole fundarb configuration file."""
 
@@ -110,3 +127,4 @@ class Config:
     transfers: dict[str, PluginSection] = plugin_section("transfer_handlers", factory=dict)
     actions: ActionsConfig = attrs.field(factory=ActionsConfig)
     observers: dict[str, PluginSection] = plugin_section("observers", factory=dict)
+    serve: ServeConfig = attrs.field(factory=ServeConfig)

@@ -14,7 +14,8 @@ from fundarb_core.store._lease import Lease, LeaseHeld, LeaseLost
 from fundarb_core.store._migrate import MigrationReport
 from fundarb_core.store._migrations import LATEST_VERSION
 from fundarb_core.store._orders import OrderRepository
-from fundarb_core.store._positions import PositionRepository, StaleVersion
+from fundarb_core.store._positions import PositionPage, PositionRepository, StaleVersion
+from fundarb_core.store._scans import ScanRecord, ScanRepository
 from fundarb_core.store._store import Store
 from fundarb_core.store._transfers import TransferRepository
 from fundarb_core.store._types import as_stored
@@ -34,7 +35,10 @@ __all__ = [
     "LeaseLost",
     "MigrationReport",
     "OrderRepository",
+    "PositionPage",
     "PositionRepository",
+    "ScanRecord",
+    "ScanRepository",
     "StaleVersion",
     "Store",
     "StoreLocation",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
@@ -56,6 +57,20 @@ class EventLog(Repository):
         if after_id is not None:
             clauses.append(events.c.id > after_id)
         stmt = sa.select(events).where(*clauses).order_by(events.c.id).limit(limit)
+        async with self._db.read() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return [EventRecord(**row._mapping) for row in rows]
+
+    async def recent(
+        self, limit: int, *, kind: str | None = None, position_id: str | None = None
+    ) -> builtins.list[EventRecord]:
+        """The last `limit` events (of `kind`, of `position_id`), newest first."""
+        clauses: list[sa.ColumnElement[bool]] = [sa.true()]
+        if kind is not None:
+            clauses.append(events.c.kind == kind)
+        if position_id is not None:
+            clauses.append(events.c.position_id == position_id)
+        stmt = sa.select(events).where(*clauses).order_by(events.c.id.desc()).limit(limit)
         async with self._db.read() as conn:
             rows = (await conn.execute(stmt)).all()
         return [EventRecord(**row._mapping) for row in rows]

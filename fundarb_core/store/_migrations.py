@@ -312,10 +312,25 @@ def _v4_position_state(op: Operations) -> None:
         )
 
 
+def _v5_scans(op: Operations) -> None:
+    # The bot's latest scans (ranked opportunities), for the dashboard and the API; a short rolling history.
+    op.create_table(
+        "scans",
+        sa.Column("id", SERIAL, primary_key=True, autoincrement=True),
+        sa.Column("at", TIME(), nullable=False),
+        sa.Column("opportunities", JSON, nullable=False),
+    )
+    # The dashboard pages through positions newest first (ties broken by id) without sorting the whole table.
+    op.create_index("ix_positions_created_at", "positions", ["created_at", "id"])
+    # ... and reads the equity curve on from the last close it saw.
+    op.create_index("ix_positions_closed_at", "positions", ["closed_at"])
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _v1_initial),
     Migration(2, "telemetry and control tables, actions.claimed_by, status indexes", _v2_telemetry_control),
     Migration(3, "action runner: actions.reason, state, not_before", _v3_action_runner),
     Migration(4, "positions.details holds the typed position state (fundarb_core.model.state)", _v4_position_state),
+    Migration(5, "scans table (the bot's latest opportunities), positions indexes for the dashboard", _v5_scans),
 )
 LATEST_VERSION = MIGRATIONS[-1].version

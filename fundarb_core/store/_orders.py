@@ -163,6 +163,18 @@ class OrderRepository(Repository):
             where = sa.and_(where, orders.c.venue == venue)
         return await self._select(where)
 
+    async def fees_by_position(self, position_ids: list[str]) -> dict[str, Decimal]:
+        """The fees paid so far on each position's orders (positions without orders are absent)."""
+        if not position_ids:
+            return {}
+        stmt = sa.select(orders.c.position_id, orders.c.fees).where(orders.c.position_id.in_(position_ids))
+        async with self._db.read() as conn:
+            rows = (await conn.execute(stmt)).all()
+        totals: dict[str, Decimal] = {}
+        for position_id, fees in rows:
+            totals[position_id] = totals.get(position_id, Decimal(0)) + Decimal(fees)
+        return totals
+
     async def _select(self, where: sa.ColumnElement[bool]) -> list[OrderRecord]:
         async with self._db.read() as conn:
             stmt = sa.select(orders).where(where).order_by(orders.c.created_at, orders.c.client_order_id)

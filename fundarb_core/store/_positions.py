@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final
 
 import attrs
 import sqlalchemy as sa
@@ -17,7 +17,12 @@ from fundarb_core.model.state import PositionState
 from fundarb_core.store._base import Repository, new_id
 from fundarb_core.store._schema import legs, positions
 
-__all__ = ["PositionRepository", "StaleVersion"]
+__all__ = ["PositionPage", "PositionRepository", "StaleVersion"]
+
+# Sort keys a page may be ordered by; money is stored as text, so numeric columns sort through a cast.
+SORT_KEYS: Final = ("created_at", "opened_at", "closed_at", "symbol", "status", "notional_usd", "realized_pnl")
+_NUMERIC_SORT: Final = frozenset({"notional_usd", "realized_pnl"})
+_NULLABLE_SORT: Final = frozenset({"opened_at", "closed_at", "realized_pnl"})
 
 _LEG_FIELDS = ("quantity", "filled_quantity", "entry_price", "exit_price", "fees", "funding")
 _POSITION_FIELDS = (
@@ -29,6 +34,14 @@ _POSITION_FIELDS = (
     "opened_at",
     "closed_at",
 )
+
+
+@attrs.frozen
+class PositionPage:
+    """One page of a filtered, sorted position list, and how many positions match in all."""
+
+    total: int
+    positions: list[PositionRecord]
 
 
 class StaleVersion(StoreError):
@@ -115,13 +128,66 @@ class PositionRepository(Repository):
         """Positions not yet closed (opening, open, closing, close failed), oldest first."""
         return await self._select(positions.c.status.in_(sorted(OPEN_POSITION_STATUSES)))
 
-    async def _select(self, where: sa.ColumnElement[bool]) -> list[PositionRecord]:
+    async def page(
+        self,
+        *,
+        statuses: Sequence[PositionStatus] | None = None,
+        symbol: str | None = None,
+        venue: str | None = None,
+        sort: str = "created_at",
+        descending: bool = True,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> PositionPage:
+        """One page of positions, filtered in SQL (status, symbol, a venue on either leg) and sorted by `sort`
+        (one of `SORT_KEYS`; ties by id), with the number of positions that match in all."""
+        if sort not in SORT_KEYS:
+            raise ValueError(f"cannot sort positions by {sort!r} (expected one of {', '.join(SORT_KEYS)})")
+        clauses: list[sa.ColumnElement[bool]] = [sa.true()]
+        if statuses is not None:
+            clauses.append(positions.c.status.in_(list(statuses)))
+        if symbol is not None:
+            clauses.append(positions.c.symbol == symbol)
+        if venue is not None:
+            clauses.append(sa.or_(positions.c.long_venue == venue, positions.c.short_venue == venue))
+        column: sa.ColumnElement[Any] = positions.c[sort]
+        if sort in _NUMERIC_SORT:
+            column = sa.cast(column, sa.Float)
+        key = column.desc() if descending else column.asc()
+        tie = positions.c.id.desc() if descending else positions.c.id.asc()
+        first = key.nulls_last() if sort in _NULLABLE_SORT else key  # a plain key can walk an index
+        stmt = sa.select(positions).where(*clauses).order_by(first, tie).limit(limit).offset(offset)
+        async with self._db.read() as conn:  # one snapshot: the total and the page agree
+            total = (await conn.execute(sa.select(sa.func.count()).select_from(positions).where(*clauses))).scalar_one()
+            found = await self._rows(conn, stmt)
+        return PositionPage(total=int(total), positions=found)
+
+    async def closed_pnl(self, since: datetime | None = None) -> list[tuple[str, datetime, Decimal, Mapping[str, Any]]]:
+        """(id, closed_at, realized_pnl, details) of the positions closed at or after `since` (all by default), by
+        close time: the equity curve's input, read without the legs."""
+        clauses = [positions.c.status == PositionStatus.CLOSED, positions.c.closed_at.is_not(None)]
+        if since is not None:
+            clauses.append(positions.c.closed_at >= since)
+        stmt = (
+            sa.select(positions.c.id, positions.c.closed_at, positions.c.realized_pnl, positions.c.details)
+            .where(*clauses)
+            .order_by(positions.c.closed_at, positions.c.id)
+        )
         async with self._db.read() as conn:
-            rows = (
-                await conn.execute(sa.select(positions).where(where).order_by(positions.c.created_at, positions.c.id))
-            ).all()
-            ids = [row._mapping["id"] for row in rows]
-            leg_rows = (await conn.execute(sa.select(legs).where(legs.c.position_id.in_(ids)))).all() if ids else []
+            rows = (await conn.execute(stmt)).all()
+        return [(row[0], row[1], row[2] if row[2] is not None else Decimal(0), row[3]) for row in rows]
+
+    async def _select(self, where: sa.ColumnElement[bool]) -> list[PositionRecord]:
+        stmt = sa.select(positions).where(where).order_by(positions.c.created_at, positions.c.id)
+        async with self._db.read() as conn:
+            return await self._rows(conn, stmt)
+
+    @staticmethod
+    async def _rows(conn: Any, stmt: sa.Select[Any]) -> list[PositionRecord]:
+        """The positions `stmt` selects, with their legs (one more query)."""
+        rows = (await conn.execute(stmt)).all()
+        ids = [row._mapping["id"] for row in rows]
+        leg_rows = (await conn.execute(sa.select(legs).where(legs.c.position_id.in_(ids)))).all() if ids else []
         by_position: dict[str, list[LegRecord]] = {}
         for leg_row in leg_rows:
             leg = _leg(leg_row._mapping)

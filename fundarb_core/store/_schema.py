@@ -24,6 +24,7 @@ __all__ = [
     "metadata",
     "orders",
     "positions",
+    "scans",
     "schema_versions",
     "telemetry",
     "transfers",
@@ -231,4 +232,12 @@ control = sa.Table(  # v2
     sa.Column("reason", sa.Text),
     sa.Column("consumed", sa.Boolean, nullable=False),
     sa.Column("consumed_at", UtcDateTime),
+)
+
+scans = sa.Table(  # v4
+    "scans",
+    metadata,
+    sa.Column("id", SERIAL, primary_key=True, autoincrement=True),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("opportunities", JsonText, nullable=False),
 )

@@ -21,6 +21,7 @@ from fundarb_core.store._migrate import MigrationReport, current_version, upgrad
 from fundarb_core.store._migrations import LATEST_VERSION
 from fundarb_core.store._orders import OrderRepository
 from fundarb_core.store._positions import PositionRepository
+from fundarb_core.store._scans import ScanRepository
 from fundarb_core.store._transfers import TransferRepository
 from fundarb_core.store._url import Backend, StoreLocation, resolve_location
 
@@ -51,6 +52,7 @@ class Store:
         self.events = EventLog(db, clock)
         self.telemetry = TelemetryRepository(db, clock)
         self.control = ControlRepository(db, clock)
+        self.scans = ScanRepository(db, clock)
 
     @classmethod
     async def open(

@@ -8,7 +8,15 @@ from pathlib import Path
 import attrs
 import pytest
 
-from fundarb_core.config._model import ActionsConfig, BotConfig, Config, ExitConfig, StoreConfig, StrategyConfig
+from fundarb_core.config._model import (
+    ActionsConfig,
+    BotConfig,
+    Config,
+    ExitConfig,
+    ServeConfig,
+    StoreConfig,
+    StrategyConfig,
+)
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "configuration.md"
 
@@ -35,6 +43,7 @@ def _sections() -> dict[str, list[str]]:
         ("strategy", StrategyConfig),
         ("exit", ExitConfig),
         ("actions", ActionsConfig),
+        ("serve", ServeConfig),
     ],
 )
 def test_every_key_is_documented(section: str, cls: type) -> None:
