@@ -8,6 +8,7 @@ directory. The figures come from the venues' ledgers (exact) and the store's pos
 from __future__ import annotations
 
 import shutil
+import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -130,7 +131,7 @@ def _replay_sources(config: Config) -> dict[str, Any]:
                                f"found {section.kind!r}"])  # fmt: skip
         sections[name] = section.config
     if not sections:
-        raise ConfigError(["venues: a backtest needs at least one venue of kind \"replay\""])
+        raise ConfigError(['venues: a backtest needs at least one venue of kind "replay"'])
     return sections
 
 
@@ -168,9 +169,10 @@ async def run_backtest(
         raise ConfigError([f"--to ({end.isoformat()}) must be after --from ({start.isoformat()})"])
     start, end = start.astimezone(UTC), end.astimezone(UTC)
     shared = preload(config, history_dir, start, end)
-    work = out_dir / "store"
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
+    # A fresh store per backtest, thrown away after: in memory-backed temp space where there is one (the store
+    # syncs every commit to disk, which a throwaway store does not need), else the system's temp directory.
+    shm = Path("/dev/shm")
+    work = Path(tempfile.mkdtemp(prefix="fundarb-backtest-", dir=shm if shm.is_dir() else None))
     clock = SimClock(start)
     store = await Store.open(None, data_dir=work, clock=clock)
     try:
@@ -194,6 +196,7 @@ async def run_backtest(
         positions, pairs = await _positions(store, venues, clock.now())
     finally:
         await store.close()
+        shutil.rmtree(work, ignore_errors=True)
     ledgers = [v.ledger for v in venues.values()]
     upnl = sum((p.upnl(v.mark(s)) for v in venues.values() for s, p in v.ledger.positions.items()), ZERO)
     return BacktestResult(

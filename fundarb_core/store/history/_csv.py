@@ -50,7 +50,7 @@ def open_text(path: Path) -> io.TextIOBase:
     """Open a CSV file, gzip-compressed (`.gz`) or plain, as text."""
     if path.suffix == ".gz":
         return gzip.open(path, "rt", encoding="utf-8", newline="")  # type: ignore[return-value]
-    return open(path, encoding="utf-8", newline="")  # noqa: SIM115 - the caller closes it
+    return open(path, encoding="utf-8", newline="")
 
 
 def parse_time(text: str) -> datetime:

@@ -44,8 +44,10 @@ def build_replay_venue(name: str, config: ReplayVenueConfig, context: VenueConte
             data = load_replay_data(store, source, now, now + DEFAULT_SPAN, resolution=config.resolution)
         context.shared[data_key(source)] = data
     assert isinstance(data, ReplayData)
-    if not data.tradable() and not config.symbols:
-        raise ConfigError([f"venues.{name}: the history store has no funding and prices for {source!r}"])
+    if not data.tradable():
+        from loguru import logger
+
+        logger.bind(venue=name).warning("no recorded funding with prices for {!r}: it offers no symbol", source)
     return ReplayVenue(name, config, context.clock, data)
 
 

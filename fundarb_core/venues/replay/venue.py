@@ -93,9 +93,9 @@ class ReplayVenue(SimVenue):
         self.maker_fee, self.taker_fee, self.spread_bps = config.maker_fee, config.taker_fee, config.spread_bps
         self.latency = {} if not config.latency else dict.fromkeys(("query", "order", "market_order", "cancel"),
                                                                    config.latency)  # fmt: skip
-        self.capabilities = Capabilities(
-            order_stream=True, liquidation_stream=True, funding_history=True, price_history=True, simulated=True
-        )
+        # No streams: a stream wakes every simulated step (5 s) to catch up, which costs a year's backtest hours;
+        # without them the executor polls orders, and a liquidated leg shows as a missing leg in the snapshots.
+        self.capabilities = Capabilities(funding_history=True, price_history=True, simulated=True)
         wanted = config.symbols or data.tradable()
         self.instruments: dict[str, Instrument] = {}
         for symbol in wanted:
@@ -281,9 +281,7 @@ class ReplayVenue(SimVenue):
             raise VenueRejected(f"unknown symbol {symbol!r}", venue=self.name, reason=RejectReason.UNKNOWN_SYMBOL)
         return self.data.series[symbol]
 
-    async def fetch_funding_history(
-        self, symbol: str, start: datetime, end: datetime
-    ) -> Sequence[FundingHistoryEntry]:
+    async def fetch_funding_history(self, symbol: str, start: datetime, end: datetime) -> Sequence[FundingHistoryEntry]:
         await self._enter("query")
         s = self._series(symbol)
         lo, hi = _ms(start), min(_ms(end), _ms(self.clock.now()) + 1)

@@ -365,9 +365,7 @@ class SimVenue:
             )
         return out
 
-    async def fetch_funding_history(
-        self, symbol: str, start: datetime, end: datetime
-    ) -> Sequence[FundingHistoryEntry]:
+    async def fetch_funding_history(self, symbol: str, start: datetime, end: datetime) -> Sequence[FundingHistoryEntry]:
         """Every rate this venue settled at `start <= at < end` (up to now), oldest first."""
         await self._enter("query")
         return history.funding_history(self, symbol, start, end)
