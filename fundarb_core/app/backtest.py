@@ -7,6 +7,7 @@ directory. The figures come from the venues' ledgers (exact) and the store's pos
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -81,7 +82,7 @@ class BacktestResult:
         for at, equity in self.curve:
             daily[at.date().isoformat()] = equity  # the last value of each UTC day
         values = [self.equity_start, *daily.values()]
-        returns = [b / a - 1 for a, b in zip(values, values[1:], strict=False) if a > 0]
+        returns = [b / a - 1 for a, b in itertools.pairwise(values) if a > 0]
         if len(returns) < 3:
             return None
         mean = sum(returns, ZERO) / len(returns)
@@ -152,6 +153,13 @@ def preload(config: Config, history_dir: Path, start: datetime, end: datetime) -
     return shared
 
 
+def _workspace() -> Path:
+    """A fresh directory for the backtest's store, thrown away after: in memory-backed temp space where there is
+    one (the store syncs every commit to disk, which a throwaway store does not need), else the temp directory."""
+    shm = Path("/dev/shm")
+    return Path(tempfile.mkdtemp(prefix="fundarb-backtest-", dir=shm if shm.is_dir() else None))
+
+
 async def run_backtest(
     config: Config,
     plugins: Plugins,
@@ -169,10 +177,7 @@ async def run_backtest(
         raise ConfigError([f"--to ({end.isoformat()}) must be after --from ({start.isoformat()})"])
     start, end = start.astimezone(UTC), end.astimezone(UTC)
     shared = preload(config, history_dir, start, end)
-    # A fresh store per backtest, thrown away after: in memory-backed temp space where there is one (the store
-    # syncs every commit to disk, which a throwaway store does not need), else the system's temp directory.
-    shm = Path("/dev/shm")
-    work = Path(tempfile.mkdtemp(prefix="fundarb-backtest-", dir=shm if shm.is_dir() else None))
+    work = _workspace()
     clock = SimClock(start)
     store = await Store.open(None, data_dir=work, clock=clock)
     try:
@@ -232,7 +237,7 @@ async def run_backtest(
 
 async def _positions(store: Store, venues: dict[str, Any], now: datetime) -> tuple[list[dict[str, Any]], list[Any]]:
     """Each position's PnL parts (open legs marked now), and the same summed per pair (symbol, long, short)."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     for p in sorted(await store.positions.list(), key=lambda p: (p.created_at, p.symbol, p.long_venue)):
         pnl = pnl_from(await store.orders.list(position_id=p.id), await store.funding.list(position_id=p.id))
         price = pnl.price

@@ -72,8 +72,8 @@ def write_html_report(summary: dict[str, Any], chart: Path, path: Path) -> Path:
     figures = _table([{"figure": label, "value": summary.get(key)} for key, label in FIGURES], ["figure", "value"])
     pairs = _table(summary["pairs"], ["symbol", "long", "short", "trades", "avg_hold_hours", "price_pnl", "funding",
                                       "fees", "net"])  # fmt: skip
-    venues = _table([{"venue": name, **v} for name, v in summary["venues"].items()],
-                    ["venue", "source", "symbols", "maker_fee", "taker_fee", "funding", "fees", "equity_end"])  # fmt: skip
+    venue_columns = ["venue", "source", "symbols", "maker_fee", "taker_fee", "funding", "fees", "equity_end"]
+    venues = _table([{"venue": name, **v} for name, v in summary["venues"].items()], venue_columns)
     title = f"fundarb backtest {summary['from'][:10]} → {summary['to'][:10]}"
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>

@@ -94,6 +94,8 @@ async def download_history(
     funding: bool = True,
     candles: bool = True,
     on_progress: Progress | None = None,
+    funding_window: timedelta = FUNDING_WINDOW,
+    candle_window: timedelta = CANDLE_WINDOW,
 ) -> DownloadReport:
     """Fetch `symbols`' funding and candles for `[since, until)` into `store`; see the module docstring.
 
@@ -107,10 +109,10 @@ async def download_history(
     for symbol in symbols:
         if funding and caps.funding_history:
             start = store.downloaded_until(venue_name, "funding", symbol, since)
-            plan.append(("funding", symbol, _windows(start, until, FUNDING_WINDOW)))
+            plan.append(("funding", symbol, _windows(start, until, funding_window)))
         if candles and caps.price_history:
             start = store.downloaded_until(venue_name, "candles", symbol, since)
-            plan.append(("candles", symbol, _windows(start, candle_end, CANDLE_WINDOW)))
+            plan.append(("candles", symbol, _windows(start, candle_end, candle_window)))
     if not plan:
         raise VenueError(f"{venue_name} offers no history (funding_history / price_history)", venue=venue_name)
     total = sum(len(w) for _, _, w in plan)

@@ -49,7 +49,7 @@ class ValidatedFile:
 def open_text(path: Path) -> io.TextIOBase:
     """Open a CSV file, gzip-compressed (`.gz`) or plain, as text."""
     if path.suffix == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8", newline="")  # type: ignore[return-value]
+        return gzip.open(path, "rt", encoding="utf-8", newline="")
     return open(path, encoding="utf-8", newline="")
 
 

@@ -73,6 +73,7 @@ class ReplayVenue(SimVenue):
     """A venue replaying `data` in `clock` time; see the module docstring for the model."""
 
     kind = "replay"
+    ledger: AccountingLedger
 
     def __init__(self, name: str, config: ReplayVenueConfig, clock: Clock, data: ReplayData) -> None:
         self.name = name
