@@ -12,6 +12,7 @@ DECIMAL(38, 18), so what goes in as a `Decimal` comes out as the same number.
 
 from __future__ import annotations
 
+import csv
 import tempfile
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -52,6 +53,13 @@ CREATE TABLE IF NOT EXISTS downloads (
     PRIMARY KEY (venue, series, symbol, start_ms)
 );
 """
+
+
+FUNDING_COLUMNS = {"venue": "VARCHAR", "symbol": "VARCHAR", "at_ms": "BIGINT", "rate": "DECIMAL(38, 24)",
+                   "interval_s": "INTEGER"}  # fmt: skip
+CANDLE_COLUMNS = {"venue": "VARCHAR", "symbol": "VARCHAR", "resolution_s": "INTEGER", "at_ms": "BIGINT",
+                  "open": "DECIMAL(38, 18)", "high": "DECIMAL(38, 18)", "low": "DECIMAL(38, 18)",
+                  "close": "DECIMAL(38, 18)", "volume": "DECIMAL(38, 18)", "kind": "VARCHAR"}  # fmt: skip
 
 
 def to_ms(at: datetime) -> int:
@@ -159,7 +167,7 @@ class HistoryStore:
         Returns how many rows were new.
         """
         rows = [(venue, e.symbol, to_ms(e.at), e.rate, int(e.interval.total_seconds())) for e in entries]
-        return self._insert("funding", "(?, ?, ?, ?, ?)", rows)
+        return self._insert("funding", rows, FUNDING_COLUMNS)
 
     def add_candles(self, venue: str, candles: Iterable[PriceCandle]) -> int:
         """Store candles; rows already present (same venue, symbol, resolution, time) are left as they are."""
@@ -168,19 +176,29 @@ class HistoryStore:
              c.volume, c.kind)
             for c in candles
         ]  # fmt: skip
-        return self._insert("candles", "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        return self._insert("candles", rows, CANDLE_COLUMNS)
 
-    def _insert(self, table: str, placeholders: str, rows: list[tuple[Any, ...]]) -> int:
+    def _insert(self, table: str, rows: list[tuple[Any, ...]], columns: dict[str, str]) -> int:
+        """Insert rows in one statement through a staged CSV (DuckDB binds CSV far faster than parameters)."""
         if not rows:
             return 0
-        before = self._count(table)
-        self._con.begin()
-        try:
-            self._con.executemany(f"INSERT INTO {table} VALUES {placeholders} ON CONFLICT DO NOTHING", rows)
-            self._con.commit()
-        except BaseException:
-            self._con.rollback()
-            raise
+        with tempfile.TemporaryDirectory(prefix="fundarb-rows-") as tmp:
+            staging = Path(tmp) / "rows.csv"
+            with open(staging, "w", encoding="utf-8", newline="") as handle:
+                csv.writer(handle).writerows(rows)
+            spec = ", ".join(f"'{k}': '{v}'" for k, v in columns.items())
+            before = self._count(table)
+            self._con.begin()
+            try:
+                self._con.execute(
+                    f"INSERT INTO {table} SELECT * FROM read_csv(?, header = false, columns = {{{spec}}}) "
+                    "ON CONFLICT DO NOTHING",
+                    [str(staging)],
+                )
+                self._con.commit()
+            except BaseException:
+                self._con.rollback()
+                raise
         return self._count(table) - before
 
     def _count(self, table: str) -> int:

@@ -121,7 +121,8 @@ def test_coverage_lists_rows_and_gaps(tmp_path: Path) -> None:
 
 def test_added_rows_are_deduplicated_on_venue_symbol_and_time(tmp_path: Path) -> None:
     at = datetime(2025, 1, 1, tzinfo=UTC)
-    rows = [FundingHistoryEntry("ETH", at + timedelta(hours=i), Decimal(i) / 10**6, timedelta(hours=1)) for i in range(5)]
+    hour = timedelta(hours=1)
+    rows = [FundingHistoryEntry("ETH", at + i * hour, Decimal(i) / 10**6, hour) for i in range(5)]
     candle = PriceCandle("ETH", at, timedelta(hours=1), Decimal("3000.5"), Decimal(3010), Decimal(2990), Decimal(3001))
     with HistoryStore.open(None) as store:
         assert store.add_funding("v", rows[:3]) == 3
