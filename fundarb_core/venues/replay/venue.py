@@ -20,6 +20,7 @@ transfers behave the same) over recorded data instead of the random world:
 from __future__ import annotations
 
 import random
+from bisect import bisect_left
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -108,6 +109,7 @@ class ReplayVenue(SimVenue):
         self.orders = {}
         self.resting = []
         self.payments = []
+        self._payment_ms: list[int] = []  # the payments' times, for a bisect instead of a scan of a year's list
         self.liquidation_log = []
         self.last_step = self.world.step_at(clock.now())
         self.flow_rng = random.Random(stable_seed("replay-flow", name))
@@ -273,7 +275,13 @@ class ReplayVenue(SimVenue):
             return
         self.payments.append(FundingPayment(f"{self.name}-f-{symbol}-{at_ms}", symbol, amount, rate, qty, mark,
                                             _at(at_ms)))  # fmt: skip
+        self._payment_ms.append(at_ms)
         self._dirty = True
+
+    async def fetch_funding_payments(self, symbol: str | None, since: datetime) -> Sequence[FundingPayment]:
+        await self._enter("query")
+        first = bisect_left(self._payment_ms, _ms(since))
+        return [p for p in self.payments[first:] if symbol is None or p.symbol == symbol]
 
     # -- history (the recorded series themselves, up to now) -----------------------------------------------------
 
