@@ -146,3 +146,21 @@ def test_cli_import_reports_bad_lines_and_list_prints_json(tmp_path: Path) -> No
     rows = {(r["venue"], r["symbol"]): r for r in json.loads(listed.output)}
     assert rows["binance", "BTC"]["rows"] == 4
     assert rows["binance", "BTC"]["gaps"] == [{"from": "2025-03-09T08:00:00+00:00", "to": "2025-03-10T08:00:00+00:00"}]
+
+
+def test_help_does_not_import_duckdb_or_the_replay_venue() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from fundarb_core.cli import main\n"
+        "try:\n"
+        "    main(['--help'], prog_name='fundarb')\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('IMPORTED', sorted(m for m in sys.modules if m.split('.')[0] == 'duckdb' or 'replay.venue' in m))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert "  backtest " in done.stdout
+    assert done.stdout.split("IMPORTED ")[1].strip() == "[]"
