@@ -80,6 +80,8 @@ def _print(s: dict[str, Any], chart: Path, report: Path) -> None:
     from rich.table import Table
 
     console = Console()
+    if not console.is_terminal:
+        console = Console(width=150)  # a log or a pipe: no wrapping of the table's numbers
     console.print(f"backtest {s['from']} → {s['to']} ({s['days']} days), capital {s['capital']} USD")
     console.print(
         f"net PnL {s['net_pnl']} USD = price {s['price_pnl']} + funding {s['funding']} − fees {s['fees']}\n"
