@@ -26,6 +26,7 @@ __all__ = ["DownloadReport", "SeriesReport", "download_history"]
 T = TypeVar("T")
 FUNDING_WINDOW = timedelta(days=30)
 CANDLE_WINDOW = timedelta(days=7)
+PUBLISH_LAG = timedelta(hours=1)
 MAX_RETRIES = 8
 BACKOFF = 1.0  # seconds, doubled per consecutive transient failure (when the venue gave no retry_after)
 
@@ -133,7 +134,11 @@ async def download_history(
                 rows_c = await _patiently(lambda: fetch_c(symbol, resolution, a, b), clock, report)  # noqa: B023
                 part.fetched += len(rows_c)
                 part.added += store.add_candles(venue_name, rows_c)
-            store.mark_downloaded(venue_name, series, symbol, a, b)
+            # The last hour is stored but not recorded as done: a venue may publish a settlement a little late,
+            # and the next run asks for that hour again (the store drops what it already has).
+            done_until = min(b, clock.now() - PUBLISH_LAG)
+            if done_until > a:
+                store.mark_downloaded(venue_name, series, symbol, a, done_until)
             done += 1
             if on_progress is not None:
                 on_progress(f"{series} {symbol}", done, total)
