@@ -123,6 +123,7 @@ class Bot:
         self._tick_snapshots: dict[tuple[str, str], PositionSnapshot] = {}  # this tick's bulk snapshots
         self.events: list[Event] = []  # recent, for the live view
         self._funding_since: datetime | None = None
+        self._recorded_payments: set[tuple[str, str]] = set()  # (venue, payment id) stored by this process
         self._tick: Tick | None = None
         self._open_lock = asyncio.Lock()  # reopens check limits and legs, then open: one at a time
         self.runner = self._runner(checkpoint) if config.actions.enabled else None
@@ -570,6 +571,8 @@ class Bot:
                 logger.bind(venue=name).warning("funding payments unavailable: {}", exc)
                 continue
             for payment in payments:
+                if (name, payment.payment_id) in self._recorded_payments:
+                    continue  # stored by an earlier tick (the window overlaps): adding it again changes nothing
                 candidates = [
                     p
                     for p in owner.get((name, payment.symbol), [])
@@ -585,6 +588,7 @@ class Bot:
                     rate=payment.rate,
                     position_id=candidates[0].id if candidates else None,
                 )
+                self._recorded_payments.add((name, payment.payment_id))
         self._funding_since = self.clock.now() - timedelta(hours=1)
 
     async def evaluate_and_close_positions(self, tick: Tick) -> None:
