@@ -77,6 +77,8 @@ class ReplayVenue(SimVenue):
     ledger: AccountingLedger
 
     def __init__(self, name: str, config: ReplayVenueConfig, clock: Clock, data: ReplayData) -> None:
+        # Sets what `SimVenue.__init__` sets (its methods use these), without its catalogue, world and persistence:
+        # instruments come from the data, prices and funding from `mark` / `current_rate` below. Keep in step.
         self.name = name
         self.replay = config
         self.data = data
