@@ -31,6 +31,20 @@ class Series:
     funding_interval: list[int] = attrs.field(factory=list)
     candle_at: list[int] = attrs.field(factory=list)
     candles: list[tuple[str, str, str, str]] = attrs.field(factory=list)
+    _candle_cache: tuple[int, tuple[Decimal, ...]] = (-1, ())  # the last candle read, as Decimals
+    _rate_cache: tuple[int, Decimal] = (-1, Decimal(0))
+
+    def candle(self, i: int) -> tuple[Decimal, ...]:
+        """Candle `i` as (open, high, low, close) Decimals (the last one asked for is kept: ticks reuse it)."""
+        if self._candle_cache[0] != i:
+            self._candle_cache = (i, tuple(self.dec(x) for x in self.candles[i]))
+        return self._candle_cache[1]
+
+    def rate(self, j: int) -> Decimal:
+        """Settlement `j`'s rate as a Decimal (the last one asked for is kept)."""
+        if self._rate_cache[0] != j:
+            self._rate_cache = (j, self.dec(self.funding_rate[j]))
+        return self._rate_cache[1]
 
     @staticmethod
     def dec(text: str) -> Decimal:

@@ -150,7 +150,7 @@ class ReplayVenue(SimVenue):
         i = s.last_candle(at_ms)
         if i < 0:
             return s.dec(s.candles[0][0])
-        o, h, low, c = (s.dec(x) for x in s.candles[i])
+        o, h, low, c = s.candle(i)
         res = self.data.resolution_ms
         offset = at_ms - s.candle_at[i]
         if offset >= res:
@@ -199,7 +199,7 @@ class ReplayVenue(SimVenue):
         interval_ms = s.funding_interval[j] * 1000
         if at_ms >= s.funding_at[j] + interval_ms + int(self.replay.grace.total_seconds() * 1000):
             return None
-        return s.dec(s.funding_rate[j]), timedelta(milliseconds=interval_ms)
+        return s.rate(j), timedelta(milliseconds=interval_ms)
 
     async def fetch_funding_rates(self, symbols: Sequence[str] | None = None) -> Mapping[str, FundingRate]:
         await self._enter("query")
@@ -270,7 +270,7 @@ class ReplayVenue(SimVenue):
 
     def _settle_recorded(self, symbol: str, at_ms: int, mark: Decimal) -> None:
         s = self.data.series[symbol]
-        rate = s.dec(s.funding_rate[s.last_funding(at_ms)])
+        rate = s.rate(s.last_funding(at_ms))
         qty = self.ledger.positions[symbol].qty
         amount = self.ledger.settle_funding(symbol, mark, rate)
         if amount is None:
