@@ -4,6 +4,7 @@
     python3 dev.py paper      # set up if needed, then a 3-day paper run on simulated venues (SQLite in var/paper)
     python3 dev.py test       # set up if needed, then ruff, mypy, the import contracts and the whole test suite
     python3 dev.py bench      # set up if needed, then every benchmark, printing figures
+    python3 dev.py backtest   # set up if needed, import the demo data (once), backtest it (var/demo)
     python3 dev.py setup      # only set up (re-run automatically when a pyproject.toml changes)
     python3 dev.py fundarb …  # run the fundarb command inside the environment
 
@@ -114,6 +115,18 @@ def main(argv: list[str]) -> int:
             _run(BIN / "fundarb", "init", config, "--data-dir", config.parent, env=env)
         args = rest or ["--duration", "3d"]
         return _run(BIN / "fundarb", "run", "--config", config, *args, check=False, env=env)
+    if command == "backtest":
+        # The starter strategy over the shipped real funding and price history (lighter, hyperliquid, binance,
+        # bybit), from the day lighter's data starts to the end of the data set. Imported once into var/demo.
+        demo = ROOT / "fundarb_core" / "data" / "demo"
+        data_dir = ROOT / "var" / "demo"
+        if not (data_dir / "history.duckdb").exists():
+            files = [demo / "funding_rates.csv.gz", demo / "candles_1h.csv.gz"]
+            if _run(BIN / "fundarb", "data", "import", "--data-dir", data_dir, *files, check=False, env=env):
+                return 1
+        args = rest or ["--from", "2025-10-10", "--to", "2025-12-31"]
+        return _run(BIN / "fundarb", "backtest", "--config", demo / "demo.toml", "--data-dir", data_dir,
+                    "--out", data_dir / "backtest", *args, check=False, env=env)  # fmt: skip
     if command == "bench":
         return _run(PY, ROOT / "benchmarks" / "run.py", *rest, check=False, env=env)
     if command == "fundarb":

@@ -107,6 +107,7 @@ class SimClock:
         self._seq = itertools.count()
         self._timers: list[tuple[float, int, asyncio.Future[None]]] = []
         self._holds = 0
+        self._released: asyncio.Future[None] | None = None  # `run` waits on it while I/O is held
 
     @contextlib.asynccontextmanager
     async def hold(self) -> AsyncIterator[None]:
@@ -120,6 +121,8 @@ class SimClock:
             yield
         finally:
             self._holds -= 1
+            if not self._holds and self._released is not None and not self._released.done():
+                self._released.set_result(None)
 
     def now(self) -> datetime:
         return self._start + timedelta(seconds=self._elapsed)
@@ -178,7 +181,12 @@ class SimClock:
                 if task.done():
                     break
                 deadline = self.next_deadline()
-                if deadline is None or self._holds:
+                if self._holds:
+                    # Real I/O is in flight: wait until it is done (or briefly, should a holder be cancelled).
+                    self._released = asyncio.get_running_loop().create_future()
+                    await asyncio.wait({self._released}, timeout=0.05)
+                    continue
+                if deadline is None:
                     # Nothing waits on the clock: the task waits on real I/O (a thread, a socket). Let it work.
                     await asyncio.sleep(0.001)
                     continue

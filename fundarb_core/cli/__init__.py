@@ -19,7 +19,9 @@ __all__ = ["fail", "get_plugins", "main"]
 # name -> ("module:attribute", short help); the module is imported only when the command runs or shows its help.
 BUILTIN_COMMANDS: dict[str, tuple[str, str]] = {
     "actions": ("fundarb_core.cli._actions:actions", "List, show, approve or cancel journalled plan actions."),
+    "backtest": ("fundarb_core.cli._backtest:backtest", "Replay recorded history through the bot; report PnL."),
     "config": ("fundarb_core.cli._config:config", "Check or print a configuration file."),
+    "data": ("fundarb_core.cli._data:data", "Download, import and list market history for backtests."),
     "db": ("fundarb_core.cli._db:db", "Inspect or upgrade the durable store's schema."),
     "export": ("fundarb_core.cli._export:export", "Export positions, fills or funding payments (CSV or JSON)."),
     "close": ("fundarb_core.cli._operate:close", "Close a position now through the bot's executor."),

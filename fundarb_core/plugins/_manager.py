@@ -40,7 +40,11 @@ DISABLE_ENV = "FUNDARB_DISABLE_PLUGINS"
 CORE_DIST = "fundarb-core"
 
 # Built-in parts register through the same hooks as external plugins.
-DEFAULT_PLUGINS: tuple[str, ...] = ("fundarb_core.venues.sim.plugin", "fundarb_core.actions.plugin")
+DEFAULT_PLUGINS: tuple[str, ...] = (
+    "fundarb_core.venues.sim.plugin",
+    "fundarb_core.venues.replay.plugin",
+    "fundarb_core.actions.plugin",
+)
 
 
 def canonical_dist(name: str) -> str:

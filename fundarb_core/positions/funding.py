@@ -23,6 +23,7 @@ class FundingLedger:
         self.clock = clock
         self.gateway = gateway
         self.since: datetime | None = None
+        self.recorded: set[tuple[str, str]] = set()  # (venue, payment id) this process stored already
 
     async def record(self) -> None:
         """Store venue funding payments against the open position they belong to."""
@@ -40,6 +41,8 @@ class FundingLedger:
                 logger.bind(venue=name).warning("funding payments unavailable: {}", exc)
                 continue
             for payment in payments:
+                if (name, payment.payment_id) in self.recorded:
+                    continue  # stored by an earlier call (the windows overlap): adding it again changes nothing
                 candidates = [
                     p
                     for p in owner.get((name, payment.symbol), [])
@@ -55,4 +58,5 @@ class FundingLedger:
                     rate=payment.rate,
                     position_id=candidates[0].id if candidates else None,
                 )
+                self.recorded.add((name, payment.payment_id))
         self.since = self.clock.now() - timedelta(hours=1)

@@ -10,6 +10,7 @@ from typing import Any
 import attrs
 
 from fundarb_core.model import OrderStatus, OrderType, RejectReason, Side, TimeInForce
+from fundarb_core.model.history import FundingHistoryEntry, PriceCandle
 
 __all__ = [
     "BBO",
@@ -293,37 +294,6 @@ class LiquidationNotice:
     quantity: Decimal
     price: Decimal
     at: datetime
-
-
-@attrs.frozen
-class FundingHistoryEntry:
-    """One settled funding rate: `rate` per `interval` as the venue reports it (positive: longs pay shorts),
-    settled at `at` (UTC)."""
-
-    symbol: str
-    at: datetime
-    rate: Decimal
-    interval: timedelta
-
-    @property
-    def hourly(self) -> Decimal:
-        """The rate normalised to one hour."""
-        return self.rate * HOUR / Decimal(int(self.interval.total_seconds()))
-
-
-@attrs.frozen
-class PriceCandle:
-    """One price candle opening at `at` (UTC) and lasting `resolution`; `kind` is "mark" or "last" (trade) prices."""
-
-    symbol: str
-    at: datetime
-    resolution: timedelta
-    open: Decimal
-    high: Decimal
-    low: Decimal
-    close: Decimal
-    volume: Decimal = Decimal(0)
-    kind: str = "mark"
 
 
 @attrs.frozen

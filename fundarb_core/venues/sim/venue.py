@@ -21,6 +21,7 @@ from fundarb_core.venues._types import (
     Balance,
     BookLevel,
     Capabilities,
+    FundingHistoryEntry,
     FundingPayment,
     FundingRate,
     Instrument,
@@ -28,8 +29,9 @@ from fundarb_core.venues._types import (
     OrderBook,
     OrderState,
     PositionSnapshot,
+    PriceCandle,
 )
-from fundarb_core.venues.sim import persist
+from fundarb_core.venues.sim import history, persist
 from fundarb_core.venues.sim.book import SimOrder, synth_levels
 from fundarb_core.venues.sim.catalogue import CATALOGUE, PROFILES
 from fundarb_core.venues.sim.config import SimVenueConfig
@@ -78,7 +80,12 @@ class SimVenue:
         self.spread_bps = profile.spread_bps if config.spread_bps is None else config.spread_bps
         self.latency = {**profile.latency, **config.faults.latency}
         self.capabilities = Capabilities(
-            order_stream=profile.order_stream, liquidation_stream=True, bulk_snapshots=True, simulated=True
+            order_stream=profile.order_stream,
+            liquidation_stream=True,
+            bulk_snapshots=True,
+            funding_history=True,
+            price_history=True,
+            simulated=True,
         )
         self.instruments: dict[str, Instrument] = {}
         for symbol in config.symbols:  # after the fee rates: instruments carry them
@@ -358,6 +365,18 @@ class SimVenue:
                 index_price=instrument.round_price(_dec(self.world.index_price(symbol, self.last_step))),
             )
         return out
+
+    async def fetch_funding_history(self, symbol: str, start: datetime, end: datetime) -> Sequence[FundingHistoryEntry]:
+        """Every rate this venue settled at `start <= at < end` (up to now), oldest first."""
+        await self._enter("query")
+        return history.funding_history(self, symbol, start, end)
+
+    async def fetch_price_candles(
+        self, symbol: str, resolution: timedelta, start: datetime, end: datetime
+    ) -> Sequence[PriceCandle]:
+        """Mark-price candles opening at `start <= at < end` (complete ones, up to now), oldest first."""
+        await self._enter("query")
+        return history.price_candles(self, symbol, resolution, start, end)
 
     async def fetch_bbo_prices(self, symbol: str) -> BBO:
         await self._enter("query")

@@ -1,0 +1,1 @@
+"""Data shipped with the core: the demo data set (real funding and price history, public domain)."""

@@ -1,0 +1,327 @@
+"""The replay venue: recorded funding and candles served as a tradable venue on the run's `SimClock`.
+
+It is the sim venue's order book, matching and exact ledger (so fills, fees, margin, liquidations, streams and
+transfers behave the same) over recorded data instead of the random world:
+
+- **Prices.** The mid at a time follows the candle open then: a path open → low → high → close when the candle
+  closed up (open → high → low → close when it closed down), each leg a third of the candle, linear in between,
+  on the tick grid. Outside the data (a gap, after the end) the last close carries forward, so a position can
+  always be marked and closed. The book is the sim's: bid and ask `spread_bps` apart around the mid, levels of
+  `level_usd` (deeper ones larger) 0.5 bp apart, so an order larger than the touch walks the book (slippage).
+  Resting limit orders fill when the book crosses them, or at the touch from simulated flow (seeded).
+- **Funding.** A position settles at each recorded timestamp with the recorded rate: −quantity × mark × rate.
+  The rate shown by `fetch_funding_rates` is the last one settled, current for its interval (plus `grace`);
+  after that, and in a gap, there is no rate (not a zero rate) and the symbol is not offered. A symbol is offered
+  only while both its rate and its candles are current.
+- **Not modelled:** funding caps and the venue's own predicted rate, order-book depth beyond the synthetic one,
+  market impact that outlasts one price step, partial maker fills from real trades.
+"""
+
+from __future__ import annotations
+
+import random
+from bisect import bisect_left
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from fundarb_core.clock import Clock
+from fundarb_core.errors import VenueRejected
+from fundarb_core.model import RejectReason, Side
+from fundarb_core.venues._symbols import SymbolMap
+from fundarb_core.venues._types import (
+    BookLevel,
+    Capabilities,
+    FundingHistoryEntry,
+    FundingPayment,
+    FundingRate,
+    Instrument,
+    PriceCandle,
+)
+from fundarb_core.venues.replay.config import ReplayVenueConfig
+from fundarb_core.venues.replay.data import ReplayData, Series
+from fundarb_core.venues.replay.ledger import AccountingLedger
+from fundarb_core.venues.sim.book import synth_levels
+from fundarb_core.venues.sim.config import SimVenueConfig
+from fundarb_core.venues.sim.venue import SimVenue
+from fundarb_core.venues.sim.world import SimWorld, stable_seed
+
+__all__ = ["ReplayVenue"]
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+ZERO = Decimal(0)
+THIRD = Decimal(1) / 3
+
+
+def _ms(at: datetime) -> int:
+    delta = at - EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
+
+
+def _at(ms: int) -> datetime:
+    return EPOCH + timedelta(milliseconds=ms)
+
+
+def _grid(price: Decimal) -> tuple[Decimal, Decimal]:
+    """Tick (about five significant digits of the price) and step (an order unit worth $1–$10) for a market."""
+    exponent = price.adjusted()
+    tick = Decimal(1).scaleb(exponent - 4)
+    step = Decimal(1).scaleb((Decimal(10) / price).adjusted())
+    return tick, step
+
+
+class ReplayVenue(SimVenue):
+    """A venue replaying `data` in `clock` time; see the module docstring for the model."""
+
+    kind = "replay"
+    ledger: AccountingLedger
+
+    def __init__(self, name: str, config: ReplayVenueConfig, clock: Clock, data: ReplayData) -> None:
+        # Sets what `SimVenue.__init__` sets (its methods use these), without its catalogue, world and persistence:
+        # instruments come from the data, prices and funding from `mark` / `current_rate` below. Keep in step.
+        self.name = name
+        self.replay = config
+        self.data = data
+        self.clock = clock
+        self.state_path = None
+        self.world = SimWorld(stable_seed("replay", name), clock.now())  # the 5 s step grid; its prices are unused
+        self.config = SimVenueConfig(
+            profile="plain",
+            starting_balance=config.starting_balance,
+            maker_fee=config.maker_fee,
+            taker_fee=config.taker_fee,
+            spread_bps=config.spread_bps,
+            maintenance_margin_ratio=config.maintenance_margin_ratio,
+            persist=False,
+        )
+        self.maker_fee, self.taker_fee, self.spread_bps = config.maker_fee, config.taker_fee, config.spread_bps
+        self.latency = {} if not config.latency else dict.fromkeys(("query", "order", "market_order", "cancel"),
+                                                                   config.latency)  # fmt: skip
+        # No streams: a stream wakes every simulated step (5 s) to catch up, which costs a year's backtest hours;
+        # without them the executor polls orders, and a liquidated leg shows as a missing leg in the snapshots.
+        self.capabilities = Capabilities(funding_history=True, price_history=True, simulated=True)
+        wanted = config.symbols or data.tradable()
+        self.instruments: dict[str, Instrument] = {}
+        for symbol in wanted:
+            series = data.series.get(symbol)
+            if series is not None and series.candle_at:
+                self.instruments[symbol] = self._replay_instrument(symbol, series)
+        self.symbols = SymbolMap(name, {s: s for s in self.instruments})
+        self.ledger = AccountingLedger(cash=config.starting_balance)
+        self.orders = {}
+        self.resting = []
+        self.payments = []
+        self._payment_ms: list[int] = []  # the payments' times, for a bisect instead of a scan of a year's list
+        self.liquidation_log = []
+        self.last_step = self.world.step_at(clock.now())
+        self.flow_rng = random.Random(stable_seed("replay-flow", name))
+        self.fault_rng = random.Random(stable_seed("replay-faults", name))
+        self._seq = 0
+        self._consumed = {}
+        self._consumed_step = -1
+        self._order_subs = []
+        self._liq_subs = []
+        self._dirty = False
+        self._marks = {}
+        self.calls = {}
+        self.transfers = {}
+
+    def _replay_instrument(self, symbol: str, series: Series) -> Instrument:
+        tick, step = _grid(series.dec(series.candles[0][0]))
+        interval = series.main_interval()
+        return Instrument(
+            symbol=symbol,
+            venue_symbol=symbol,
+            tick_size=tick,
+            step_size=step,
+            min_qty=step,
+            min_notional=Decimal(5),
+            max_leverage=self.replay.max_leverage,
+            funding_interval=timedelta(seconds=interval) if interval else self.replay.funding_interval,
+            maker_fee=self.maker_fee,
+            taker_fee=self.taker_fee,
+        )
+
+    # -- prices --------------------------------------------------------------------------------------------------
+
+    def mid_at(self, symbol: str, at_ms: int) -> Decimal:
+        """The modelled mid at `at_ms` (see the module docstring), before rounding to the tick."""
+        s = self.data.series[symbol]
+        i = s.last_candle(at_ms)
+        if i < 0:
+            return s.dec(s.candles[0][0])
+        o, h, low, c = s.candle(i)
+        res = self.data.resolution_ms
+        offset = at_ms - s.candle_at[i]
+        if offset >= res:
+            return c  # a gap or past the end: the last close carries forward
+        first, second = (low, h) if c >= o else (h, low)
+        points = (o, first, second, c)
+        position = Decimal(offset * 3) / res
+        leg = min(int(position), 2)
+        frac = position - leg
+        return points[leg] + (points[leg + 1] - points[leg]) * frac
+
+    def fresh_price(self, symbol: str, at_ms: int) -> bool:
+        s = self.data.series[symbol]
+        i = s.last_candle(at_ms)
+        return i >= 0 and at_ms - s.candle_at[i] < self.data.resolution_ms
+
+    def mark(self, symbol: str, step: int | None = None) -> Decimal:
+        step = self.last_step if step is None else step
+        key = (symbol, step)
+        cached = self._marks.get(key)
+        if cached is None:
+            if len(self._marks) > 4096:
+                self._marks.clear()
+            mid = self.mid_at(symbol, _ms(self.world.time_of(step)))
+            cached = self._marks[key] = self.instruments[symbol].round_price(mid)
+        return cached
+
+    def _levels(self, symbol: str, step: int, depth: int = 20) -> tuple[list[BookLevel], list[BookLevel]]:
+        instrument = self.instruments[symbol]
+        mid = self.mark(symbol, step)
+        level_qty = self.replay.level_usd / mid
+        bids, asks = synth_levels(instrument, mid, self.spread_bps, level_qty, depth)
+        if self._consumed_step != step:
+            self._consumed.clear()
+            self._consumed_step = step
+        return self._left(symbol, Side.BUY, bids), self._left(symbol, Side.SELL, asks)
+
+    # -- funding -------------------------------------------------------------------------------------------------
+
+    def current_rate(self, symbol: str, at_ms: int) -> tuple[Decimal, timedelta] | None:
+        """The last settled rate and its interval while it is current, else None (a gap: no rate)."""
+        s = self.data.series[symbol]
+        j = s.last_funding(at_ms)
+        if j < 0:
+            return None
+        interval_ms = s.funding_interval[j] * 1000
+        if at_ms >= s.funding_at[j] + interval_ms + int(self.replay.grace.total_seconds() * 1000):
+            return None
+        return s.rate(j), timedelta(milliseconds=interval_ms)
+
+    async def fetch_funding_rates(self, symbols: Sequence[str] | None = None) -> Mapping[str, FundingRate]:
+        await self._enter("query")
+        now = self.clock.now()
+        now_ms = _ms(now)
+        out = {}
+        for symbol in symbols if symbols is not None else list(self.instruments):
+            if symbol not in self.instruments or not self.fresh_price(symbol, now_ms):
+                continue
+            current = self.current_rate(symbol, now_ms)
+            if current is None:
+                continue
+            rate, interval = current
+            elapsed = (now_ms // 1000) // int(interval.total_seconds())
+            out[symbol] = FundingRate(
+                symbol=symbol,
+                rate=rate,
+                interval=interval,
+                next_funding_time=EPOCH + (elapsed + 1) * interval,
+                mark_price=self.mark(symbol),
+            )
+        return out
+
+    def sync(self) -> None:
+        """Catch up to now: resting orders step by step (while any rest), funding and liquidations at their times."""
+        target = self.world.step_at(self.clock.now())
+        if target <= self.last_step:
+            return
+        start_ms = _ms(self.world.time_of(self.last_step))
+        if self.resting:
+            step = self.last_step + 1
+            while self.resting and step <= target:
+                self._events(start_ms, _ms(self.world.time_of(step)))
+                start_ms = _ms(self.world.time_of(step))
+                self._flow(step)
+                step += 1
+        self._events(start_ms, _ms(self.world.time_of(target)))
+        self.last_step = target
+
+    def _events(self, after_ms: int, until_ms: int) -> None:
+        """Settle funding and check liquidations for open positions at every event in `(after_ms, until_ms]`."""
+        if not self.ledger.positions or until_ms <= after_ms:
+            return
+        events: list[tuple[int, int, str]] = []  # (time, 0 = liquidation check / 1 = funding, symbol)
+        res = self.data.resolution_ms
+        for symbol in self.ledger.positions:
+            s = self.data.series[symbol]
+            j = s.last_funding(after_ms) + 1
+            while j < len(s.funding_at) and s.funding_at[j] <= until_ms:
+                events.append((s.funding_at[j], 1, symbol))
+                j += 1
+            i = max(s.last_candle(after_ms), 0)
+            while i < len(s.candle_at) and s.candle_at[i] <= until_ms:
+                for k in range(4):  # the path's corners: open, the two extremes, and the close
+                    at = s.candle_at[i] + (res * k) // 3 - (1 if k == 3 else 0)
+                    if after_ms < at <= until_ms:
+                        events.append((at, 0, symbol))
+                i += 1
+            events.append((until_ms, 0, symbol))
+        for at, kind, symbol in sorted(events):
+            if symbol not in self.ledger.positions:
+                continue
+            mark = self.instruments[symbol].round_price(self.mid_at(symbol, at))
+            if kind == 1:
+                self._settle_recorded(symbol, at, mark)
+            elif self.ledger.maintenance(symbol, mark, self.mmr(symbol)):
+                self._liquidate(symbol, mark, _at(at))
+
+    def _settle_recorded(self, symbol: str, at_ms: int, mark: Decimal) -> None:
+        s = self.data.series[symbol]
+        rate = s.rate(s.last_funding(at_ms))
+        qty = self.ledger.positions[symbol].qty
+        amount = self.ledger.settle_funding(symbol, mark, rate)
+        if amount is None:
+            return
+        self.payments.append(FundingPayment(f"{self.name}-f-{symbol}-{at_ms}", symbol, amount, rate, qty, mark,
+                                            _at(at_ms)))  # fmt: skip
+        self._payment_ms.append(at_ms)
+        self._dirty = True
+
+    async def fetch_funding_payments(self, symbol: str | None, since: datetime) -> Sequence[FundingPayment]:
+        await self._enter("query")
+        first = bisect_left(self._payment_ms, _ms(since))
+        return [p for p in self.payments[first:] if symbol is None or p.symbol == symbol]
+
+    # -- history (the recorded series themselves, up to now) -----------------------------------------------------
+
+    def _series(self, symbol: str) -> Series:
+        if symbol not in self.instruments:
+            raise VenueRejected(f"unknown symbol {symbol!r}", venue=self.name, reason=RejectReason.UNKNOWN_SYMBOL)
+        return self.data.series[symbol]
+
+    async def fetch_funding_history(self, symbol: str, start: datetime, end: datetime) -> Sequence[FundingHistoryEntry]:
+        await self._enter("query")
+        s = self._series(symbol)
+        lo, hi = _ms(start), min(_ms(end), _ms(self.clock.now()) + 1)
+        return [
+            FundingHistoryEntry(symbol, _at(at), s.dec(rate), timedelta(seconds=interval))
+            for at, rate, interval in zip(s.funding_at, s.funding_rate, s.funding_interval, strict=True)
+            if lo <= at < hi
+        ]
+
+    async def fetch_price_candles(
+        self, symbol: str, resolution: timedelta, start: datetime, end: datetime
+    ) -> Sequence[PriceCandle]:
+        await self._enter("query")
+        s = self._series(symbol)
+        res = self.data.resolution_ms
+        if int(resolution.total_seconds() * 1000) != res:
+            raise VenueRejected(f"only {res // 1000} s candles are recorded", venue=self.name,
+                                reason=RejectReason.OTHER)  # fmt: skip
+        lo, hi = _ms(start), min(_ms(end), _ms(self.clock.now()) - res + 1)
+        d = s.dec
+        return [
+            PriceCandle(symbol, _at(at), resolution, d(o), d(h), d(low), d(c), ZERO, "last")
+            for at, (o, h, low, c) in zip(s.candle_at, s.candles, strict=True)
+            if lo <= at < hi
+        ]
+
+    def equity(self) -> Decimal:
+        """Wallet plus unrealised PnL at the current marks (what the account is worth now)."""
+        return self.ledger.wallet() + sum((p.upnl(self.mark(s)) for s, p in self.ledger.positions.items()), ZERO)
+
+    def __repr__(self) -> str:
+        return f"ReplayVenue({self.name!r}, source={self.data.source!r})"
