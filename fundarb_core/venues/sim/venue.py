@@ -3,24 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import random
 from collections.abc import AsyncIterator, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
-from loguru import logger
-
-from fundarb_core.clock import Clock
-from fundarb_core.errors import AmbiguousOutcome, RateLimited, VenueRejected, VenueUnavailable
+from fundarb_core.errors import AmbiguousOutcome, VenueRejected, VenueUnavailable
 from fundarb_core.model import OrderStatus, OrderType, RejectReason, Side, TimeInForce
-from fundarb_core.venues._symbols import SymbolMap
 from fundarb_core.venues._types import (
     BBO,
     Balance,
-    BookLevel,
-    Capabilities,
     FundingHistoryEntry,
     FundingPayment,
     FundingRate,
@@ -31,316 +23,16 @@ from fundarb_core.venues._types import (
     PositionSnapshot,
     PriceCandle,
 )
-from fundarb_core.venues.sim import history, persist
-from fundarb_core.venues.sim.book import SimOrder, synth_levels
-from fundarb_core.venues.sim.catalogue import CATALOGUE, PROFILES
-from fundarb_core.venues.sim.config import SimVenueConfig
-from fundarb_core.venues.sim.ledger import Ledger
-from fundarb_core.venues.sim.world import STEP, SimWorld, stable_seed
+from fundarb_core.venues.sim import history
+from fundarb_core.venues.sim._market import ZERO, SimMarket, _dec
+from fundarb_core.venues.sim.book import SimOrder
+from fundarb_core.venues.sim.world import STEP
 
 __all__ = ["SimVenue"]
 
-ZERO = Decimal(0)
-BOOK_DEPTH = 20
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
-
-def _dec(x: float) -> Decimal:
-    return Decimal(repr(x))
-
-
-class SimVenue:
-    """A perp venue simulated in `clock` time on a shared `SimWorld`.
-
-    Lazy by design: the venue processes what happened since its last call (resting fills from simulated flow,
-    funding settlements, liquidations) step by step whenever it is called or its streams are read, so its state
-    at a time depends only on the seed and the requests, not on how often it was asked.
-    """
-
-    kind = "sim"
-
-    def __init__(
-        self,
-        name: str,
-        config: SimVenueConfig,
-        clock: Clock,
-        world: SimWorld,
-        *,
-        state_path: Path | None = None,
-    ) -> None:
-        self.name = name
-        self.config = config
-        self.clock = clock
-        self.world = world
-        self.state_path = state_path
-        profile = PROFILES[config.profile]
-        self.profile = profile
-        self.maker_fee = profile.maker_fee if config.maker_fee is None else config.maker_fee
-        self.taker_fee = profile.taker_fee if config.taker_fee is None else config.taker_fee
-        self.spread_bps = profile.spread_bps if config.spread_bps is None else config.spread_bps
-        self.latency = {**profile.latency, **config.faults.latency}
-        self.capabilities = Capabilities(
-            order_stream=profile.order_stream,
-            liquidation_stream=True,
-            bulk_snapshots=True,
-            funding_history=True,
-            price_history=True,
-            simulated=True,
-        )
-        self.instruments: dict[str, Instrument] = {}
-        for symbol in config.symbols:  # after the fee rates: instruments carry them
-            self.instruments[symbol] = self._instrument(symbol)
-            world.register(name, symbol, float(config.funding_bias_bps_per_hour) / 10_000)
-        self.symbols = SymbolMap(name, {s: i.venue_symbol for s, i in self.instruments.items()})
-        self.ledger = Ledger(cash=config.starting_balance)
-        self.orders: dict[str, SimOrder] = {}
-        self.resting: list[str] = []
-        self.payments: list[FundingPayment] = []
-        self.liquidation_log: list[LiquidationNotice] = []
-        self.last_step = world.step_at(clock.now())
-        self.flow_rng = random.Random(stable_seed(world.seed, "flow", name))
-        self.fault_rng = random.Random(stable_seed(config.faults.seed, "faults", name))
-        self._seq = 0
-        self._consumed: dict[tuple[str, Side, Decimal], Decimal] = {}
-        self._consumed_step = -1
-        self._order_subs: list[asyncio.Queue[OrderState]] = []
-        self._liq_subs: list[asyncio.Queue[LiquidationNotice]] = []
-        self._dirty = False
-        self._marks: dict[tuple[str, int], Decimal] = {}
-        self.calls: dict[str, int] = {}
-        self.transfers: dict[str, dict[str, str]] = {}  # transfer id → {"withdrawn"|"deposited": amount}
-        if state_path is not None and state_path.exists():
-            persist.load(self, state_path)
-
-    # -- set-up ------------------------------------------------------------------------------------------------
-
-    def _instrument(self, symbol: str) -> Instrument:
-        spec = CATALOGUE[symbol]
-        step = spec.step * self.profile.step_scale
-        interval = self.config.funding_interval or self.profile.interval_overrides.get(
-            symbol, self.profile.funding_interval
-        )
-        return Instrument(
-            symbol=symbol,
-            venue_symbol=f"{symbol}{self.profile.market_suffix}",
-            tick_size=spec.tick,
-            step_size=step,
-            min_qty=max(step, spec.min_qty * self.profile.step_scale),
-            min_notional=spec.min_notional,
-            max_leverage=spec.max_leverage,
-            funding_interval=interval,
-            maker_fee=self.maker_fee,
-            taker_fee=self.taker_fee,
-        )
-
-    def mmr(self, symbol: str) -> Decimal:
-        """Maintenance margin ratio: configured, or half the initial margin at the maximum leverage."""
-        if self.config.maintenance_margin_ratio is not None:
-            return self.config.maintenance_margin_ratio
-        return 1 / (2 * self.instruments[symbol].max_leverage)
-
-    def default_leverage(self, symbol: str) -> Decimal:
-        return min(Decimal(10), self.instruments[symbol].max_leverage)
-
-    # -- the world as this venue sees it -----------------------------------------------------------------------
-
-    def _instrument_or_reject(self, symbol: str) -> Instrument:
-        try:
-            return self.instruments[symbol]
-        except KeyError:
-            raise VenueRejected(
-                f"unknown symbol {symbol!r}", venue=self.name, reason=RejectReason.UNKNOWN_SYMBOL
-            ) from None
-
-    def mark(self, symbol: str, step: int | None = None) -> Decimal:
-        step = self.last_step if step is None else step
-        key = (symbol, step)
-        cached = self._marks.get(key)
-        if cached is None:
-            if len(self._marks) > 4096:
-                self._marks.clear()  # a cache of recent steps only: the world is deterministic, recomputing is exact
-            mid = _dec(self.world.venue_mid(self.name, symbol, step))
-            cached = self._marks[key] = self.instruments[symbol].round_price(mid)
-        return cached
-
-    def _levels(self, symbol: str, step: int, depth: int = BOOK_DEPTH) -> tuple[list[BookLevel], list[BookLevel]]:
-        instrument = self.instruments[symbol]
-        mid = self.mark(symbol, step)
-        level_qty = CATALOGUE[symbol].level_usd * self.config.liquidity / mid
-        bids, asks = synth_levels(instrument, mid, self.spread_bps, level_qty, depth)
-        if self._consumed_step != step:
-            self._consumed.clear()
-            self._consumed_step = step
-        return self._left(symbol, Side.BUY, bids), self._left(symbol, Side.SELL, asks)
-
-    def _left(self, symbol: str, side: Side, levels: list[BookLevel]) -> list[BookLevel]:
-        """The levels of one side (resting `side` orders) minus what takers consumed this step; empty ones dropped.
-
-        If takers emptied every level, the deepest stays (with quantity 0) so that the side still has a price.
-        """
-        left = [BookLevel(lv.price, lv.quantity - self._consumed.get((symbol, side, lv.price), ZERO)) for lv in levels]
-        return [lv for lv in left if lv.quantity > 0] or left[-1:]
-
-    def _funding_interval_seconds(self, symbol: str) -> int:
-        return int(self.instruments[symbol].funding_interval.total_seconds())
-
-    def next_funding_time(self, symbol: str, now: datetime) -> datetime:
-        interval = self._funding_interval_seconds(symbol)
-        elapsed = int((now - EPOCH).total_seconds())
-        return EPOCH + timedelta(seconds=(elapsed // interval + 1) * interval)
-
-    # -- time passing ------------------------------------------------------------------------------------------
-
-    def sync(self) -> None:
-        """Process every step between the last call and now: flow fills, funding, liquidations."""
-        target = self.world.step_at(self.clock.now())
-        if target <= self.last_step:
-            return
-        if not self.resting and not self.ledger.positions:
-            self.last_step = target
-            return
-        for step in range(self.last_step + 1, target + 1):
-            self._process_step(step)
-            if not self.resting and not self.ledger.positions:
-                break
-        self.last_step = target
-
-    def _process_step(self, step: int) -> None:
-        if self.resting:
-            self._flow(step)
-        if self.ledger.positions:
-            start = self.world.time_of(step - 1)
-            end = self.world.time_of(step)
-            for symbol in list(self.ledger.positions):
-                boundary = self.next_funding_time(symbol, start)  # the first boundary after `start`
-                if boundary <= end:
-                    self._settle_funding(symbol, step, boundary)
-            for symbol in list(self.ledger.positions):
-                mark = self.mark(symbol, step)
-                if self.ledger.maintenance(symbol, mark, self.mmr(symbol)):
-                    self._liquidate(symbol, mark, end)
-
-    def _settle_funding(self, symbol: str, step: int, at: datetime) -> None:
-        instrument = self.instruments[symbol]
-        # The rate charged is the one the venue reported up to the boundary (the step before it), as on real venues:
-        # what `fetch_funding_rates` showed a moment before funding is what funding charges.
-        rate = self.world.funding_rate(self.name, symbol, max(step - 1, 0), instrument.funding_interval)
-        mark = self.mark(symbol, step)
-        qty = self.ledger.positions[symbol].qty
-        amount = self.ledger.settle_funding(symbol, mark, rate)
-        if amount is None:
-            return
-        payment_id = f"{self.name}-f-{symbol}-{int(at.timestamp())}"
-        self.payments.append(FundingPayment(payment_id, symbol, amount, rate, qty, mark, at))
-        self._dirty = True
-
-    def _liquidate(self, symbol: str, mark: Decimal, at: datetime) -> None:
-        for cid in list(self.resting):
-            order = self.orders[cid]
-            if order.symbol == symbol:
-                order.finish(OrderStatus.CANCELLED, at)
-                self.resting.remove(cid)
-                self._publish(order)
-        qty, _ = self.ledger.liquidate(symbol, mark)
-        notice = LiquidationNotice(symbol, qty, mark, at)
-        self.liquidation_log.append(notice)
-        logger.bind(venue=self.name).warning("sim liquidation: {} {} at {}", symbol, qty, mark)
-        for queue in self._liq_subs:
-            queue.put_nowait(notice)
-        self._dirty = True
-
-    def _flow(self, step: int) -> None:
-        """Simulated takers trade against the book; resting orders fill as the flow reaches their price."""
-        at = self.world.time_of(step)
-        for cid in list(self.resting):
-            order = self.orders[cid]
-            # Only the touch matters here, and nothing was taken from it: takers' consumption lasts one step, and
-            # sync visits only steps after the last call. One level instead of twenty keeps resting orders cheap.
-            bids, asks = self._levels(order.symbol, step, depth=1)
-            assert order.price is not None
-            best_bid, best_ask = bids[0].price, asks[0].price
-            if order.side is Side.BUY:
-                crossed = best_ask <= order.price
-                at_touch = order.price >= best_bid
-                touch_qty = bids[0].quantity
-            else:
-                crossed = best_bid >= order.price
-                at_touch = order.price <= best_ask
-                touch_qty = asks[0].quantity
-            if crossed:
-                fill = order.remaining
-            elif at_touch:
-                flow = _dec(round(self.flow_rng.expovariate(1.0), 6)) * touch_qty / 4
-                available = flow - order.queue_ahead
-                order.queue_ahead = max(ZERO, order.queue_ahead - flow)
-                if available <= 0:
-                    continue
-                fill = min(order.remaining, self.instruments[order.symbol].round_qty(available))
-                if fill <= 0:
-                    continue
-            else:
-                continue
-            self._fill(order, fill, order.price, maker=True, at=at)
-            if order.status.final:
-                self.resting.remove(cid)
-
-    def _fill(self, order: SimOrder, qty: Decimal, price: Decimal, *, maker: bool, at: datetime) -> bool:
-        """Book a fill; reduce-only fills are clipped so they never increase a position. False if nothing filled."""
-        pos_qty = self.ledger.position(order.symbol).qty
-        dq = order.side.sign * qty
-        if order.reduce_only:
-            if pos_qty == 0 or (pos_qty > 0) == (dq > 0):
-                order.finish(OrderStatus.EXPIRED, at, RejectReason.REDUCE_ONLY_WOULD_INCREASE)
-                self._publish(order)
-                return False
-            if qty > abs(pos_qty):
-                qty = abs(pos_qty)
-                dq = order.side.sign * qty
-        else:
-            fee_rate = self.maker_fee if maker else self.taker_fee
-            needed = self.ledger.margin_needed(order.symbol, dq, price, fee_rate, self.default_leverage(order.symbol))
-            if needed > self.ledger.cash:
-                order.finish(OrderStatus.CANCELLED, at, RejectReason.INSUFFICIENT_MARGIN)
-                self._publish(order)
-                return False
-        fee_rate = self.maker_fee if maker else self.taker_fee
-        result = self.ledger.trade(order.symbol, dq, price, fee_rate, self.default_leverage(order.symbol))
-        order.add_fill(qty, price, result.fee, maker=maker, at=at)
-        if order.reduce_only and not order.status.final and self.ledger.position(order.symbol).qty == 0:
-            order.finish(OrderStatus.EXPIRED, at)  # nothing left to reduce
-        self._dirty = True
-        self._publish(order)
-        return True
-
-    # -- faults ------------------------------------------------------------------------------------------------
-
-    def _in_maintenance(self, now: datetime) -> bool:
-        return any(w.start <= now < w.start + w.duration for w in self.config.faults.maintenance)
-
-    def _chance(self, probability: Decimal) -> bool:
-        return probability > 0 and self.fault_rng.random() < float(probability)
-
-    async def _enter(self, kind: str) -> None:
-        """Latency, then the faults that mean 'nothing was done', then catch up with the world."""
-        self.calls[kind] = self.calls.get(kind, 0) + 1
-        delay = self.latency.get(kind)
-        if delay:
-            await self.clock.sleep(delay)
-        faults = self.config.faults
-        if self._in_maintenance(self.clock.now()):
-            raise VenueUnavailable("venue under maintenance", venue=self.name, status=503, code="maintenance")
-        if self._chance(faults.rate_limit_probability):
-            raise RateLimited(
-                "too many requests (simulated)", venue=self.name, retry_after=faults.retry_after.total_seconds()
-            )
-        if self._chance(faults.unavailable_probability):
-            raise VenueUnavailable("service unavailable (simulated)", venue=self.name, status=503)
-        self.sync()
-
-    def _save(self) -> None:
-        if self._dirty and self.state_path is not None:
-            persist.save(self, self.state_path)
-        self._dirty = False
+class SimVenue(SimMarket):
+    """A perp venue simulated in `clock` time on a shared `SimWorld`: the Venue protocol over `SimMarket`."""
 
     # -- the contract: market data -----------------------------------------------------------------------------
 
@@ -619,12 +311,6 @@ class SimVenue:
         return applied
 
     # -- streams -----------------------------------------------------------------------------------------------
-
-    def _publish(self, order: SimOrder) -> None:
-        if self._order_subs:
-            state = order.state()
-            for queue in self._order_subs:
-                queue.put_nowait(state)
 
     async def _stream(self, subs: list[asyncio.Queue[Any]]) -> AsyncIterator[Any]:
         queue: asyncio.Queue[Any] = asyncio.Queue()
