@@ -150,9 +150,7 @@ def error_for(
             elif status == 403:
                 kind = Kind.UNAVAILABLE  # WAF: the request never reached the engine
             elif 400 <= status < 500:
-                kind, reason = (
-                    (Kind.UNKNOWN_OUTCOME, None) if changes_orders else (Kind.REJECTED, R.OTHER)
-                )  # unknown code
+                kind, reason = Kind.REJECTED, R.OTHER  # a code Aster added since: still a refusal
             else:
                 kind = Kind.UNAVAILABLE
     if kind is Kind.REJECTED:

@@ -137,7 +137,7 @@ def test_client_ids() -> None:
     assert wire_client_id("has space") != wire_client_id("has-space")
 
 
-def entry(**filters: dict[str, Any]) -> dict[str, Any]:
+def entry(**filters: dict[str, Any]) -> SymbolInfo:
     base = {
         "PRICE_FILTER": {"filterType": "PRICE_FILTER", "minPrice": "0.10", "maxPrice": "100000", "tickSize": "0.10"},
         "LOT_SIZE": {"filterType": "LOT_SIZE", "minQty": "0.001", "maxQty": "100", "stepSize": "0.001"},
