@@ -804,7 +804,7 @@ def _matches(data: OrderReply, params: Mapping[str, str]) -> None:
     for field, value in expected.items():
         got = getattr(data, field)
         if got != value:
-            raise Malformed(f"$.{field}", f"reply says {got!r}, the order sent {value!r}")
+            raise Malformed(f"$.{field}", f"reply says {got}, the order sent {value}")
 
 
 def _exchange_info(data: Any) -> Mapping[str, Any]:

@@ -28,6 +28,7 @@ LITERALS: dict[str, str] = {
     "neg_one": "-1",
     "zero": "0",
     "zero_text": '"0"',
+    "one_text": '"1"',
     "empty_text": '""',
     "nan_text": '"NaN"',
     "inf_text": '"Infinity"',
