@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from fundarb_core.errors import ConfigError, RateLimited, VenueRejected, VenueUnavailable
 from fundarb_core.model import RejectReason
 from fundarb_core.venues import FundingHistoryEntry, FundingPayment, PriceCandle
+from fundarb_venue_aster.account import position_rows
 from fundarb_venue_aster.decode import Malformed
 from fundarb_venue_aster.errors import VenueHalted
 from fundarb_venue_aster.records import DualSide, FundingRateRow, IncomeRow, Kline, read, read_rows
@@ -219,7 +220,7 @@ async def check_account(venue: AsterVenue) -> None:
         return
     await venue._ensure_markets()
     ours = {m.units.market for m in venue._markets.values()}
-    rows = await venue._position_rows(None)
+    rows = await position_rows(venue, None)
     wrong = sorted({r.symbol for r in rows if r.symbol in ours and r.isolated != (wanted == "isolated")})
     if wrong:
         shown = ", ".join(wrong[:5]) + (f" and {len(wrong) - 5} more" if len(wrong) > 5 else "")

@@ -21,7 +21,6 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-import attrs
 from loguru import logger
 
 from fundarb_core.clock import wait_for
@@ -44,23 +43,17 @@ from fundarb_core.venues import (
     SymbolMap,
     VenueContext,
 )
-from fundarb_venue_aster import events, history
+from fundarb_venue_aster import account, events, history, markets
 from fundarb_venue_aster import fees as fees_module
 from fundarb_venue_aster.config import AsterConfig
 from fundarb_venue_aster.decode import Malformed
+from fundarb_venue_aster.markets import Market
 from fundarb_venue_aster.records import (
-    BalanceRow,
     BookTicker,
-    Brackets,
-    CommissionRate,
     Depth,
-    FundingInfoRow,
     LeverageReply,
     OrderReply,
-    PositionRow,
     PremiumIndex,
-    RateLimit,
-    SymbolInfo,
     TradeRow,
     read,
     read_rows,
@@ -68,11 +61,10 @@ from fundarb_venue_aster.records import (
 )
 from fundarb_venue_aster.rest import AsterRest
 from fundarb_venue_aster.streams import Broadcast, UserStream
-from fundarb_venue_aster.symbols import MarketUnits, canonical_for, format_decimal
+from fundarb_venue_aster.symbols import format_decimal
 from fundarb_venue_aster.wire import (
     WIRE_SIDE,
     WIRE_TIME_IN_FORCE,
-    instrument_from,
     order_state_from,
     time_from_ms,
     wire_client_id,
@@ -83,13 +75,6 @@ __all__ = ["AsterVenue"]
 _DEPTH_LIMITS = (5, 10, 20, 50, 100, 500, 1000)
 _SENT_MEMORY = 100_000  # client ids remembered for the duplicate guard
 _LIQUIDATION_PREFIXES = ("autoclose-", "adl_autoclose")  # Aster's ids for its own liquidation / ADL orders
-
-
-@attrs.frozen
-class _Market:
-    instrument: Instrument
-    units: MarketUnits
-    base_asset: str = ""
 
 
 class AsterVenue:
@@ -109,7 +94,7 @@ class AsterVenue:
         )
         self.rest = AsterRest(name, config, context.clock)
         self._log = logger.bind(venue=name)
-        self._markets: dict[str, _Market] = {}
+        self._markets: dict[str, Market] = {}
         self._symbols = SymbolMap(name, {})
         self._loaded_at: float | None = None
         self._fees: dict[str, tuple[Decimal, Decimal]] = {}
@@ -141,112 +126,9 @@ class AsterVenue:
         async with self._load_lock:
             if not force and self._loaded_at is not None and self.clock.monotonic() - self._loaded_at < ttl:
                 return
-            await self._load_markets()
+            await markets.load(self)
 
-    async def _load_markets(self) -> None:
-        info = await self.rest.call("GET", "exchangeInfo", weight=1, into=_exchange_info)
-        limits, bad_limits = read_rows_lenient(info.get("rateLimits", []), RateLimit)
-        self.rest.limiter.configure(limits)
-        rows, bad_rows = read_rows_lenient(info["symbols"], SymbolInfo)
-        for problem in [*bad_limits, *bad_rows]:
-            self._log.warning("exchangeInfo: skipping an entry: {}", problem)
-        # A wrong interval would misread every rate of the symbol: a bad fundingInfo row fails the whole load.
-        funding_info = await self.rest.call("GET", "fundingInfo", weight=1, into=lambda d: read_rows(d, FundingInfoRow))
-        intervals = {row.symbol: Decimal(row.fundingIntervalHours) for row in funding_info}
-        brackets = await self._max_leverages()
-        wanted = set(self.config.symbols)
-        candidates = [
-            s
-            for s in rows
-            # Markets that stopped trading (settling, delisting) stay addressable, so a position in them can still be
-            # read and closed; load_instruments() offers only the TRADING ones.
-            if s.contractType == "PERPETUAL"
-            and s.status != "PENDING_TRADING"
-            and s.quoteAsset == self.config.quote_asset
-        ]
-        fees = await self._account_fees(candidates)
-        markets: dict[str, _Market] = {}
-        for entry in candidates:
-            market = entry.symbol
-            try:
-                instrument, units = instrument_from(
-                    entry,
-                    # fundingInfo lists only symbols whose parameters were adjusted; the rest settle every 8 h.
-                    funding_hours=intervals.get(market, Decimal(8)),
-                    max_leverage=brackets.get(market, self.config.default_max_leverage),
-                    fees=fees.get(market) or fees.get("*"),
-                )
-            except (ValueError, ArithmeticError) as exc:
-                self._log.warning("skipping market {}: {}", market, exc)
-                continue
-            if wanted and instrument.symbol not in wanted:
-                continue
-            held = markets.get(instrument.symbol)
-            # PEPEUSDT and 1000PEPEUSDT would both be PEPE: keep the plain market.
-            if held is not None and held.units.multiplier <= units.multiplier:
-                continue
-            markets[instrument.symbol] = _Market(instrument, units, entry.baseAsset)
-        self._markets = markets
-        self._symbols = SymbolMap(self.name, {s: m.units.market for s, m in markets.items()})
-        self._loaded_at = self.clock.monotonic()
-
-    async def _max_leverages(self) -> dict[str, Decimal]:
-        """Each market's highest leverage from its leverage brackets (signed; default when they cannot be read)."""
-        try:
-            reply = await self.rest.call("GET", "leverageBracket", signed=True, weight=1)
-        except VenueError as exc:
-            self._log.warning("leverage brackets unavailable ({}); using {}x", exc, self.config.default_max_leverage)
-            return {}
-        try:
-            entries, bad = read_rows_lenient(reply if isinstance(reply, list) else [reply], Brackets)
-        except Malformed as exc:
-            entries, bad = [], [exc]
-        for problem in bad:
-            self._log.warning("leverageBracket: unreadable entry ({}); its market uses the default", problem)
-        result: dict[str, Decimal] = {}
-        for entry in entries:
-            try:
-                top = entry.max_leverage()
-            except Malformed as exc:
-                self._log.warning("leverageBracket of {}: {}; using the default", entry.symbol, exc)
-                continue
-            if top is not None:
-                result[entry.symbol] = top
-        return result
-
-    async def _account_fees(self, candidates: Sequence[SymbolInfo]) -> dict[str, tuple[Decimal, Decimal]]:
-        """Fee rates from `commissionRate` (weight 20 each): the configured symbols, or one market for all."""
-        ttl = self.config.fees_ttl.total_seconds()
-        if self._fees_at is not None and self.clock.monotonic() - self._fees_at < ttl:
-            return self._fees
-        by_symbol = {canonical_for(s.baseAsset)[0]: s.symbol for s in candidates}
-        if self.config.symbols:
-            markets = [m for symbol, m in by_symbol.items() if symbol in self.config.symbols]
-        else:
-            # An account's rates are per tier, not per market: one reading (BTC's, or the first) stands for all.
-            markets = [by_symbol.get("BTC") or next(iter(by_symbol.values()), "")]
-        fees: dict[str, tuple[Decimal, Decimal]] = {}
-        for market in filter(None, markets):
-            try:
-                reply = await self.rest.call(
-                    "GET",
-                    "commissionRate",
-                    {"symbol": market},
-                    signed=True,
-                    weight=20,
-                    into=lambda d: read(d, CommissionRate),
-                )
-            except VenueError as exc:
-                self._log.warning("commission rate of {} unavailable ({}); fees unknown", market, exc)
-                continue
-            fees[market] = (reply.makerCommissionRate, reply.takerCommissionRate)
-        if not self.config.symbols and fees:
-            fees["*"] = next(iter(fees.values()))
-        if fees:  # nothing read: ask again at the next load instead of caching "unknown" for fees_ttl
-            self._fees, self._fees_at = fees, self.clock.monotonic()
-        return fees
-
-    async def _market(self, symbol: str) -> _Market:
+    async def _market(self, symbol: str) -> Market:
         await self._ensure_markets()
         self._symbols.to_venue(symbol)  # raises VenueRejected(unknown_symbol)
         return self._markets[symbol]
@@ -318,7 +200,7 @@ class AsterVenue:
             at=time_from_ms(data.T or data.E, self.clock.now()),
         )
 
-    def _same_symbol(self, endpoint: str, got: str, market: _Market) -> None:
+    def _same_symbol(self, endpoint: str, got: str, market: Market) -> None:
         if got != market.units.market:
             raise VenueUnavailable(
                 f"{endpoint}: reply for {got!r} to a request for {market.units.market}", venue=self.name
@@ -524,7 +406,7 @@ class AsterVenue:
         data: OrderReply,
         client_order_id: str,
         symbol: str,
-        market: _Market,
+        market: Market,
         *,
         after_change: bool = False,
     ) -> OrderState:
@@ -558,7 +440,7 @@ class AsterVenue:
             self._live.pop(client_order_id, None)
         return state
 
-    async def _fills(self, client_order_id: str, market: _Market, data: OrderReply) -> tuple[Decimal, Decimal]:
+    async def _fills(self, client_order_id: str, market: Market, data: OrderReply) -> tuple[Decimal, Decimal]:
         cached = self._final_fees.get(client_order_id)
         if cached is not None:
             return cached
@@ -580,7 +462,7 @@ class AsterVenue:
             self._final_fees[client_order_id] = result
         return result
 
-    def _fee(self, amount: Decimal, asset: str, maker: bool, qty: Decimal, price: Decimal, market: _Market) -> Decimal:
+    def _fee(self, amount: Decimal, asset: str, maker: bool, qty: Decimal, price: Decimal, market: Market) -> Decimal:
         """One fill's fee in the quote asset (see `fees.fee_in_quote`)."""
         return fees_module.fee_in_quote(
             amount,
@@ -595,92 +477,17 @@ class AsterVenue:
 
     # -- account ------------------------------------------------------------------------------------------------
 
-    async def _position_rows(self, market: str | None) -> list[PositionRow]:
-        params = {"symbol": market} if market is not None else {}
-        rows: list[PositionRow] = await self.rest.call(
-            "GET", "positionRisk", params, signed=True, weight=5, into=lambda d: read_rows(d, PositionRow)
-        )
-        keys = [(r.symbol, r.positionSide) for r in rows]
-        if len(set(keys)) != len(keys):
-            raise VenueUnavailable("positionRisk: the same position listed twice", venue=self.name)
-        return rows
-
     async def get_position_snapshot(self, symbol: str) -> PositionSnapshot:
         """Return the net position (`positionRisk`, signed `positionAmt`); flat is quantity 0."""
-        market = await self._market(symbol)
-        rows = [r for r in await self._position_rows(market.units.market) if r.symbol == market.units.market]
-        return await self._snapshot(symbol, market, rows, None)
+        return await account.position_snapshot(self, symbol)
 
     async def get_position_snapshots(self, symbols: Sequence[str]) -> Mapping[str, PositionSnapshot]:
         """Return every asked position from one `positionRisk` request without a symbol (flat ones too)."""
-        markets = {symbol: await self._market(symbol) for symbol in symbols}
-        rows = await self._position_rows(None)
-        by_market: dict[str, list[PositionRow]] = {}
-        for row in rows:
-            by_market.setdefault(row.symbol, []).append(row)
-        # A symbol Aster left out (or listed without a mark) is flat; its mark comes from one premiumIndex read.
-        missing = [s for s, m in markets.items() if not any(r.markPrice > 0 for r in by_market.get(m.units.market, []))]
-        marks: dict[str, Decimal] = {}
-        if missing:
-            rates = await self.fetch_funding_rates(missing)
-            marks = {s: r.mark_price for s, r in rates.items() if r.mark_price is not None}
-        return {
-            symbol: await self._snapshot(symbol, market, by_market.get(market.units.market, []), marks.get(symbol))
-            for symbol, market in markets.items()
-        }
-
-    async def _snapshot(
-        self, symbol: str, market: _Market, rows: list[PositionRow], mark_hint: Decimal | None
-    ) -> PositionSnapshot:
-        units = market.units
-        now = self.clock.now()
-        quantity = sum((r.positionAmt for r in rows), Decimal(0))  # hedge-mode legs net out (check_account refuses)
-        mark = next((r.markPrice for r in rows if r.markPrice > 0), None)
-        if mark is None and mark_hint is not None:
-            mark = units.price_to_venue(mark_hint)
-        if mark is None:
-            index = await self.rest.call("GET", "premiumIndex", {"symbol": units.market}, weight=1, into=_premium)
-            mark = index.markPrice
-        main = max(rows, key=lambda r: abs(r.positionAmt), default=None)
-        leverage = Decimal(main.leverage) if main is not None else Decimal(1)
-        if main is not None and main.isolated:
-            margin = main.isolatedMargin or Decimal(0)
-        else:
-            margin = abs(quantity) * mark / leverage
-        entry = main.entryPrice if main is not None else Decimal(0)
-        liquidation = main.liquidationPrice if main is not None else Decimal(0)
-        return PositionSnapshot(
-            symbol=symbol,
-            quantity=units.qty_from_venue(quantity),
-            entry_price=units.price_from_venue(entry) if quantity != 0 and entry > 0 else None,
-            mark_price=units.price_from_venue(mark),
-            unrealized_pnl=sum((r.unRealizedProfit for r in rows), Decimal(0)),
-            # positionRisk carries no funding total; fundarb's PnL reads funding from fetch_funding_payments.
-            funding_accrued=Decimal(0),
-            margin=margin,
-            leverage=leverage,
-            liquidation_price=units.price_from_venue(liquidation) if quantity != 0 and liquidation > 0 else None,
-            at=time_from_ms(main.updateTime, now) if main is not None and quantity != 0 else now,
-        )
+        return await account.position_snapshots(self, symbols)
 
     async def fetch_balance(self) -> Balance:
         """The futures wallet in the quote asset (USDT; other assets are not counted as USDT)."""
-        rows = await self.rest.call("GET", "balance", signed=True, weight=5, into=lambda d: read_rows(d, BalanceRow))
-        assets = [r.asset for r in rows]
-        if len(set(assets)) != len(assets):
-            raise VenueUnavailable("balance: the same asset listed twice", venue=self.name)
-        row = next((r for r in rows if r.asset == self.config.quote_asset), None)
-        now = self.clock.now()
-        if row is None:
-            return Balance(self.config.quote_asset, Decimal(0), Decimal(0), Decimal(0), Decimal(0), now)
-        return Balance(
-            asset=self.config.quote_asset,
-            wallet=row.balance,
-            available=row.availableBalance,
-            margin_used=max(Decimal(0), row.balance + row.crossUnPnl - row.availableBalance),
-            unrealized_pnl=row.crossUnPnl,
-            at=time_from_ms(row.updateTime, now),
-        )
+        return await account.balance(self)
 
     async def fetch_funding_payments(self, symbol: str | None, since: datetime) -> Sequence[FundingPayment]:
         """Return `FUNDING_FEE` income since `since`, oldest first, each with the rate it settled at."""
@@ -805,12 +612,6 @@ def _matches(data: OrderReply, params: Mapping[str, str]) -> None:
         got = getattr(data, field)
         if got != value:
             raise Malformed(f"$.{field}", f"reply says {got}, the order sent {value}")
-
-
-def _exchange_info(data: Any) -> Mapping[str, Any]:
-    if not isinstance(data, dict) or not isinstance(data.get("symbols"), list):
-        raise Malformed("$.symbols", "exchangeInfo without a list of symbols")
-    return data
 
 
 def _premium(data: Any) -> PremiumIndex:
