@@ -6,7 +6,7 @@ offered), except `fundingInfo`, where one bad row fails the load: a wrong interv
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -41,19 +41,23 @@ class Market:
     base_asset: str = ""
 
 
-def exchange_info(data: Any) -> Mapping[str, Any]:
-    """The `exchangeInfo` object, with its list of symbols (each read on its own)."""
+def exchange_info(data: Any) -> tuple[list[RateLimit], list[SymbolInfo], list[Malformed]]:
+    """`exchangeInfo`'s rate limits and symbols (each read on its own), and what was wrong with the others."""
     if not isinstance(data, dict) or not isinstance(data.get("symbols"), list):
         raise Malformed("$.symbols", "exchangeInfo without a list of symbols")
-    return data
+    raw_limits = data.get("rateLimits", [])
+    if isinstance(raw_limits, list):
+        limits, bad_limits = read_rows_lenient(raw_limits, RateLimit)
+    else:
+        limits, bad_limits = [], [Malformed("$.rateLimits", "not a list")]
+    rows, bad_rows = read_rows_lenient(data["symbols"], SymbolInfo)
+    return limits, rows, [*bad_limits, *bad_rows]
 
 
 async def load(venue: AsterVenue) -> None:
-    info = await venue.rest.call("GET", "exchangeInfo", weight=1, into=exchange_info)
-    limits, bad_limits = read_rows_lenient(info.get("rateLimits", []), RateLimit)
+    limits, rows, problems = await venue.rest.call("GET", "exchangeInfo", weight=1, into=exchange_info)
     venue.rest.limiter.configure(limits)
-    rows, bad_rows = read_rows_lenient(info["symbols"], SymbolInfo)
-    for problem in [*bad_limits, *bad_rows]:
+    for problem in problems:
         venue._log.warning("exchangeInfo: skipping an entry: {}", problem)
     # A wrong interval would misread every rate of the symbol: a bad fundingInfo row fails the whole load.
     funding_info = await venue.rest.call("GET", "fundingInfo", weight=1, into=lambda d: read_rows(d, FundingInfoRow))
