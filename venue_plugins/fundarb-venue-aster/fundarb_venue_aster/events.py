@@ -10,13 +10,15 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from fundarb_core.errors import VenueError
 from fundarb_core.venues import LiquidationNotice
+from fundarb_venue_aster.records import OrderReply, read_rows
 from fundarb_venue_aster.wire import SIDE, dec, order_state_from, stream_order, time_from_ms
 
 if TYPE_CHECKING:
     from fundarb_venue_aster.venue import AsterVenue
 
-__all__ = ["on_event"]
+__all__ = ["on_event", "reconcile"]
 
 _LIQUIDATION_PREFIXES = ("autoclose-", "adl_autoclose")  # Aster's ids for its own liquidation / ADL orders
 
@@ -102,3 +104,33 @@ def _notify_liquidation(venue: AsterVenue, o: Mapping[str, Any], *, key: tuple[A
     )
     venue._log.warning("liquidation: {} {} {} @ {}", symbol, SIDE.get(str(o.get("S"))), notice.quantity, notice.price)
     venue._liquidations.publish(notice)
+
+
+async def reconcile(venue: AsterVenue) -> None:
+    """After a (re)connect: ask REST for every order not known to be final; publish what changed."""
+    live = dict(venue._live)
+    if not live:
+        return
+    try:
+        open_now: set[str] = set()
+        for symbol in sorted(set(live.values())):
+            market = await venue._market(symbol)
+            rows = await venue.rest.call(
+                "GET",
+                "openOrders",
+                {"symbol": market.units.market},
+                signed=True,
+                into=lambda d: read_rows(d, OrderReply),
+            )
+            for row in rows:
+                cid = venue._wire_ids.get(row.clientOrderId, row.clientOrderId)
+                if cid in live and row.symbol == market.units.market:
+                    open_now.add(cid)
+                    venue._orders.publish(await venue._state(row, cid, symbol, market))
+        for cid, symbol in live.items():
+            if cid not in open_now:
+                state = await venue.get_order(symbol, cid)
+                if state is not None:
+                    venue._orders.publish(state)
+    except VenueError as exc:
+        venue._log.warning("reconcile after reconnect failed ({}); pollers cover the gap", exc)

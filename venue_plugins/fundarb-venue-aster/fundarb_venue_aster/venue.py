@@ -7,6 +7,9 @@ Rules the methods follow (the venue contract suite checks them against the fake 
 - A market order is a LIMIT IOC at the caller's worst price: Aster's MARKET orders have no price cap.
 - One client order id is one order. Aster (like Binance) only refuses a duplicate id while the first order is open,
   so the venue also refuses an id it already placed in this process; after a lost reply it asks Aster first.
+- Every reply is read through one decoding boundary (`decode`, `records`): what cannot be trusted is a typed error
+  naming the endpoint and field. After an order request may have reached Aster, any unknown is `AmbiguousOutcome`,
+  and the order is tracked as live (for the stream's reconciliation) from the moment it is sent.
 - Nothing here constructs a connection: building a venue during an Aster outage (503s) cannot fail; the first call
   that needs Aster raises a typed, transient error instead.
 """
@@ -29,7 +32,6 @@ from fundarb_core.model import OrderType, RejectReason, Side, TimeInForce
 from fundarb_core.venues import (
     BBO,
     Balance,
-    BookLevel,
     Capabilities,
     FundingHistoryEntry,
     FundingPayment,
@@ -43,38 +45,20 @@ from fundarb_core.venues import (
     SymbolMap,
     VenueContext,
 )
-from fundarb_venue_aster import account, events, history, markets
+from fundarb_venue_aster import account, events, history, markets, quotes
 from fundarb_venue_aster import fees as fees_module
 from fundarb_venue_aster.config import AsterConfig
 from fundarb_venue_aster.decode import Malformed
 from fundarb_venue_aster.markets import Market
-from fundarb_venue_aster.records import (
-    BookTicker,
-    Depth,
-    LeverageReply,
-    OrderReply,
-    PremiumIndex,
-    TradeRow,
-    read,
-    read_rows,
-    read_rows_lenient,
-)
+from fundarb_venue_aster.records import LeverageReply, OrderReply, TradeRow, read, read_rows
 from fundarb_venue_aster.rest import AsterRest
 from fundarb_venue_aster.streams import Broadcast, UserStream
 from fundarb_venue_aster.symbols import format_decimal
-from fundarb_venue_aster.wire import (
-    WIRE_SIDE,
-    WIRE_TIME_IN_FORCE,
-    order_state_from,
-    time_from_ms,
-    wire_client_id,
-)
+from fundarb_venue_aster.wire import WIRE_SIDE, WIRE_TIME_IN_FORCE, order_state_from, wire_client_id
 
 __all__ = ["AsterVenue"]
 
-_DEPTH_LIMITS = (5, 10, 20, 50, 100, 500, 1000)
 _SENT_MEMORY = 100_000  # client ids remembered for the duplicate guard
-_LIQUIDATION_PREFIXES = ("autoclose-", "adl_autoclose")  # Aster's ids for its own liquidation / ADL orders
 
 
 class AsterVenue:
@@ -137,74 +121,15 @@ class AsterVenue:
 
     async def fetch_funding_rates(self, symbols: Sequence[str] | None = None) -> Mapping[str, FundingRate]:
         """Return each symbol's current rate per its own interval (`premiumIndex`), with next time and mark."""
-        await self._ensure_markets()
-        if symbols is not None and len(symbols) == 1:
-            market = await self._market(symbols[0])
-            params = {"symbol": market.units.market}
-            entries = [await self.rest.call("GET", "premiumIndex", params, weight=1, into=_premium)]
-        else:
-            entries, bad = await self.rest.call(
-                "GET", "premiumIndex", weight=10, into=lambda d: read_rows_lenient(d, PremiumIndex)
-            )
-            for problem in bad:
-                self._log.warning("premiumIndex: skipping an entry: {}", problem)
-        wanted = set(symbols) if symbols is not None else None
-        now = self.clock.now()
-        rates: dict[str, FundingRate] = {}
-        for entry in entries:
-            symbol = self._symbols.to_canonical(entry.symbol)
-            if symbol is None or (wanted is not None and symbol not in wanted) or symbol in rates:
-                continue
-            market = self._markets[symbol]
-            rates[symbol] = FundingRate(
-                symbol=symbol,
-                rate=entry.lastFundingRate,
-                interval=market.instrument.funding_interval,
-                next_funding_time=time_from_ms(entry.nextFundingTime, now),
-                mark_price=market.units.price_from_venue(entry.markPrice),
-                index_price=market.units.price_from_venue(entry.indexPrice),
-            )
-        return rates
+        return await quotes.funding_rates(self, symbols)
 
     async def fetch_bbo_prices(self, symbol: str) -> BBO:
-        market = await self._market(symbol)
-        data = await self.rest.call(
-            "GET", "ticker/bookTicker", {"symbol": market.units.market}, weight=2, into=lambda d: read(d, BookTicker)
-        )
-        self._same_symbol("ticker/bookTicker", data.symbol, market)
-        units = market.units
-        return BBO(
-            symbol=symbol,
-            bid=units.price_from_venue(data.bidPrice),
-            ask=units.price_from_venue(data.askPrice),
-            bid_qty=units.qty_from_venue(data.bidQty),
-            ask_qty=units.qty_from_venue(data.askQty),
-            at=time_from_ms(data.time, self.clock.now()),
-        )
+        """Return the best bid and ask (`ticker/bookTicker`)."""
+        return await quotes.bbo(self, symbol)
 
     async def fetch_order_book(self, symbol: str, depth: int = 10) -> OrderBook:
-        market = await self._market(symbol)
-        limit = next((n for n in _DEPTH_LIMITS if n >= depth), _DEPTH_LIMITS[-1])
-        weight = 2 if limit <= 50 else 5 if limit == 100 else 10 if limit == 500 else 20
-        params = {"symbol": market.units.market, "limit": str(limit)}
-        data = await self.rest.call("GET", "depth", params, weight=weight, into=lambda d: read(d, Depth))
-        units = market.units
-
-        def levels(rows: Sequence[Any]) -> tuple[BookLevel, ...]:
-            return tuple(BookLevel(units.price_from_venue(r.price), units.qty_from_venue(r.qty)) for r in rows[:depth])
-
-        return OrderBook(
-            symbol=symbol,
-            bids=levels(data.bids),
-            asks=levels(data.asks),
-            at=time_from_ms(data.T or data.E, self.clock.now()),
-        )
-
-    def _same_symbol(self, endpoint: str, got: str, market: Market) -> None:
-        if got != market.units.market:
-            raise VenueUnavailable(
-                f"{endpoint}: reply for {got!r} to a request for {market.units.market}", venue=self.name
-            )
+        """Return the top `depth` levels (`depth`, at the smallest of Aster's limits that covers them)."""
+        return await quotes.order_book(self, symbol, depth)
 
     # -- orders -------------------------------------------------------------------------------------------------
 
@@ -520,7 +445,7 @@ class AsterVenue:
             signed=True,
             into=lambda d: read(d, LeverageReply),
         )
-        self._same_symbol("leverage", reply.symbol, market)
+        quotes.same_symbol(self, "leverage", reply.symbol, market)
         if not 1 <= reply.leverage <= max(market.instrument.max_leverage, wanted):
             raise VenueUnavailable(
                 f"leverage: Aster reports {reply.leverage}x, outside 1..{market.instrument.max_leverage}x",
@@ -558,32 +483,7 @@ class AsterVenue:
 
     async def _reconcile(self) -> None:
         """After a (re)connect: ask REST for every order not known to be final; publish what changed."""
-        live = dict(self._live)
-        if not live:
-            return
-        try:
-            open_now: set[str] = set()
-            for symbol in sorted(set(live.values())):
-                market = await self._market(symbol)
-                rows = await self.rest.call(
-                    "GET",
-                    "openOrders",
-                    {"symbol": market.units.market},
-                    signed=True,
-                    into=lambda d: read_rows(d, OrderReply),
-                )
-                for row in rows:
-                    cid = self._wire_ids.get(row.clientOrderId, row.clientOrderId)
-                    if cid in live and row.symbol == market.units.market:
-                        open_now.add(cid)
-                        self._orders.publish(await self._state(row, cid, symbol, market))
-            for cid, symbol in live.items():
-                if cid not in open_now:
-                    state = await self.get_order(symbol, cid)
-                    if state is not None:
-                        self._orders.publish(state)
-        except VenueError as exc:
-            self._log.warning("reconcile after reconnect failed ({}); pollers cover the gap", exc)
+        await events.reconcile(self)
 
     # -- life cycle ---------------------------------------------------------------------------------------------
 
@@ -612,7 +512,3 @@ def _matches(data: OrderReply, params: Mapping[str, str]) -> None:
         got = getattr(data, field)
         if got != value:
             raise Malformed(f"$.{field}", f"reply says {got}, the order sent {value}")
-
-
-def _premium(data: Any) -> PremiumIndex:
-    return read(data, PremiumIndex)
