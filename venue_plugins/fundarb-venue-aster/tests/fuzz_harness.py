@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import traceback
 from collections import Counter, defaultdict
 from collections.abc import Sequence
@@ -65,7 +66,8 @@ def _plausible(at: datetime) -> bool:
 class Harness:
     """A fake Aster on a private event loop; every run uses a new account (V1 key) and a new venue."""
 
-    def __init__(self) -> None:
+    def __init__(self, report: str | None = None) -> None:
+        self.report = report
         self.loop = asyncio.new_event_loop()
         self.server = self.loop.run_until_complete(FakeAsterServer(seed=11, history_days=3).start())
         self.server.faults.weight_limit = 10**8  # thousands of calls a minute from one IP: not what is tested here
@@ -79,7 +81,21 @@ class Harness:
     def run(self, method: str, mutation: Mutation) -> str:
         outcome = self.loop.run_until_complete(self._run(method, mutation))
         self.counts[method][outcome.split(":")[0]] += 1
+        if self.report is not None and sum(sum(c.values()) for c in self.counts.values()) % 500 == 0:
+            self.write_report(self.report)  # a long run can be read while it goes
         return outcome
+
+    def totals(self) -> dict[str, Any]:
+        """Outcome counts, overall and per method."""
+        methods = {method: dict(counter) for method, counter in sorted(self.counts.items())}
+        total: Counter[str] = Counter()
+        for counter in self.counts.values():
+            total.update(counter)
+        return {"total": dict(total), "methods": methods}
+
+    def write_report(self, path: str) -> None:
+        with open(path, "w", encoding="utf-8") as out:
+            json.dump(self.totals(), out, indent=1)
 
     async def _run(self, method: str, mutation: Mutation) -> str:
         n = next(self._ids)

@@ -46,19 +46,12 @@ MUTATIONS = st.one_of(
 
 @pytest.fixture(scope="module")
 def harness() -> Iterator[Harness]:
-    fuzz = Harness()
+    fuzz = Harness(report=os.environ.get("ASTER_FUZZ_REPORT"))
     yield fuzz
     fuzz.close()
-    report = {method: dict(counter) for method, counter in sorted(fuzz.counts.items())}
-    total: dict[str, int] = {}
-    for counter in report.values():
-        for outcome, n in counter.items():
-            total[outcome] = total.get(outcome, 0) + n
-    print("\naster fuzz outcomes per method:", json.dumps({"total": total, **report}, indent=1))
-    path = os.environ.get("ASTER_FUZZ_REPORT")
-    if path:
-        with open(path, "w", encoding="utf-8") as out:
-            json.dump({"total": total, "methods": report}, out, indent=1)
+    print("\naster fuzz outcomes:", json.dumps(fuzz.totals(), indent=1))
+    if fuzz.report is not None:
+        fuzz.write_report(fuzz.report)
 
 
 @settings(
