@@ -271,6 +271,8 @@ class FakeAsterServer:
         mutation = self.faults.mutation
         if mutation is None or not isinstance(response, web.Response):
             return response
+        if mutation.endpoint is not None and request.path.strip("/").split("/", 2)[-1] != mutation.endpoint:
+            return response
         if self._seen_since_armed < mutation.nth:
             self._seen_since_armed += 1
             return response

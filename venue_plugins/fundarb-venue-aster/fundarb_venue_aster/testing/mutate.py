@@ -92,6 +92,7 @@ class Mutation:
     op: str
     nth: int = 0
     node: int = 0  # which node of the JSON tree (index into `paths`, modulo their number)
+    endpoint: str | None = None  # only replies of this endpoint ("premiumIndex") count and are changed
 
     def apply(self, text: str) -> tuple[int, bytes, bool]:
         """Return (status, body, keep headers) for a reply whose JSON text was `text` (status 200)."""
