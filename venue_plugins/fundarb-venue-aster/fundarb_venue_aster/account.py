@@ -61,7 +61,7 @@ async def snapshot(
     units = market.units
     now = venue.clock.now()
     quantity = sum((r.positionAmt for r in rows), Decimal(0))  # hedge-mode legs net out (check_account refuses)
-    mark = next((r.markPrice for r in rows if r.markPrice > 0), None)
+    mark: Decimal | None = next((r.markPrice for r in rows if r.markPrice > 0), None)
     if mark is None and mark_hint is not None:
         mark = units.price_to_venue(mark_hint)
     if mark is None:

@@ -134,6 +134,8 @@ def error_for(
         return VenueHalted(f"IP banned by Aster: {message}", venue=venue, status=status, code=code)
     if status == 429:
         return RateLimited(message or "rate limited", venue=venue, retry_after=retry_after, status=status, code=code)
+    kind: Kind | None
+    reason: RejectReason | None
     if status == 401:
         kind, reason = Kind.REJECTED, R.AUTHENTICATION
     elif changes_orders and (status >= 500 or (code is None and status != 403)):

@@ -128,7 +128,7 @@ async def account_fees(venue: AsterVenue, candidates: Sequence[SymbolInfo]) -> d
     ttl = venue.config.fees_ttl.total_seconds()
     if venue._fees_at is not None and venue.clock.monotonic() - venue._fees_at < ttl:
         return venue._fees
-    by_symbol = {canonical_for(s.baseAsset)[0]: s.symbol for s in candidates}
+    by_symbol: dict[str, str] = {canonical_for(s.baseAsset)[0]: s.symbol for s in candidates}
     if venue.config.symbols:
         markets = [m for symbol, m in by_symbol.items() if symbol in venue.config.symbols]
     else:

@@ -103,7 +103,7 @@ class SymbolInfo:
     quoteAsset: Text
     status: Text
     filters: list[Filter]
-    contractType: Text = "PERPETUAL"
+    contractType: Text = Text("PERPETUAL")
     marginAsset: Text | None = None
 
     def filter(self, kind: str) -> Filter | None:
@@ -208,11 +208,11 @@ class OrderReply:
     origQty: Pos
     executedQty: NonNeg
     price: NonNeg
-    avgPrice: NonNeg = Decimal(0)
+    avgPrice: NonNeg = NonNeg(Decimal(0))
     cumQuote: NonNeg | None = None
     timeInForce: TifText = "GTC"
-    type: Text = "LIMIT"
-    reduceOnly: Bool = False
+    type: Text = Text("LIMIT")
+    reduceOnly: Bool = Bool(False)
     updateTime: Ms | None = None
     time: Ms | None = None
 
@@ -267,7 +267,7 @@ class BalanceRow:
     asset: Text
     balance: Num
     availableBalance: Num
-    crossUnPnl: Num = Decimal(0)
+    crossUnPnl: Num = Num(Decimal(0))
     updateTime: MsOrZero | None = None
 
     def check(self) -> None:
@@ -299,7 +299,7 @@ class FundingRateRow:
         """The mark price the rate settled at, or None when Aster has none for this row."""
         if self.markPrice in (None, ""):
             return None
-        mark: Decimal = structure(self.markPrice, Pos, "$.markPrice")  # type: ignore[arg-type]
+        mark: Decimal = structure(self.markPrice, Pos, "$.markPrice")
         return mark
 
 
@@ -352,19 +352,15 @@ def _level(value: Any, _: Any) -> Level:
     row = _pair(value)
     if len(row) != 2:
         raise ValueError(f"expected [price, quantity], found {len(row)} items")
-    return Level(structure(row[0], Pos, "$[0]"), structure(row[1], Pos, "$[1]"))  # type: ignore[arg-type]
+    return Level(structure(row[0], Pos, "$[0]"), structure(row[1], Pos, "$[1]"))
 
 
 def _kline(value: Any, _: Any) -> Kline:
     row = _pair(value)
     if len(row) < 6:
         raise ValueError(f"expected at least 6 items in a kline, found {len(row)}")
-    prices = [structure(row[i], Pos, f"$[{i}]") for i in range(1, 5)]  # type: ignore[arg-type]
-    return Kline(
-        structure(row[0], Ms, "$[0]"),  # type: ignore[arg-type]
-        *prices,
-        structure(row[5], NonNeg, "$[5]"),  # type: ignore[arg-type]
-    )
+    open_, high, low, close = (structure(row[i], Pos, f"$[{i}]") for i in range(1, 5))
+    return Kline(structure(row[0], Ms, "$[0]"), open_, high, low, close, structure(row[5], NonNeg, "$[5]"))
 
 
 CONVERTER.register_structure_hook(Level, _level)

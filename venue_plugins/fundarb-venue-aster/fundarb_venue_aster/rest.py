@@ -256,12 +256,12 @@ class AsterRest:
                 f"no usable reply ({detail}{'' if sent else ', before a reply'})", venue=self.name
             ) from None
         self.limiter.observe(reply_headers)
+        data: Any = None
+        garbled: Malformed | None = None
         try:
-            data: Any = parse(body)
+            data = parse(body)
         except Malformed as exc:
-            data, garbled = None, exc
-        else:
-            garbled = None
+            garbled = exc
         if 200 <= status < 300:
             try:
                 if garbled is not None:

@@ -151,7 +151,7 @@ def order_state_from(
     """An order reply (`POST`/`GET`/`DELETE order`, `openOrders`, a stream update) as an `OrderState`."""
     status = STATUS[data.status]
     filled = units.qty_from_venue(data.executedQty)
-    avg = data.avgPrice
+    avg: Decimal = data.avgPrice
     if avg == 0 and data.executedQty > 0 and data.cumQuote:
         avg = data.cumQuote / data.executedQty
     kind = intent or (OrderType.MARKET if data.type == "MARKET" else OrderType.LIMIT)

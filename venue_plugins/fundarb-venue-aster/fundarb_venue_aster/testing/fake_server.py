@@ -451,8 +451,8 @@ class FakeAsterServer:
             step = KLINE_INTERVALS.get(q.get("interval", ""))
             if step is None:
                 raise ApiError(400, -1120, "Invalid interval.")
-            rows = self.history.klines(market, step, self.now_ms())
-            return page(rows, lambda r: r[0], q, default=500, maximum=KLINE_LIMIT)
+            klines = self.history.klines(market, step, self.now_ms())
+            return page(klines, lambda r: r[0], q, default=500, maximum=KLINE_LIMIT)
         if endpoint == "ticker/24hr":
             return [
                 {"symbol": m.symbol, "lastPrice": fmt(m.mark), "quoteVolume": "1000000", "volume": "1000"}
