@@ -5,7 +5,7 @@ deletion, deep nesting, ...; a whole-body replacement: HTML, empty, truncated, b
 without an Aster body; a transport fault: disconnect, truncated body, short body) and calls one Venue method. The
 rule: no untyped exception, no absurd value accepted, no order Aster holds reported as failed.
 
-Size: 250 examples in CI (about 10 s); more with `ASTER_FUZZ_EXAMPLES=N` or the hypothesis profile `aster-fuzz`
+Size: 200 examples in CI (about 10 s); more with `ASTER_FUZZ_EXAMPLES=N` or the hypothesis profile `aster-fuzz`
 (`pytest --hypothesis-profile=aster-fuzz`, 12,000 examples). Counts per method are printed at the end (`-s`) and
 written as JSON to `$ASTER_FUZZ_REPORT` when set.
 """
@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from .fuzz_harness import METHODS, Harness
 
 settings.register_profile("aster-fuzz", max_examples=12_000, deadline=None)
-_CI_EXAMPLES = 250
+_CI_EXAMPLES = 200
 
 
 def _examples() -> int:
