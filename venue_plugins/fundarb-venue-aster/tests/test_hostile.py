@@ -5,6 +5,8 @@ The fuzz suite (`test_fuzz.py`) draws thousands of such replies; these tests pin
 
 from __future__ import annotations
 
+import asyncio
+import json
 import sys
 from collections.abc import Callable
 from decimal import Decimal
@@ -201,3 +203,28 @@ def test_a_malformed_v1_secret_is_a_config_error(monkeypatch: pytest.MonkeyPatch
         parse_config({"venues": {"a": section}}, loaded())
     assert info.value.problems[0].startswith("venues.a.api_secret: ")
     assert "has a space" not in str(info.value)
+
+
+async def test_the_user_stream_survives_hostile_messages(fake: FakeAsterServer, venue: AsterVenue) -> None:
+    stream = venue.order_updates()
+    bbo = await venue.fetch_bbo_prices("BTC")
+    await venue.place_limit_order("BTC", Side.BUY, Decimal("0.004"), bbo.bid - 50, client_order_id="stream-1")
+    first = await asyncio.wait_for(anext(stream), 5)
+    assert first.client_order_id == "stream-1"
+    connects = venue.stream.connects
+    account = fake.v1_account(V1_KEY)
+    order = {"e": "ORDER_TRADE_UPDATE", "o": {"s": "BTCUSDT", "c": "stream-1", "X": "NEW", "x": "TRADE"}}
+    for text in (
+        "[" * 70_000 + "]" * 70_000,
+        "<html>502</html>",
+        '{"e": "ORDER_TRADE_UPDATE", "o": {"s": "BTCUSDT", "c": "stream-1", "z": NaN}}',
+        json.dumps(order),  # required fields missing
+        json.dumps({"e": "ORDER_TRADE_UPDATE", "o": []}),
+        json.dumps({"e": "forceOrder", "o": {"s": "BTCUSDT", "z": "1e400", "L": "-1"}}),
+        json.dumps({"e": "ACCOUNT_UPDATE", "a": "x"}),
+    ):
+        fake.emit_raw(account, text)
+    fake.exchange.fill_resting(account, "stream-1", Decimal("0.001"))
+    state = await asyncio.wait_for(anext(stream), 5)  # the next good event still arrives, on the same connection
+    assert (state.client_order_id, state.filled_qty) == ("stream-1", Decimal("0.001"))
+    assert venue.stream.connects == connects

@@ -105,7 +105,7 @@ class Faults:
 @dataclass(eq=False)
 class _Connection:
     ws: web.WebSocketResponse
-    queue: asyncio.Queue[dict[str, Any] | None] = field(default_factory=asyncio.Queue)
+    queue: asyncio.Queue[dict[str, Any] | str | None] = field(default_factory=asyncio.Queue)
 
 
 class FakeAsterServer:
@@ -196,6 +196,11 @@ class FakeAsterServer:
         for connection in self.connections.get(account.key, ()):
             connection.queue.put_nowait(event)
 
+    def emit_raw(self, account: Account, text: str) -> None:
+        """Send `text` as it is on the account's user-data streams (garbage, on purpose)."""
+        for connection in self.connections.get(account.key, ()):
+            connection.queue.put_nowait(text)
+
     async def drop_streams(self) -> None:
         """Close every websocket (clients see a disconnect)."""
         for connections in list(self.connections.values()):
@@ -221,6 +226,9 @@ class FakeAsterServer:
 
         async def send() -> None:
             while (event := await connection.queue.get()) is not None:
+                if isinstance(event, str):  # raw text (`emit_raw`): hostile messages for tests
+                    await ws.send_str(event)
+                    continue
                 await ws.send_str(json.dumps(event))
                 if event.get("e") == "listenKeyExpired":
                     return
