@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from fundarb_core.errors import VenueError
 from fundarb_core.venues import LiquidationNotice
+from fundarb_venue_aster.decode import Malformed
 from fundarb_venue_aster.records import OrderReply, read_rows
 from fundarb_venue_aster.wire import SIDE, dec, order_state_from, stream_order, time_from_ms
 
@@ -56,6 +57,7 @@ def _on_order_event(venue: AsterVenue, o: Mapping[str, Any]) -> None:
             _notify_liquidation(venue, o, key=("order", o.get("i"), o.get("t")), qty=o.get("l"))
         return
     reply = stream_order(o)
+    venue.check_reply(venue._wire_ids.get(wire, wire), reply)
     symbol = venue._symbols.to_canonical(reply.symbol)
     if symbol is None:
         return
@@ -125,6 +127,11 @@ async def reconcile(venue: AsterVenue) -> None:
             for row in rows:
                 cid = venue._wire_ids.get(row.clientOrderId, row.clientOrderId)
                 if cid in live and row.symbol == market.units.market:
+                    try:
+                        venue.check_reply(cid, row)
+                    except Malformed as exc:
+                        venue._log.warning("openOrders: {} does not match what was sent ({})", cid, exc)
+                        continue
                     open_now.add(cid)
                     venue._orders.publish(await venue._state(row, cid, symbol, market))
         for cid, symbol in live.items():

@@ -85,6 +85,7 @@ class AsterVenue:
         self._fees_at: float | None = None
         self._load_lock = asyncio.Lock()
         self._sent: OrderedDict[str, bool] = OrderedDict()  # client id -> True placed, False outcome unknown
+        self._params: dict[str, dict[str, str]] = {}  # client id -> what was sent (replies must describe it)
         self._in_flight: set[str] = set()  # client ids whose placement has not returned yet
         self._intent: dict[str, OrderType] = {}
         self._live: dict[str, str] = {}  # client id -> symbol of orders not known to be final
@@ -203,6 +204,7 @@ class AsterVenue:
             self._intent[client_order_id] = intent
         what = f"{client_order_id}: {side} {quantity} {symbol} @ {price} {time_in_force} reduce_only={reduce_only}"
         self._in_flight.add(client_order_id)
+        self._params[client_order_id] = params
         # Tracked as live from the moment it may reach Aster: whatever happens next, reconciliation covers it.
         self._live[client_order_id] = symbol
         try:
@@ -253,7 +255,14 @@ class AsterVenue:
         self._sent[client_order_id] = placed
         self._sent.move_to_end(client_order_id)
         while len(self._sent) > _SENT_MEMORY:
-            self._sent.popitem(last=False)
+            forgotten, _ = self._sent.popitem(last=False)
+            self._params.pop(forgotten, None)
+
+    def check_reply(self, client_order_id: str, data: OrderReply) -> None:
+        """Refuse (`Malformed`) a reply about an order this process sent that does not describe what was sent."""
+        params = self._params.get(client_order_id)
+        if params is not None:
+            _matches(data, params)
 
     async def _refuse_duplicate(self, symbol: str, client_order_id: str) -> None:
         if client_order_id in self._in_flight:
@@ -297,6 +306,7 @@ class AsterVenue:
         try:
             if data.clientOrderId != params["origClientOrderId"] or data.symbol != market.units.market:
                 raise Malformed("$.clientOrderId", f"reply describes {data.clientOrderId} on {data.symbol}")
+            self.check_reply(client_order_id, data)
             state = await self._state(data, client_order_id, symbol, market, after_change=True)
         except Exception as exc:  # the cancel was accepted: an unreadable answer leaves the order's state unknown
             raise AmbiguousOutcome(
@@ -324,6 +334,10 @@ class AsterVenue:
                 f"GET order: reply describes {data.clientOrderId!r} on {data.symbol!r}, not {client_order_id}",
                 venue=self.name,
             )
+        try:
+            self.check_reply(client_order_id, data)
+        except Malformed as exc:
+            raise VenueUnavailable(f"GET order: malformed reply at {exc.where}: {exc.why}", venue=self.name) from None
         return await self._state(data, client_order_id, symbol, market)
 
     async def _state(
