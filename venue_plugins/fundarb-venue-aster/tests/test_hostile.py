@@ -228,3 +228,18 @@ async def test_the_user_stream_survives_hostile_messages(fake: FakeAsterServer, 
     state = await asyncio.wait_for(anext(stream), 5)  # the next good event still arrives, on the same connection
     assert (state.client_order_id, state.filled_qty) == ("stream-1", Decimal("0.001"))
     assert venue.stream.connects == connects
+
+
+async def test_replies_about_a_sent_order_must_describe_it(fake: FakeAsterServer, venue: AsterVenue) -> None:
+    """Found by the fuzz suite: a get/cancel reply claiming another quantity was taken at its word."""
+    book = await venue.fetch_bbo_prices("BTC")
+    await venue.place_limit_order("BTC", Side.BUY, Decimal("0.002"), book.bid - 100, client_order_id="known-1")
+    fake.faults.mutation = Mutation("tree", "one_text", node=7)  # origQty
+    with pytest.raises(VenueUnavailable, match=r"\$\.origQty: reply says 1, the order sent 0\.002"):
+        await venue.get_order("BTC", "known-1")
+    fake.faults.mutation = Mutation("tree", "one_text", node=7)
+    with pytest.raises(AmbiguousOutcome, match="origQty"):
+        await venue.cancel_order("BTC", "known-1")
+    state = await venue.get_order("BTC", "known-1")
+    assert state is not None
+    assert state.quantity == Decimal("0.002")
