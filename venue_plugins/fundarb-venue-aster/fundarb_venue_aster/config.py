@@ -15,12 +15,14 @@ __all__ = ["CHAIN_IDS", "HOSTS", "AsterConfig"]
 
 Network = Literal["mainnet", "testnet"]
 Auth = Literal["v3", "v1"]
+MarginType = Literal["any", "cross", "isolated"]
 
 # (REST, websocket) per network: reference/aster.md "Hosts".
 HOSTS: dict[str, tuple[str, str]] = {
     "mainnet": ("https://fapi.asterdex.com", "wss://fstream.asterdex.com"),
     "testnet": ("https://fapi.asterdex-testnet.com", "wss://fstream.asterdex-testnet.com"),
 }
+_SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 # The EIP-712 domain's chainId of V3 signatures.
 CHAIN_IDS: dict[str, int] = {"mainnet": 1666, "testnet": 714}
 
@@ -31,6 +33,27 @@ def _address(_: object, attribute: attrs.Attribute[str | None], value: str | Non
     body = value[2:] if value[:2].lower() == "0x" else ""
     if len(body) != 40 or any(c not in "0123456789abcdefABCDEF" for c in body):
         raise ValueError(f"expected a 0x-prefixed 20-byte hex address, found {value!r}")
+
+
+def _private_key(_: object, __: attrs.Attribute[Secret | None], value: Secret | None) -> None:
+    """An API wallet key: 32 bytes of hex (0x-prefixed or not), in secp256k1's range. The key is never shown."""
+    if value is None:
+        return
+    text = value.reveal().strip()
+    body = text[2:] if text[:2].lower() == "0x" else text
+    if len(body) != 64 or any(c not in "0123456789abcdefABCDEF" for c in body):
+        raise ValueError("must be the API wallet's private key: 64 hex digits, optionally 0x-prefixed")
+    if not 0 < int(body, 16) < _SECP256K1_N:
+        raise ValueError("is not a valid secp256k1 private key")
+
+
+def _printable(_: object, attribute: attrs.Attribute[Secret | None], value: Secret | None) -> None:
+    """A V1 API key or secret: non-empty printable ASCII without spaces (it travels in a header / an HMAC)."""
+    if value is None:
+        return
+    text = value.reveal()
+    if not text or not all(33 <= ord(c) <= 126 for c in text):
+        raise ValueError(f"{attribute.name} must be non-empty printable ASCII without spaces or line breaks")
 
 
 def _recv_window(_: object, __: attrs.Attribute[timedelta], value: timedelta) -> None:
@@ -54,9 +77,9 @@ class AsterConfig:
     network: Network = "mainnet"
     user: str | None = attrs.field(default=None, validator=_address)
     signer: str | None = attrs.field(default=None, validator=_address)
-    private_key: Secret | None = None
-    api_key: Secret | None = None
-    api_secret: Secret | None = None
+    private_key: Secret | None = attrs.field(default=None, validator=_private_key)
+    api_key: Secret | None = attrs.field(default=None, validator=_printable)
+    api_secret: Secret | None = attrs.field(default=None, validator=_printable)
     base_url: str | None = None
     ws_url: str | None = None
     quote_asset: str = attrs.field(default="USDT", validator=non_empty)
@@ -81,6 +104,8 @@ class AsterConfig:
     ban_default: timedelta = attrs.field(default=timedelta(minutes=2), validator=positive_duration)
     max_retries_on_clock: int = attrs.field(default=1, validator=at_least(0))
     depth_levels: int = attrs.field(default=10, validator=positive)
+    # The margin mode `check_account` requires of every traded market ("any": not checked).
+    margin_type: MarginType = "any"
 
     def __attrs_post_init__(self) -> None:
         if self.auth == "v3":

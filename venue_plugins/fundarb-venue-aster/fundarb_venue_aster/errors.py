@@ -134,21 +134,31 @@ def error_for(
         return VenueHalted(f"IP banned by Aster: {message}", venue=venue, status=status, code=code)
     if status == 429:
         return RateLimited(message or "rate limited", venue=venue, retry_after=retry_after, status=status, code=code)
-    kind, reason = CODES.get(code, (None, None)) if code is not None else (None, None)
-    if kind is None:
-        if status == 503 or status >= 500:
-            # 503: "the API sent the message but got no response in time: execution status UNKNOWN".
-            kind = Kind.UNKNOWN_OUTCOME
-        elif status == 403:
-            kind = Kind.UNAVAILABLE  # WAF: the request never reached the engine
-        elif 400 <= status < 500:
-            kind, reason = Kind.REJECTED, R.OTHER
-        else:
-            kind = Kind.UNAVAILABLE
-    elif status == 503:
-        kind = Kind.UNKNOWN_OUTCOME  # whatever the body says, a 503 is "status unknown"
+    kind: Kind | None
+    reason: RejectReason | None
+    if status == 401:
+        kind, reason = Kind.REJECTED, R.AUTHENTICATION
+    elif changes_orders and (status >= 500 or (code is None and status != 403)):
+        # The request may have reached the matching engine: whatever the body says (if anything), a 5xx, or an
+        # error reply without a code, leaves the order's fate unknown. Reconcile, never assume failure.
+        kind, reason = Kind.UNKNOWN_OUTCOME, None
+    else:
+        # The body's code decides where there is one (a 500 with -1001 is transient; a 504 with -2013 is "no such
+        # order"); without a code the status does.
+        kind, reason = CODES.get(code, (None, None)) if code is not None else (None, None)
+        if kind is None:
+            if status >= 500:
+                kind = Kind.UNKNOWN_OUTCOME  # 503: "execution status unknown"; for a query: unavailable
+            elif status == 403:
+                kind = Kind.UNAVAILABLE  # WAF: the request never reached the engine
+            elif 400 <= status < 500:
+                kind, reason = Kind.REJECTED, R.OTHER  # a code Aster added since: still a refusal
+            else:
+                kind = Kind.UNAVAILABLE
     if kind is Kind.REJECTED:
         final = _refine(code or 0, message, reason) or R.OTHER
+        if final == R.AUTHENTICATION:
+            message = f"authentication refused by Aster (check this venue's credentials): {message}"
         return VenueRejected(message, venue=venue, reason=final, status=status, code=code)
     if kind is Kind.RATE_LIMITED:
         return RateLimited(message, venue=venue, retry_after=retry_after, status=status, code=code)

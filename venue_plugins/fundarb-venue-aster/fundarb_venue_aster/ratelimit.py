@@ -11,10 +11,10 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from typing import Any
 
 from fundarb_core.clock import Clock
 from fundarb_core.errors import RateLimited
+from fundarb_venue_aster.records import RateLimit
 
 __all__ = ["WeightLimiter"]
 
@@ -33,15 +33,15 @@ class WeightLimiter:
         self._minute = -1
         self._blocked_until = 0.0  # clock.monotonic() before which nothing is sent
 
-    def configure(self, rate_limits: Sequence[Mapping[str, Any]]) -> None:
-        """Take the per-minute limits from `exchangeInfo.rateLimits`."""
+    def configure(self, rate_limits: Sequence[RateLimit]) -> None:
+        """Take the per-minute limits from `exchangeInfo.rateLimits` (validated records)."""
         for limit in rate_limits:
-            if limit.get("interval") != "MINUTE" or int(limit.get("intervalNum", 1)) != 1:
+            if limit.interval != "MINUTE" or limit.intervalNum != 1:
                 continue
-            if limit.get("rateLimitType") == "REQUEST_WEIGHT":
-                self.weight_limit = int(limit["limit"])
-            elif limit.get("rateLimitType") == "ORDERS":
-                self.order_limit = int(limit["limit"])
+            if limit.rateLimitType == "REQUEST_WEIGHT":
+                self.weight_limit = limit.limit
+            elif limit.rateLimitType == "ORDERS":
+                self.order_limit = limit.limit
 
     def _roll(self) -> float:
         now = self.clock.now().timestamp()

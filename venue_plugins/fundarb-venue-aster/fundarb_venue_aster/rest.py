@@ -13,8 +13,9 @@ What happened to a request decides its error, not just the reply:
 
 from __future__ import annotations
 
-import json
-from decimal import Decimal
+import asyncio
+import math
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -22,11 +23,13 @@ from loguru import logger
 from yarl import URL
 
 from fundarb_core.clock import Clock
-from fundarb_core.errors import AmbiguousOutcome, VenueError, VenueUnavailable
+from fundarb_core.errors import AmbiguousOutcome, ConfigError, VenueError, VenueUnavailable
 from fundarb_core.secrets import redact
 from fundarb_venue_aster.config import AsterConfig
+from fundarb_venue_aster.decode import MAX_BODY, Malformed, parse
 from fundarb_venue_aster.errors import VenueHalted, error_for
 from fundarb_venue_aster.ratelimit import WeightLimiter
+from fundarb_venue_aster.records import ServerTime, read
 from fundarb_venue_aster.signing import NONCES, HmacSigner, V3Signer, encode_params
 
 __all__ = ["AsterRest"]
@@ -59,7 +62,10 @@ class AsterRest:
             assert config.user
             assert config.signer
             assert config.private_key
-            self._v3 = V3Signer(config.user, config.signer, config.private_key, config.chain_id)
+            try:
+                self._v3 = V3Signer(config.user, config.signer, config.private_key, config.chain_id)
+            except ValueError as exc:  # the message names addresses only, never the key
+                raise ConfigError([f"venues.{name}.private_key: {exc}"]) from None
         else:
             assert config.api_key
             assert config.api_secret
@@ -84,9 +90,9 @@ class AsterRest:
         """Learn the offset between Aster's clock and ours (used for V1 timestamps and V3 nonces)."""
         before = self.clock.monotonic()
         local = self.clock.now().timestamp() * 1000
-        data = await self.call("GET", "time", weight=1)
+        data = await self.call("GET", "time", weight=1, into=lambda d: read(d, ServerTime))
         elapsed_ms = (self.clock.monotonic() - before) * 1000
-        self.time_offset_ms = int(int(data["serverTime"]) - (local + elapsed_ms / 2))
+        self.time_offset_ms = int(data.serverTime - (local + elapsed_ms / 2))
         # Nonces sent on the wrong clock were refused, so they need not be outgrown: start again from Aster's time.
         NONCES.rewind(self._now_us())
         logger.bind(venue=self.name).info("server time offset {} ms", self.time_offset_ms)
@@ -122,6 +128,10 @@ class AsterRest:
             "ALERT: Aster banned this IP (HTTP 418) for {:.0f}s; trading on this venue is halted: {}", seconds, message
         )
 
+    def ban_remaining(self) -> float:
+        """Seconds left of the current IP ban (0 when none)."""
+        return max(0.0, self._ban_until - self.clock.monotonic())
+
     def resume_trading(self) -> None:
         """Lift the halt after a ban (an operator's decision); the ban's own duration still applies."""
         self.halted = None
@@ -155,12 +165,15 @@ class AsterRest:
         reduce_only: bool = False,
         changes_orders: bool = False,
         client_order_id: str | None = None,
+        into: Callable[[Any], Any] | None = None,
     ) -> Any:
-        """Send one request and return its decoded JSON (numbers with a fraction as Decimal).
+        """Send one request and return its decoded JSON, or `into(json)` (a reader of `records`).
 
         `order`: counts against the order budget and is refused while halted (unless `reduce_only`).
         `changes_orders`: a lost reply is `AmbiguousOutcome` (with `client_order_id`), not `VenueUnavailable`.
         `key_only`: V1 user-stream calls carry the API key header but no signature.
+        `into`: turns the JSON into typed records, raising `decode.Malformed` on anything untrustworthy; that (or a
+        body that is not JSON) is `VenueUnavailable`, or `AmbiguousOutcome` when `changes_orders`.
         """
         retries = 0
         while True:
@@ -176,6 +189,7 @@ class AsterRest:
                     reduce_only=reduce_only,
                     changes_orders=changes_orders,
                     client_order_id=client_order_id,
+                    into=into,
                 )
             except _Retry as retry:
                 if retries >= self.config.max_retries_on_clock:
@@ -197,6 +211,7 @@ class AsterRest:
         reduce_only: bool,
         changes_orders: bool,
         client_order_id: str | None,
+        into: Callable[[Any], Any] | None,
     ) -> Any:
         self._check_halt(order, reduce_only)
         self.limiter.acquire(weight, order=order, priority=reduce_only)
@@ -210,6 +225,8 @@ class AsterRest:
         if self._v1 is not None and (signed or key_only):
             headers["X-MBX-APIKEY"] = self._v1.api_key.reveal()
         url = self.config.rest_url + path
+        what = f"{method} {path}"
+        sent = False
         try:
             if method == "GET":
                 request = self.session.request(
@@ -219,30 +236,47 @@ class AsterRest:
                 headers["Content-Type"] = "application/x-www-form-urlencoded"
                 request = self.session.request(method, URL(url, encoded=True), data=payload.encode(), headers=headers)
             async with request as response:
-                text = await response.text()
+                sent = True
+                body = await _read_body(response)
                 status, reply_headers = response.status, response.headers
         except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
             # Never connected: the request did not leave this machine.
-            raise VenueUnavailable(f"cannot connect: {_describe(exc)}", venue=self.name) from None
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            what = f"{method} {path}: {_describe(exc)}"
+            raise VenueUnavailable(f"cannot connect ({what}): {_describe(exc)}", venue=self.name) from None
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # whatever the transport raised once the request may have left: typed, never raw
+            detail = f"{what}: {_describe(exc)}"
             if changes_orders:
                 raise AmbiguousOutcome(
-                    f"reply lost after sending ({what}); reconcile by client order id",
+                    f"reply lost after sending ({detail}); reconcile by client order id",
                     venue=self.name,
                     client_order_id=client_order_id,
                 ) from None
-            raise VenueUnavailable(f"no usable reply ({what})", venue=self.name) from None
+            raise VenueUnavailable(
+                f"no usable reply ({detail}{'' if sent else ', before a reply'})", venue=self.name
+            ) from None
         self.limiter.observe(reply_headers)
-        data = _decode(text)
+        data: Any = None
+        garbled: Malformed | None = None
+        try:
+            data = parse(body)
+        except Malformed as exc:
+            garbled = exc
         if 200 <= status < 300:
-            return data
+            try:
+                if garbled is not None:
+                    raise garbled
+                return into(data) if into is not None else data
+            except Malformed as exc:
+                raise self._malformed(what, exc, changes_orders, client_order_id) from None
         code: int | None = None
-        message = text[:300]
+        message = body[:300].decode("utf-8", "replace") if garbled is not None else ""
         if isinstance(data, dict):
             raw_code = data.get("code")
-            code = int(raw_code) if isinstance(raw_code, int | str) and str(raw_code).lstrip("-").isdigit() else None
-            message = str(data.get("msg", message))
+            if isinstance(raw_code, int) and not isinstance(raw_code, bool) and -100_000 < raw_code < 100_000:
+                code = raw_code
+            raw_message = data.get("msg")
+            message = raw_message[:300] if isinstance(raw_message, str) else message
         retry_after = _retry_after(reply_headers)
         if status == 418:
             self._ban(retry_after if retry_after is not None else self.config.ban_default.total_seconds(), message)
@@ -252,7 +286,7 @@ class AsterRest:
             self.name,
             status,
             code,
-            redact(message),
+            f"{what}: {redact(message)}" if message else what,
             changes_orders=changes_orders,
             client_order_id=client_order_id,
             retry_after=retry_after,
@@ -261,14 +295,29 @@ class AsterRest:
             raise _Retry(error)
         raise error
 
+    def _malformed(self, what: str, exc: Malformed, changes_orders: bool, client_order_id: str | None) -> VenueError:
+        """A 2xx reply that cannot be trusted: after a request that may have changed orders, the outcome is unknown."""
+        text = f"{what}: malformed reply at {exc.where}: {redact(exc.why)}"
+        if changes_orders:
+            return AmbiguousOutcome(
+                f"{text}; reconcile by client order id", venue=self.name, client_order_id=client_order_id
+            )
+        return VenueUnavailable(text, venue=self.name)
 
-def _decode(text: str) -> Any:
-    if not text:
-        return None
-    try:
-        return json.loads(text, parse_float=Decimal)
-    except ValueError:
-        return None
+
+async def _read_body(response: aiohttp.ClientResponse) -> bytes:
+    """The reply's bytes, refusing more than `MAX_BODY` (a hostile or broken server cannot exhaust memory)."""
+    declared = response.content_length
+    if declared is not None and declared > MAX_BODY:
+        raise ValueError(f"reply of {declared} bytes is over the {MAX_BODY}-byte limit")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_chunked(1 << 16):
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise ValueError(f"reply over the {MAX_BODY}-byte limit")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _retry_after(headers: Any) -> float | None:
@@ -276,9 +325,11 @@ def _retry_after(headers: Any) -> float | None:
     if value is None:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         return None
+    # A ban lasts at most 3 days (Aster's docs); anything else in the header is not a duration.
+    return min(max(0.0, seconds), 3 * 86_400.0) if math.isfinite(seconds) else None
 
 
 def _describe(exc: BaseException) -> str:

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import AsyncIterator, Awaitable, Callable
-from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
 import aiohttp
@@ -21,6 +19,8 @@ from loguru import logger
 from fundarb_core.clock import Clock
 from fundarb_core.errors import VenueError, VenueRejected
 from fundarb_venue_aster.config import AsterConfig
+from fundarb_venue_aster.decode import Malformed, parse
+from fundarb_venue_aster.records import ListenKey, read
 from fundarb_venue_aster.rest import AsterRest
 
 __all__ = ["Broadcast", "UserStream"]
@@ -123,7 +123,8 @@ class UserStream:
 
     async def _listen_key(self, method: str) -> Any:
         v3 = self.config.auth == "v3"
-        return await self.rest.call(method, "listenKey", signed=v3, key_only=not v3, weight=1)
+        into = (lambda d: read(d, ListenKey)) if method == "POST" else None
+        return await self.rest.call(method, "listenKey", signed=v3, key_only=not v3, weight=1, into=into)
 
     async def _run(self) -> None:
         delay = self.config.reconnect_initial.total_seconds()
@@ -143,7 +144,7 @@ class UserStream:
 
     async def _session(self) -> None:
         reply = await self._listen_key("POST")
-        self.listen_key = str(reply["listenKey"])
+        self.listen_key = reply.listenKey
         url = f"{self.config.stream_url}/ws/{self.listen_key}"
         async with self.rest.session.ws_connect(url, heartbeat=60.0, autoping=True) as ws:
             self.connects += 1
@@ -154,7 +155,11 @@ class UserStream:
                 await self.on_connect()
                 async for message in ws:
                     if message.type is aiohttp.WSMsgType.TEXT:
-                        event = json.loads(message.data, parse_float=Decimal)
+                        try:
+                            event = parse(message.data)
+                        except Malformed as exc:  # one garbled message must not take the stream down
+                            self._log.error("unreadable user-stream message ({})", exc)
+                            continue
                         if isinstance(event, dict) and "data" in event and "stream" in event:
                             event = event["data"]  # combined-stream wrapping
                         if not isinstance(event, dict):

@@ -7,6 +7,9 @@ Rules the methods follow (the venue contract suite checks them against the fake 
 - A market order is a LIMIT IOC at the caller's worst price: Aster's MARKET orders have no price cap.
 - One client order id is one order. Aster (like Binance) only refuses a duplicate id while the first order is open,
   so the venue also refuses an id it already placed in this process; after a lost reply it asks Aster first.
+- Every reply is read through one decoding boundary (`decode`, `records`): what cannot be trusted is a typed error
+  naming the endpoint and field. After an order request may have reached Aster, any unknown is `AmbiguousOutcome`,
+  and the order is tracked as live (for the stream's reconciliation) from the moment it is sent.
 - Nothing here constructs a connection: building a venue during an Aster outage (503s) cannot fail; the first call
   that needs Aster raises a typed, transient error instead.
 """
@@ -17,21 +20,20 @@ import asyncio
 import contextlib
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-import attrs
 from loguru import logger
 
 from fundarb_core.clock import wait_for
-from fundarb_core.errors import AmbiguousOutcome, VenueError, VenueRejected
+from fundarb_core.errors import AmbiguousOutcome, VenueError, VenueRejected, VenueUnavailable
 from fundarb_core.model import OrderType, RejectReason, Side, TimeInForce
 from fundarb_core.venues import (
     BBO,
     Balance,
-    BookLevel,
     Capabilities,
+    FundingHistoryEntry,
     FundingPayment,
     FundingRate,
     Instrument,
@@ -39,36 +41,24 @@ from fundarb_core.venues import (
     OrderBook,
     OrderState,
     PositionSnapshot,
+    PriceCandle,
     SymbolMap,
     VenueContext,
 )
+from fundarb_venue_aster import account, events, history, markets, quotes
+from fundarb_venue_aster import fees as fees_module
 from fundarb_venue_aster.config import AsterConfig
+from fundarb_venue_aster.decode import Malformed
+from fundarb_venue_aster.markets import Market
+from fundarb_venue_aster.records import LeverageReply, OrderReply, TradeRow, read, read_rows
 from fundarb_venue_aster.rest import AsterRest
 from fundarb_venue_aster.streams import Broadcast, UserStream
-from fundarb_venue_aster.symbols import MarketUnits, canonical_for, format_decimal
-from fundarb_venue_aster.wire import (
-    SIDE,
-    WIRE_SIDE,
-    WIRE_TIME_IN_FORCE,
-    dec,
-    instrument_from,
-    order_state_from,
-    stream_order_state,
-    time_from_ms,
-    wire_client_id,
-)
+from fundarb_venue_aster.symbols import format_decimal
+from fundarb_venue_aster.wire import WIRE_SIDE, WIRE_TIME_IN_FORCE, order_state_from, wire_client_id
 
 __all__ = ["AsterVenue"]
 
-_DEPTH_LIMITS = (5, 10, 20, 50, 100, 500, 1000)
 _SENT_MEMORY = 100_000  # client ids remembered for the duplicate guard
-_LIQUIDATION_PREFIXES = ("autoclose-", "adl_autoclose")  # Aster's ids for its own liquidation / ADL orders
-
-
-@attrs.frozen
-class _Market:
-    instrument: Instrument
-    units: MarketUnits
 
 
 class AsterVenue:
@@ -78,16 +68,24 @@ class AsterVenue:
         self.name = name
         self.config = config
         self.clock = context.clock
-        self.capabilities = Capabilities(order_stream=True, bbo_stream=False, liquidation_stream=True)
+        self.capabilities = Capabilities(
+            order_stream=True,
+            bbo_stream=False,
+            liquidation_stream=True,
+            bulk_snapshots=True,
+            funding_history=True,
+            price_history=True,
+        )
         self.rest = AsterRest(name, config, context.clock)
         self._log = logger.bind(venue=name)
-        self._markets: dict[str, _Market] = {}
+        self._markets: dict[str, Market] = {}
         self._symbols = SymbolMap(name, {})
         self._loaded_at: float | None = None
         self._fees: dict[str, tuple[Decimal, Decimal]] = {}
         self._fees_at: float | None = None
         self._load_lock = asyncio.Lock()
         self._sent: OrderedDict[str, bool] = OrderedDict()  # client id -> True placed, False outcome unknown
+        self._params: dict[str, dict[str, str]] = {}  # client id -> what was sent (replies must describe it)
         self._in_flight: set[str] = set()  # client ids whose placement has not returned yet
         self._intent: dict[str, OrderType] = {}
         self._live: dict[str, str] = {}  # client id -> symbol of orders not known to be final
@@ -113,91 +111,9 @@ class AsterVenue:
         async with self._load_lock:
             if not force and self._loaded_at is not None and self.clock.monotonic() - self._loaded_at < ttl:
                 return
-            await self._load_markets()
+            await markets.load(self)
 
-    async def _load_markets(self) -> None:
-        info = await self.rest.call("GET", "exchangeInfo", weight=1)
-        self.rest.limiter.configure(info.get("rateLimits", []))
-        intervals: dict[str, Decimal] = {}
-        for entry in await self.rest.call("GET", "fundingInfo", weight=1) or []:
-            intervals[str(entry["symbol"])] = dec(entry.get("fundingIntervalHours"), "8")
-        brackets = await self._max_leverages()
-        wanted = set(self.config.symbols)
-        candidates = [
-            s
-            for s in info.get("symbols", [])
-            # Markets that stopped trading (settling, delisting) stay addressable, so a position in them can still be
-            # read and closed; load_instruments() offers only the TRADING ones.
-            if s.get("contractType", "PERPETUAL") == "PERPETUAL"
-            and s.get("status") != "PENDING_TRADING"
-            and s.get("quoteAsset") == self.config.quote_asset
-        ]
-        fees = await self._account_fees(candidates)
-        markets: dict[str, _Market] = {}
-        for entry in candidates:
-            market = str(entry["symbol"])
-            try:
-                instrument, units = instrument_from(
-                    entry,
-                    # fundingInfo lists only symbols whose parameters were adjusted; the rest settle every 8 h.
-                    funding_hours=intervals.get(market, Decimal(8)),
-                    max_leverage=brackets.get(market, self.config.default_max_leverage),
-                    fees=fees.get(market) or fees.get("*"),
-                )
-            except (ValueError, KeyError, ArithmeticError) as exc:
-                self._log.warning("skipping market {}: {}", market, exc)
-                continue
-            if wanted and instrument.symbol not in wanted:
-                continue
-            held = markets.get(instrument.symbol)
-            # PEPEUSDT and 1000PEPEUSDT would both be PEPE: keep the plain market.
-            if held is not None and held.units.multiplier <= units.multiplier:
-                continue
-            markets[instrument.symbol] = _Market(instrument, units)
-        self._markets = markets
-        self._symbols = SymbolMap(self.name, {s: m.units.market for s, m in markets.items()})
-        self._loaded_at = self.clock.monotonic()
-
-    async def _max_leverages(self) -> dict[str, Decimal]:
-        """Each market's highest leverage from its leverage brackets (signed; default when they cannot be read)."""
-        try:
-            reply = await self.rest.call("GET", "leverageBracket", signed=True, weight=1)
-        except VenueError as exc:
-            self._log.warning("leverage brackets unavailable ({}); using {}x", exc, self.config.default_max_leverage)
-            return {}
-        result: dict[str, Decimal] = {}
-        for entry in reply if isinstance(reply, list) else [reply]:
-            levels = [dec(b.get("initialLeverage"), "1") for b in entry.get("brackets", [])]
-            if levels:
-                result[str(entry["symbol"])] = max(levels)
-        return result
-
-    async def _account_fees(self, candidates: Sequence[Mapping[str, Any]]) -> dict[str, tuple[Decimal, Decimal]]:
-        """Fee rates from `commissionRate` (weight 20 each): the configured symbols, or one market for all."""
-        ttl = self.config.fees_ttl.total_seconds()
-        if self._fees_at is not None and self.clock.monotonic() - self._fees_at < ttl:
-            return self._fees
-        by_symbol = {canonical_for(str(s.get("baseAsset")))[0]: str(s["symbol"]) for s in candidates}
-        if self.config.symbols:
-            markets = [m for symbol, m in by_symbol.items() if symbol in self.config.symbols]
-        else:
-            # An account's rates are per tier, not per market: one reading (BTC's, or the first) stands for all.
-            markets = [by_symbol.get("BTC") or next(iter(by_symbol.values()), "")]
-        fees: dict[str, tuple[Decimal, Decimal]] = {}
-        for market in filter(None, markets):
-            try:
-                reply = await self.rest.call("GET", "commissionRate", {"symbol": market}, signed=True, weight=20)
-            except VenueError as exc:
-                self._log.warning("commission rate of {} unavailable ({}); fees unknown", market, exc)
-                continue
-            fees[market] = (dec(reply.get("makerCommissionRate")), dec(reply.get("takerCommissionRate")))
-        if not self.config.symbols and fees:
-            fees["*"] = next(iter(fees.values()))
-        if fees:  # nothing read: ask again at the next load instead of caching "unknown" for fees_ttl
-            self._fees, self._fees_at = fees, self.clock.monotonic()
-        return fees
-
-    async def _market(self, symbol: str) -> _Market:
+    async def _market(self, symbol: str) -> Market:
         await self._ensure_markets()
         self._symbols.to_venue(symbol)  # raises VenueRejected(unknown_symbol)
         return self._markets[symbol]
@@ -206,61 +122,15 @@ class AsterVenue:
 
     async def fetch_funding_rates(self, symbols: Sequence[str] | None = None) -> Mapping[str, FundingRate]:
         """Return each symbol's current rate per its own interval (`premiumIndex`), with next time and mark."""
-        await self._ensure_markets()
-        if symbols is not None and len(symbols) == 1:
-            market = await self._market(symbols[0])
-            entries = [await self.rest.call("GET", "premiumIndex", {"symbol": market.units.market}, weight=1)]
-        else:
-            entries = await self.rest.call("GET", "premiumIndex", weight=10)
-        wanted = set(symbols) if symbols is not None else None
-        now = self.clock.now()
-        rates: dict[str, FundingRate] = {}
-        for entry in entries:
-            symbol = self._symbols.to_canonical(str(entry.get("symbol")))
-            if symbol is None or (wanted is not None and symbol not in wanted):
-                continue
-            market = self._markets[symbol]
-            rates[symbol] = FundingRate(
-                symbol=symbol,
-                rate=dec(entry.get("lastFundingRate")),
-                interval=market.instrument.funding_interval,
-                next_funding_time=time_from_ms(entry.get("nextFundingTime"), now),
-                mark_price=market.units.price_from_venue(dec(entry.get("markPrice"))),
-                index_price=market.units.price_from_venue(dec(entry.get("indexPrice"))),
-            )
-        return rates
+        return await quotes.funding_rates(self, symbols)
 
     async def fetch_bbo_prices(self, symbol: str) -> BBO:
-        market = await self._market(symbol)
-        data = await self.rest.call("GET", "ticker/bookTicker", {"symbol": market.units.market}, weight=2)
-        units = market.units
-        return BBO(
-            symbol=symbol,
-            bid=units.price_from_venue(dec(data["bidPrice"])),
-            ask=units.price_from_venue(dec(data["askPrice"])),
-            bid_qty=units.qty_from_venue(dec(data["bidQty"])),
-            ask_qty=units.qty_from_venue(dec(data["askQty"])),
-            at=time_from_ms(data.get("time"), self.clock.now()),
-        )
+        """Return the best bid and ask (`ticker/bookTicker`)."""
+        return await quotes.bbo(self, symbol)
 
     async def fetch_order_book(self, symbol: str, depth: int = 10) -> OrderBook:
-        market = await self._market(symbol)
-        limit = next((n for n in _DEPTH_LIMITS if n >= depth), _DEPTH_LIMITS[-1])
-        weight = 2 if limit <= 50 else 5 if limit == 100 else 10 if limit == 500 else 20
-        data = await self.rest.call("GET", "depth", {"symbol": market.units.market, "limit": str(limit)}, weight=weight)
-        units = market.units
-
-        def levels(rows: Sequence[Sequence[Any]]) -> tuple[BookLevel, ...]:
-            return tuple(
-                BookLevel(units.price_from_venue(dec(p)), units.qty_from_venue(dec(q))) for p, q in rows[:depth]
-            )
-
-        return OrderBook(
-            symbol=symbol,
-            bids=levels(data.get("bids", [])),
-            asks=levels(data.get("asks", [])),
-            at=time_from_ms(data.get("T", data.get("E")), self.clock.now()),
-        )
+        """Return the top `depth` levels (`depth`, at the smallest of Aster's limits that covers them)."""
+        return await quotes.order_book(self, symbol, depth)
 
     # -- orders -------------------------------------------------------------------------------------------------
 
@@ -334,6 +204,9 @@ class AsterVenue:
             self._intent[client_order_id] = intent
         what = f"{client_order_id}: {side} {quantity} {symbol} @ {price} {time_in_force} reduce_only={reduce_only}"
         self._in_flight.add(client_order_id)
+        self._params[client_order_id] = params
+        # Tracked as live from the moment it may reach Aster: whatever happens next, reconciliation covers it.
+        self._live[client_order_id] = symbol
         try:
             data = await self.rest.call(
                 "POST",
@@ -344,23 +217,34 @@ class AsterVenue:
                 reduce_only=reduce_only,
                 changes_orders=True,
                 client_order_id=client_order_id,
+                into=lambda d: read(d, OrderReply),
             )
         except (AmbiguousOutcome, asyncio.CancelledError):
             # Cancelled while the request was out: as unknown as a lost reply.
             self._remember(client_order_id, placed=False)
-            self._live[client_order_id] = symbol
             self._log.warning("order {} -> outcome unknown (reconcile by client id)", what)
             raise
         except VenueError as exc:
+            self._live.pop(client_order_id, None)  # refused, or never sent
             self._log.info("order {} -> refused: {}", what, exc)
             raise
         finally:
             self._in_flight.discard(client_order_id)
         self._remember(client_order_id, placed=True)
-        state = await self._state(data, client_order_id, symbol, market, after_change=True)
+        try:
+            _matches(data, params)
+            state = await self._state(data, client_order_id, symbol, market, after_change=True)
+        except Exception as exc:  # Aster accepted something: an unreadable answer leaves the outcome unknown
+            self._remember(client_order_id, placed=False)
+            self._log.warning("order {} -> accepted but its reply is unusable ({}); reconcile", what, exc)
+            raise AmbiguousOutcome(
+                f"order {client_order_id} accepted but the reply is unusable ({exc}); reconcile by client order id",
+                venue=self.name,
+                client_order_id=client_order_id,
+            ) from None
         self._log.info("order {} -> {} filled {} avg {}", what, state.status, state.filled_qty, state.avg_price)
-        if not state.final:
-            self._live[client_order_id] = symbol
+        if state.final:
+            self._live.pop(client_order_id, None)
         if state.reject_reason is RejectReason.POST_ONLY_WOULD_CROSS:
             raise VenueRejected(
                 "post-only order would have crossed (expired)", venue=self.name, reason=state.reject_reason
@@ -371,7 +255,14 @@ class AsterVenue:
         self._sent[client_order_id] = placed
         self._sent.move_to_end(client_order_id)
         while len(self._sent) > _SENT_MEMORY:
-            self._sent.popitem(last=False)
+            forgotten, _ = self._sent.popitem(last=False)
+            self._params.pop(forgotten, None)
+
+    def check_reply(self, client_order_id: str, data: OrderReply) -> None:
+        """Refuse (`Malformed`) a reply about an order this process sent that does not describe what was sent."""
+        params = self._params.get(client_order_id)
+        if params is not None:
+            _matches(data, params)
 
     async def _refuse_duplicate(self, symbol: str, client_order_id: str) -> None:
         if client_order_id in self._in_flight:
@@ -397,7 +288,13 @@ class AsterVenue:
         params = {"symbol": market.units.market, "origClientOrderId": wire_client_id(client_order_id)}
         try:
             data = await self.rest.call(
-                "DELETE", "order", params, signed=True, changes_orders=True, client_order_id=client_order_id
+                "DELETE",
+                "order",
+                params,
+                signed=True,
+                changes_orders=True,
+                client_order_id=client_order_id,
+                into=lambda d: read(d, OrderReply),
             )
         except VenueRejected as exc:
             if exc.reason != RejectReason.UNKNOWN_ORDER:
@@ -406,7 +303,17 @@ class AsterVenue:
             if found is None:
                 raise
             return found
-        state = await self._state(data, client_order_id, symbol, market, after_change=True)
+        try:
+            if data.clientOrderId != params["origClientOrderId"] or data.symbol != market.units.market:
+                raise Malformed("$.clientOrderId", f"reply describes {data.clientOrderId} on {data.symbol}")
+            self.check_reply(client_order_id, data)
+            state = await self._state(data, client_order_id, symbol, market, after_change=True)
+        except Exception as exc:  # the cancel was accepted: an unreadable answer leaves the order's state unknown
+            raise AmbiguousOutcome(
+                f"cancel of {client_order_id} accepted but the reply is unusable ({exc}); reconcile by client order id",
+                venue=self.name,
+                client_order_id=client_order_id,
+            ) from None
         self._log.info("cancel {} -> {} filled {}", client_order_id, state.status, state.filled_qty)
         return state
 
@@ -415,19 +322,30 @@ class AsterVenue:
         market = await self._market(symbol)
         params = {"symbol": market.units.market, "origClientOrderId": wire_client_id(client_order_id)}
         try:
-            data = await self.rest.call("GET", "order", params, signed=True, weight=1)
+            data = await self.rest.call(
+                "GET", "order", params, signed=True, weight=1, into=lambda d: read(d, OrderReply)
+            )
         except VenueRejected as exc:
             if exc.reason == RejectReason.UNKNOWN_ORDER:
                 return None
             raise
+        if data.clientOrderId != params["origClientOrderId"] or data.symbol != market.units.market:
+            raise VenueUnavailable(
+                f"GET order: reply describes {data.clientOrderId!r} on {data.symbol!r}, not {client_order_id}",
+                venue=self.name,
+            )
+        try:
+            self.check_reply(client_order_id, data)
+        except Malformed as exc:
+            raise VenueUnavailable(f"GET order: malformed reply at {exc.where}: {exc.why}", venue=self.name) from None
         return await self._state(data, client_order_id, symbol, market)
 
     async def _state(
         self,
-        data: Mapping[str, Any],
+        data: OrderReply,
         client_order_id: str,
         symbol: str,
-        market: _Market,
+        market: Market,
         *,
         after_change: bool = False,
     ) -> OrderState:
@@ -438,14 +356,14 @@ class AsterVenue:
         at the taker rate and read for real by the next `get_order`.
         """
         fees, maker_qty = Decimal(0), Decimal(0)
-        if dec(data.get("executedQty")) > 0:
+        if data.executedQty > 0:
             try:
                 fees, maker_qty = await self._fills(client_order_id, market, data)
             except VenueError as exc:
                 if not after_change:
                     raise
-                notional = dec(data.get("cumQuote"))
-                fees = notional * (market.instrument.taker_fee or Decimal(0))
+                notional = data.cumQuote or data.executedQty * data.avgPrice
+                fees = notional * (market.instrument.taker_fee or fees_module.FALLBACK_TAKER)
                 self._log.warning("fees of {} unread ({}); estimated {} at the taker rate", client_order_id, exc, fees)
         state = order_state_from(
             data,
@@ -461,132 +379,93 @@ class AsterVenue:
             self._live.pop(client_order_id, None)
         return state
 
-    async def _fills(self, client_order_id: str, market: _Market, data: Mapping[str, Any]) -> tuple[Decimal, Decimal]:
+    async def _fills(self, client_order_id: str, market: Market, data: OrderReply) -> tuple[Decimal, Decimal]:
         cached = self._final_fees.get(client_order_id)
         if cached is not None:
             return cached
-        params = {"symbol": market.units.market, "orderId": str(data["orderId"])}
-        trades = await self.rest.call("GET", "userTrades", params, signed=True, weight=5)
-        fees = sum((dec(t.get("commission")) for t in trades), Decimal(0))
-        maker = sum((dec(t.get("qty")) for t in trades if t.get("maker")), Decimal(0))
+        params = {"symbol": market.units.market, "orderId": data.orderId}
+        trades = await self.rest.call(
+            "GET", "userTrades", params, signed=True, weight=5, into=lambda d: read_rows(d, TradeRow)
+        )
+        mine = [t for t in trades if t.orderId == data.orderId and t.symbol == market.units.market]
+        if len({t.id for t in mine}) != len(mine):
+            raise VenueUnavailable(f"userTrades: duplicate trade ids for order {data.orderId}", venue=self.name)
+        if sum((t.qty for t in mine), Decimal(0)) > data.origQty:
+            raise VenueUnavailable(f"userTrades: trades of order {data.orderId} exceed its quantity", venue=self.name)
+        fees = sum(
+            (self._fee(t.commission, t.commissionAsset, t.maker, t.qty, t.price, market) for t in mine), Decimal(0)
+        )
+        maker = sum((t.qty for t in mine if t.maker), Decimal(0))
         result = (fees, market.units.qty_from_venue(maker))
-        if str(data.get("status")) in ("FILLED", "CANCELED", "EXPIRED", "REJECTED"):
+        if data.status in ("FILLED", "CANCELED", "EXPIRED", "REJECTED"):
             self._final_fees[client_order_id] = result
         return result
+
+    def _fee(self, amount: Decimal, asset: str, maker: bool, qty: Decimal, price: Decimal, market: Market) -> Decimal:
+        """One fill's fee in the quote asset (see `fees.fee_in_quote`)."""
+        return fees_module.fee_in_quote(
+            amount,
+            asset,
+            quote_asset=self.config.quote_asset,
+            base_asset=market.base_asset,
+            rate=market.instrument.maker_fee if maker else market.instrument.taker_fee,
+            qty=qty,
+            price=price,
+            log=self._log,
+        )
 
     # -- account ------------------------------------------------------------------------------------------------
 
     async def get_position_snapshot(self, symbol: str) -> PositionSnapshot:
         """Return the net position (`positionRisk`, signed `positionAmt`); flat is quantity 0."""
-        market = await self._market(symbol)
-        units = market.units
-        rows = await self.rest.call("GET", "positionRisk", {"symbol": units.market}, signed=True, weight=5)
-        rows = [r for r in rows or [] if r.get("symbol") == units.market]
-        now = self.clock.now()
-        quantity = sum((dec(r.get("positionAmt")) for r in rows), Decimal(0))  # hedge-mode legs net out
-        mark = dec(rows[0].get("markPrice")) if rows else Decimal(0)
-        if mark <= 0:
-            index = await self.rest.call("GET", "premiumIndex", {"symbol": units.market}, weight=1)
-            mark = dec(index.get("markPrice"))
-        main: Mapping[str, Any] = max(rows, key=lambda r: abs(dec(r.get("positionAmt"))), default={})
-        leverage = dec(main.get("leverage"), "1")
-        entry = dec(main.get("entryPrice"))
-        liquidation = dec(main.get("liquidationPrice"))
-        if str(main.get("marginType", "cross")).lower() == "isolated":
-            margin = dec(main.get("isolatedMargin"))
-        else:
-            margin = abs(quantity) * mark / leverage if leverage > 0 else Decimal(0)
-        return PositionSnapshot(
-            symbol=symbol,
-            quantity=units.qty_from_venue(quantity),
-            entry_price=units.price_from_venue(entry) if quantity != 0 and entry > 0 else None,
-            mark_price=units.price_from_venue(mark),
-            unrealized_pnl=sum((dec(r.get("unRealizedProfit")) for r in rows), Decimal(0)),
-            # positionRisk carries no funding total; fundarb's PnL reads funding from fetch_funding_payments.
-            funding_accrued=Decimal(0),
-            margin=margin,
-            leverage=leverage,
-            liquidation_price=units.price_from_venue(liquidation) if quantity != 0 and liquidation > 0 else None,
-            at=time_from_ms(main.get("updateTime"), now) if quantity != 0 else now,
-        )
+        return await account.position_snapshot(self, symbol)
+
+    async def get_position_snapshots(self, symbols: Sequence[str]) -> Mapping[str, PositionSnapshot]:
+        """Return every asked position from one `positionRisk` request without a symbol (flat ones too)."""
+        return await account.position_snapshots(self, symbols)
 
     async def fetch_balance(self) -> Balance:
-        rows = await self.rest.call("GET", "balance", signed=True, weight=5)
-        row = next((r for r in rows if r.get("asset") == self.config.quote_asset), None)
-        now = self.clock.now()
-        if row is None:
-            return Balance(self.config.quote_asset, Decimal(0), Decimal(0), Decimal(0), Decimal(0), now)
-        wallet = dec(row.get("balance"))
-        unrealized = dec(row.get("crossUnPnl"))
-        available = dec(row.get("availableBalance"))
-        return Balance(
-            asset=self.config.quote_asset,
-            wallet=wallet,
-            available=available,
-            margin_used=max(Decimal(0), wallet + unrealized - available),
-            unrealized_pnl=unrealized,
-            at=time_from_ms(row.get("updateTime"), now),
-        )
+        """The futures wallet in the quote asset (USDT; other assets are not counted as USDT)."""
+        return await account.balance(self)
 
     async def fetch_funding_payments(self, symbol: str | None, since: datetime) -> Sequence[FundingPayment]:
-        """Return `FUNDING_FEE` income since `since`, oldest first, each with the rate it settled at.
+        """Return `FUNDING_FEE` income since `since`, oldest first, each with the rate it settled at."""
+        return await history.funding_payments(self, symbol, since)
 
-        `income` has the amount only; the rate (and mark, where Aster reports it) comes from `fundingRate` history,
-        and the position size is amount / (rate × mark) when both are known, else 0.
-        """
-        await self._ensure_markets()
-        start = int(since.timestamp() * 1000)
-        base = {"incomeType": "FUNDING_FEE", "limit": "1000"}
-        if symbol is not None:
-            base["symbol"] = (await self._market(symbol)).units.market
-        rows: dict[str, Mapping[str, Any]] = {}
-        while True:
-            page = await self.rest.call("GET", "income", {**base, "startTime": str(start)}, signed=True, weight=30)
-            for row in page:
-                rows.setdefault(f"{row.get('tranId')}:{row.get('symbol')}", row)
-            if len(page) < 1000:
-                break
-            # Same-millisecond rows come again and are deduplicated by tranId; a full page of one millisecond moves on.
-            start = max(start + 1, max(int(r.get("time", 0)) for r in page))
-        history: dict[str, list[Mapping[str, Any]]] = {}
-        payments: list[FundingPayment] = []
-        for key, row in sorted(rows.items(), key=lambda kv: int(kv[1].get("time", 0))):
-            market_name = str(row.get("symbol"))
-            canonical = self._symbols.to_canonical(market_name)
-            if canonical is None:
-                continue
-            units = self._markets[canonical].units
-            if market_name not in history:
-                params = {"symbol": market_name, "startTime": str(int(since.timestamp() * 1000) - 3_600_000)}
-                history[market_name] = await self.rest.call("GET", "fundingRate", {**params, "limit": "1000"})
-            at_ms = int(row.get("time", 0))
-            match = min(history[market_name], key=lambda h: abs(int(h.get("fundingTime", 0)) - at_ms), default=None)
-            rate = mark = Decimal(0)
-            if match is not None and abs(int(match.get("fundingTime", 0)) - at_ms) <= 60_000:
-                rate, mark = dec(match.get("fundingRate")), dec(match.get("markPrice"))
-            amount = dec(row.get("income"))
-            qty = -amount / (rate * mark) if rate != 0 and mark != 0 else Decimal(0)
-            payments.append(
-                FundingPayment(
-                    payment_id=key,
-                    symbol=canonical,
-                    amount=amount,
-                    rate=rate,
-                    position_qty=units.qty_from_venue(qty),
-                    mark_price=units.price_from_venue(mark),
-                    at=time_from_ms(at_ms, self.clock.now()),
-                )
-            )
-        return payments
+    async def fetch_funding_history(self, symbol: str, start: datetime, end: datetime) -> Sequence[FundingHistoryEntry]:
+        """Return the rates settled at `start <= at < end` (`fundingRate`, paged by 1000), oldest first."""
+        return await history.funding_history(self, symbol, start, end)
+
+    async def fetch_price_candles(
+        self, symbol: str, resolution: timedelta, start: datetime, end: datetime
+    ) -> Sequence[PriceCandle]:
+        """Return mark-price candles opening at `start <= at < end` (`markPriceKlines`, paged by 1500)."""
+        return await history.price_candles(self, symbol, resolution, start, end)
+
+    async def check_account(self) -> None:
+        """Verify the credentials and the account's modes before trading (see `history.check_account`)."""
+        await history.check_account(self)
 
     async def set_leverage(self, symbol: str, leverage: Decimal) -> Decimal:
         """Set the symbol's leverage, capped at the instrument's maximum; return what Aster applied."""
         market = await self._market(symbol)
+        if not leverage.is_finite() or leverage < 1:
+            raise VenueRejected(f"leverage {leverage} is not at least 1", venue=self.name, reason=RejectReason.LEVERAGE)
         wanted = max(1, int(min(leverage, market.instrument.max_leverage)))
         reply = await self.rest.call(
-            "POST", "leverage", {"symbol": market.units.market, "leverage": str(wanted)}, signed=True
+            "POST",
+            "leverage",
+            {"symbol": market.units.market, "leverage": str(wanted)},
+            signed=True,
+            into=lambda d: read(d, LeverageReply),
         )
-        return dec(reply.get("leverage"), str(wanted))
+        quotes.same_symbol(self, "leverage", reply.symbol, market)
+        if not 1 <= reply.leverage <= max(market.instrument.max_leverage, wanted):
+            raise VenueUnavailable(
+                f"leverage: Aster reports {reply.leverage}x, outside 1..{market.instrument.max_leverage}x",
+                venue=self.name,
+            )
+        return Decimal(reply.leverage)
 
     # -- streams ------------------------------------------------------------------------------------------------
 
@@ -614,84 +493,11 @@ class AsterVenue:
                 await wait_for(self.clock, self.stream.connected.wait(), self.config.stream_ready_timeout)
 
     def _on_event(self, event: dict[str, Any]) -> None:
-        kind = event.get("e")
-        if kind == "ORDER_TRADE_UPDATE":
-            self._on_order_event(event.get("o", {}))
-        elif kind == "forceOrder":
-            o = event.get("o", {})
-            self._notify_liquidation(o, key=("force", o.get("s"), o.get("T")), qty=o.get("z") or o.get("q"))
-        elif kind == "ACCOUNT_UPDATE" and event.get("a", {}).get("m") == "FUNDING_FEE":
-            self._log.debug("funding settled: {}", event.get("a", {}).get("B"))
-
-    def _on_order_event(self, o: Mapping[str, Any]) -> None:
-        wire = str(o.get("c", ""))
-        if wire.startswith(_LIQUIDATION_PREFIXES) or o.get("o") == "LIQUIDATION":
-            if dec(o.get("l")) > 0:
-                self._notify_liquidation(o, key=("order", o.get("i"), o.get("t")), qty=o.get("l"))
-            return
-        symbol = self._symbols.to_canonical(str(o.get("s")))
-        if symbol is None:
-            return
-        units = self._markets[symbol].units
-        client_order_id = self._wire_ids.get(wire, wire)
-        fills = self._stream_fills.setdefault(client_order_id, {})
-        if o.get("x") == "TRADE":
-            fills[o.get("t")] = (dec(o.get("n")), dec(o.get("l")) if o.get("m") else Decimal(0))
-        state = stream_order_state(
-            o,
-            client_order_id=client_order_id,
-            symbol=symbol,
-            units=units,
-            intent=self._intent.get(client_order_id),
-            fees=sum((f for f, _ in fills.values()), Decimal(0)),
-            maker_qty=units.qty_from_venue(sum((m for _, m in fills.values()), Decimal(0))),
-            now=self.clock.now(),
-        )
-        if state.final:
-            self._live.pop(client_order_id, None)
-            self._stream_fills.pop(client_order_id, None)
-        self._orders.publish(state)
-
-    def _notify_liquidation(self, o: Mapping[str, Any], *, key: tuple[Any, ...], qty: Any) -> None:
-        symbol = self._symbols.to_canonical(str(o.get("s")))
-        if symbol is None or key in self._liquidations_seen:
-            return
-        self._liquidations_seen.add(key)
-        units = self._markets[symbol].units
-        price = dec(o.get("L")) or dec(o.get("ap")) or dec(o.get("p"))
-        notice = LiquidationNotice(
-            symbol=symbol,
-            quantity=units.qty_from_venue(dec(qty)),
-            price=units.price_from_venue(price),
-            at=time_from_ms(o.get("T"), self.clock.now()),
-        )
-        self._log.warning(
-            "liquidation: {} {} {} @ {}", symbol, SIDE.get(str(o.get("S"))), notice.quantity, notice.price
-        )
-        self._liquidations.publish(notice)
+        events.on_event(self, event)
 
     async def _reconcile(self) -> None:
         """After a (re)connect: ask REST for every order not known to be final; publish what changed."""
-        live = dict(self._live)
-        if not live:
-            return
-        try:
-            open_now: set[str] = set()
-            for symbol in sorted(set(live.values())):
-                market = await self._market(symbol)
-                rows = await self.rest.call("GET", "openOrders", {"symbol": market.units.market}, signed=True)
-                for row in rows:
-                    cid = self._wire_ids.get(str(row.get("clientOrderId")), str(row.get("clientOrderId")))
-                    if cid in live:
-                        open_now.add(cid)
-                        self._orders.publish(await self._state(row, cid, symbol, market))
-            for cid, symbol in live.items():
-                if cid not in open_now:
-                    state = await self.get_order(symbol, cid)
-                    if state is not None:
-                        self._orders.publish(state)
-        except VenueError as exc:
-            self._log.warning("reconcile after reconnect failed ({}); pollers cover the gap", exc)
+        await events.reconcile(self)
 
     # -- life cycle ---------------------------------------------------------------------------------------------
 
@@ -705,3 +511,18 @@ class AsterVenue:
         self._orders.close()
         self._liquidations.close()
         await self.rest.close()
+
+
+def _matches(data: OrderReply, params: Mapping[str, str]) -> None:
+    """Refuse an order reply that does not describe the order just sent."""
+    expected = {
+        "clientOrderId": params["newClientOrderId"],
+        "symbol": params["symbol"],
+        "side": params["side"],
+        "origQty": Decimal(params["quantity"]),
+        "price": Decimal(params["price"]),
+    }
+    for field, value in expected.items():
+        got = getattr(data, field)
+        if got != value:
+            raise Malformed(f"$.{field}", f"reply says {got}, the order sent {value}")

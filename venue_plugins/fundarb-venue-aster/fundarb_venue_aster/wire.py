@@ -1,7 +1,8 @@
 """Aster's JSON shapes turned into fundarb's value types (and client order ids into Aster's alphabet).
 
-Numbers arrive as strings (sometimes as JSON numbers); every one is parsed into a `Decimal` from its text. Units
-are converted with the market's `MarketUnits` (1000-prefixed markets), so what leaves this module is canonical.
+Replies arrive here already validated (`records`); websocket numbers go through `dec`, which refuses non-finite
+values. Units are converted with the market's `MarketUnits` (1000-prefixed markets), so what leaves this module is
+canonical.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 from fundarb_core.model import OrderStatus, OrderType, RejectReason, Side, TimeInForce
 from fundarb_core.venues import Instrument, OrderState
+from fundarb_venue_aster.records import OrderReply, SymbolInfo, read
 from fundarb_venue_aster.symbols import MarketUnits, canonical_for
 
 __all__ = [
@@ -23,7 +25,7 @@ __all__ = [
     "dec",
     "instrument_from",
     "order_state_from",
-    "stream_order_state",
+    "stream_order",
     "time_from_ms",
     "wire_client_id",
 ]
@@ -48,21 +50,24 @@ WIRE_SIDE = {Side.BUY: "BUY", Side.SELL: "SELL"}
 SIDE = {"BUY": Side.BUY, "SELL": Side.SELL}
 
 
-def dec(value: Any, default: str = "0") -> Decimal:
-    """A Decimal from Aster's text (or int / Decimal); never through float."""
-    if value is None or value == "":
+def dec(value: Any, default: str | None = None) -> Decimal:
+    """A finite Decimal from Aster's text (or int / Decimal); `default` only where the value is absent.
+
+    Used for websocket events; REST replies go through `records`. Raises ValueError on anything else.
+    """
+    if (value is None or value == "") and default is not None:
         return Decimal(default)
-    if isinstance(value, float):  # json floats are parsed as Decimal by the transport; guard anyway
-        return Decimal(repr(value))
-    return Decimal(str(value))
+    if isinstance(value, bool) or value is None or value == "":
+        raise ValueError(f"expected a number, found {value!r}")
+    number = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value))
+    if not number.is_finite():
+        raise ValueError(f"expected a finite number, found {value!r}")
+    return number
 
 
-def time_from_ms(value: Any, fallback: datetime) -> datetime:
-    try:
-        ms = int(value)
-    except (TypeError, ValueError):
-        return fallback
-    return datetime.fromtimestamp(ms / 1000, tz=UTC) if ms > 0 else fallback
+def time_from_ms(value: int | None, fallback: datetime) -> datetime:
+    """The time of a validated epoch-milliseconds value (`records.Ms`); `fallback` when absent or 0."""
+    return datetime.fromtimestamp(value / 1000, tz=UTC) if value else fallback
 
 
 def wire_client_id(client_order_id: str) -> str:
@@ -77,7 +82,7 @@ def wire_client_id(client_order_id: str) -> str:
 
 
 def instrument_from(
-    entry: Mapping[str, Any],
+    entry: SymbolInfo,
     *,
     funding_hours: Decimal,
     max_leverage: Decimal,
@@ -88,22 +93,24 @@ def instrument_from(
     Orders are sent as LIMIT (market orders too: IOC at the worst price), so `LOT_SIZE` is the quantity filter.
     Raises ValueError for a market whose filters fundarb cannot honour exactly.
     """
-    filters = {f["filterType"]: f for f in entry.get("filters", [])}
-    price_filter, lot = filters.get("PRICE_FILTER"), filters.get("LOT_SIZE")
-    if price_filter is None or lot is None:
-        raise ValueError(f"{entry.get('symbol')}: no PRICE_FILTER or LOT_SIZE")
-    tick, step = dec(price_filter["tickSize"]), dec(lot["stepSize"])
-    min_price, min_qty = dec(price_filter.get("minPrice")), dec(lot.get("minQty"))
-    if tick <= 0 or step <= 0:
-        raise ValueError(f"{entry.get('symbol')}: tick {tick} / step {step} not positive")
+    price_filter, lot = entry.filter("PRICE_FILTER"), entry.filter("LOT_SIZE")
+    if price_filter is None or lot is None or price_filter.tickSize is None or lot.stepSize is None:
+        raise ValueError(f"{entry.symbol}: no PRICE_FILTER tickSize or LOT_SIZE stepSize")
+    tick, step = price_filter.tickSize, lot.stepSize
+    min_price, min_qty = price_filter.minPrice or Decimal(0), lot.minQty or Decimal(0)
     # Aster's grids start at minPrice / minQty; fundarb's at zero. They agree when the minimums are on the grid.
     if min_price % tick != 0 or min_qty % step != 0:
-        raise ValueError(f"{entry.get('symbol')}: minimum price/qty off the tick/step grid")
-    notional_filter = filters.get("MIN_NOTIONAL", {})
-    min_notional = dec(notional_filter.get("notional", notional_filter.get("minNotional")))
-    symbol, multiplier = canonical_for(str(entry["baseAsset"]))
-    units = MarketUnits(str(entry["symbol"]), multiplier)
-    percent = filters.get("PERCENT_PRICE", {})
+        raise ValueError(f"{entry.symbol}: minimum price/qty off the tick/step grid")
+    notional_filter = entry.filter("MIN_NOTIONAL")
+    min_notional = Decimal(0)
+    if notional_filter is not None:
+        min_notional = notional_filter.notional or notional_filter.minNotional or Decimal(0)
+    symbol, multiplier = canonical_for(entry.baseAsset)
+    if not symbol:
+        raise ValueError(f"{entry.symbol}: empty base asset")
+    units = MarketUnits(entry.symbol, multiplier)
+    percent = entry.filter("PERCENT_PRICE")
+    max_orders = entry.filter("MAX_NUM_ORDERS")
     instrument = Instrument(
         symbol=symbol,
         venue_symbol=units.market,
@@ -117,17 +124,21 @@ def instrument_from(
         taker_fee=fees[1] if fees else None,
         extra={
             "quantity_multiplier": multiplier,
-            "max_qty": units.qty_from_venue(dec(lot.get("maxQty"))),
-            "percent_price": (dec(percent.get("multiplierDown"), "0"), dec(percent.get("multiplierUp"), "0")),
-            "max_open_orders": int(filters.get("MAX_NUM_ORDERS", {}).get("limit", 0) or 0),
-            "status": str(entry.get("status", "TRADING")),
+            "max_qty": units.qty_from_venue(lot.maxQty or Decimal(0)),
+            "percent_price": (
+                (percent.multiplierDown or Decimal(0), percent.multiplierUp or Decimal(0))
+                if percent is not None
+                else (Decimal(0), Decimal(0))
+            ),
+            "max_open_orders": max(0, max_orders.limit or 0) if max_orders is not None else 0,
+            "status": entry.status,
         },
     )
     return instrument, units
 
 
 def order_state_from(
-    data: Mapping[str, Any],
+    data: OrderReply,
     *,
     client_order_id: str,
     symbol: str,
@@ -137,74 +148,45 @@ def order_state_from(
     maker_qty: Decimal,
     now: datetime,
 ) -> OrderState:
-    """An order reply (`POST`/`GET`/`DELETE order`, `openOrders`) as an `OrderState`."""
-    raw_status = str(data.get("status", "NEW"))
-    status = STATUS.get(raw_status, OrderStatus.OPEN)
-    filled = units.qty_from_venue(dec(data.get("executedQty")))
-    avg = dec(data.get("avgPrice"))
-    if avg == 0 and filled > 0 and dec(data.get("cumQuote")) > 0:
-        avg = dec(data.get("cumQuote")) / dec(data.get("executedQty"))
-    wire_tif = str(data.get("timeInForce", "GTC"))
-    kind = intent or (OrderType.MARKET if data.get("type") == "MARKET" else OrderType.LIMIT)
+    """An order reply (`POST`/`GET`/`DELETE order`, `openOrders`, a stream update) as an `OrderState`."""
+    status = STATUS[data.status]
+    filled = units.qty_from_venue(data.executedQty)
+    avg: Decimal = data.avgPrice
+    if avg == 0 and data.executedQty > 0 and data.cumQuote:
+        avg = data.cumQuote / data.executedQty
+    kind = intent or (OrderType.MARKET if data.type == "MARKET" else OrderType.LIMIT)
     reject: RejectReason | None = RejectReason.OTHER if status is OrderStatus.REJECTED else None
-    if wire_tif == "GTX" and raw_status == "EXPIRED" and filled == 0:
+    if data.timeInForce == "GTX" and data.status == "EXPIRED" and filled == 0:
         # A post-only order that would have crossed: Binance-style engines expire it instead of answering -5022
         # ([?] which one Aster does is unconfirmed; both are handled). Nothing traded: report it as refused.
         status, reject = OrderStatus.REJECTED, RejectReason.POST_ONLY_WOULD_CROSS
-    price = dec(data.get("price"))
     return OrderState(
         client_order_id=client_order_id,
-        venue_order_id=str(data["orderId"]) if data.get("orderId") is not None else None,
+        venue_order_id=data.orderId,
         symbol=symbol,
-        side=SIDE[str(data["side"])],
+        side=SIDE[data.side],
         type=kind,
-        time_in_force=TimeInForce.IOC if kind is OrderType.MARKET else TIME_IN_FORCE.get(wire_tif, TimeInForce.GTC),
-        quantity=units.qty_from_venue(dec(data.get("origQty"))),
-        price=None if kind is OrderType.MARKET or price == 0 else units.price_from_venue(price),
-        reduce_only=str(data.get("reduceOnly", "false")).lower() == "true",
+        time_in_force=TimeInForce.IOC
+        if kind is OrderType.MARKET
+        else TIME_IN_FORCE.get(data.timeInForce, TimeInForce.GTC),
+        quantity=units.qty_from_venue(data.origQty),
+        price=None if kind is OrderType.MARKET or data.price == 0 else units.price_from_venue(data.price),
+        reduce_only=data.reduceOnly,
         status=status,
         filled_qty=filled,
         avg_price=units.price_from_venue(avg) if filled > 0 and avg > 0 else None,
         fees=fees,
         maker_qty=maker_qty,
         reject_reason=reject,
-        updated_at=time_from_ms(data.get("updateTime", data.get("time")), now),
+        updated_at=time_from_ms(data.updateTime or data.time, now),
     )
 
 
-def stream_order_state(
-    o: Mapping[str, Any],
-    *,
-    client_order_id: str,
-    symbol: str,
-    units: MarketUnits,
-    intent: OrderType | None,
-    fees: Decimal,
-    maker_qty: Decimal,
-    now: datetime,
-) -> OrderState:
-    """An `ORDER_TRADE_UPDATE` event's `o` object as an `OrderState` (same rules as `order_state_from`)."""
-    cum_qty = dec(o.get("z"))
-    data = {
-        "status": o.get("X"),
-        "executedQty": cum_qty,
-        "avgPrice": o.get("ap"),
-        "timeInForce": o.get("f"),
-        "type": o.get("o"),
-        "price": o.get("p"),
-        "orderId": o.get("i"),
-        "side": o.get("S"),
-        "origQty": o.get("q"),
-        "reduceOnly": o.get("R"),
-        "updateTime": o.get("T"),
-    }
-    return order_state_from(
-        data,
-        client_order_id=client_order_id,
-        symbol=symbol,
-        units=units,
-        intent=intent,
-        fees=fees,
-        maker_qty=maker_qty,
-        now=now,
-    )
+def stream_order(o: Mapping[str, Any]) -> OrderReply:
+    """An `ORDER_TRADE_UPDATE` event's `o` object as the order reply it describes (validated like one)."""
+    fields = {
+        "orderId": "i", "symbol": "s", "status": "X", "clientOrderId": "c", "side": "S", "origQty": "q",
+        "executedQty": "z", "price": "p", "avgPrice": "ap", "timeInForce": "f", "type": "o", "reduceOnly": "R",
+        "updateTime": "T",
+    }  # fmt: skip
+    return read({name: o[key] for name, key in fields.items() if key in o}, OrderReply)

@@ -4,7 +4,8 @@ The fake runs in this process (its own thread and event loop, 127.0.0.1, an ephe
 `fundarb positions` are real subprocesses. BTC funding starts far apart (Aster pays longs, the sim charges them), so
 the bot goes long Aster / short the sim. The moment the fake's account holds the long, the fake's funding rate is
 raised just above the sim's: the spread flips (an exit) while the reverse pair stays below `min_net_apr` (no
-re-entry). When the account is flat again the bot is sent SIGTERM and stops after its tick.
+re-entry). When the account is flat again the bot is sent SIGTERM and stops after its tick. On the way, one
+`premiumIndex` reply is an HTML page with status 200: the bot logs the typed error and carries on.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 
 import pytest
 from fundarb_venue_aster.testing import FakeAsterServer
+from fundarb_venue_aster.testing.mutate import Mutation
 
 from .conftest import SIGNER, SIGNER_KEY, USER
 
@@ -148,6 +150,8 @@ def test_fundarb_run_opens_and_closes_an_aster_position_against_a_sim_leg(
     tmp_path: Path, fake_aster: FakeInThread
 ) -> None:
     write_config(tmp_path / "live.toml", fake_aster.server)
+    # One mark read answers HTML with status 200 (a proxy's error page): a typed, transient error for that tick.
+    fake_aster.server.faults.mutation = Mutation("body", "html", nth=1, endpoint="premiumIndex")
     run = subprocess.Popen(
         [str(FUNDARB), "--log-level", "INFO", "run", "--config", "live.toml", "--duration", "25s", "--no-live"],
         cwd=tmp_path, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -166,6 +170,8 @@ def test_fundarb_run_opens_and_closes_an_aster_position_against_a_sim_leg(
     assert closed_in_time, f"the Aster leg was not closed:\n{stderr[-4000:]}"
     assert run.returncode == 0, stderr[-4000:]
     assert "1 closed" in stdout, stdout
+    assert fake_aster.server.faults.mutation_applied
+    assert "premiumIndex: malformed reply at $: not JSON" in stderr
 
     listed = subprocess.run(
         [str(FUNDARB), "positions", "--config", "live.toml", "--json"],

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from fundarb_venue_aster.errors import CODES, Kind, VenueHalted, error_for
 from fundarb_venue_aster.ratelimit import WeightLimiter
+from fundarb_venue_aster.records import RateLimit, SymbolInfo, read
 from fundarb_venue_aster.symbols import MarketUnits, canonical_for, format_decimal
 from fundarb_venue_aster.wire import CLIENT_ID, instrument_from, wire_client_id
 
@@ -136,15 +137,16 @@ def test_client_ids() -> None:
     assert wire_client_id("has space") != wire_client_id("has-space")
 
 
-def entry(**filters: dict[str, Any]) -> dict[str, Any]:
+def entry(**filters: dict[str, Any]) -> SymbolInfo:
     base = {
         "PRICE_FILTER": {"filterType": "PRICE_FILTER", "minPrice": "0.10", "maxPrice": "100000", "tickSize": "0.10"},
         "LOT_SIZE": {"filterType": "LOT_SIZE", "minQty": "0.001", "maxQty": "100", "stepSize": "0.001"},
         "MIN_NOTIONAL": {"filterType": "MIN_NOTIONAL", "notional": "5"},
     }
     base.update(filters)
-    return {"symbol": "BTCUSDT", "baseAsset": "BTC", "pricePrecision": 2, "quantityPrecision": 3,
-            "filters": list(base.values())}  # fmt: skip
+    data = {"symbol": "BTCUSDT", "baseAsset": "BTC", "quoteAsset": "USDT", "status": "TRADING",
+            "pricePrecision": 2, "quantityPrecision": 3, "filters": list(base.values())}  # fmt: skip
+    return read(data, SymbolInfo)
 
 
 def test_instrument_grids_come_from_filters_and_round_correctly() -> None:
@@ -166,7 +168,7 @@ def test_a_market_whose_grid_does_not_start_at_zero_is_refused() -> None:
 async def test_limiter_headroom_priority_and_backoff() -> None:
     clock = SimClock()
     limiter = WeightLimiter("aster", clock, Decimal("0.5"))
-    limiter.configure([{"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 10}])
+    limiter.configure([RateLimit("REQUEST_WEIGHT", "MINUTE", 1, 10)])
     limiter.acquire(5)
     with pytest.raises(RateLimited):
         limiter.acquire(1)

@@ -143,6 +143,8 @@ class Account:
     by_client_id: dict[str, int] = field(default_factory=dict)
     trades: list[dict[str, Any]] = field(default_factory=list)
     income: list[dict[str, Any]] = field(default_factory=list)
+    dual_side: bool = False  # hedge mode (`positionSide/dual`)
+    isolated: set[str] = field(default_factory=set)  # markets in isolated margin mode
 
     def position(self, symbol: str) -> Position:
         return self.positions.setdefault(symbol, Position())

@@ -40,6 +40,8 @@ from fundarb_venue_aster.testing.exchange import (
     default_markets,
     fmt,
 )
+from fundarb_venue_aster.testing.history import FUNDING_LIMIT, KLINE_INTERVALS, KLINE_LIMIT, History, page
+from fundarb_venue_aster.testing.mutate import Mutation
 
 __all__ = ["FakeAsterServer", "Faults", "Injected", "main"]
 
@@ -47,11 +49,11 @@ WEIGHTS = {
     "exchangeInfo": 1, "time": 1, "ping": 1, "depth": 2, "ticker/bookTicker": 2, "premiumIndex": 1,
     "fundingInfo": 1, "fundingRate": 1, "ticker/24hr": 1, "order": 1, "openOrders": 1, "allOpenOrders": 1,
     "positionRisk": 5, "balance": 5, "income": 30, "leverage": 1, "commissionRate": 20, "leverageBracket": 1,
-    "userTrades": 5, "listenKey": 1,
+    "userTrades": 5, "listenKey": 1, "positionSide/dual": 30, "markPriceKlines": 10,
 }  # fmt: skip
 SIGNED = {
     "order", "openOrders", "allOpenOrders", "positionRisk", "balance", "income", "leverage", "commissionRate",
-    "leverageBracket", "userTrades", "listenKey",
+    "leverageBracket", "userTrades", "listenKey", "positionSide/dual",
 }  # fmt: skip
 DEPTH_LIMITS = (5, 10, 20, 50, 100, 500, 1000)
 
@@ -78,6 +80,12 @@ class Faults:
     clock_skew_ms: int = 0
     weight_limit: int = 2400
     injected: list[Injected] = field(default_factory=list)
+    # At most `request_limit` requests per `request_window` seconds (all endpoints); then 429 with Retry-After.
+    request_limit: int | None = None
+    request_window: float = 60.0
+    # One hostile reply: applied to the `mutation.nth` REST reply from now on (then cleared); see `mutate.py`.
+    mutation: Mutation | None = None
+    mutation_applied: bool = False
 
     def inject(self, status: int, code: int | None = None, msg: str = "", **kwargs: Any) -> Injected:
         item = Injected(status, code, msg, **kwargs)
@@ -97,7 +105,7 @@ class Faults:
 @dataclass(eq=False)
 class _Connection:
     ws: web.WebSocketResponse
-    queue: asyncio.Queue[dict[str, Any] | None] = field(default_factory=asyncio.Queue)
+    queue: asyncio.Queue[dict[str, Any] | str | None] = field(default_factory=asyncio.Queue)
 
 
 class FakeAsterServer:
@@ -114,6 +122,7 @@ class FakeAsterServer:
         chain_id: int = 1666,
         nonce_window: float = 10.0,
         markets: list[FakeMarket] | None = None,
+        history_days: float = 30.0,
     ) -> None:
         self.host, self.port = host, port
         self.chain_id = chain_id
@@ -127,6 +136,10 @@ class FakeAsterServer:
         self._weight: dict[str, tuple[int, int]] = {}
         self._order_count = (0, 0)
         self._runner: web.AppRunner | None = None
+        self._window = (0.0, 0)  # (start, requests) of the current request_limit window
+        self._seen_since_armed = 0
+        now = self.now_ms()
+        self.history = History(seed, now - int(history_days * 86_400_000), now)
 
     # -- life cycle ---------------------------------------------------------------------------------------------
 
@@ -183,6 +196,11 @@ class FakeAsterServer:
         for connection in self.connections.get(account.key, ()):
             connection.queue.put_nowait(event)
 
+    def emit_raw(self, account: Account, text: str) -> None:
+        """Send `text` as it is on the account's user-data streams (garbage, on purpose)."""
+        for connection in self.connections.get(account.key, ()):
+            connection.queue.put_nowait(text)
+
     async def drop_streams(self) -> None:
         """Close every websocket (clients see a disconnect)."""
         for connections in list(self.connections.values()):
@@ -208,6 +226,9 @@ class FakeAsterServer:
 
         async def send() -> None:
             while (event := await connection.queue.get()) is not None:
+                if isinstance(event, str):  # raw text (`emit_raw`): hostile messages for tests
+                    await ws.send_str(event)
+                    continue
                 await ws.send_str(json.dumps(event))
                 if event.get("e") == "listenKeyExpired":
                     return
@@ -254,6 +275,53 @@ class FakeAsterServer:
         return used + weight, int(60 - (self.now_ms() / 1000) % 60) + 1
 
     async def _rest(self, request: web.Request) -> web.StreamResponse:
+        response = await self._handle(request)
+        mutation = self.faults.mutation
+        if mutation is None or not isinstance(response, web.Response):
+            return response
+        if mutation.endpoint is not None and request.path.strip("/").split("/", 2)[-1] != mutation.endpoint:
+            return response
+        if self._seen_since_armed < mutation.nth:
+            self._seen_since_armed += 1
+            return response
+        self.faults.mutation, self.faults.mutation_applied, self._seen_since_armed = None, True, 0
+        if mutation.kind == "transport":
+            return await self._transport_fault(request, response, mutation.op)
+        text = response.text or "null"
+        if response.status != 200 and mutation.kind == "tree":
+            return response
+        status, body, keep_headers = mutation.apply(text)
+        headers = {k: v for k, v in response.headers.items() if k.upper().startswith("X-MBX")} if keep_headers else {}
+        return web.Response(body=body, status=status, headers=headers, content_type="application/json")
+
+    async def _transport_fault(self, request: web.Request, response: web.Response, op: str) -> web.StreamResponse:
+        """Break the connection after processing: no reply, a cut body, or a body shorter than announced."""
+        if op == "disconnect" and request.transport is not None:
+            request.transport.close()
+            raise web.HTTPServiceUnavailable()
+        body = response.body if isinstance(response.body, bytes) else b"{}"
+        stream = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
+        stream.content_length = len(body) + (100 if op == "bad_length" else 0)
+        await stream.prepare(request)
+        await stream.write(body[: max(1, len(body) // 2)] if op == "truncate" else body)
+        if request.transport is not None:
+            request.transport.close()
+        return stream
+
+    def _over_request_limit(self) -> dict[str, str] | None:
+        limit = self.faults.request_limit
+        if limit is None:
+            return None
+        now = time.monotonic()
+        start, count = self._window
+        if now - start >= self.faults.request_window:
+            start, count = now, 0
+        self._window = (start, count + 1)
+        if count + 1 <= limit:
+            return None
+        return {"Retry-After": str(max(1, int(self.faults.request_window - (now - start)) + 1))}
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
         path = request.path
         self.requests.append((request.method, path))
         parts = path.strip("/").split("/", 2)
@@ -267,6 +335,9 @@ class FakeAsterServer:
         injected = self.faults._take(endpoint, request.method, after=False)
         if injected is not None:
             return self._injected(injected)
+        limited = self._over_request_limit()
+        if limited is not None:
+            return self._reply({"code": -1003, "msg": "Too many requests; please use the websocket."}, 429, limited)
         used, reset = self._spend(request, WEIGHTS.get(endpoint, 1))
         headers = {"X-MBX-USED-WEIGHT-1M": str(used)}
         if used > self.faults.weight_limit:
@@ -381,9 +452,15 @@ class FakeAsterServer:
             ]
         if endpoint == "fundingRate":
             market = ex.market(q.get("symbol"))
-            start, end = int(q.get("startTime", "0")), int(q.get("endTime", str(2**62)))
-            rows = [h for h in ex.funding_history[market.symbol] if start <= h["fundingTime"] <= end]
-            return rows[: int(q.get("limit", "100"))]
+            rows = self.history.funding(market, ex.funding_history[market.symbol])
+            return page(rows, lambda r: r["fundingTime"], q, default=100, maximum=FUNDING_LIMIT)
+        if endpoint == "markPriceKlines":
+            market = ex.market(q.get("symbol"))
+            step = KLINE_INTERVALS.get(q.get("interval", ""))
+            if step is None:
+                raise ApiError(400, -1120, "Invalid interval.")
+            klines = self.history.klines(market, step, self.now_ms())
+            return page(klines, lambda r: r[0], q, default=500, maximum=KLINE_LIMIT)
         if endpoint == "ticker/24hr":
             return [
                 {"symbol": m.symbol, "lastPrice": fmt(m.mark), "quoteVolume": "1000000", "volume": "1000"}
@@ -584,6 +661,11 @@ class FakeAsterServer:
             ]
         if endpoint == "listenKey":
             return self._listen_key(method, account)
+        if endpoint == "positionSide/dual":
+            if method == "POST":
+                account.dual_side = p.get("dualSidePosition") == "true"
+                return {"code": 200, "msg": "success"}
+            return {"dualSidePosition": account.dual_side}
         raise ApiError(404, -1000, f"{method} {endpoint} is not emulated")
 
     def _position(self, account: Account, m: FakeMarket) -> dict[str, Any]:
@@ -598,7 +680,7 @@ class FakeAsterServer:
             "liquidationPrice": fmt(ex.liquidation_price(account, m.symbol)),
             "leverage": str(ex.leverage_of(account, m.symbol)),
             "maxNotionalValue": "1000000",
-            "marginType": "cross",
+            "marginType": "isolated" if m.symbol in account.isolated else "cross",
             "isolatedMargin": "0",
             "isAutoAddMargin": "false",
             "positionSide": "BOTH",
