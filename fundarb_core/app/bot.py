@@ -8,21 +8,22 @@ control commands, the kill switch, and the loop.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
+import contextlib
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 from loguru import logger
 
 from fundarb_core.actions import ActionContext, ActionRunner, RunReport
 from fundarb_core.actions.handler import Checkpoint
+from fundarb_core.app.wiring import build_venues, close_policy, risk_manager
 from fundarb_core.clock import Clock
 from fundarb_core.config import Config
-from fundarb_core.errors import ConfigError
 from fundarb_core.events import Alert, Event, OperatorCommand, Severity
-from fundarb_core.execution import AtomicExecutor, CloseExecutor, ClosePolicy, OrderExecutor, Urgency, VenueGateway
+from fundarb_core.execution import AtomicExecutor, CloseExecutor, OrderExecutor, Urgency, VenueGateway
 from fundarb_core.model import ExitReason, PositionStatus
 from fundarb_core.model.records import ControlCommand, PositionRecord
 from fundarb_core.plugins import Plugins
@@ -33,7 +34,6 @@ from fundarb_core.strategy.market import Market
 from fundarb_core.strategy.monitor import Monitor
 from fundarb_core.strategy.opener import Opener, Switches
 from fundarb_core.strategy.reconcile import Reconciler
-from fundarb_core.strategy.risk import RiskManager
 from fundarb_core.strategy.scanner import Opportunity, Scanner
 from fundarb_core.strategy.sizing import Sizer
 from fundarb_core.venues import FundingRate, Instrument, Venue, VenueContext
@@ -41,38 +41,7 @@ from fundarb_core.venues import FundingRate, Instrument, Venue, VenueContext
 __all__ = ["Bot", "Tick", "build_venues"]
 
 ZERO = Decimal(0)
-
-
-def build_venues(config: Config, plugins: Plugins, context: VenueContext) -> dict[str, Venue]:
-    """Build every configured venue through its registered factory."""
-    venues: dict[str, Venue] = {}
-    for name, section in config.venues.items():
-        registration = plugins.registry.get("venues", section.kind)
-        venues[name] = registration.factory(name, section.config, context)
-    return venues
-
-
-def close_policy(config: Config, plugins: Plugins) -> ClosePolicy:
-    """The configured close policy (default `maker_first`)."""
-    section = config.close_policy
-    kind = section.kind if section is not None else "maker_first"
-    if ("close_policies", kind) not in plugins.registry:
-        raise ConfigError([f"close_policy.kind: close policy {kind!r} is not installed{plugins.broken_hint()}"])
-    registration = plugins.registry.get("close_policies", kind)
-    settings = (
-        section.config if section is not None else (registration.config_cls() if registration.config_cls else None)
-    )
-    policy: ClosePolicy = registration.factory(settings, config.strategy.limit_offset_bps)
-    return policy
-
-
-def risk_manager(config: Config, plugins: Plugins) -> RiskManager | None:
-    """The configured risk manager, or None (the closer then uses the default exit rules)."""
-    section = config.risk_manager
-    if section is None:
-        return None
-    manager: RiskManager = plugins.registry.get("risk_managers", section.kind).factory(section.config)
-    return manager
+T = TypeVar("T")
 
 
 @attrs.define
@@ -133,6 +102,7 @@ class Bot:
         self.last_tick: Tick | None = None
         self.opportunities: list[Opportunity] = []  # from the last scan
         self.last_actions: RunReport | None = None
+        self.faults: dict[str, int] = {}  # failed tick steps, by step, since start
 
     def _runner(self, checkpoint: Checkpoint | None) -> ActionRunner:
         context = ActionContext(
@@ -243,22 +213,47 @@ class Bot:
         return self.last_actions
 
     async def tick(self, *, scan: bool) -> Tick:
+        """One tick. Each step runs inside an error boundary: whatever a step raises is logged, counted and
+        alerted, and the steps after it still run — above all the closer, which guards the open positions."""
         tick = Tick(self.clock.now())
         self.book.closed.clear()
-        await self.apply_control()
-        await self.market.refresh()
+        await self._guard("control", self.apply_control)
+        await self._guard("rates", self.market.refresh)
         if scan:
             tick.opportunities = self.opportunities = self.scanner.scan(self.rates, self.clock.now())
-            await self.store.scans.save(self.clock.now(), [attrs.asdict(o) for o in tick.opportunities])
-        await self.evaluate_and_close_positions()
-        await self.run_actions()
-        await self.funding.record()
-        await self.check_max_loss()
+            await self._guard(
+                "scan", lambda: self.store.scans.save(self.clock.now(), [attrs.asdict(o) for o in tick.opportunities])
+            )
+        await self._guard("positions", self.evaluate_and_close_positions)
+        await self._guard("actions", self.run_actions)
+        await self._guard("funding", self.funding.record)
+        await self._guard("kill switch", self.check_max_loss)
         if scan and not self.paused and not self.halted:
-            tick.opened = await self.opener.open_new(tick.opportunities)
+            usable = [o for o in tick.opportunities if not self._tripped(o.long_venue, o.short_venue)]
+            tick.opened = await self._guard("open", lambda: self.opener.open_new(usable)) or []
         tick.closed = list(self.book.closed)
         self.last_tick = tick
         return tick
+
+    def _tripped(self, *venues: str) -> bool:
+        return any(self.gateway.tripped(v) for v in venues)
+
+    async def _guard(self, step: str, run: Callable[[], Awaitable[T]]) -> T | None:
+        """Run one step of the tick; an exception is logged with its traceback, counted and alerted, not raised."""
+        try:
+            return await run()
+        except Exception as exc:
+            self.faults[step] = self.faults.get(step, 0) + 1
+            logger.opt(exception=exc).error("tick step {} failed ({}); the tick goes on", step, type(exc).__name__)
+            with contextlib.suppress(Exception):  # the store itself may be what failed
+                await self.recorder(
+                    Alert(
+                        alert="tick_fault", level=Severity.CRITICAL,
+                        message=f"tick step {step} failed: {type(exc).__name__}: {exc}",
+                        details={"step": step, "error": type(exc).__name__, "count": self.faults[step]},
+                    )
+                )  # fmt: skip
+            return None
 
     async def run(
         self,

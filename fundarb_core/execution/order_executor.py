@@ -99,7 +99,7 @@ class OrderExecutor:
 
     async def _reconcile(self, venue: Venue, symbol: str, cid: str) -> OrderState | None:
         """Ask the venue what became of `cid` (None: it never arrived)."""
-        return await self.gateway.call(f"get_order {cid}", lambda: venue.get_order(symbol, cid))
+        return await self.gateway.call(f"get_order {cid}", lambda: venue.get_order(symbol, cid), venue=venue.name)
 
     async def _submit(
         self,
@@ -145,6 +145,15 @@ class OrderExecutor:
                         break
                     return None
                 await self.clock.sleep(self.retry.delay(attempt, exc))
+            except Exception as exc:  # a plugin let something untyped escape after sending: the outcome is unknown
+                logger.bind(venue=spec.venue).opt(exception=exc).error(
+                    "order {}: untyped {} after sending; reconciling by client id", cid, type(exc).__name__
+                )
+                state = await self._reconcile(venue, spec.symbol, cid)
+                if state is not None:
+                    break
+                if attempt + 1 >= self.retry.attempts:
+                    return None
             else:
                 break
             attempt += 1
@@ -181,7 +190,7 @@ class OrderExecutor:
         decision_mid: Decimal | None = None
         log = logger.bind(venue=spec.venue, symbol=spec.symbol, intent=spec.intent_id)
         try:
-            bbo = await self.gateway.call("bbo", lambda: venue.fetch_bbo_prices(spec.symbol))
+            bbo = await self.gateway.call("bbo", lambda: venue.fetch_bbo_prices(spec.symbol), venue=spec.venue)
             decision_mid = bbo.mid
             target = instrument.round_qty(spec.quantity, Rounding.DOWN)
             if spec.mode is not ExecutionMode.MARKET_ONLY:
@@ -264,7 +273,7 @@ class OrderExecutor:
             remaining = instrument.round_qty(target - fills.qty, Rounding.DOWN)
             if remaining < instrument.min_qty:
                 return
-            bbo = await self.gateway.call("bbo", lambda: venue.fetch_bbo_prices(spec.symbol))
+            bbo = await self.gateway.call("bbo", lambda: venue.fetch_bbo_prices(spec.symbol), venue=spec.venue)
             price = self.maker_price(spec, bbo, instrument)
             if not spec.reduce_only and remaining * price < instrument.min_notional:
                 return
@@ -332,7 +341,7 @@ class OrderExecutor:
             if state.final or self.clock.monotonic() < next_reprice:
                 continue
             next_reprice = self.clock.monotonic() + spec.reprice_interval.total_seconds()
-            bbo = await self.gateway.call("bbo", lambda: venue.fetch_bbo_prices(spec.symbol))
+            bbo = await self.gateway.call("bbo", lambda: venue.fetch_bbo_prices(spec.symbol), venue=spec.venue)
             if self.maker_price(spec, bbo, instrument) != state.price:
                 break  # the touch moved: cancel and re-price
         if not state.final:
@@ -365,7 +374,9 @@ class OrderExecutor:
 
     async def _cancel(self, venue: Venue, spec: OrderSpec, cid: str) -> OrderState:
         try:
-            return await self.gateway.call(f"cancel {cid}", lambda: venue.cancel_order(spec.symbol, cid))
+            return await self.gateway.call(
+                f"cancel {cid}", lambda: venue.cancel_order(spec.symbol, cid), venue=spec.venue
+            )
         except VenueRejected:
             state = await self._reconcile(venue, spec.symbol, cid)
             if state is None:
@@ -391,7 +402,9 @@ class OrderExecutor:
             remaining = instrument.round_qty(target - fills.qty, Rounding.DOWN)
             if spec.reduce_only:
                 # Never more than the live position: it may have shrunk (liquidation, a fill we have not seen).
-                snap = await self.gateway.call("snapshot", lambda: venue.get_position_snapshot(spec.symbol))
+                snap = await self.gateway.call(
+                    "snapshot", lambda: venue.get_position_snapshot(spec.symbol), venue=spec.venue
+                )
                 closing_side_ok = (snap.quantity > 0 and spec.side is Side.SELL) or (
                     snap.quantity < 0 and spec.side is Side.BUY
                 )
@@ -400,7 +413,7 @@ class OrderExecutor:
                 remaining = min(remaining, instrument.close_qty(snap.quantity))
             if remaining < instrument.min_qty:
                 return
-            bbo = await self.gateway.call("bbo", lambda: venue.fetch_bbo_prices(spec.symbol))
+            bbo = await self.gateway.call("bbo", lambda: venue.fetch_bbo_prices(spec.symbol), venue=spec.venue)
             worst = instrument.round_price(
                 spec.worst_price(bbo.mid), Rounding.UP if spec.side is Side.BUY else Rounding.DOWN
             )

@@ -17,6 +17,7 @@ from fundarb_core.actions import ActionFailed, ActionRunner, as_plan
 from fundarb_core.clock import Clock
 from fundarb_core.config import Config
 from fundarb_core.errors import VenueError
+from fundarb_core.events import Alert, Severity
 from fundarb_core.execution import Urgency, VenueGateway
 from fundarb_core.model import ExitReason, PositionStatus
 from fundarb_core.model.records import ActionStatus, PositionRecord
@@ -124,32 +125,48 @@ class Closer:
         for position in positions:
             if position.status is PositionStatus.OPENING:
                 continue  # being opened now, or interrupted: start-up reconciliation handles it
-            snaps = await self.monitor.snapshots(position)
-            if snaps is None:
-                continue  # a venue cannot be seen: closing one side blind could leave us naked; retry next tick
-            decision = self.evaluate(position, snaps, best)
-            if not decision.exit or decision.reason is None:
-                marks.append(self.monitor.with_marks(position, snaps))
-                if decision.reduce is not None and position.id not in planned:
-                    await self.submit_plan(position, snaps, best, decision)
-                continue
-            critical = decision.reason in CRITICAL or position.status is not PositionStatus.OPEN
-            if planned.get(position.id) == "close" and not critical:
-                continue  # its plan is carrying the exit out
-            if not critical and await self.spread_too_wide(position):
-                logger.bind(position=position.id).info("exit {} deferred: book spread too wide", decision.reason)
-                continue
-            if not critical and await self.submit_plan(position, snaps, best, decision):
-                continue  # the runner closes it (this tick) as the plan's first step
-            if decision.reason in (ExitReason.LEG_LIQUIDATED, ExitReason.SEVERE_IMBALANCE):
-                urgency = Urgency.EMERGENCY
-            else:
-                urgency = Urgency.URGENT if critical else Urgency.NORMAL
-            position = await self.book.reload(position.id)
-            closed = await self.book.close(position, decision.reason, urgency)
-            if closed.status is PositionStatus.CLOSED and planned.get(position.id) != "close":
-                # Closed at once (a critical exit, or no plan): the plan may still move funds or reopen.
-                await self.submit_plan(closed, snaps, best, decision, closed=True)
+            try:
+                await self._one(position, planned, best, marks)
+            except Exception as exc:  # one position's trouble must not leave the others unguarded
+                logger.bind(position=position.id).opt(exception=exc).error("managing the position failed; next tick")
+                await self.book.record(
+                    Alert(
+                        position_id=position.id, alert="position_fault", level=Severity.CRITICAL,
+                        message=f"managing {position.symbol} failed: {type(exc).__name__}: {exc}",
+                        details={"error": type(exc).__name__},
+                    )
+                )  # fmt: skip
+
+    async def _one(
+        self, position: PositionRecord, planned: Mapping[str, str], best: set[Pair], marks: list[PositionRecord]
+    ) -> None:
+        """Decide and act for one open position."""
+        snaps = await self.monitor.snapshots(position)
+        if snaps is None:
+            return  # a venue cannot be seen: closing one side blind could leave us naked; retry next tick
+        decision = self.evaluate(position, snaps, best)
+        if not decision.exit or decision.reason is None:
+            marks.append(self.monitor.with_marks(position, snaps))
+            if decision.reduce is not None and position.id not in planned:
+                await self.submit_plan(position, snaps, best, decision)
+            return
+        critical = decision.reason in CRITICAL or position.status is not PositionStatus.OPEN
+        if planned.get(position.id) == "close" and not critical:
+            return  # its plan is carrying the exit out
+        if not critical and await self.spread_too_wide(position):
+            logger.bind(position=position.id).info("exit {} deferred: book spread too wide", decision.reason)
+            return
+        if not critical and await self.submit_plan(position, snaps, best, decision):
+            return  # the runner closes it (this tick) as the plan's first step
+        if decision.reason in (ExitReason.LEG_LIQUIDATED, ExitReason.SEVERE_IMBALANCE):
+            urgency = Urgency.EMERGENCY
+        else:
+            urgency = Urgency.URGENT if critical else Urgency.NORMAL
+        position = await self.book.reload(position.id)
+        closed = await self.book.close(position, decision.reason, urgency)
+        if closed.status is PositionStatus.CLOSED and planned.get(position.id) != "close":
+            # Closed at once (a critical exit, or no plan): the plan may still move funds or reopen.
+            await self.submit_plan(closed, snaps, best, decision, closed=True)
 
     async def submit_plan(
         self,
