@@ -11,8 +11,8 @@ from typing import Any
 import click
 
 from fundarb_core.cli import fail
+from fundarb_core.cli._load import load
 from fundarb_core.cli._operate import _with_store, config_option, json_option
-from fundarb_core.cli._run import load
 
 __all__ = ["actions"]
 

@@ -52,7 +52,7 @@ def backtest(
     from loguru import logger
 
     from fundarb_core.app.backtest_report import write_equity_chart, write_html_report
-    from fundarb_core.cli._run import load
+    from fundarb_core.cli._load import load
     from fundarb_core.errors import ConfigError, StoreError
 
     config = load(config_path)

@@ -38,7 +38,7 @@ def history_dir(config_path: Path | None, data_dir: Path | None) -> Path:
     if data_dir is not None:
         return data_dir.expanduser()
     if config_path is not None:
-        from fundarb_core.cli._run import load
+        from fundarb_core.cli._load import load
 
         configured = load(config_path).bot.data_dir
         if configured is not None:
@@ -118,7 +118,7 @@ def download(
     config_path: Path, venue_name: str, symbols: str, since: datetime, until: datetime | None, data_dir: Path | None
 ) -> None:
     """Download funding and hourly candles from a venue: paged, waits when rate-limited, resumes where it stopped."""
-    from fundarb_core.cli._run import load
+    from fundarb_core.cli._load import load
 
     config = load(config_path)
     if venue_name not in config.venues:

@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from fundarb_core.cli import fail, get_plugins
-from fundarb_core.cli._run import load
+from fundarb_core.cli._load import load
 
 config_option = click.option("--config", "config_path", type=click.Path(path_type=Path), required=True)
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")

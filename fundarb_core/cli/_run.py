@@ -14,18 +14,7 @@ import click
 from loguru import logger
 
 from fundarb_core.cli import fail, get_plugins
-
-
-def load(config_path: Path) -> Any:
-    from fundarb_core.config import load_config
-    from fundarb_core.errors import ConfigError, PluginError
-
-    try:
-        return load_config(config_path, get_plugins())
-    except ConfigError as exc:
-        fail(list(exc.problems))
-    except PluginError as exc:
-        fail(str(exc))
+from fundarb_core.cli._load import load
 
 
 class _Duration(click.ParamType):  # type: ignore[type-arg]  # generic only in newer click stubs

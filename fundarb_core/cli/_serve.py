@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from fundarb_core.cli import fail
-from fundarb_core.cli._run import load
+from fundarb_core.cli._load import load
 
 __all__ = ["host_option", "listen", "port_option", "serve", "start_server"]
 

@@ -15,6 +15,7 @@ from typing import TypeVar
 from loguru import logger
 
 from fundarb_core.clock import Clock
+from fundarb_core.display import at_step, money
 from fundarb_core.errors import AmbiguousOutcome, ExecutionError, VenueError, VenueRejected
 from fundarb_core.events import Alert, OrderDone, Record, null_record
 from fundarb_core.execution.gateway import RetryPolicy, VenueGateway
@@ -235,7 +236,9 @@ class OrderExecutor:
         )
         log.info(
             "{} {} {}: filled {} avg {} fees {} ({} orders)",
-            spec.side.value, spec.quantity, spec.symbol, result.filled_qty, result.avg_price, result.fees, len(ids),
+            spec.side.value, at_step(spec.quantity, instrument.step_size), spec.symbol,
+            at_step(result.filled_qty, instrument.step_size), at_step(result.avg_price, instrument.tick_size),
+            money(result.fees), len(ids),
         )  # fmt: skip
         await self.record(
             OrderDone(

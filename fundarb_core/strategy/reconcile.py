@@ -7,6 +7,7 @@ from collections.abc import Mapping
 import attrs
 from loguru import logger
 
+from fundarb_core.display import plain
 from fundarb_core.errors import VenueError
 from fundarb_core.execution import LegRef, OrderJournal, VenueGateway
 from fundarb_core.model import PositionStatus
@@ -57,7 +58,7 @@ class Reconciler:
             if state is None:
                 continue
             await self.journal.record_state(state)
-            report.append(f"order {cid} on {order.venue}: {state.status.value}, filled {state.filled_qty}")
+            report.append(f"order {cid} on {order.venue}: {state.status.value}, filled {plain(state.filled_qty)}")
         return report
 
     async def startup(self) -> list[str]:
@@ -68,9 +69,9 @@ class Reconciler:
             if snaps is None:
                 report.append(f"{position.id} {position.symbol}: a venue is unreachable; will retry")
                 continue
-            qty = {v: s.quantity for v, s in snaps.items()}
+            qty = ", ".join(f"{v} {plain(s.quantity)}" for v, s in snaps.items())
             if position.status is PositionStatus.OPENING:
-                if all(q == 0 for q in qty.values()):
+                if all(s.quantity == 0 for s in snaps.values()):
                     await self.store.positions.update(attrs.evolve(position, status=PositionStatus.FAILED))
                     report.append(f"{position.id} {position.symbol}: interrupted open left nothing; marked failed")
                 else:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import fundarb_close_maker_first.plugin as maker_first
+import fundarb_risk_standard.plugin as risk_standard
 import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, Phase, given, settings
@@ -59,13 +60,14 @@ def config_data(taker_fee: str = "0.0005", size: str = "1000", spread: str = "2"
                      "position_size_usd": size, "expected_hold": "168h", "max_positions": 3,
                      "open_timeout": "5s"},
         "close_policy": {"kind": "maker_first", "timeout": "5s"},
-        "exit": {"max_age": "4h"},
+        "risk_manager": {"kind": "max_age", "max_age": "4h"},
     }  # fmt: skip
 
 
 def plugins() -> Plugins:
     loaded = Plugins().load(entry_points=False)
     loaded.register(maker_first, name="close_maker_first", distribution="fundarb-close-maker-first")
+    loaded.register(risk_standard, name="risk_standard", distribution="fundarb-risk-standard")
     return loaded
 
 

@@ -14,7 +14,7 @@ from fundarb_core.venues._types import FundingHistoryEntry, PriceCandle
 from fundarb_core.venues.sim.world import STEP
 
 if TYPE_CHECKING:
-    from fundarb_core.venues.sim.venue import SimVenue
+    from fundarb_core.venues.sim._market import SimMarket as SimVenue
 
 __all__ = ["funding_history", "price_candles"]
 

@@ -199,7 +199,11 @@ def test_observer_may_leave_out_the_event_argument(plugins: Plugins) -> None:
 def test_info_lists_each_builtin_module_with_only_what_it_registered() -> None:
     manager = Plugins().load(entry_points=False)
     builtins = {i.name: i for i in manager.info() if i.builtin}
-    assert set(builtins) == {"fundarb_core.venues.sim.plugin", "fundarb_core.actions.plugin"}
+    assert set(builtins) == {
+        "fundarb_core.venues.sim.plugin",
+        "fundarb_core.venues.replay.plugin",
+        "fundarb_core.actions.plugin",
+    }
     assert {i.distribution for i in builtins.values()} == {"fundarb-core"}
     assert dict(builtins["fundarb_core.venues.sim.plugin"].registered) == {"venues": ("sim",)}
     actions = dict(builtins["fundarb_core.actions.plugin"].registered)

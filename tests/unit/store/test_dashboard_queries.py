@@ -71,7 +71,7 @@ async def test_newest_events_and_closed_pnl_and_fees(store, clock) -> None:
     position = await _create(store, "BTC", "1000")
     await clock.advance(3600)
     await store.positions.update(attrs.evolve(position, status=PositionStatus.CLOSED, closed_at=clock.now(),
-                                              realized_pnl=Decimal("1.5"), details={"funding": "2"}))  # fmt: skip
+                                              realized_pnl=Decimal("1.5"), state={"funding": "2"}))  # fmt: skip
     ((pid, at, net, details),) = await store.positions.closed_pnl()
     assert (pid, at, net, details) == (position.id, clock.now(), Decimal("1.5"), {"funding": "2"})
     assert await store.positions.closed_pnl(since=clock.now() + timedelta(seconds=1)) == []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import Any
 
 from fundarb_core.errors import VenueUnavailable
 from fundarb_core.venues import Balance, PositionSnapshot
@@ -12,8 +12,9 @@ from fundarb_venue_aster.markets import Market
 from fundarb_venue_aster.records import BalanceRow, PositionRow, PremiumIndex, read, read_rows
 from fundarb_venue_aster.wire import time_from_ms
 
-if TYPE_CHECKING:
-    from fundarb_venue_aster.venue import AsterVenue
+# The venue is passed in (these are parts of `AsterVenue` kept in their own module); typed as Any so that this
+# module does not import venue.py back (no import cycle, not even for type checking).
+AsterVenue = Any
 
 __all__ = ["balance", "position_rows", "position_snapshot", "position_snapshots", "snapshot"]
 

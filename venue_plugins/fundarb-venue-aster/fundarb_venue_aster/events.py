@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fundarb_core.errors import VenueError
 from fundarb_core.venues import LiquidationNotice
@@ -16,8 +16,9 @@ from fundarb_venue_aster.decode import Malformed
 from fundarb_venue_aster.records import OrderReply, read_rows
 from fundarb_venue_aster.wire import SIDE, dec, order_state_from, stream_order, time_from_ms
 
-if TYPE_CHECKING:
-    from fundarb_venue_aster.venue import AsterVenue
+# The venue is passed in (these are parts of `AsterVenue` kept in their own module); typed as Any so that this
+# module does not import venue.py back (no import cycle, not even for type checking).
+AsterVenue = Any
 
 __all__ = ["on_event", "reconcile"]
 

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from itertools import pairwise
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fundarb_core.errors import ConfigError, RateLimited, VenueRejected, VenueUnavailable
 from fundarb_core.model import RejectReason
@@ -29,8 +29,9 @@ from fundarb_venue_aster.errors import VenueHalted
 from fundarb_venue_aster.records import DualSide, FundingRateRow, IncomeRow, Kline, read, read_rows
 from fundarb_venue_aster.wire import time_from_ms
 
-if TYPE_CHECKING:
-    from fundarb_venue_aster.venue import AsterVenue
+# The venue is passed in (these are parts of `AsterVenue` kept in their own module); typed as Any so that this
+# module does not import venue.py back (no import cycle, not even for type checking).
+AsterVenue = Any
 
 __all__ = ["FUNDING_PAGE", "KLINE_PAGE", "check_account", "funding_history", "funding_payments", "price_candles"]
 

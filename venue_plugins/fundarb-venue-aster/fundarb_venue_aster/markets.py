@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 
@@ -28,8 +28,9 @@ from fundarb_venue_aster.records import (
 from fundarb_venue_aster.symbols import MarketUnits, canonical_for
 from fundarb_venue_aster.wire import instrument_from
 
-if TYPE_CHECKING:
-    from fundarb_venue_aster.venue import AsterVenue
+# The venue is passed in (these are parts of `AsterVenue` kept in their own module); typed as Any so that this
+# module does not import venue.py back (no import cycle, not even for type checking).
+AsterVenue = Any
 
 __all__ = ["Market", "account_fees", "exchange_info", "load", "max_leverages"]
 

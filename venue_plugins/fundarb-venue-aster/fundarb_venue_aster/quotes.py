@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fundarb_core.errors import VenueUnavailable
 from fundarb_core.venues import BBO, BookLevel, FundingRate, OrderBook
@@ -11,8 +11,9 @@ from fundarb_venue_aster.markets import Market
 from fundarb_venue_aster.records import BookTicker, Depth, PremiumIndex, read, read_rows_lenient
 from fundarb_venue_aster.wire import time_from_ms
 
-if TYPE_CHECKING:
-    from fundarb_venue_aster.venue import AsterVenue
+# The venue is passed in (these are parts of `AsterVenue` kept in their own module); typed as Any so that this
+# module does not import venue.py back (no import cycle, not even for type checking).
+AsterVenue = Any
 
 __all__ = ["DEPTH_LIMITS", "bbo", "funding_rates", "order_book", "same_symbol"]
 
