@@ -143,7 +143,11 @@ async def _run(
     bot = runtime.bot
     assert bot is not None
     await _preflight(runtime, bot)
-    listening = start_server(config, runtime.store, runtime.data_dir, *bound) if bound is not None else None
+    running = runtime.observers.running.values() if runtime.observers is not None else ()
+    metrics = next((o.metrics_text for o in running if hasattr(o, "metrics_text")), None)
+    listening = (
+        start_server(config, runtime.store, runtime.data_dir, *bound, metrics=metrics) if bound is not None else None
+    )
     lease_store = await Store.open(config.store.url, data_dir=runtime.data_dir, migrate=False)
     try:
         lease = await lease_store.acquire_lease(f"fundarb-run:{os.getpid()}", ttl=timedelta(seconds=30))

@@ -36,13 +36,17 @@ def listen(config: Any, host: str | None, port: int | None) -> tuple[str, socket
         fail(str(exc))
 
 
-def start_server(config: Any, store: Any, data_dir: Path, host: str, sock: socket.socket) -> Any:
-    """The uvicorn server for the app over `store` on the bound `sock`; returns (server, sock, url)."""
+def start_server(
+    config: Any, store: Any, data_dir: Path, host: str, sock: socket.socket, *, metrics: Any = None
+) -> Any:
+    """The uvicorn server for the app over `store` on the bound `sock`; returns (server, sock, url). `metrics`: an
+    observer's `metrics_text`, served at `/metrics` (the running bot's Prometheus exporter, with `run --serve`)."""
     from fundarb_core.app.api import create_app, server_for
     from fundarb_core.app.runtime import all_simulated
     from fundarb_core.cli import get_plugins
 
-    app = create_app(store, config, data_dir=data_dir, simulated=all_simulated(config, get_plugins()))
+    simulated = all_simulated(config, get_plugins())
+    app = create_app(store, config, data_dir=data_dir, simulated=simulated, metrics=metrics)
     bound = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
     return server_for(app, host, bound), sock, f"http://{shown}:{bound}/"

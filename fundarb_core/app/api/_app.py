@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from fundarb_core._version import __version__
 from fundarb_core.app.api import _control, _read, _stream
-from fundarb_core.app.api._auth import Access
+from fundarb_core.app.api._auth import Access, Role
 from fundarb_core.app.api._context import ApiContext
 from fundarb_core.app.api._middleware import BodyLimit, SecurityHeaders
 from fundarb_core.config import Config, ServeConfig
@@ -30,8 +31,13 @@ def create_app(
     data_dir: Path,
     simulated: bool = False,
     poll_seconds: float = 0.25,
+    metrics: Callable[[], tuple[bytes, str]] | None = None,
 ) -> FastAPI:
-    """Build the API and dashboard over `store`, with the tokens and limits of `config.serve`."""
+    """Build the API and dashboard over `store`, with the tokens and limits of `config.serve`.
+
+    `metrics` (an observer's `metrics_text`, e.g. the Prometheus exporter's in `fundarb run --serve`) is served at
+    `/metrics`, behind the read token like every other read.
+    """
     serve: ServeConfig = config.serve
     app = FastAPI(
         title="fundarb",
@@ -60,6 +66,14 @@ def create_app(
     @app.get("/", include_in_schema=False)
     async def index() -> FileResponse:
         return FileResponse(STATIC / "index.html", media_type="text/html")
+
+    if metrics is not None:
+
+        @app.get("/metrics", include_in_schema=False)
+        async def scrape(request: Request) -> Response:
+            app.state.fundarb.access.require(request, Role.READ)
+            body, content_type = metrics()
+            return Response(body, media_type=content_type)
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     if serve.cors_origins:

@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from loguru import logger
-from prometheus_client import make_wsgi_app, start_http_server
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest, make_wsgi_app, start_http_server
 
 from fundarb_core.errors import ConfigError
 from fundarb_core.events import (
@@ -100,8 +100,13 @@ class PrometheusExporter:
         return f"http://{self.config.host}:{self.port}/metrics"
 
     def wsgi_app(self) -> Any:
-        """Return a WSGI app serving these metrics (for mounting under another server, e.g. `fundarb serve`)."""
+        """Return a WSGI app serving these metrics (for mounting under another server)."""
         return make_wsgi_app(self.metrics.registry)
+
+    def metrics_text(self) -> tuple[bytes, str]:
+        """The metrics in Prometheus' text format and its content type: what `fundarb run --serve` serves at
+        `/metrics` (behind the API's read token) beside this exporter's own port."""
+        return generate_latest(self.metrics.registry), CONTENT_TYPE_LATEST
 
     # -- lifecycle ---------------------------------------------------------------------------------------------
 

@@ -180,3 +180,30 @@ async def test_a_port_in_use_is_a_config_error_naming_the_key() -> None:
         await first.aclose()
     (problem,) = err.value.problems
     assert problem.startswith(f"observers.m.port: cannot listen on 127.0.0.1:{first.port} (")
+
+
+async def test_served_under_fundarb_serve_behind_the_read_token(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import httpx
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from fundarb_core.app.api import create_app
+    from fundarb_core.store import Store
+
+    monkeypatch.setenv("FUNDARB_TEST_READ", "read-token-123")
+    config = parse_config(
+        {"serve": {"read_token": "env:FUNDARB_TEST_READ"}, "observers": {"m": {"kind": "prometheus", "port": 0}}},
+        plugins(),
+    )
+    e = PrometheusExporter(config.observers["m"].config, name="m")
+    e.on_event(order("a", "BTC", "1", ids=2))
+    store = await Store.open(tmp_path / "store.sqlite3")
+    try:
+        app = create_app(store, config, data_dir=tmp_path, metrics=e.metrics_text)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as client:
+            assert (await client.get("/metrics")).status_code == 401
+            answer = await client.get("/metrics", headers={"Authorization": "Bearer read-token-123"})
+    finally:
+        await store.close()
+    assert answer.status_code == 200
+    names = {f.name for f in text_string_to_metric_families(answer.text)}
+    assert "fundarb_orders" in names
