@@ -7,15 +7,49 @@ one list of them, read by `fundarb_core.lazy` (which also makes `__all__` from i
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from loguru import logger
+import sys
+from importlib.machinery import ModuleSpec
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from fundarb_core import lazy
 from fundarb_core._version import __version__ as __version__
 from fundarb_core.hookspecs import hookimpl as hookimpl
 
-logger.disable("fundarb_core")
+
+class _QuietOnceLoguruLoads:
+    """A library stays quiet: `logger.disable("fundarb_core")` runs as soon as loguru is imported.
+
+    Not before: importing loguru costs ~50 ms (asyncio, multiprocessing, logging), and `fundarb --help` and
+    `import fundarb_core` log nothing. This finder sits first on `sys.meta_path` until loguru is imported, then
+    wraps that one import so the disable runs right after loguru's own module code, and removes itself.
+    """
+
+    @classmethod
+    def find_spec(cls, name: str, path: Any = None, target: Any = None) -> ModuleSpec | None:
+        if name != "loguru":
+            return None
+        sys.meta_path.remove(cls)
+        from importlib.util import find_spec
+
+        spec = find_spec(name)
+        loader = spec.loader if spec is not None else None
+        if spec is None or loader is None:
+            return spec
+        run = loader.exec_module
+
+        def exec_module(module: ModuleType) -> None:
+            run(module)
+            module.logger.disable(__name__)
+
+        loader.exec_module = exec_module  # type: ignore[method-assign]  # this spec's own loader only
+        return spec
+
+
+if "loguru" in sys.modules:
+    sys.modules["loguru"].logger.disable(__name__)
+else:
+    sys.meta_path.insert(0, _QuietOnceLoguruLoads)
 
 if TYPE_CHECKING:
     from fundarb_core.clock import Clock as Clock

@@ -91,8 +91,9 @@ def fundarb_register_observers(register: Register) -> None:
 def fundarb_register_commands(cli: click.Group) -> None:
     """Add commands to the `fundarb` command line.
 
-    Called when the CLI is asked for a command it does not have built in (or lists its commands). `cli` is the
-    root `click.Group`: call `cli.add_command(...)`. Return nothing.
+    Called when the CLI is asked for a command it finds neither built in nor declared in the `fundarb.commands`
+    entry-point group (`fundarb --help` loads no plugin, so it lists only those). `cli` is the root
+    `click.Group`: call `cli.add_command(...)`. Return nothing.
     """
 
 

@@ -54,8 +54,14 @@ class Site:
         entry_points: Mapping[str, str],
         version: str = "1.0",
         group: str = "fundarb",
+        commands: Mapping[str, str] | None = None,
+        summary: str | None = None,
     ) -> Path:
-        """Install distribution `name` with `modules` (dotted name -> source) and entry points in `group`."""
+        """Install distribution `name` with `modules` (dotted name -> source) and entry points in `group`.
+
+        `commands` are `fundarb.commands` entry points (`name -> "module:attribute"`); `summary` its one-line
+        description (METADATA `Summary`).
+        """
         for module, source in modules.items():
             parts = module.split(".")
             path = self.root.joinpath(*parts[:-1], f"{parts[-1]}.py")
@@ -66,16 +72,28 @@ class Site:
                 (parent / "__init__.py").touch()
             path.write_text(textwrap.dedent(source), encoding="utf-8")
             self.modules.append(parts[0])
-        return self.distribution(name, entry_points=entry_points, version=version, group=group)
+        return self.distribution(
+            name, entry_points=entry_points, version=version, group=group, commands=commands, summary=summary
+        )
 
     def distribution(
-        self, name: str, *, entry_points: Mapping[str, str], version: str = "1.0", group: str = "fundarb"
+        self,
+        name: str,
+        *,
+        entry_points: Mapping[str, str],
+        version: str = "1.0",
+        group: str = "fundarb",
+        commands: Mapping[str, str] | None = None,
+        summary: str | None = None,
     ) -> Path:
         """Write the dist-info of distribution `name` (what pip writes), for modules already under `root`."""
         dist_info = self.root / f"{canonical_dist(name).replace('-', '_')}-{version}.dist-info"
         dist_info.mkdir()
-        (dist_info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+        summary_line = f"Summary: {summary}\n" if summary else ""
+        (dist_info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n{summary_line}")
         lines = [f"[{group}]", *(f"{ep} = {target}" for ep, target in entry_points.items())]
+        if commands:
+            lines += ["[fundarb.commands]", *(f"{ep} = {target}" for ep, target in commands.items())]
         (dist_info / "entry_points.txt").write_text("\n".join(lines) + "\n")
         importlib.invalidate_caches()  # finders cache directory listings; this one just changed
         return dist_info

@@ -1,4 +1,18 @@
-"""The `fundarb` command line. Subcommands import lazily so that `fundarb --help` starts fast."""
+"""The `fundarb` command line. Nothing heavy is imported to list commands, so `fundarb --help` starts fast.
+
+Where commands come from, none of them imported to be listed:
+
+- built in: `BUILTIN_COMMANDS` below maps a name to `"module:attribute"` and its one-line help. To add a
+  built-in command, write it in its own module under `fundarb_core/cli/` (import what it needs inside the
+  command's function or at that module's top, never here) and add one line to `BUILTIN_COMMANDS`.
+- from a plugin: an entry point in the `fundarb.commands` group of the plugin's distribution,
+  `name = "package.module:command"` (docs/plugins/writing-a-plugin.md). `fundarb --help` lists it from the
+  metadata, with the distribution's summary; its module is imported only when the command runs.
+- from the older `fundarb_register_commands` hook: the plugins are loaded only when a command is not found
+  otherwise, so these commands run but are not listed by `fundarb --help`.
+
+tests/unit/cli/test_main.py runs `fundarb --help` and `--version` and fails if a heavy module was imported.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +27,7 @@ from fundarb_core._version import __version__
 
 if TYPE_CHECKING:
     from fundarb_core.plugins import Plugins
+    from fundarb_core.plugins._entry import CommandEntry
 
 __all__ = ["fail", "get_plugins", "main"]
 
@@ -61,19 +76,34 @@ def fail(lines: str | list[str] | tuple[str, ...], code: int = 2) -> NoReturn:
     sys.exit(code)
 
 
+@cache
+def plugin_commands() -> dict[str, CommandEntry]:
+    """The commands installed plugins declare as `fundarb.commands` entry points (read from metadata only)."""
+    from fundarb_core.plugins._entry import command_entries
+
+    found: dict[str, CommandEntry] = {}
+    for entry in command_entries():
+        owner = "fundarb-core" if entry.name in BUILTIN_COMMANDS else found.get(entry.name, entry).distribution
+        if entry.name in found or entry.name in BUILTIN_COMMANDS:
+            fail(f"command {entry.name!r} is added twice: by plugin {owner} and by plugin {entry.distribution}")
+        found[entry.name] = entry
+    return found
+
+
 class LazyGroup(click.Group):
-    """A group whose built-in commands load on use, and which asks plugins for theirs."""
+    """A group whose commands load on use: built-in ones, plugins' entry points, then the commands hook."""
 
-    _plugin_commands_added = False
+    _hook_commands_added = False
 
-    def _add_plugin_commands(self) -> None:
-        if self._plugin_commands_added:
+    def _add_hook_commands(self) -> None:
+        """Load the plugins and add the commands their `fundarb_register_commands` hooks add."""
+        if self._hook_commands_added:
             return
-        self._plugin_commands_added = True
+        self._hook_commands_added = True
         from fundarb_core.errors import PluginError
 
         try:
-            get_plugins().add_commands(self, reserved=BUILTIN_COMMANDS)
+            get_plugins().add_commands(self, reserved=[*BUILTIN_COMMANDS, *plugin_commands()])
         except PluginError as exc:
             fail(str(exc))
 
@@ -87,8 +117,7 @@ class LazyGroup(click.Group):
             fail(list(exc.problems))
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        self._add_plugin_commands()
-        return sorted({*BUILTIN_COMMANDS, *self.commands})
+        return sorted({*BUILTIN_COMMANDS, *plugin_commands(), *self.commands})
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         builtin = BUILTIN_COMMANDS.get(cmd_name)
@@ -96,18 +125,30 @@ class LazyGroup(click.Group):
             module_name, attr = builtin[0].split(":")
             command: click.Command = getattr(importlib.import_module(module_name), attr)
             return command
+        entry = plugin_commands().get(cmd_name)
+        if entry is not None:
+            if cmd_name not in self.commands:
+                self.commands[cmd_name] = self._load_entry(entry)
+            return self.commands[cmd_name]
         if cmd_name not in self.commands:
-            self._add_plugin_commands()
+            self._add_hook_commands()
         return self.commands.get(cmd_name)
 
+    @staticmethod
+    def _load_entry(entry: CommandEntry) -> click.Command:
+        try:
+            command = entry.load()
+        except Exception as exc:  # a broken plugin names itself, not a traceback
+            fail(f"plugin {entry.distribution}: command {entry.name!r} ({entry.target}): {type(exc).__name__}: {exc}")
+        if not isinstance(command, click.Command):
+            fail(f"plugin {entry.distribution}: command {entry.name!r} ({entry.target}) is not a click command")
+        return command
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        """List commands without importing the built-in ones (their short help is declared above)."""
-        self._add_plugin_commands()
+        """List commands without importing any (built-in short help is declared above; a plugin's is its summary)."""
         rows = [(name, help_text) for name, (_, help_text) in BUILTIN_COMMANDS.items()]
-        limit = formatter.width - 6 - max(len(name) for name, _ in rows)
-        for name, command in self.commands.items():
-            if name not in BUILTIN_COMMANDS and not command.hidden:
-                rows.append((name, command.get_short_help_str(limit)))
+        for name, entry in plugin_commands().items():
+            rows.append((name, f"[{entry.distribution}] {entry.summary}".rstrip()))
         with formatter.section("Commands"):
             formatter.write_dl(sorted(rows))
 

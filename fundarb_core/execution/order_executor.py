@@ -8,6 +8,8 @@ Every failure mode of a venue is handled here and only here:
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Mapping
 from decimal import Decimal
 from typing import TypeVar
@@ -23,13 +25,14 @@ from fundarb_core.execution.ids import client_order_id
 from fundarb_core.execution.journal import NULL_JOURNAL, OrderJournal
 from fundarb_core.execution.specs import OrderResult, OrderSpec
 from fundarb_core.execution.streams import OrderStreamHub
-from fundarb_core.model import ExecutionMode, OrderStatus, RejectReason, Side, TimeInForce
+from fundarb_core.model import ExecutionMode, OrderStatus, OrderType, RejectReason, Side, TimeInForce
 from fundarb_core.venues import BBO, Instrument, OrderState, Rounding, Venue
 
 __all__ = ["OrderExecutor", "RetryPolicy"]  # RetryPolicy: re-exported from the gateway
 
 T = TypeVar("T")
 ZERO = Decimal(0)
+_REASONS = {reason.value: reason for reason in RejectReason}
 
 
 class _Fills:
@@ -43,9 +46,15 @@ class _Fills:
         self.counted: dict[str, OrderState] = {}
 
     def record(self, state: OrderState) -> None:
-        """Take the latest state of an order; only its increase over what was already counted is added."""
+        """Take the latest state of an order; only its increase over what was already counted is added.
+
+        A state that changes only the status (open → cancelled) replaces the one kept, so the final state is what
+        gets journalled; a stale one (fewer fills, or not final after a final one) is ignored.
+        """
         before = self.counted.get(state.client_order_id)
-        if before is not None and before.filled_qty >= state.filled_qty:
+        if before is not None and (
+            state.filled_qty < before.filled_qty or (state.filled_qty == before.filled_qty and before.final)
+        ):
             return
         prev_qty = before.filled_qty if before else ZERO
         prev_notional = before.filled_qty * before.avg_price if before and before.avg_price is not None else ZERO
@@ -111,10 +120,11 @@ class OrderExecutor:
         *,
         market: bool,
         price: Decimal,
+        quantity: Decimal,
     ) -> OrderState | None:
         """Send an order exactly once. Returns its state, or None if the venue definitely does not have it.
 
-        The intent is journalled first. Raises `VenueRejected` for a definite rejection.
+        The intent is journalled first. Raises `VenueRejected` for a definite rejection (journalled as rejected).
         """
         tif = TimeInForce.IOC if market else TimeInForce.POST_ONLY
         await self.journal.record_intent(spec, cid, market=market, price=price, time_in_force=tif)
@@ -135,6 +145,14 @@ class OrderExecutor:
                     if state is None:
                         raise ExecutionError(f"{spec.venue}: {cid} refused as duplicate but not found") from exc
                     break
+                await self.journal.record_state(
+                    OrderState(
+                        client_order_id=cid, venue_order_id=None, symbol=spec.symbol, side=spec.side,
+                        type=OrderType.MARKET if market else OrderType.LIMIT, time_in_force=tif, quantity=quantity,
+                        price=price, reduce_only=spec.reduce_only, status=OrderStatus.REJECTED,
+                        reject_reason=_REASONS.get(exc.reason), updated_at=self.clock.now(),
+                    )
+                )  # fmt: skip
                 raise
             except VenueError as exc:
                 if not exc.transient:
@@ -207,20 +225,14 @@ class OrderExecutor:
         except (VenueError, ExecutionError) as exc:
             error = str(exc)
             log.error("execution stopped: {}", exc)
-        # Never leave an order behind: everything sent is final (cancelled if need be) before we report.
-        stuck = await self._finish_orders(spec, venue, fills, ids)
-        for state in fills.counted.values():
-            await self.journal.record_state(state)
+        except BaseException:
+            # Cancelled (a sibling leg failed, the bot stops) or a bug: still leave no order open, none unrecorded.
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._settle(spec, venue, fills, ids))
+            raise
+        stuck = await self._settle(spec, venue, fills, ids)
         if stuck:
             error = f"{error + '; ' if error else ''}orders possibly still live: {', '.join(stuck)}"
-            await self.record(
-                Alert(
-                    position_id=spec.position_id,
-                    alert="orders_unresolved",
-                    message=f"{spec.venue} {spec.symbol}: orders possibly still live",
-                    details={"venue": spec.venue, "symbol": spec.symbol, "orders": stuck},
-                )
-            )
         result = OrderResult(
             spec=spec,
             filled_qty=fills.qty,
@@ -296,6 +308,7 @@ class OrderExecutor:
                     ),
                     market=False,
                     price=price,
+                    quantity=remaining,
                 )  # fmt: skip
             except VenueRejected as exc:
                 if exc.reason == RejectReason.POST_ONLY_WOULD_CROSS:
@@ -351,6 +364,22 @@ class OrderExecutor:
             state = await self._cancel(venue, spec, cid)
         return state
 
+    async def _settle(self, spec: OrderSpec, venue: Venue, fills: _Fills, ids: list[str]) -> list[str]:
+        """Make every order sent final (cancelled if need be) and journal its final state; return the stuck ids."""
+        stuck = await self._finish_orders(spec, venue, fills, ids)
+        for state in fills.counted.values():
+            await self.journal.record_state(state)
+        if stuck:
+            await self.record(
+                Alert(
+                    position_id=spec.position_id,
+                    alert="orders_unresolved",
+                    message=f"{spec.venue} {spec.symbol}: orders possibly still live",
+                    details={"venue": spec.venue, "symbol": spec.symbol, "orders": stuck},
+                )
+            )
+        return stuck
+
     async def _finish_orders(self, spec: OrderSpec, venue: Venue, fills: _Fills, ids: list[str]) -> list[str]:
         """Make every order of this execution final and count its fills; return the ids that could not be."""
         stuck = []
@@ -376,20 +405,29 @@ class OrderExecutor:
         return stuck
 
     async def _cancel(self, venue: Venue, spec: OrderSpec, cid: str) -> OrderState:
+        """Cancel `cid` and return its final state as the venue reports it after the cancel.
+
+        A cancel's reply may be partial (not yet final, or fills without their fees): then the order is asked for
+        once more, so what is recorded is the venue's final word (a fill that raced the cancel included).
+        """
         try:
-            return await self.gateway.call(
+            state = await self.gateway.call(
                 f"cancel {cid}", lambda: venue.cancel_order(spec.symbol, cid), venue=spec.venue
             )
         except VenueRejected:
-            state = await self._reconcile(venue, spec.symbol, cid)
-            if state is None:
+            found = await self._reconcile(venue, spec.symbol, cid)
+            if found is None:
                 raise ExecutionError(f"{spec.venue}: cannot cancel {cid}: unknown to the venue") from None
-            return state
+            return found
         except AmbiguousOutcome:
-            state = await self._reconcile(venue, spec.symbol, cid)
-            if state is None or not state.final:
+            found = await self._reconcile(venue, spec.symbol, cid)
+            if found is None or not found.final:
                 return await self._cancel(venue, spec, cid)
+            return found
+        if state.final and not state.filled_qty:
             return state
+        latest = await self._reconcile(venue, spec.symbol, cid)
+        return latest if latest is not None and latest.final and latest.filled_qty >= state.filled_qty else state
 
     async def _market_phase(
         self,
@@ -435,6 +473,7 @@ class OrderExecutor:
                     ),
                     market=True,
                     price=worst,
+                    quantity=remaining,
                 )  # fmt: skip
             except VenueRejected as exc:
                 if exc.reason == RejectReason.REDUCE_ONLY_WOULD_INCREASE:

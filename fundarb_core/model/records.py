@@ -364,9 +364,12 @@ class ControlRecord:
 
 @attrs.frozen
 class LeaseRecord:
-    """Who holds the store and until when."""
+    """Who holds the store and until when; `host`, `pid` and `process_started` (epoch seconds) name its process."""
 
     owner: str
     acquired_at: datetime = _timestamp()
     renewed_at: datetime = _timestamp()
     expires_at: datetime = _timestamp()
+    host: str | None = None
+    pid: int | None = None
+    process_started: float | None = None

@@ -18,6 +18,15 @@ from loguru import logger
 from fundarb_core import hookspecs
 from fundarb_core._version import __version__
 from fundarb_core.errors import PluginError
+from fundarb_core.plugins._entry import (
+    DISABLE_ENV,
+    ENTRY_POINT_GROUP,
+    LOAD_ENV,
+    canonical_dist,
+    command_entries,
+    distribution_name,
+    selects,
+)
 from fundarb_core.plugins._registry import CATEGORIES, HOOK_FOR, Registry
 
 if TYPE_CHECKING:
@@ -34,9 +43,6 @@ __all__ = [
     "canonical_dist",
 ]
 
-ENTRY_POINT_GROUP = "fundarb"
-LOAD_ENV = "FUNDARB_LOAD_PLUGINS"
-DISABLE_ENV = "FUNDARB_DISABLE_PLUGINS"
 CORE_DIST = "fundarb-core"
 
 # Built-in parts register through the same hooks as external plugins.
@@ -45,27 +51,6 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "fundarb_core.venues.replay.plugin",
     "fundarb_core.actions.plugin",
 )
-
-
-def canonical_dist(name: str) -> str:
-    """Return a distribution name in canonical form (PEP 503: lower case, runs of -_. as one -)."""
-    out = []
-    prev_sep = False
-    for ch in name.strip().lower():
-        if ch in "-_.":
-            if not prev_sep:
-                out.append("-")
-            prev_sep = True
-        else:
-            out.append(ch)
-            prev_sep = False
-    return "".join(out)
-
-
-def _env_list(value: str | None) -> set[str] | None:
-    if value is None:
-        return None
-    return {canonical_dist(part) for part in value.split(",") if part.strip()}
 
 
 @attrs.frozen
@@ -111,6 +96,7 @@ class Plugins:
         self._registry: Registry | None = None
         self._loaded_defaults = False
         self._loaded_entry_points = False
+        self._environ: Mapping[str, str] | None = None
 
     # -- loading -----------------------------------------------------------------------------------------------
 
@@ -135,18 +121,17 @@ class Plugins:
                 self.register(module, name=module_name, distribution=CORE_DIST, version=__version__, builtin=True)
             self._loaded_defaults = True
         if entry_points and not self._loaded_entry_points:
-            self._load_entry_points(_env_list(env.get(LOAD_ENV)), _env_list(env.get(DISABLE_ENV)) or set())
+            self._load_entry_points(env)
+            self._environ = env
             self._loaded_entry_points = True
         self.check()
         return self
 
-    def _load_entry_points(self, only: set[str] | None, disabled: set[str]) -> None:
+    def _load_entry_points(self, environ: Mapping[str, str]) -> None:
         for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: (e.value, e.name)):
-            dist = ep.dist
-            dist_name = dist.metadata["Name"] if dist is not None else ep.value.split(":")[0]
-            version = dist.version if dist is not None else "unknown"
-            key = canonical_dist(dist_name)
-            if (only is not None and key not in only) or key in disabled:
+            dist_name = distribution_name(ep)
+            version = ep.dist.version if ep.dist is not None else "unknown"
+            if not selects(dist_name, environ):
                 continue
             # Two distributions may both call their entry point "plugin": keep both, the second one qualified.
             name = ep.name if not self.pm.has_plugin(ep.name) else f"{dist_name}:{ep.name}"
@@ -349,6 +334,15 @@ class Plugins:
                 ) from exc
             if scratch_cli.commands:
                 out.setdefault(impl.plugin_name, {})["commands"] = sorted(scratch_cli.commands)
+        if self._environ is not None:  # commands declared as `fundarb.commands` entry points, by distribution
+            plugin_of: dict[str, str] = {}
+            for name in sorted(self._origins):
+                plugin_of.setdefault(self._origins[name].distribution, name)
+            for entry in command_entries(self._environ):
+                plugin = plugin_of.get(entry.distribution)
+                if plugin is not None:
+                    names = out.setdefault(plugin, {}).setdefault("commands", [])
+                    names[:] = sorted({*names, entry.name})
         return out
 
     def modules(self) -> Iterable[ModuleType]:

@@ -48,4 +48,5 @@ class StoreJournal:
                 avg_price=state.avg_price,
                 fees=state.fees,
                 venue_order_id=state.venue_order_id,
+                error=state.reject_reason.value if state.reject_reason is not None else None,
             )

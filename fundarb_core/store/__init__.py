@@ -10,7 +10,7 @@ from fundarb_core.store._actions import ActionJournal
 from fundarb_core.store._events import ControlRepository, EventLog, TelemetryRepository
 from fundarb_core.store._export import EXPORTS, export_rows, write_export
 from fundarb_core.store._fills import FillRepository, FundingRepository
-from fundarb_core.store._lease import Lease, LeaseHeld, LeaseLost
+from fundarb_core.store._lease import Lease, LeaseHeld, LeaseLost, ProcessIdentity
 from fundarb_core.store._migrate import MigrationReport
 from fundarb_core.store._migrations import LATEST_VERSION
 from fundarb_core.store._orders import OrderRepository
@@ -37,6 +37,7 @@ __all__ = [
     "OrderRepository",
     "PositionPage",
     "PositionRepository",
+    "ProcessIdentity",
     "ScanRecord",
     "ScanRepository",
     "StaleVersion",

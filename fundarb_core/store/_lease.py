@@ -4,14 +4,23 @@ A bot acquires the lease at start and renews it (`heartbeat`) well before it exp
 with a message naming the holder and the expiry. When the holder dies, its lease runs out and the next bot takes
 it over. Every renewal checks the token, so a bot that lost its lease (it stalled past the expiry and another bot
 took over) learns it at its next heartbeat and must stop.
+
+The lease also names the holder's process: host, pid and the process's start time. A bot on the same host whose
+holder is gone (no such pid, a zombie, or the pid now names a process started at another time: pid reuse) takes
+over at once instead of waiting out the expiry, so a restart after a crash resumes guarding positions in seconds.
+A holder on another host cannot be checked and is waited out as before.
 """
 
 from __future__ import annotations
 
+import os
 import secrets
+import socket
 from datetime import datetime, timedelta
 from typing import Any, Final, NoReturn
 
+import attrs
+import psutil
 import sqlalchemy as sa
 from loguru import logger
 
@@ -20,13 +29,14 @@ from fundarb_core.errors import StoreError
 from fundarb_core.model.records import LeaseRecord
 from fundarb_core.store._base import insert_ignore, lock_rows
 from fundarb_core.store._db import Database
-from fundarb_core.store._schema import lease
+from fundarb_core.store._schema import lease, schema_versions
 
 __all__ = [
     "LEASE_NAME",
     "Lease",
     "LeaseHeld",
     "LeaseLost",
+    "ProcessIdentity",
     "acquire_lease",
     "held_message",
     "lease_record",
@@ -34,6 +44,8 @@ __all__ = [
 ]
 
 LEASE_NAME: Final = "bot"
+_PROCESS_COLUMNS: Final = ("host", "pid", "process_started")
+_NAMES_PROCESS: Final = 6  # the schema version that added them
 
 
 class LeaseHeld(StoreError):
@@ -48,15 +60,51 @@ class LeaseLost(StoreError):
     """This bot's lease was taken over (or released) by someone else: stop writing and exit."""
 
 
+@attrs.frozen
+class ProcessIdentity:
+    """A process, told apart from a later one that reuses its pid by its start time (epoch seconds)."""
+
+    host: str
+    pid: int
+    started: float
+
+    @classmethod
+    def current(cls) -> ProcessIdentity:
+        """This process."""
+        return cls(socket.gethostname(), os.getpid(), psutil.Process().create_time())
+
+    @classmethod
+    def of(cls, record: LeaseRecord) -> ProcessIdentity | None:
+        """The process a lease names (None for a lease written before v6 named processes)."""
+        if record.host is None or record.pid is None or record.process_started is None:
+            return None
+        return cls(record.host, record.pid, record.process_started)
+
+    def gone(self) -> bool:
+        """True when this process (on this host) no longer runs; False when it runs or cannot be checked."""
+        if self.host != socket.gethostname():
+            return False  # another machine's processes are not ours to see
+        try:
+            process = psutil.Process(self.pid)
+            if process.status() == psutil.STATUS_ZOMBIE:
+                return True  # killed, not yet reaped by its parent: it holds nothing
+            return abs(process.create_time() - self.started) > 0.01  # the pid now names another process
+        except psutil.NoSuchProcess:
+            return True
+        except psutil.Error:  # access denied and the like: assume it runs
+            return False
+
+
 def _fmt(when: datetime) -> str:
     return when.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def lease_record(row: sa.Row[tuple[object, ...]]) -> LeaseRecord:
+def lease_record(row: Any) -> LeaseRecord:  # a Row of the lease table, all or some of its columns
     m = row._mapping
     return LeaseRecord(
-        owner=m["owner"], acquired_at=m["acquired_at"], renewed_at=m["renewed_at"], expires_at=m["expires_at"]
-    )
+        owner=m["owner"], acquired_at=m["acquired_at"], renewed_at=m["renewed_at"], expires_at=m["expires_at"],
+        host=m.get("host"), pid=m.get("pid"), process_started=m.get("process_started"),  # None before v6
+    )  # fmt: skip
 
 
 async def read_lease(db: Database) -> LeaseRecord | None:
@@ -67,21 +115,29 @@ async def read_lease(db: Database) -> LeaseRecord | None:
 
 
 def held_message(db: Database, holder: LeaseRecord) -> str:
+    where = f", pid {holder.pid} on {holder.host}" if holder.host is not None else ""
     return (
-        f"the store {db.location.display} is in use by bot {holder.owner!r} "
+        f"the store {db.location.display} is in use by bot {holder.owner!r}{where} "
         f"(lease renewed {_fmt(holder.renewed_at)}, expires {_fmt(holder.expires_at)}); "
         "stop that bot first, or, if it died, start again after its lease expires"
     )
 
 
-async def acquire_lease(db: Database, clock: Clock, owner: str, ttl: float | timedelta) -> Lease:
-    """Take the store's lease for `owner` for `ttl`, or raise `LeaseHeld` naming the live holder."""
+async def acquire_lease(
+    db: Database, clock: Clock, owner: str, ttl: float | timedelta, *, process: ProcessIdentity | None = None
+) -> Lease:
+    """Take the store's lease for `owner` for `ttl`, or raise `LeaseHeld` naming the live holder.
+
+    `process` is the one taking it (default: this process). A live lease whose holder was a process on this
+    host that is gone now is taken over at once.
+    """
     seconds = as_seconds(ttl)
     if seconds <= 0:
         raise ValueError(f"lease ttl must be positive, found {ttl}")
     if not owner.strip():
         raise ValueError("lease owner must not be empty")
     token = secrets.token_hex(16)
+    me = process or ProcessIdentity.current()
     async with db.write() as conn:
         now = clock.now()
         values: dict[str, Any] = {
@@ -91,18 +147,27 @@ async def acquire_lease(db: Database, clock: Clock, owner: str, ttl: float | tim
             "acquired_at": now,
             "renewed_at": now,
             "expires_at": now + timedelta(seconds=seconds),
+            "host": me.host,
+            "pid": me.pid,
+            "process_started": me.started,
         }
+        columns = list(lease.c)
+        version = (await conn.execute(sa.select(sa.func.max(schema_versions.c.version)))).scalar()
+        if version is not None and version < _NAMES_PROCESS:  # a store not upgraded yet (an older bot's)
+            columns = [c for c in columns if c.name not in _PROCESS_COLUMNS]
+            values = {k: v for k, v in values.items() if k not in _PROCESS_COLUMNS}
         inserted = (await conn.execute(insert_ignore(db, lease, values))).rowcount == 1
         if not inserted:
-            stmt = lock_rows(db, sa.select(lease).where(lease.c.name == LEASE_NAME))
+            stmt = lock_rows(db, sa.select(*columns).where(lease.c.name == LEASE_NAME))
             row = (await conn.execute(stmt)).one()
             holder = lease_record(row)
-            if holder.expires_at > now:
+            previous = ProcessIdentity.of(holder)
+            gone = previous is not None and previous != me and previous.gone()
+            if holder.expires_at > now and not gone:
                 raise LeaseHeld(held_message(db, holder), holder=holder)
             await conn.execute(sa.update(lease).where(lease.c.name == LEASE_NAME).values(**values))
-            logger.bind(store=db.location.display).warning(
-                "took over the lease of {} (expired {})", holder.owner, _fmt(holder.expires_at)
-            )
+            why = f"its process {previous.pid} is gone" if gone and previous else f"expired {_fmt(holder.expires_at)}"
+            logger.bind(store=db.location.display).warning("took over the lease of {} ({})", holder.owner, why)
     return Lease(db, clock, owner=owner, token=token, ttl=seconds, expires_at=values["expires_at"])
 
 
@@ -134,7 +199,7 @@ class Lease:
                 .values(renewed_at=now, expires_at=expires)
             )
             if (await conn.execute(stmt)).rowcount != 1:
-                row = (await conn.execute(sa.select(lease).where(lease.c.name == LEASE_NAME))).first()
+                row = (await conn.execute(sa.select(lease.c.owner).where(lease.c.name == LEASE_NAME))).first()
                 holder = "nobody" if row is None else repr(row._mapping["owner"])
                 raise LeaseLost(
                     f"bot {self.owner!r} lost its lease on {self._db.location.display}: now held by {holder}; "

@@ -87,7 +87,9 @@ def _backup_path(source: Path, version: int, clock: Clock) -> Path:
 
 async def _refuse_if_leased(db: Database, clock: Clock) -> None:
     async with db.read() as conn:
-        row = (await conn.execute(sa.select(lease).where(lease.c.name == LEASE_NAME))).first()
+        # The columns every version has: the lease may predate the ones that name the holder's process (v6).
+        columns = (lease.c.owner, lease.c.acquired_at, lease.c.renewed_at, lease.c.expires_at)
+        row = (await conn.execute(sa.select(*columns).where(lease.c.name == LEASE_NAME))).first()
     if row is None:
         return
     holder = lease_record(row)

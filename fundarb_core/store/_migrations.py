@@ -326,11 +326,19 @@ def _v5_scans(op: Operations) -> None:
     op.create_index("ix_positions_closed_at", "positions", ["closed_at"])
 
 
+def _v6_lease_holder(op: Operations) -> None:
+    # Who holds the lease, as a process: a restart on the same host takes over at once from a holder that is gone.
+    op.add_column("lease", sa.Column("host", sa.String(200)))
+    op.add_column("lease", sa.Column("pid", sa.Integer()))
+    op.add_column("lease", sa.Column("process_started", sa.Float()))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _v1_initial),
     Migration(2, "telemetry and control tables, actions.claimed_by, status indexes", _v2_telemetry_control),
     Migration(3, "action runner: actions.reason, state, not_before", _v3_action_runner),
     Migration(4, "positions.details holds the typed position state (fundarb_core.model.state)", _v4_position_state),
     Migration(5, "scans table (the bot's latest opportunities), positions indexes for the dashboard", _v5_scans),
+    Migration(6, "lease.host, pid, process_started: a restart takes over from a holder that is gone", _v6_lease_holder),
 )
 LATEST_VERSION = MIGRATIONS[-1].version

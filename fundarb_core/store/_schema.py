@@ -208,6 +208,9 @@ lease = sa.Table(
     sa.Column("acquired_at", UtcDateTime, nullable=False),
     sa.Column("renewed_at", UtcDateTime, nullable=False),
     sa.Column("expires_at", UtcDateTime, nullable=False),
+    sa.Column("host", sa.String(200)),  # v6: the holding process, for a takeover when it is gone
+    sa.Column("pid", sa.Integer()),
+    sa.Column("process_started", sa.Float()),
 )
 
 telemetry = sa.Table(  # v2

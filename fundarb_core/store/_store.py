@@ -16,7 +16,7 @@ from fundarb_core.store._actions import ActionJournal
 from fundarb_core.store._db import Database, describe_error
 from fundarb_core.store._events import ControlRepository, EventLog, TelemetryRepository
 from fundarb_core.store._fills import FillRepository, FundingRepository
-from fundarb_core.store._lease import Lease, acquire_lease, read_lease
+from fundarb_core.store._lease import Lease, ProcessIdentity, acquire_lease, read_lease
 from fundarb_core.store._migrate import MigrationReport, current_version, upgrade
 from fundarb_core.store._migrations import LATEST_VERSION
 from fundarb_core.store._orders import OrderRepository
@@ -131,9 +131,14 @@ class Store:
     def latest_version() -> int:
         return LATEST_VERSION
 
-    async def acquire_lease(self, owner: str, ttl: float | timedelta) -> Lease:
-        """Become the one bot using this store, or raise `LeaseHeld` (a `StoreError`) naming the holder."""
-        return await acquire_lease(self._db, self.clock, owner, ttl)
+    async def acquire_lease(
+        self, owner: str, ttl: float | timedelta, *, process: ProcessIdentity | None = None
+    ) -> Lease:
+        """Become the one bot using this store, or raise `LeaseHeld` (a `StoreError`) naming the holder.
+
+        A holder that was a process on this host and is gone (crashed, killed) is taken over at once.
+        """
+        return await acquire_lease(self._db, self.clock, owner, ttl, process=process)
 
     async def lease_holder(self) -> LeaseRecord | None:
         """The current lease (possibly expired), or None."""

@@ -71,6 +71,36 @@ class CheckedSimVenue(SimVenue):
         return {cid: o.state() for cid, o in self.orders.items()}
 
 
+class MemoryJournal:
+    """An order journal in memory with the store's rules: a final status and the filled quantity never go back."""
+
+    def __init__(self) -> None:
+        self.intents: list[str] = []
+        self.states: dict[str, OrderState] = {}
+
+    async def record_intent(self, spec: OrderSpec, client_order_id: str, **_: Any) -> None:
+        self.intents.append(client_order_id)
+
+    async def record_state(self, state: OrderState) -> None:
+        current = self.states.get(state.client_order_id)
+        if current is not None and (
+            (current.final and state.status is not current.status) or state.filled_qty < current.filled_qty
+        ):
+            return  # the store refuses a stale report
+        self.states[state.client_order_id] = state
+
+    def differences(self, venues: Any) -> dict[str, tuple[object, object]]:
+        """Orders whose journalled (status, filled, fees) differ from their venue's final word."""
+        out: dict[str, tuple[object, object]] = {}
+        for venue in venues.values():
+            for cid, order in venue.orders_by_cid().items():
+                mine = self.states.get(cid)
+                theirs = (order.status, order.filled_qty, order.fees)
+                if mine is None or (mine.status, mine.filled_qty, mine.fees) != theirs:
+                    out[cid] = (None if mine is None else (mine.status, mine.filled_qty, mine.fees), theirs)
+        return out
+
+
 class Market:
     """Two sim venues (aster-like, lighter-like by default) on one world, with executors wired up."""
 
@@ -95,7 +125,14 @@ class Market:
         }
         self.instruments = {name: dict(v.instruments) for name, v in self.venues.items()}
         self.events: list[Event] = []
-        self.orders = OrderExecutor(self.venues, self.instruments, self.clock, record=self.record)  # type: ignore[arg-type]
+        self.journal = MemoryJournal()
+        self.orders = OrderExecutor(
+            self.venues,  # type: ignore[arg-type]
+            self.instruments,
+            self.clock,
+            record=self.record,
+            journal=self.journal,  # type: ignore[arg-type]
+        )
         self.atomic = AtomicExecutor(self.orders, record=self.record)
         self.closer = CloseExecutor(self.orders, policy or MakerFirstPolicy(MakerFirstConfig()))
 

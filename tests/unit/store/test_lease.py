@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import socket
+import subprocess
+import sys
 from datetime import timedelta
 
+import attrs
+import psutil
 import pytest
 
 from fundarb_core.clock import SimClock
 from fundarb_core.errors import StoreError
-from fundarb_core.store import LeaseHeld, LeaseLost
+from fundarb_core.store import LeaseHeld, LeaseLost, ProcessIdentity
 
 TTL = timedelta(seconds=30)
 
@@ -128,3 +133,53 @@ async def test_lease_arguments_are_checked(store) -> None:
         await store.acquire_lease("bot", 0)
     with pytest.raises(ValueError, match="owner must not be empty"):
         await store.acquire_lease(" ", TTL)
+
+
+# -- the holder's process: a restart on the same host takes over at once from a holder that is gone ----------------
+
+
+def _exited_process() -> ProcessIdentity:
+    """A process of this host that ran and is gone now (its pid reaped)."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    started = psutil.Process(child.pid).create_time()
+    child.wait()
+    return ProcessIdentity(socket.gethostname(), child.pid, started)
+
+
+async def test_the_lease_names_its_process(store) -> None:
+    await store.acquire_lease("bot-A", TTL)
+    holder = await store.lease_holder()
+    assert ProcessIdentity.of(holder) == ProcessIdentity.current()
+    assert not ProcessIdentity.current().gone()
+
+
+async def test_a_dead_holder_on_this_host_is_taken_over_at_once(store, open_store) -> None:
+    dead = _exited_process()
+    assert dead.gone()
+    first = await store.acquire_lease("bot-A", TTL, process=dead)
+    lease = await (await open_store()).acquire_lease("bot-B", TTL)  # no time passed: the lease is live
+    assert lease.owner == "bot-B"
+    assert ProcessIdentity.of(await store.lease_holder()) == ProcessIdentity.current()
+    with pytest.raises(LeaseLost, match="now held by 'bot-B'"):
+        await first.renew()
+
+
+async def test_a_reused_pid_is_not_the_holder(store, open_store) -> None:
+    me = ProcessIdentity.current()
+    earlier = attrs.evolve(me, started=me.started - 3600)  # this pid, but a process started an hour earlier
+    assert earlier.gone()
+    await store.acquire_lease("bot-A", TTL, process=earlier)
+    assert (await (await open_store()).acquire_lease("bot-B", TTL)).owner == "bot-B"
+
+
+async def test_a_live_holder_or_one_on_another_host_waits_for_expiry(store, open_store, clock) -> None:
+    elsewhere = attrs.evolve(_exited_process(), host=f"not-{socket.gethostname()}")
+    assert not elsewhere.gone()  # another host's processes cannot be checked
+    await store.acquire_lease("bot-A", TTL, process=elsewhere)
+    second = await open_store()
+    with pytest.raises(LeaseHeld, match=rf"pid {elsewhere.pid} on not-"):
+        await second.acquire_lease("bot-B", TTL)
+    await clock.advance(TTL.total_seconds())
+    assert (await second.acquire_lease("bot-B", TTL)).owner == "bot-B"
+    with pytest.raises(LeaseHeld):  # this process is alive: a second bot in it is refused
+        await (await open_store()).acquire_lease("bot-C", TTL)

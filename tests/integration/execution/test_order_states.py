@@ -1,0 +1,118 @@
+"""Every order an execution sent is final in the journal when it returns, as the venue holds it (issue 19, item 4)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from decimal import Decimal
+
+import attrs
+import pytest
+
+from fundarb_core.errors import VenueRejected
+from fundarb_core.execution import OrderSpec
+from fundarb_core.model import ExecutionMode, OrderStatus, RejectReason, Side
+from fundarb_core.venues import OrderState
+from tests.integration.execution.harness import CheckedSimVenue, Market
+from tests.integration.execution.test_open_and_orders import _StaleBookVenue
+
+QTY = Decimal("0.05")
+
+
+def limit_spec(intent: str, **kw: object) -> OrderSpec:
+    return OrderSpec(
+        venue="aster", symbol="BTC", side=Side.BUY, quantity=QTY, intent_id=intent, mode=ExecutionMode.LIMIT_ONLY,
+        timeout=timedelta(seconds=20), **kw,  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+class _HalfFillThenQuiet(CheckedSimVenue):
+    """A resting order gets half of what remains once, then nothing; a cancel's reply leaves its fees out."""
+
+    def _flow(self, step: int) -> None:
+        for cid in list(self.resting):
+            order = self.orders[cid]
+            if order.filled_qty == 0:
+                half = self.instruments[order.symbol].round_qty(order.remaining / 2)
+                assert order.price is not None
+                self._fill(order, half, order.price, maker=True, at=self.world.time_of(step))
+
+    async def cancel_order(self, symbol: str, client_order_id: str) -> OrderState:
+        return attrs.evolve(await super().cancel_order(symbol, client_order_id), fees=Decimal(0))
+
+
+class _StaleBookNoTakers(_StaleBookVenue):
+    """Post-only orders cross at first (stale quotes), then rest and never fill: re-priced until abandoned."""
+
+    def _flow(self, step: int) -> None:
+        return None
+
+
+def test_post_only_rejections_and_repriced_orders_end_final() -> None:
+    market = Market(venue_cls={"aster": _StaleBookNoTakers})
+    spec = attrs.evolve(limit_spec("states1"), timeout=timedelta(minutes=10), reprice_interval=timedelta(seconds=2))
+    market.run(market.orders.execute(spec))
+    statuses = [s.status for s in market.journal.states.values()]
+    assert OrderStatus.REJECTED in statuses
+    assert statuses.count(OrderStatus.CANCELLED) >= 2  # re-priced at least once, then abandoned at the deadline
+    assert market.journal.differences(market.venues) == {}
+    assert set(market.journal.intents) == set(market.venues["aster"].orders)
+
+
+def test_cancel_after_a_partial_fill_records_the_fill_and_its_fees() -> None:
+    market = Market(venue_cls={"aster": _HalfFillThenQuiet})
+    result = market.run(market.orders.execute(limit_spec("states2")))
+    partial = [market.journal.states[cid] for cid in result.client_order_ids]
+    assert all(s.status is OrderStatus.CANCELLED and 0 < s.filled_qty < s.quantity for s in partial)
+    for state in partial:  # asked again after the cancel: its reply had no fees
+        assert state.fees == market.venues["aster"].orders[state.client_order_id].fees > 0
+    assert sum(s.filled_qty for s in partial) == result.filled_qty
+    assert market.journal.differences(market.venues) == {}
+
+
+@pytest.mark.parametrize("refused", [False, True])
+def test_an_order_filled_while_being_cancelled_is_recorded_filled(refused: bool) -> None:
+    class _FilledByTheCancel(CheckedSimVenue):
+        """A taker fills the order just before the cancel arrives; the venue answers with it, or refuses."""
+
+        async def cancel_order(self, symbol: str, client_order_id: str) -> OrderState:
+            order = self.orders[client_order_id]
+            if not order.status.final:
+                assert order.price is not None
+                self._fill(order, order.remaining, order.price, maker=True, at=self.clock.now())
+                self.resting.remove(client_order_id)
+                if refused:
+                    raise VenueRejected("order already filled", venue=self.name, reason=RejectReason.UNKNOWN_ORDER)
+            return await super().cancel_order(symbol, client_order_id)
+
+        def _flow(self, step: int) -> None:  # nothing fills on its own
+            return None
+
+    market = Market(venue_cls={"aster": _FilledByTheCancel})
+    result = market.run(market.orders.execute(limit_spec(f"race{refused}")))
+    (cid,) = result.client_order_ids
+    assert result.filled_qty == QTY
+    assert market.journal.states[cid].status is OrderStatus.FILLED
+    assert market.journal.states[cid].filled_qty == QTY
+    assert market.journal.differences(market.venues) == {}
+
+
+def test_an_execution_cancelled_midway_cancels_and_records_its_orders() -> None:
+    """A sibling leg failing (a TaskGroup cancels this one) must not leave a resting order open or unrecorded."""
+    market = Market(venue_cls={"aster": _HalfFillThenQuiet})
+
+    async def sibling_fails() -> None:
+        await market.clock.sleep(5)
+        raise RuntimeError("the other leg broke")
+
+    async def both() -> None:
+        async with asyncio.TaskGroup() as group:
+            group.create_task(market.orders.execute(attrs.evolve(limit_spec("abandon"), timeout=timedelta(hours=1))))
+            group.create_task(sibling_fails())
+
+    with pytest.raises(ExceptionGroup):
+        market.run(both())
+    orders = market.venues["aster"].orders
+    assert orders
+    assert all(o.status.final for o in orders.values())
+    assert market.journal.differences(market.venues) == {}
