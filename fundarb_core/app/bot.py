@@ -81,7 +81,7 @@ class Bot:
             self.orders, close_policy(config, plugins), severe_imbalance=config.exit.severe_imbalance
         )
         self.funding = FundingLedger(store, clock, self.gateway)
-        self.losses = LossLedger(store)
+        self.losses = LossLedger(store, self.gateway, config.bot.collateral_usd)
         self.book = PositionBook(
             store, clock, self.gateway, instruments, AtomicExecutor(self.orders, record=self.recorder), closer,
             self.recorder, self.funding,

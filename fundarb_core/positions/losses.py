@@ -10,8 +10,9 @@ store holds (open, closed, failed):
 - `fees` of every order: opens (failed and rolled-back ones too), closes, hedges, reductions;
 - `funding`: every payment stored against a position, including one read after its position closed.
 
-`net = realized + unrealized + funding − fees`. Amounts are the venues' settlement assets (USDT, USDC) counted as
-USD one for one: see `[bot] max_loss_usd` in docs/configuration.md.
+`net = realized + unrealized + funding − fees`, in USD: each venue's amounts (in its settlement asset: USDT on Aster,
+USDC on Lighter) are converted at the `[bot] collateral_usd` peg of that asset (learnt from the venue's balance once);
+a venue whose asset has no peg stops the check with an error rather than being added one for one.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from decimal import Decimal
 
 import attrs
 
+from fundarb_core.errors import VenueUnavailable
+from fundarb_core.execution import VenueGateway
 from fundarb_core.model import PositionStatus, Side
 from fundarb_core.model.records import FundingPaymentRecord, OrderRecord, PositionRecord
 from fundarb_core.store import Store
@@ -28,6 +31,7 @@ from fundarb_core.store import Store
 __all__ = ["LossAccount", "LossLedger", "account_of", "tripped"]
 
 ZERO = Decimal(0)
+ONE = Decimal(1)
 FINISHED = (PositionStatus.CLOSED, PositionStatus.FAILED)  # their orders are final
 
 
@@ -90,20 +94,26 @@ class _Leg:
         self.qty += closing if signed > 0 else -closing
         if rest:
             self.qty, self.avg = (rest if signed > 0 else -rest), price
-        elif self.qty == 0:
-            self.avg = ZERO
+        elif self.qty == 0:  # flat: everything is realised, exactly the cash (no rounding of average prices left)
+            self.avg, self.realized = ZERO, self.cash
 
 
 def account_of(
-    position: PositionRecord, orders: Iterable[OrderRecord], funding: Iterable[FundingPaymentRecord] = ()
+    position: PositionRecord,
+    orders: Iterable[OrderRecord],
+    funding: Iterable[FundingPaymentRecord] = (),
+    usd: Mapping[str, Decimal] | None = None,
 ) -> LossAccount:
-    """One position's parts from its orders (oldest first), its funding payments and its last marks."""
+    """One position's parts from its orders (oldest first), its funding payments and its last marks; `usd` is the
+    USD value of one unit of each venue's settlement asset (1 for a venue not in it)."""
+    rate = usd or {}
     legs: dict[str, _Leg] = {}
     fees = ZERO
     for order in orders:
-        fees += order.fees
+        f = rate.get(order.venue, ONE)
+        fees += order.fees * f
         if order.filled_quantity and order.avg_price is not None:
-            legs.setdefault(order.venue, _Leg()).fill(order.side, order.filled_quantity, order.avg_price)
+            legs.setdefault(order.venue, _Leg()).fill(order.side, order.filled_quantity, order.avg_price * f)
     realized = sum((leg.realized for leg in legs.values()), ZERO)
     held = {venue: leg for venue, leg in legs.items() if leg.qty != 0}
     unrealized = ZERO
@@ -111,28 +121,60 @@ def account_of(
         marks: Mapping[str, Decimal | None] = position.state.marks
         if all(marks.get(venue) for venue in held):
             # Exact: the price PnL of every fill at these marks is cash + held × mark; realised is part of it.
-            price = sum((leg.cash + leg.qty * (marks[venue] or ZERO) for venue, leg in legs.items()), ZERO)
+            price = sum(
+                (leg.cash + leg.qty * (marks[venue] or ZERO) * rate.get(venue, ONE) for venue, leg in legs.items()),
+                ZERO,
+            )
             unrealized = price - realized
         else:
             unrealized = position.state.unrealized_pnl or ZERO
-    return LossAccount(realized, unrealized, fees, sum((p.amount for p in funding), ZERO))
+    paid = sum((p.amount * rate.get(p.venue, ONE) for p in funding), ZERO)
+    return LossAccount(realized, unrealized, fees, paid)
 
 
 class LossLedger:
-    """The account over every position in the store; finished positions' order parts are computed once."""
+    """The account over every position in the store; finished positions' order parts are computed once.
 
-    def __init__(self, store: Store) -> None:
+    With `pegs` (`[bot] collateral_usd`), each venue's settlement asset is read from its balance once (through
+    `gateway`) and its amounts are converted at that asset's peg.
+    """
+
+    def __init__(
+        self, store: Store, gateway: VenueGateway | None = None, pegs: Mapping[str, Decimal] | None = None
+    ) -> None:
         self.store = store
+        self.gateway = gateway
+        self.pegs = pegs
+        self.assets: dict[str, str] = {}  # venue → its settlement asset, once read
         self._finished: dict[str, LossAccount] = {}  # position id → its parts without funding (orders are final)
 
+    async def usd(self) -> dict[str, Decimal]:
+        """USD per unit of each configured venue's settlement asset."""
+        if self.gateway is None or self.pegs is None:
+            return {}
+        out: dict[str, Decimal] = {}
+        for name in self.gateway.venues:
+            if name not in self.assets:
+                self.assets[name] = (await self.gateway.balance(name)).asset
+            peg = self.pegs.get(self.assets[name])
+            if peg is None:
+                raise VenueUnavailable(
+                    f"{name} settles in {self.assets[name]}, which has no [bot] collateral_usd peg: the kill switch "
+                    "will not add it to other assets one for one",
+                    venue=name,
+                )
+            out[name] = peg
+        return out
+
     async def account(self) -> LossAccount:
+        usd = await self.usd()
         total = LossAccount()
         for position in await self.store.positions.list():
             part = self._finished.get(position.id)
             if part is None:
-                part = account_of(position, await self.store.orders.list(position_id=position.id))
+                part = account_of(position, await self.store.orders.list(position_id=position.id), usd=usd)
                 if position.status in FINISHED:
                     self._finished[position.id] = part
             total += part
-        funding = sum((p.amount for p in await self.store.funding.list() if p.position_id is not None), ZERO)
-        return total + LossAccount(funding=funding)
+        payments = [p for p in await self.store.funding.list() if p.position_id is not None]
+        return total + LossAccount(funding=sum((p.amount * usd.get(p.venue, ONE) for p in payments), ZERO))

@@ -8,12 +8,14 @@ from decimal import Decimal
 from typing import Any
 
 import attrs
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from fundarb_core.errors import VenueUnavailable
 from fundarb_core.model import OrderStatus, OrderType, PositionStatus, Side
 from fundarb_core.model.records import FundingPaymentRecord, OrderRecord, PositionRecord
-from fundarb_core.positions.losses import LossAccount, account_of, tripped
+from fundarb_core.positions.losses import LossAccount, LossLedger, account_of, tripped
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)
 VENUES = ("a", "b")
@@ -160,3 +162,31 @@ def test_without_marks_an_open_position_uses_the_venues_unrealised_pnl() -> None
     orders = [_order(1, "p", "a", Side.BUY, Decimal(1), Decimal(100), Decimal("0.1"))]
     account = account_of(record, orders)
     assert (account.unrealized, account.net) == (Decimal(-5), Decimal("-5.1"))
+
+
+def test_each_venue_counts_at_its_settlement_assets_peg() -> None:
+    model = Model()
+    model.apply(("fill", 0, "a", Side.BUY, Decimal(1), Decimal(100), Decimal(1)))
+    model.apply(("fill", 0, "b", Side.SELL, Decimal(1), Decimal(102), Decimal(1)))
+    model.apply(("funding", 0, Decimal(4)))  # paid on venue "a"
+    model.apply(("finish", 0, PositionStatus.CLOSED, Decimal(101), ZERO))
+    one_for_one = account_of(model.positions[0], model.orders[0], model.payments[0])
+    pegged = account_of(model.positions[0], model.orders[0], model.payments[0], usd={"a": Decimal("0.5")})
+    assert (one_for_one.realized, one_for_one.fees, one_for_one.funding) == (Decimal(2), Decimal(2), Decimal(4))
+    # Venue "a" bought at 100 and sold at 101 (+1), worth half as much: +0.5; venue "b" sold at 102, bought at 101: +1.
+    assert (pegged.realized, pegged.fees, pegged.funding) == (Decimal("1.5"), Decimal("1.5"), Decimal(2))
+
+
+async def test_a_venue_whose_asset_has_no_peg_is_refused_not_added_one_for_one() -> None:
+    class Gateway:
+        venues = ("aster", "lighter")
+
+        async def balance(self, name: str) -> Any:
+            return attrs.make_class("B", ["asset"])("USDT" if name == "aster" else "DAI")
+
+    ledger = LossLedger(None, Gateway(), {"USDT": Decimal("0.999")})  # type: ignore[arg-type]
+    with pytest.raises(VenueUnavailable, match="lighter settles in DAI, which has no"):
+        await ledger.usd()
+    assert ledger.assets == {"aster": "USDT", "lighter": "DAI"}
+    ledger.pegs = {"USDT": Decimal("0.999"), "DAI": Decimal(1)}
+    assert await ledger.usd() == {"aster": Decimal("0.999"), "lighter": Decimal(1)}
