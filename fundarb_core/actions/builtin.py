@@ -44,6 +44,7 @@ __all__ = [
 ]
 
 ZERO = Decimal(0)
+ONE = Decimal(1)
 
 
 def derived_id(*parts: str) -> str:
@@ -355,6 +356,12 @@ class TransferFundsHandler:
         assert record is not None
         return record
 
+    def _usd(self, amount: Decimal, asset: str, what: str) -> Decimal:
+        value = self.context.config.bot.usd(amount, asset)
+        if value is None:
+            raise ActionFailed(f"rebalance: {what} is in {asset}, which has no [bot] collateral_usd peg")
+        return value
+
     async def _plan(self, actions: Sequence[RunningAction]) -> tuple[str, str, Decimal, str, str] | dict[str, Any]:
         """From, to, amount, route and asset of the transfer (fixed amounts summed; a rebalance computed now)."""
         details: TransferDetails = actions[0].details
@@ -371,22 +378,26 @@ class TransferFundsHandler:
                 if venue is None:
                     raise ActionFailed(f"rebalance names venue {name!r}, which is not configured")
                 balances[name] = await self.context.venue_gateway.balance(name)
+            # Venues may settle in different assets (Aster USDT, Lighter USDC): everything is compared in USD at the
+            # `[bot] collateral_usd` pegs, never added one for one without one.
+            usd = self._usd
             # What each venue will hold once the transfers already under way land (not yet withdrawn: still at
             # the source; withdrawn: on its way to the target).
-            projected = {name: balances[name].equity for name in venues}
-            available = {name: balances[name].available for name in venues}
+            projected = {name: usd(balances[name].equity, balances[name].asset, name) for name in venues}
+            available = {name: usd(balances[name].available, balances[name].asset, name) for name in venues}
             for t in await self.context.store.transfers.list_unfinished():
                 before_withdrawal = t.state in CANCELLABLE or t.state is TransferState.SUBMITTED
+                moving = usd(t.amount, t.asset, f"transfer {t.id}")
                 if t.from_venue in projected and before_withdrawal:
-                    projected[t.from_venue] -= t.amount
-                    available[t.from_venue] -= t.amount
+                    projected[t.from_venue] -= moving
+                    available[t.from_venue] -= moving
                 if t.to_venue in projected and t.state is not TransferState.DEPOSITED:  # deposited: already there
-                    projected[t.to_venue] += t.amount
+                    projected[t.to_venue] += moving
             total = sum(projected.values(), ZERO)
             a, b = venues
             surplus_a = projected[a] - total * details.rebalance[a]
             from_venue, to_venue = (a, b) if surplus_a > 0 else (b, a)
-            amount = max(ZERO, min(abs(surplus_a), available[from_venue]))
+            amount = max(ZERO, min(abs(surplus_a), available[from_venue])) / usd(ONE, details.asset, "the transfer")
             amount = amount.quantize(Decimal("0.01"), rounding=Rounding.DOWN.value)
         if amount < details.min_amount or amount <= 0:
             return {"moved": "0", "note": f"{amount} is below min_amount {details.min_amount}"}

@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any, TypeVar
 
 import attrs
@@ -28,6 +27,7 @@ from fundarb_core.model import ExitReason, PositionStatus
 from fundarb_core.model.records import ControlCommand, PositionRecord
 from fundarb_core.plugins import Plugins
 from fundarb_core.positions import EventRecorder, FundingLedger, PositionBook, StoreJournal
+from fundarb_core.positions.losses import LossLedger, tripped
 from fundarb_core.store import Store
 from fundarb_core.strategy.closer import Closer
 from fundarb_core.strategy.market import Market
@@ -40,7 +40,6 @@ from fundarb_core.venues import FundingRate, Instrument, Venue, VenueContext
 
 __all__ = ["Bot", "Tick", "build_venues"]
 
-ZERO = Decimal(0)
 T = TypeVar("T")
 
 
@@ -82,6 +81,7 @@ class Bot:
             self.orders, close_policy(config, plugins), severe_imbalance=config.exit.severe_imbalance
         )
         self.funding = FundingLedger(store, clock, self.gateway)
+        self.losses = LossLedger(store, self.gateway, config.bot.collateral_usd)
         self.book = PositionBook(
             store, clock, self.gateway, instruments, AtomicExecutor(self.orders, record=self.recorder), closer,
             self.recorder, self.funding,
@@ -172,26 +172,25 @@ class Bot:
             await self.recorder(OperatorCommand(command=command.command.value))
 
     async def check_max_loss(self) -> None:
+        """The kill switch: once everything the positions made or lost (`positions.losses`: price PnL realised and
+        unrealised, fees, funding) reaches −`max_loss_usd`, pause and close every open position."""
         limit = self.config.bot.max_loss_usd
         if limit is None or self.paused:
             return
-        closed = await self.store.positions.list(statuses=[PositionStatus.CLOSED])
-        realized = sum((p.realized_pnl or ZERO for p in closed), ZERO)
-        unrealized = ZERO
-        for p in await self.store.positions.list_open():
-            unrealized += p.state.unrealized_pnl or ZERO
-        if realized + unrealized <= -limit:
-            self.switches.paused = True
-            await self.recorder(
-                Alert(
-                    alert="max_loss", level=Severity.CRITICAL,
-                    message=f"loss {realized + unrealized} reached the limit {limit}: closing everything, pausing",
-                    details={"realized": str(realized), "unrealized": str(unrealized), "limit": str(limit)},
-                )
-            )  # fmt: skip
-            for position in await self.store.positions.list_open():
-                if position.status is not PositionStatus.OPENING:
-                    await self.book.close(position, ExitReason.MAX_LOSS, Urgency.URGENT)
+        account = await self.losses.account()
+        if not tripped(account, limit):
+            return
+        self.switches.paused = True
+        await self.recorder(
+            Alert(
+                alert="max_loss", level=Severity.CRITICAL,
+                message=f"loss {account.net} reached the limit {limit}: closing everything, pausing",
+                details={**account.as_dict(), "limit": str(limit)},
+            )
+        )  # fmt: skip
+        for position in await self.store.positions.list_open():
+            if position.status is not PositionStatus.OPENING:
+                await self.book.close(position, ExitReason.MAX_LOSS, Urgency.URGENT)
 
     # -- the loop ----------------------------------------------------------------------------------------------
 

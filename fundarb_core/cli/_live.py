@@ -96,7 +96,9 @@ class LiveData:
 
         async def balance(name: str, venue: Any) -> tuple[str, Decimal | None]:
             try:
-                return name, (await venue.fetch_balance()).equity
+                held = await venue.fetch_balance()
+                # In USD at the `[bot] collateral_usd` peg of the venue's asset (USDT, USDC); no peg: unknown.
+                return name, bot.config.bot.usd(held.equity, held.asset)
             except Exception as exc:  # the view never stops the bot: show the last value
                 logger.bind(venue=name).debug("live view: balance unavailable: {}", exc)
                 return name, (previous.equity.get(name) if previous is not None else None)

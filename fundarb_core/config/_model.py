@@ -22,6 +22,14 @@ from fundarb_core.secrets import Secret
 
 __all__ = ["ActionsConfig", "BotConfig", "Config", "ExitConfig", "ServeConfig", "StoreConfig", "StrategyConfig"]
 
+# Stablecoins counted at par unless the configuration says otherwise (`[bot] collateral_usd`).
+DEFAULT_PEGS = {"USD": Decimal(1), "USDT": Decimal(1), "USDC": Decimal(1)}
+
+
+def _with_default_pegs(value: dict[str, Decimal]) -> dict[str, Decimal]:
+    return {**DEFAULT_PEGS, **value}
+
+
 LogLevel = Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR"]
 
 
@@ -31,12 +39,28 @@ class BotConfig:
 
     data_dir: Path | None = None
     log_level: LogLevel = "INFO"
-    max_loss_usd: Decimal | None = attrs.field(default=None)  # kill switch: realised + unrealised loss that halts
+    max_loss_usd: Decimal | None = attrs.field(default=None)  # kill switch: the positions' net loss that halts
+    # USD value of one unit of each venue's settlement asset: the peg fundarb assumes wherever it adds amounts of
+    # venues that settle in different assets (Aster USDT, Lighter USDC, simulated venues USD): the kill switch, the
+    # live view's total equity, rebalancing transfers. An asset not listed is never added to another. Entries given
+    # replace the defaults' (USD, USDT and USDC at 1) one by one.
+    collateral_usd: dict[str, Decimal] = attrs.field(factory=lambda: dict(DEFAULT_PEGS), converter=_with_default_pegs)
 
     @max_loss_usd.validator
     def _max_loss(self, attribute: attrs.Attribute[Decimal | None], value: Decimal | None) -> None:
         if value is not None:
             positive(self, attribute, value)
+
+    @collateral_usd.validator
+    def _pegs(self, attribute: attrs.Attribute[dict[str, Decimal]], value: dict[str, Decimal]) -> None:
+        for asset, peg in value.items():
+            if peg <= 0:
+                raise ValueError(f"every value must be a positive USD price ({asset} is {peg})")
+
+    def usd(self, amount: Decimal, asset: str) -> Decimal | None:
+        """`amount` of `asset` in USD at the configured peg; None when `asset` has none (never assumed 1)."""
+        peg = self.collateral_usd.get(asset)
+        return None if peg is None else amount * peg
 
 
 @attrs.frozen

@@ -1,62 +1,113 @@
-"""Funding payments from the venues, stored against the open position each belongs to."""
+"""Funding payments from the venues, stored against the position each belongs to.
+
+Each venue has its own read cursor. A read that succeeds moves that venue's cursor to the time the read was asked
+less `OVERLAP` (settlement rows can be published a little late); a read that fails — the venue is down, in
+maintenance, or its adapter could not read the whole window and raised — leaves it where it was, so the next
+successful read asks again from there and recovers every payment missed meanwhile. Windows overlap on purpose:
+the store keeps one row per (venue, venue payment id), so reading a payment twice never counts it twice.
+
+A payment recovered after its position closed (the venue was unreadable at the close) is still stored against that
+position, and the position's realised PnL and funding are brought up to date.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from decimal import Decimal
 
+import attrs
 from loguru import logger
 
 from fundarb_core.clock import Clock
 from fundarb_core.errors import VenueError
 from fundarb_core.execution import VenueGateway
+from fundarb_core.model import PositionStatus
 from fundarb_core.model.records import PositionRecord
 from fundarb_core.store import Store
+from fundarb_core.venues import FundingPayment
 
-__all__ = ["FundingLedger"]
+__all__ = ["OVERLAP", "FundingLedger"]
+
+OVERLAP = timedelta(hours=1)  # each read goes back this far past the last complete one (late-published rows)
+RECENTLY_CLOSED = 200  # closed positions looked at for a recovered payment that no open position owns
 
 
 class FundingLedger:
-    """Reads every venue's funding payments since a cursor and stores them (idempotent by payment id)."""
+    """Reads every venue's funding payments since that venue's cursor and stores them (idempotent by payment id)."""
 
     def __init__(self, store: Store, clock: Clock, gateway: VenueGateway) -> None:
         self.store = store
         self.clock = clock
         self.gateway = gateway
-        self.since: datetime | None = None
+        self.cursors: dict[str, datetime] = {}  # venue → every payment before this has been read
         self.recorded: set[tuple[str, str]] = set()  # (venue, payment id) this process stored already
 
     async def record(self) -> None:
-        """Store venue funding payments against the open position they belong to."""
-        # Open positions only: a closing position records its funding (in `pnl`) before it is marked closed.
+        """Store venue funding payments against the position they belong to."""
+        # Open positions own most payments; a closing position records its funding (in `pnl`) before it is marked
+        # closed, and a payment read only later (an outage) is matched against recently closed positions.
         positions = await self.store.positions.list_open()
         owner: dict[tuple[str, str], list[PositionRecord]] = {}
         for p in positions:
             for leg_venue in (p.long_venue, p.short_venue):
                 owner.setdefault((leg_venue, p.symbol), []).append(p)
-        since = self.since or min((p.created_at for p in positions), default=self.clock.now())
+        start = min((p.created_at for p in positions), default=self.clock.now())
         for name in self.gateway.venues:
+            self.cursors.setdefault(name, start)
+        closed: list[PositionRecord] | None = None  # read once, when first needed
+        for name in self.gateway.venues:
+            since = self.cursors[name]
+            asked = self.clock.now()
             try:
                 payments = await self.gateway.funding_payments(name, since)
             except VenueError as exc:
-                logger.bind(venue=name).warning("funding payments unavailable: {}", exc)
-                continue
+                logger.bind(venue=name).warning(
+                    "funding payments unavailable ({}); asking again from {} at the next read", exc, since
+                )
+                continue  # the cursor stays: what settles meanwhile is read once the venue answers
             for payment in payments:
                 if (name, payment.payment_id) in self.recorded:
                     continue  # stored by an earlier call (the windows overlap): adding it again changes nothing
-                candidates = [
-                    p
-                    for p in owner.get((name, payment.symbol), [])
-                    if p.created_at <= payment.at  # from the first order sent: a leg may fill before the other
-                    and (p.closed_at is None or payment.at <= p.closed_at)
-                ]
-                await self.store.funding.add(
+                holder = _holder(owner.get((name, payment.symbol), []), payment)
+                if holder is None:
+                    if closed is None:
+                        page = await self.store.positions.page(
+                            statuses=[PositionStatus.CLOSED], sort="closed_at", limit=RECENTLY_CLOSED
+                        )
+                        closed = page.positions
+                    mine = [p for p in closed if p.symbol == payment.symbol and name in (p.long_venue, p.short_venue)]
+                    holder = _holder(mine, payment)
+                _, inserted = await self.store.funding.add(
                     venue=name,
                     venue_payment_id=payment.payment_id,
                     symbol=payment.symbol,
                     amount=payment.amount,
                     at=payment.at,
                     rate=payment.rate,
-                    position_id=candidates[0].id if candidates else None,
+                    position_id=holder.id if holder is not None else None,
                 )
+                if inserted and holder is not None and holder.status is PositionStatus.CLOSED:
+                    await self._settle_late(holder.id, payment.amount)
                 self.recorded.add((name, payment.payment_id))
-        self.since = self.clock.now() - timedelta(hours=1)
+            self.cursors[name] = max(since, asked - OVERLAP)
+
+    async def _settle_late(self, position_id: str, amount: Decimal) -> None:
+        """A payment stored after its position closed: add it to the closed position's funding and net."""
+        record = await self.store.positions.get(position_id)
+        if record is None or record.status is not PositionStatus.CLOSED:
+            return
+        state = record.state
+        update = {"funding": (state.funding or Decimal(0)) + amount}
+        if state.net is not None:
+            update["net"] = state.net + amount
+        realized = (record.realized_pnl or Decimal(0)) + amount
+        await self.store.positions.update(attrs.evolve(record, realized_pnl=realized, state=state.update(**update)))
+        logger.bind(position=position_id).info("funding {} read after the close, added to its PnL", amount)
+
+
+def _holder(candidates: list[PositionRecord], payment: FundingPayment) -> PositionRecord | None:
+    for p in candidates:
+        # From the first order sent (a leg may fill before the other) to the close.
+        if p.created_at <= payment.at and (p.closed_at is None or payment.at <= p.closed_at):
+            return p
+    return None

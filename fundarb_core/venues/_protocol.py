@@ -140,7 +140,11 @@ class Venue(Protocol):
     #   the venue has them (else last-trade prices, `kind="last"`), paging itself.
 
     async def fetch_funding_payments(self, symbol: str | None, since: datetime) -> Sequence[FundingPayment]:
-        """Return funding settlements at or after `since` (all symbols when `symbol` is None), oldest first."""
+        """Return funding settlements at or after `since` (all symbols when `symbol` is None), oldest first.
+
+        All of them, or raise a `VenueError`: the core's funding cursor moves past the window of a call that
+        returned, so a venue that cannot read the whole window (too many pages) must raise, not return a part.
+        """
         ...
 
     async def set_leverage(self, symbol: str, leverage: Decimal) -> Decimal:

@@ -97,21 +97,3 @@ def test_pause_stops_openings_within_a_tick_and_resume_restarts_them(harness_fac
     tick = h.call(lambda: h.bot.tick(scan=True))
     assert not h.bot.paused
     assert len(tick.opened) == 1
-
-
-def test_max_loss_kill_switch_pauses_and_closes(harness_factory) -> None:  # type: ignore[no-untyped-def]
-    h: Harness = harness_factory(bot={"max_loss_usd": "0.01"}, strategy={"symbols": ["BTC"], "max_positions": 1})
-    h.call(lambda: h.bot.tick(scan=True))
-    assert h.call(lambda: h.runtime.store.positions.list_open())
-    # Mark the open position well under water, as the monitor would after a bad move.
-    (position,) = h.call(lambda: h.runtime.store.positions.list_open())
-    import attrs
-
-    h.call(
-        lambda: h.runtime.store.positions.update(
-            attrs.evolve(position, state=position.state.update(unrealized_pnl=Decimal(-5)))
-        )
-    )
-    h.call(h.bot.check_max_loss)
-    assert h.bot.paused
-    assert h.call(lambda: h.runtime.store.positions.list_open()) == []

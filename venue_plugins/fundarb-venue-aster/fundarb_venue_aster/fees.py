@@ -15,8 +15,13 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-__all__ = ["FALLBACK_TAKER", "fee_in_quote"]
+__all__ = ["BASE_TIER_TAKER", "FALLBACK_TAKER", "fee_in_quote"]
 
+# The taker rate of Aster's base (non-VIP) perpetual tier, 3.5 bp: what the instruments report for both maker and
+# taker when `commissionRate` cannot be read (with `extra["fees_known"] = False` and a warning), so a fee is never
+# silently 0. Source: Aster's VIP/MM fee announcement (2025-05-14, as reported by ChainCatcher: VIP6 taker 2.5 bp is
+# "over 28 % below the base rate", i.e. base 3.5 bp) and /work/shared/reference/aster.md (maker 1 bp, taker 3.5 bp).
+BASE_TIER_TAKER = Decimal("0.00035")
 # Used when the account's commission rate could not be read: a conservative taker rate, never 0.
 FALLBACK_TAKER = Decimal("0.0005")
 

@@ -15,6 +15,7 @@ import attrs
 from fundarb_core.errors import VenueError
 from fundarb_core.venues import Instrument, SymbolMap
 from fundarb_venue_aster.decode import Malformed
+from fundarb_venue_aster.fees import BASE_TIER_TAKER
 from fundarb_venue_aster.records import (
     Brackets,
     CommissionRate,
@@ -147,7 +148,13 @@ async def account_fees(venue: AsterVenue, candidates: Sequence[SymbolInfo]) -> d
                 into=lambda d: read(d, CommissionRate),
             )
         except VenueError as exc:
-            venue._log.warning("commission rate of {} unavailable ({}); fees unknown", market, exc)
+            venue._log.warning(
+                "commission rate of {} unavailable ({}); fees assumed at the base tier's taker rate {} for maker and "
+                "taker",
+                market,
+                exc,
+                BASE_TIER_TAKER,
+            )
             continue
         fees[market] = (reply.makerCommissionRate, reply.takerCommissionRate)
     if not venue.config.symbols and fees:

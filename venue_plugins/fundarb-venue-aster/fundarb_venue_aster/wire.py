@@ -16,6 +16,7 @@ from typing import Any
 
 from fundarb_core.model import OrderStatus, OrderType, RejectReason, Side, TimeInForce
 from fundarb_core.venues import Instrument, OrderState
+from fundarb_venue_aster.fees import BASE_TIER_TAKER
 from fundarb_venue_aster.records import OrderReply, SymbolInfo, read
 from fundarb_venue_aster.symbols import MarketUnits, canonical_for
 
@@ -120,9 +121,11 @@ def instrument_from(
         min_notional=min_notional,
         max_leverage=max_leverage,
         funding_interval=timedelta(seconds=int(funding_hours * 3600)),
-        maker_fee=fees[0] if fees else None,
-        taker_fee=fees[1] if fees else None,
+        # Unread rates are never 0: both at the base tier's taker rate (see `fees.BASE_TIER_TAKER`), flagged.
+        maker_fee=fees[0] if fees else BASE_TIER_TAKER,
+        taker_fee=fees[1] if fees else BASE_TIER_TAKER,
         extra={
+            "fees_known": fees is not None,
             "quantity_multiplier": multiplier,
             "max_qty": units.qty_from_venue(lot.maxQty or Decimal(0)),
             "percent_price": (

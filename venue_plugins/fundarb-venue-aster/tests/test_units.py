@@ -156,7 +156,9 @@ def test_instrument_grids_come_from_filters_and_round_correctly() -> None:
     assert instrument.round_price(Decimal("60000.06")) == Decimal("60000.1")
     assert instrument.close_qty(Decimal("-0.0019")) == Decimal("0.001")
     assert units.market == "BTCUSDT"
-    assert (instrument.maker_fee, instrument.taker_fee) == (None, None)
+    # Fee rates unread: never 0, both at the base tier's taker rate, and flagged as assumed.
+    assert (instrument.maker_fee, instrument.taker_fee) == (Decimal("0.00035"), Decimal("0.00035"))
+    assert instrument.extra["fees_known"] is False
 
 
 def test_a_market_whose_grid_does_not_start_at_zero_is_refused() -> None:

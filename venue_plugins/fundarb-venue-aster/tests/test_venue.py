@@ -47,6 +47,7 @@ async def test_instruments_come_from_filters_with_units_and_intervals(venue_v3: 
     assert btc.funding_interval == timedelta(hours=8)  # not in fundingInfo: the 8 h default
     assert btc.max_leverage == 50  # from leverageBracket
     assert (btc.maker_fee, btc.taker_fee) == (Decimal("0.0001"), Decimal("0.00035"))  # from commissionRate
+    assert btc.extra["fees_known"] is True
     pepe = instruments["PEPE"]
     assert pepe.venue_symbol == "1000PEPEUSDT"
     assert pepe.extra["quantity_multiplier"] == 1000
@@ -402,3 +403,13 @@ async def test_a_market_that_stops_trading_stays_closable(fake: FakeAsterServer,
         "SOL", Side.SELL, Decimal(1), worst_price=bbo.bid - 1, client_order_id="sol-close", reduce_only=True
     )
     assert closed.status is OrderStatus.FILLED
+
+
+async def test_unreadable_commission_rates_are_assumed_at_the_base_taker_rate_never_0(
+    fake: FakeAsterServer, venue_v3: AsterVenue
+) -> None:
+    fake.faults.inject(400, -1000, "unavailable", path="commissionRate", times=100)
+    instruments = await venue_v3.load_instruments()
+    for instrument in instruments.values():
+        assert (instrument.maker_fee, instrument.taker_fee) == (Decimal("0.00035"), Decimal("0.00035"))
+        assert instrument.extra["fees_known"] is False

@@ -79,7 +79,7 @@ ZERO = Decimal(0)
 INSTRUMENT_TTL = 300.0  # seconds an instrument listing is reused
 BOOK_ORDERS = 250  # orderBookOrders' maximum
 FUNDING_PAGE = 100  # positionFunding's maximum `limit` (lighter-sdk 1.1.8: 1..100)
-FUNDING_PAGES = 20  # at most 2000 settlements per call
+FUNDING_PAGES = 100  # at most 10 000 settlements per call; more raises (a partial read must not pass as whole)
 
 
 class LighterVenue(OrderDesk):
@@ -399,10 +399,17 @@ class LighterVenue(OrderDesk):
     async def fetch_funding_payments(self, symbol: str | None, since: datetime) -> Sequence[FundingPayment]:
         """Settlements at or after `since`, from `positionFunding`.
 
-        Parameters as lighter-sdk 1.1.8's `AccountApi.position_funding` sends them: `account_index`, `limit`
-        (1..100), `market_ids` (comma-separated), `start_timestamp` (unix seconds, like the replies' `timestamp`:
-        [?] the SDK does not state the unit), `cursor`. Rows before `since` are dropped here too, so a venue that
-        ignored `start_timestamp` (or read it in another unit) would cost pages, never wrong payments.
+        Verified against lighter-sdk 1.1.8 (`lighter/api/account_api.py`, `AccountApi.position_funding`, generated
+        from Lighter's OpenAPI spec): query parameters `account_index`, `limit` (1..100), `cursor`, `side`,
+        `start_timestamp`, `end_timestamp` (integers, unit not stated) and `market_ids` ("comma-separated int64s,
+        e.g. \"1,2\""); the reply is `{position_fundings: [{timestamp, market_id, funding_id, change, discount, rate,
+        position_size, position_side}], next_cursor}`. Older SDK releases (elliottech/lighter-python
+        docs/AccountApi.md) had one `market_id` (default 255 = all markets) and no time window. So: `start_timestamp`
+        is sent in unix seconds, like the replies' `timestamp` and the `fundings` endpoint (read as seconds or
+        milliseconds, `records._stamp`); rows before `since` and of other markets are dropped here too, so a server
+        that ignores `start_timestamp` or `market_ids` (or reads seconds as milliseconds) costs pages, never wrong
+        payments. A window with more than `FUNDING_PAGES` pages raises `VenueUnavailable` rather than return part of
+        it: the core's funding cursor then stays where it was (a partial read would move it past missed payments).
         """
         await self._known_all()
         markets = [self._market(symbol)[1]] if symbol is not None else list(self._markets.values())
@@ -422,6 +429,12 @@ class LighterVenue(OrderDesk):
             if not page.next_cursor or not page.position_fundings:
                 break
             params["cursor"] = page.next_cursor
+        else:
+            raise VenueUnavailable(
+                f"positionFunding: more than {FUNDING_PAGES} pages of settlements since {since.isoformat()}; "
+                "not read (a partial read would lose payments)",
+                venue=self.name,
+            )
         symbols = {m.market_id: m.symbol for m in markets}
         return acct.payments(entries, symbols, since, venue=self.name)
 

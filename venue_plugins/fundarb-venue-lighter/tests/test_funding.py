@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import pytest
+from fundarb_venue_lighter import venue as venue_module
 from fundarb_venue_lighter.funding import (
     hourly_from_funding_rates,
     hourly_from_fundings,
@@ -16,6 +18,7 @@ from fundarb_venue_lighter.venue import LighterVenue
 from hypothesis import given
 from hypothesis import strategies as st
 
+from fundarb_core.errors import VenueUnavailable
 from fundarb_core.model import Side
 
 
@@ -69,3 +72,20 @@ async def test_funding_payments_come_from_position_funding(fake: FakeLighter, ve
     assert await venue.fetch_funding_payments("BTC", payments[1].at + timedelta(seconds=1)) == []
     snapshot = await venue.get_position_snapshot("BTC")
     assert snapshot.funding_accrued == Decimal("-0.012")
+
+
+async def test_a_funding_window_too_long_to_read_whole_raises(
+    fake: FakeLighter, venue: LighterVenue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    start = datetime.now(UTC) - timedelta(minutes=1)
+    await venue.place_market_order("BTC", Side.BUY, Decimal("0.01"), worst_price=Decimal(61000), client_order_id="w")
+    hour = 3_600_000
+    at_ms = (int(datetime.now(UTC).timestamp() * 1000) // hour + 1) * hour
+    for n in range(3):
+        fake.exchange.settle_funding(at_ms + n * hour)
+    monkeypatch.setattr(venue_module, "FUNDING_PAGE", 1)  # one settlement per page
+    monkeypatch.setattr(venue_module, "FUNDING_PAGES", 2)
+    with pytest.raises(VenueUnavailable, match="more than 2 pages"):
+        await venue.fetch_funding_payments(None, start)
+    monkeypatch.setattr(venue_module, "FUNDING_PAGES", 3)  # exactly enough pages: all of them
+    assert len(await venue.fetch_funding_payments(None, start)) == 3

@@ -1,0 +1,62 @@
+"""The funding ledger against a simulated venue in maintenance across settlements: once the venue answers again,
+every settlement's payment is in the store exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+from fundarb_core.clock import EPOCH, SimClock
+from fundarb_core.execution import VenueGateway
+from fundarb_core.model import PositionStatus, Side
+from fundarb_core.positions import FundingLedger
+from fundarb_core.store import Store
+from fundarb_core.venues import VenueContext
+from fundarb_core.venues.sim import FaultConfig, MaintenanceWindow, SimVenueConfig, build_sim_venue
+
+# Longer than the ledger's one-hour overlap; a settlement every 15 minutes, five of them while the venue is down.
+DOWN, UP = EPOCH + timedelta(minutes=10), EPOCH + timedelta(minutes=90)
+STEP = timedelta(minutes=20)
+
+
+def test_funding_settled_during_maintenance_is_stored_once_it_answers(tmp_path: Path) -> None:
+    async def scenario(clock: SimClock) -> None:
+        window = MaintenanceWindow(start=DOWN, duration=UP - DOWN)
+        config = SimVenueConfig(
+            profile="lighter-like", symbols=["BTC"], funding_interval=timedelta(minutes=15),
+            faults=FaultConfig(maintenance=[window]),
+        )  # fmt: skip
+        venue = build_sim_venue("lighter", config, VenueContext(clock))
+        store = await Store.open(tmp_path / "fundarb.sqlite3", clock=clock)
+        try:
+            position = await store.positions.create(
+                symbol="BTC", long_venue="lighter", short_venue="elsewhere", long_quantity=Decimal("0.1"),
+                short_quantity=Decimal("0.1"), notional_usd=Decimal(6000), status=PositionStatus.OPEN,
+            )  # fmt: skip
+            bbo = await venue.fetch_bbo_prices("BTC")
+            await venue.place_market_order(
+                "BTC", Side.BUY, Decimal("0.1"), worst_price=bbo.ask * 2, client_order_id="o"
+            )
+            ledger = FundingLedger(store, clock, VenueGateway({"lighter": venue}, clock))
+            for i in range(6):  # 100 min: before, during and after the outage
+                if i:
+                    await clock.sleep(STEP.total_seconds())
+                await ledger.record()
+            paid = venue.payments
+            assert len([p for p in paid if DOWN <= p.at < UP]) == 5, "the position was paid while the venue was down"
+            stored = await store.funding.list(venue="lighter")
+            counts = Counter(s.venue_payment_id for s in stored)
+            assert {p.payment_id for p in paid} == set(counts), "every settlement is stored"
+            assert set(counts.values()) == {1}, "and none twice"
+            by_id = {s.venue_payment_id: s for s in stored}
+            for p in paid:
+                assert (by_id[p.payment_id].amount, by_id[p.payment_id].position_id) == (p.amount, position.id)
+        finally:
+            await store.close()
+            await venue.close()
+
+    clock = SimClock(EPOCH)
+    asyncio.run(clock.run(scenario(clock)))
