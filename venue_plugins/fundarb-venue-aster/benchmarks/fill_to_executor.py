@@ -31,8 +31,7 @@ from fundarb_venue_aster.wire import wire_client_id
 
 from fundarb_core.clock import WallClock
 from fundarb_core.events import Event, OrderDone
-from fundarb_core.execution import OrderExecutor, OrderSpec
-from fundarb_core.execution.ids import client_order_id
+from fundarb_core.execution import OrderExecutor, OrderSpec, client_order_id
 from fundarb_core.model import ExecutionMode, Side
 from fundarb_core.secrets import Secret
 from fundarb_core.venues import VenueContext
