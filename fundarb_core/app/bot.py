@@ -18,6 +18,7 @@ from loguru import logger
 
 from fundarb_core.actions import ActionContext, ActionRunner, RunReport
 from fundarb_core.actions.handler import Checkpoint
+from fundarb_core.app._liquidations import LiquidationWatch
 from fundarb_core.app.wiring import build_venues, close_policy, risk_manager
 from fundarb_core.clock import Clock
 from fundarb_core.config import Config
@@ -270,6 +271,7 @@ class Bot:
         await self.reconciler.startup()
         if self.runner is not None:
             await self.runner.resume()
+        watch = LiquidationWatch(self.venues, self.clock, self.recorder)  # a liquidation notice ticks at once
         while not stop.is_set() and not self.halted:
             elapsed = self.clock.monotonic() - started
             if duration is not None and elapsed >= duration.total_seconds():
@@ -282,7 +284,8 @@ class Bot:
             self.plugins.tick_done(tick.at, self.clock.monotonic() - began)
             if on_tick is not None:
                 on_tick(tick, elapsed)
-            await self.clock.sleep(interval)
+            await watch.sleep(interval)
+        await watch.stop()
         await self.shutdown()
 
     async def shutdown(self) -> None:

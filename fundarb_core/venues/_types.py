@@ -300,7 +300,10 @@ class LiquidationNotice:
 class Capabilities:
     """What optional parts of the contract a venue offers; where a stream is absent, the executor polls.
 
-    - `order_stream`, `bbo_stream`, `liquidation_stream`: the async streams (`order_updates`, ...);
+    - `order_stream`, `liquidation_stream`: the async streams (`order_updates`, `liquidations`);
+    - `bbo_stream`: `fetch_bbo_prices` answers from a market stream while that is current (REST otherwise), so
+      callers may ask it as often as they like;
+    - `mark_stream`: likewise `fetch_funding_rates` (marks, rates) and the snapshots' marks;
     - `bulk_snapshots`: `get_position_snapshots(symbols)`, every leg on the venue in one request;
     - `funding_history`: `fetch_funding_history(symbol, start, end)`;
     - `price_history`: `fetch_price_candles(symbol, resolution, start, end)`;
@@ -309,6 +312,7 @@ class Capabilities:
 
     order_stream: bool = False
     bbo_stream: bool = False
+    mark_stream: bool = False
     liquidation_stream: bool = False
     bulk_snapshots: bool = False
     funding_history: bool = False

@@ -102,8 +102,9 @@ ANNOUNCED = {
     "fetch_funding_history": "funding_history",
     "fetch_price_candles": "price_history",
 }
-# Flags with no method: a BBO stream the protocol has no method for yet, and "runs on the run's clock".
-FLAGS_WITHOUT_METHOD = {"bbo_stream", "simulated"}
+# Flags with no method: market streams behind `fetch_bbo_prices` / `fetch_funding_rates`, and "runs on the run's
+# clock". The README must still name each.
+FLAGS_WITHOUT_METHOD = {"bbo_stream", "mark_stream", "simulated"}
 
 
 def test_readme_table_lists_required_and_optional_methods() -> None:
@@ -122,6 +123,7 @@ def test_readme_table_names_the_capability_flag_of_every_optional_method() -> No
     assert {*flags.values(), *FLAGS_WITHOUT_METHOD} == {f.name for f in attrs.fields(Capabilities)}, (
         "a Capabilities flag is missing from the template's table"
     )
+    assert all(f"`{flag}`" in readme for flag in FLAGS_WITHOUT_METHOD), "the README does not name every flag"
     protocol = (Path(__file__).resolve().parents[2] / "fundarb_core" / "venues" / "_protocol.py").read_text()
     for name, flag in ANNOUNCED.items():
         assert f"def {name}(" in protocol, f"{name} is not described in _protocol.py"

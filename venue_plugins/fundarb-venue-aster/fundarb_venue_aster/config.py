@@ -61,6 +61,11 @@ def _recv_window(_: object, __: attrs.Attribute[timedelta], value: timedelta) ->
         raise ValueError(f"must be above 0 and at most 60s (Aster's maximum), found {value}")
 
 
+def _lifetime(_: object, __: attrs.Attribute[timedelta], value: timedelta) -> None:
+    if not timedelta(0) < value < timedelta(hours=24):
+        raise ValueError(f"must be above 0 and below 24h (Aster closes a connection at 24 h), found {value}")
+
+
 @attrs.frozen
 class AsterConfig:
     """Credentials and connection settings of one Aster account.
@@ -100,6 +105,12 @@ class AsterConfig:
     reconnect_max: timedelta = attrs.field(default=timedelta(seconds=30), validator=positive_duration)
     # How long an order waits for a starting user stream, so that its updates are not missed.
     stream_ready_timeout: timedelta = attrs.field(default=timedelta(seconds=5), validator=positive_duration)
+    # Market streams (`<s>@bookTicker`, `<s>@markPrice@1s`): BBO and funding rates come from them while current,
+    # from REST otherwise. A mark older than `market_stream_max_age` (they arrive every second), or anything from a
+    # connection silent that long, is stale. Aster ends a connection at 24 h: the stream reconnects before that.
+    market_streams: bool = True
+    market_stream_max_age: timedelta = attrs.field(default=timedelta(seconds=3), validator=positive_duration)
+    market_stream_lifetime: timedelta = attrs.field(default=timedelta(hours=23, minutes=30), validator=_lifetime)
     # How long a 418 ban lasts when Aster does not say (its bans run from 2 minutes to 3 days).
     ban_default: timedelta = attrs.field(default=timedelta(minutes=2), validator=positive_duration)
     max_retries_on_clock: int = attrs.field(default=1, validator=at_least(0))

@@ -1,4 +1,8 @@
-"""Market data: funding rates and marks (`premiumIndex`), best bid and ask (`ticker/bookTicker`), books (`depth`)."""
+"""Market data: funding rates and marks (`premiumIndex`), best bid and ask (`ticker/bookTicker`), books (`depth`).
+
+`streamed_bbo` and `streamed_rates` give the same values from the market streams (`market_stream`) while those are
+current, and None otherwise (the caller then asks REST).
+"""
 
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ from fundarb_venue_aster.wire import time_from_ms
 # module does not import venue.py back (no import cycle, not even for type checking).
 AsterVenue = Any
 
-__all__ = ["DEPTH_LIMITS", "bbo", "funding_rates", "order_book", "same_symbol"]
+__all__ = ["DEPTH_LIMITS", "bbo", "funding_rates", "order_book", "same_symbol", "streamed_bbo", "streamed_rates"]
 
 DEPTH_LIMITS = (5, 10, 20, 50, 100, 500, 1000)
 
@@ -93,3 +97,46 @@ def same_symbol(venue: AsterVenue, endpoint: str, got: str, market: Market) -> N
         raise VenueUnavailable(
             f"{endpoint}: reply for {got!r} to a request for {market.units.market}", venue=venue.name
         )
+
+
+def streamed_bbo(venue: AsterVenue, symbol: str, market: Market) -> BBO | None:
+    """The best bid and ask from `<s>@bookTicker` if the stream vouches for it now, else None."""
+    book = venue.market_stream.book(market.units.market)
+    if book is None:
+        return None
+    units = market.units
+    return BBO(
+        symbol=symbol,
+        bid=units.price_from_venue(book.b),
+        ask=units.price_from_venue(book.a),
+        bid_qty=units.qty_from_venue(book.B),
+        ask_qty=units.qty_from_venue(book.A),
+        at=time_from_ms(book.T or book.E, venue.clock.now()),
+    )
+
+
+def streamed_rates(venue: AsterVenue, symbols: Sequence[str] | None) -> dict[str, FundingRate] | None:
+    """Every asked symbol's rate from the mark-price stream, or None unless all of them are current there.
+
+    Without `symbols`: every trading market (what the scanner asks for each tick).
+    """
+    if symbols is None:
+        wanted = [s for s, m in venue._markets.items() if m.instrument.extra.get("status") == "TRADING"]
+    else:
+        wanted = list(symbols)
+    now = venue.clock.now()
+    rates: dict[str, FundingRate] = {}
+    for symbol in wanted:
+        market = venue._markets.get(symbol)
+        mark = venue.market_stream.mark(market.units.market) if market is not None else None
+        if market is None or mark is None:
+            return None
+        rates[symbol] = FundingRate(
+            symbol=symbol,
+            rate=mark.r,
+            interval=market.instrument.funding_interval,
+            next_funding_time=time_from_ms(mark.T, now),
+            mark_price=market.units.price_from_venue(mark.p),
+            index_price=market.units.price_from_venue(mark.i),
+        )
+    return rates

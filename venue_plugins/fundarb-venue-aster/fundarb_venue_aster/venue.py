@@ -49,6 +49,7 @@ from fundarb_venue_aster import account, events, history, markets, quotes
 from fundarb_venue_aster import fees as fees_module
 from fundarb_venue_aster.config import AsterConfig
 from fundarb_venue_aster.decode import Malformed
+from fundarb_venue_aster.market_stream import ALL_MARKS, MarketStream, book_stream, mark_stream
 from fundarb_venue_aster.markets import Market
 from fundarb_venue_aster.records import LeverageReply, OrderReply, TradeRow, read, read_rows
 from fundarb_venue_aster.rest import AsterRest
@@ -70,7 +71,8 @@ class AsterVenue:
         self.clock = context.clock
         self.capabilities = Capabilities(
             order_stream=True,
-            bbo_stream=False,
+            bbo_stream=config.market_streams,
+            mark_stream=config.market_streams,
             liquidation_stream=True,
             bulk_snapshots=True,
             funding_history=True,
@@ -96,6 +98,7 @@ class AsterVenue:
         self._orders: Broadcast[OrderState] = Broadcast(self._start_stream)
         self._liquidations: Broadcast[LiquidationNotice] = Broadcast(self._start_stream)
         self.stream = UserStream(name, config, self.rest, context.clock, self._on_event, self._reconcile)
+        self.market_stream = MarketStream(name, config, lambda: self.rest.session, context.clock)
 
     # -- instruments --------------------------------------------------------------------------------------------
 
@@ -121,11 +124,32 @@ class AsterVenue:
     # -- market data --------------------------------------------------------------------------------------------
 
     async def fetch_funding_rates(self, symbols: Sequence[str] | None = None) -> Mapping[str, FundingRate]:
-        """Return each symbol's current rate per its own interval (`premiumIndex`), with next time and mark."""
+        """Return each symbol's current rate per its own interval, with next time and mark.
+
+        From the `markPrice@1s` streams while every asked symbol is current there, else from `premiumIndex` (which
+        subscribes the streams for the next call).
+        """
+        if self.config.market_streams:
+            await self._ensure_markets()
+            streamed = quotes.streamed_rates(self, symbols)
+            if streamed is not None:
+                return streamed
+            if symbols is None:
+                self.market_stream.want(ALL_MARKS)
+            else:
+                known = [self._markets[s].units.market for s in symbols if s in self._markets]
+                self.market_stream.want(*(mark_stream(m) for m in known))
         return await quotes.funding_rates(self, symbols)
 
     async def fetch_bbo_prices(self, symbol: str) -> BBO:
-        """Return the best bid and ask (`ticker/bookTicker`)."""
+        """Return the best bid and ask: from `<s>@bookTicker` while current, else `ticker/bookTicker` (which
+        subscribes the stream for the next call)."""
+        if self.config.market_streams:
+            market = await self._market(symbol)
+            streamed = quotes.streamed_bbo(self, symbol, market)
+            if streamed is not None:
+                return streamed
+            self.market_stream.want(book_stream(market.units.market), mark_stream(market.units.market))
         return await quotes.bbo(self, symbol)
 
     async def fetch_order_book(self, symbol: str, depth: int = 10) -> OrderBook:
@@ -508,6 +532,7 @@ class AsterVenue:
     async def close(self) -> None:
         """Stop the stream, end every subscription, close the HTTP session."""
         await self.stream.stop()
+        await self.market_stream.stop()
         self._orders.close()
         self._liquidations.close()
         await self.rest.close()

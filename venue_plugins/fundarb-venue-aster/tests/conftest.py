@@ -30,6 +30,10 @@ FAST: dict[str, Any] = {
     "reconnect_max": timedelta(milliseconds=20),
     "timeout": timedelta(seconds=5),
     "connect_timeout": timedelta(seconds=2),
+    # These tests probe REST (faults, hostile replies) through fetch_bbo_prices / fetch_funding_rates: the market
+    # streams would answer some of those calls instead. test_market_stream.py and the `fundarb run` test switch
+    # them on.
+    "market_streams": False,
 }
 
 

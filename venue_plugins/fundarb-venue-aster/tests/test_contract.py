@@ -21,7 +21,7 @@ from .conftest import v1_config, v3_config
 class TestAsterV3Contract(VenueContract):
     @pytest.fixture
     def venue(self, fake: FakeAsterServer, make_venue: Callable[..., AsterVenue]) -> Venue:
-        return make_venue(v3_config(fake))
+        return make_venue(v3_config(fake, market_streams=True))  # BBO and marks from the streams once subscribed
 
     @pytest.fixture
     def faulty_venue(self, fake: FakeAsterServer, make_venue: Callable[..., AsterVenue]) -> Venue:

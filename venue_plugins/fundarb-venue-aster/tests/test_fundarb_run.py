@@ -151,7 +151,8 @@ def test_fundarb_run_opens_and_closes_an_aster_position_against_a_sim_leg(
 ) -> None:
     write_config(tmp_path / "live.toml", fake_aster.server)
     # One mark read answers HTML with status 200 (a proxy's error page): a typed, transient error for that tick.
-    fake_aster.server.faults.mutation = Mutation("body", "html", nth=1, endpoint="premiumIndex")
+    # (The first one: later ticks read rates and marks from the market streams, not from premiumIndex.)
+    fake_aster.server.faults.mutation = Mutation("body", "html", nth=0, endpoint="premiumIndex")
     run = subprocess.Popen(
         [str(FUNDARB), "--log-level", "INFO", "run", "--config", "live.toml", "--duration", "25s", "--no-live"],
         cwd=tmp_path, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -172,6 +173,11 @@ def test_fundarb_run_opens_and_closes_an_aster_position_against_a_sim_leg(
     assert "1 closed" in stdout, stdout
     assert fake_aster.server.faults.mutation_applied
     assert "premiumIndex: malformed reply at $: not JSON" in stderr
+    # Rates, marks and the BBO came from the market streams once subscribed: REST was asked a few times only.
+    market = fake_aster.server.market
+    assert any("!markPrice@arr@1s" in streams for streams in market.opened + market.subscribed)
+    asked = [path for _, path in fake_aster.server.requests]
+    assert sum(p.endswith("/premiumIndex") for p in asked) <= 3, asked
 
     listed = subprocess.run(
         [str(FUNDARB), "positions", "--config", "live.toml", "--json"],

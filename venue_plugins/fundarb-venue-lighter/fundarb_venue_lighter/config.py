@@ -77,6 +77,10 @@ class LighterConfig:
     # Resting (GTT / post-only) orders expire after this long; Lighter's maximum is 28 days.
     order_ttl: timedelta = attrs.field(default=timedelta(days=27), validator=positive_duration)
     auth_token_ttl: timedelta = attrs.field(default=timedelta(hours=1), validator=_max_auth_ttl)
+    # Marks (snapshots, funding rates) from the `market_stats/all` stream while they are at most
+    # `market_stats_max_age` old, from `orderBookDetails` otherwise; false: REST only.
+    market_streams: bool = True
+    market_stats_max_age: timedelta = attrs.field(default=timedelta(seconds=10), validator=positive_duration)
     # Pages of 100 finished orders searched for a client order index before an order is declared unknown.
     inactive_order_pages: int = attrs.field(default=5, validator=at_least(1))
     # Start-up: how many times to retry a venue in maintenance (503) before reporting it unavailable.

@@ -52,6 +52,7 @@ from fundarb_venue_lighter.config import LighterConfig, api_key_problem
 from fundarb_venue_lighter.decode import structure_entries
 from fundarb_venue_lighter.errors import MalformedReply
 from fundarb_venue_lighter.funding import hourly_from_funding_rates, next_funding_time
+from fundarb_venue_lighter.live import LiquidationFeed, MarketStats, MarketStatsStream, current_marks
 from fundarb_venue_lighter.nonces import NonceManager
 from fundarb_venue_lighter.orders import OrderDesk, _Sent
 from fundarb_venue_lighter.records import (
@@ -97,7 +98,8 @@ class LighterVenue(OrderDesk):
         self.capabilities = Capabilities(
             order_stream=True,
             bbo_stream=False,
-            liquidation_stream=False,
+            mark_stream=config.market_streams,
+            liquidation_stream=True,
             bulk_snapshots=True,
             funding_history=True,
             price_history=True,
@@ -126,6 +128,8 @@ class LighterVenue(OrderDesk):
         self._sent: dict[str, _Sent] = {}  # every order sent, from the moment it is sent
         self._subscribers: list[asyncio.Queue[OrderState]] = []
         self._stream: AccountOrderStream | None = None
+        self._market_stats: MarketStatsStream | None = None
+        self._liquidation_feed: LiquidationFeed | None = None
 
     def __repr__(self) -> str:
         return f"LighterVenue({self.name!r}, account={self.config.account_index}, key={self.config.api_key_index})"
@@ -264,13 +268,33 @@ class LighterVenue(OrderDesk):
             raise MalformedReply("orderBookDetails: two markets share a symbol", venue=self.name, endpoint="details")
         return details
 
-    async def _marks(self, market_id: int | None = None) -> dict[int, MarketDetail]:
-        details = {d.market_id: d for d in await self._details(market_id)}
+    async def _marks(
+        self, market_id: int | None = None, *, ids: Sequence[int] | None = None
+    ) -> Mapping[int, MarketDetail | MarketStats]:
+        """Marks and index prices of `market_id` (or of `ids`, or of every market): from `market_stats` while
+        current, else from `orderBookDetails` (which starts the stream for next time)."""
+        if self.config.market_streams:
+            wanted = [market_id] if market_id is not None else list(ids if ids is not None else self._by_market_id)
+            streamed = current_marks(self._stats_stream(), dict.fromkeys(wanted))
+            if streamed is not None:
+                return streamed
+        details: dict[int, MarketDetail | MarketStats] = {d.market_id: d for d in await self._details(market_id)}
         if market_id is not None and market_id not in details:
             raise MalformedReply(
                 f"orderBookDetails: market {market_id} is missing", venue=self.name, endpoint="orderBookDetails"
             )
         return details
+
+    def _stats_stream(self) -> MarketStatsStream:
+        if self._market_stats is None:
+            self._market_stats = MarketStatsStream(
+                self.config.resolved_ws_url(),
+                self.clock,
+                venue=self.name,
+                max_age=self.config.market_stats_max_age.total_seconds(),
+            )
+            self._market_stats.start()
+        return self._market_stats
 
     async def fetch_funding_rates(self, symbols: Sequence[str] | None = None) -> Mapping[str, FundingRate]:
         await self._known_all()
@@ -285,7 +309,7 @@ class LighterVenue(OrderDesk):
         ]
         if len({e.market_id for e in entries}) != len(entries):
             raise MalformedReply("funding-rates: two Lighter rates for one market", venue=self.name, endpoint="fr")
-        details = await self._marks()
+        details = await self._marks(ids=[self._markets[s].market_id for s in wanted])
         now = self.clock.now()
         out: dict[str, FundingRate] = {}
         for entry in entries:
@@ -375,7 +399,7 @@ class LighterVenue(OrderDesk):
         await self._known_all()
         markets = {symbol: self._market(symbol) for symbol in symbols}
         account = await self._account()
-        marks = await self._marks()
+        marks = await self._marks(ids=[market.market_id for _, market in markets.values()])
         positions = {p.market_id: p for p in account.positions}
         now = self.clock.now()
         out: dict[str, PositionSnapshot] = {}
@@ -463,9 +487,24 @@ class LighterVenue(OrderDesk):
             await stream.socket.stop()
 
     def liquidations(self) -> AsyncIterator[LiquidationNotice]:
-        raise NotImplementedError("Lighter liquidation notices are not streamed yet (capabilities say so)")
+        """Positions Lighter closed itself: `liquidation` and `deleverage` notifications (see `live`)."""
+        if self._liquidation_feed is None:
+            self._liquidation_feed = LiquidationFeed(
+                self.config.resolved_ws_url(),
+                self.clock,
+                venue=self.name,
+                account_index=self.config.account_index,
+                token=self._token,
+                symbol_of=self._by_market_id.get,
+                refresh_every=self.config.auth_token_ttl.total_seconds() * 0.8,
+            )
+        return self._liquidation_feed.notices()
 
     async def close(self) -> None:
+        for feed in (self._market_stats, self._liquidation_feed):
+            if feed is not None:
+                await feed.stop()
+        self._market_stats = self._liquidation_feed = None
         if self._stream is not None:
             stream, self._stream = self._stream, None
             await stream.stop()

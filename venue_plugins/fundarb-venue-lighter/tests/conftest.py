@@ -49,6 +49,9 @@ def make_config(fake: FakeLighter, **overrides: Any) -> LighterConfig:
         "api_private_key": Secret(api_key()[0]),
         "base_url": fake.url,
         "requests_per_minute": 1_000_000,  # the fake does not limit; the limiter has its own tests
+        # Tests that probe REST (faults, hostile replies) would be answered by `market_stats` instead; test_live.py
+        # switches the stream on.
+        "market_streams": False,
     }
     settings.update(overrides)
     return LighterConfig(**settings)

@@ -183,6 +183,20 @@ async def _open(runtime: Runtime, fakes: Fakes) -> Any:
     return position, qty
 
 
+async def aster_rate_streamed(venue: Any, fakes: Fakes, rate: Decimal) -> None:
+    """Push Aster's marks now and wait until the venue's mark-price stream has `rate` (rates come from it, once per
+    second on the real Aster), or until the venue would ask REST anyway (its stream is not up)."""
+    stream = venue.market_stream
+
+    async def seen() -> None:
+        while stream.connected.is_set() and getattr(stream.mark("BTCUSDT"), "r", None) != rate:
+            stream.changed.clear()
+            fakes.aster.market.push_marks()
+            await stream.changed.wait()
+
+    await asyncio.wait_for(seen(), 5.0)
+
+
 async def test_open_fund_on_both_schedules_and_close(runtime: Runtime, fakes: Fakes) -> None:
     bot = runtime.bot
     assert bot is not None
@@ -208,6 +222,7 @@ async def test_open_fund_on_both_schedules_and_close(runtime: Runtime, fakes: Fa
 
     # Aster's rate turns negative: the spread has flipped, the next tick closes the position.
     fakes.aster.exchange.markets["BTCUSDT"].funding_rate = Decimal("-0.001")
+    await aster_rate_streamed(bot.venues["aster"], fakes, Decimal("-0.001"))
     tick = await bot.tick(scan=False)
     assert tick.closed == [position.id]
     record = await runtime.store.positions.get(position.id)

@@ -13,7 +13,7 @@ Fault switches (`server.faults`, also settable over `POST /_fake/faults` as JSON
 everything), lost order replies (`order_replies = "503"` or `"disconnect"` after the order was accepted), one-shot
 injected replies (429 with headers, 418, 503 before or after processing), a server clock skew, a lower weight limit.
 `server.drop_streams()`, `server.expire_listen_keys()`, `exchange.liquidate(...)`, `exchange.set_mark(...)`,
-`exchange.settle_funding(...)` drive events.
+`exchange.settle_funding(...)` drive events; `server.market` serves the market streams (see `market_streams`).
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ from fundarb_venue_aster.testing.exchange import (
     fmt,
 )
 from fundarb_venue_aster.testing.history import FUNDING_LIMIT, KLINE_INTERVALS, KLINE_LIMIT, History, page
+from fundarb_venue_aster.testing.market_streams import FakeMarketStreams
 from fundarb_venue_aster.testing.mutate import Mutation
 
 __all__ = ["FakeAsterServer", "Faults", "Injected", "main"]
@@ -131,6 +132,7 @@ class FakeAsterServer:
         self.nonces = NonceBook(int(nonce_window * 1_000_000))
         self.exchange = Exchange(markets or default_markets(seed), balance=balance, now_ms=self.now_ms, emit=self._emit)
         self.listen_keys: dict[str, Account] = {}
+        self.market = FakeMarketStreams(self.exchange, self.now_ms)  # `/stream`: bookTicker, markPrice
         self.connections: dict[str, set[_Connection]] = {}
         self.requests: list[tuple[str, str]] = []  # (method, path) of every request, for tests
         self._weight: dict[str, tuple[int, int]] = {}
@@ -157,6 +159,7 @@ class FakeAsterServer:
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_route("*", "/ws/{key}", self._ws)
+        app.router.add_get("/stream", self.market.handle)
         app.router.add_post("/_fake/faults", self._set_faults)
         app.router.add_route("*", "/{tail:.*}", self._rest)
         return app
@@ -170,9 +173,11 @@ class FakeAsterServer:
         assert server is not None
         sockets = getattr(server, "sockets", None) or []
         self.port = sockets[0].getsockname()[1]
+        self.market.start()
         return self
 
     async def stop(self) -> None:
+        await self.market.stop()
         await self.drop_streams()
         if self._runner is not None:
             await self._runner.cleanup()

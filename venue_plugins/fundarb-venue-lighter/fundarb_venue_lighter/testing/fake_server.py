@@ -6,7 +6,8 @@
 Served: `GET /api/v1/{orderBooks, orderBookDetails, orderBookOrders, recentTrades, funding-rates, fundings,
 markPriceCandles, account, accountActiveOrders, accountInactiveOrders, positionFunding, nextNonce, apikeys}`,
 `POST /api/v1/sendTx` and `sendTxBatch`, and `/stream` (`fake_stream`). Faults are switched on through
-`FakeLighter.faults` (in process) or `POST /fake/faults` (JSON); `POST /fake/{funding,liquidate,drop_ws,gap}` act.
+`FakeLighter.faults` (in process) or `POST /fake/faults` (JSON); `POST /fake/{funding,liquidate,drop_ws,gap}` act
+(a liquidation also pushes a `liquidation` notification).
 History (`fundings`, `markPriceCandles`) is seeded and deterministic (`testing.history`), served with Lighter's
 page limits (750 settlements, 500 candles) and a rate limit (`Faults.history_per_minute`). Tests may rewrite any
 REST reply through `FakeLighter.mutate` (the fuzz suite does).
@@ -74,6 +75,7 @@ class FakeLighter(FakeStream):
         balance: Decimal = Decimal(10_000),
         seed: int = 0,
         ping_interval: float | None = None,
+        stats_interval: float | None = 1.0,
     ) -> None:
         self.exchange = FakeExchange(markets, balance=balance, seed=seed)
         self.seed = seed
@@ -82,6 +84,8 @@ class FakeLighter(FakeStream):
         self.mutate: Callable[[str, web.Request, web.Response], Awaitable[web.StreamResponse]] | None = None
         self._history_window: tuple[int, int] = (0, 0)  # (minute, requests in it)
         self.ping_interval = ping_interval
+        self.stats_interval = stats_interval  # seconds between `market_stats` pushes (None: only when asked)
+        self._notifs: dict[int, list[Json]] = {}
         self.requests: dict[str, int] = {}
         self.sent_txs: list[Json] = []  # every tx_info the fake executed (decoded)
         self.pongs = 0
@@ -143,6 +147,8 @@ class FakeLighter(FakeStream):
         self.host, self.port = host, sockets[0].getsockname()[1]
         if self.ping_interval:
             self._spawn(self._pinger())
+        if self.stats_interval:
+            self._spawn(self._stats_pusher(self.stats_interval))
         return self
 
     async def stop(self) -> None:
@@ -424,6 +430,22 @@ class FakeLighter(FakeStream):
         """Make the next book delta of `market_id` skip a nonce."""
         self._gap_next.add(market_id)
 
+    async def liquidate(self, account: int, market_id: int) -> Decimal:
+        """Liquidate a position at the mark; push the account's orders and a `liquidation` notification."""
+        now = now_ms()
+        held = self.exchange.account(account, now).positions.get(market_id)
+        size = self.exchange.liquidate(account, market_id, now)
+        await self._broadcast()
+        if size != 0 and held is not None:
+            mark = self.exchange.mark(market_id)
+            content = {
+                "id": f"liq_{next(self._seq)}", "is_ask": size > 0, "usdc_amount": format(abs(size) * mark, "f"),
+                "size": format(abs(size), "f"), "market_index": market_id, "price": format(mark, "f"),
+                "timestamp": now // 1000, "avg_price": format(mark, "f"),
+            }  # fmt: skip
+            await self.notify(account, "liquidation", content)
+        return size
+
     async def move_mid(self, market_id: int, price: Decimal) -> None:
         self.exchange.move_mid(market_id, price)
         await self._broadcast()
@@ -438,8 +460,7 @@ class FakeLighter(FakeStream):
         elif action == "funding":
             return _json({"code": 200, "payments": self.exchange.settle_funding(int(body.get("now_ms", now)))})
         elif action == "liquidate":
-            size = self.exchange.liquidate(int(body["account_index"]), int(body["market_id"]), now)
-            await self._broadcast()
+            size = await self.liquidate(int(body["account_index"]), int(body["market_id"]))
             return _json({"code": 200, "closed": format(size, "f")})
         elif action == "drop_ws":
             await self.drop_websockets()

@@ -34,7 +34,12 @@ def _default(value: Any) -> Any:
 
 class FakeStream:
     """Websocket channels `order_book/{m}`, `market_stats/{m}|all`, `account_all/{a}`, `account_all_orders/{a}`,
-    `account_orders/{m}/{a}`."""
+    `account_orders/{m}/{a}`, `notification/{a}`.
+
+    `market_stats/all` pushes a map from market index to each market's stats (the form Lighter's reference shows for
+    `spot_market_stats/all`); `push_market_stats()` sends every subscriber the current stats (the server also does
+    every `stats_interval` seconds). `notify(account, kind, content)` adds a notification and pushes it.
+    """
 
     exchange: FakeExchange
     ping_interval: float | None
@@ -46,6 +51,7 @@ class FakeStream:
     _book_sent: dict[tuple[web.WebSocketResponse, int], tuple[dict[str, str], dict[str, str]]]
     _gap_next: set[int]
     _seq: Any
+    _notifs: dict[int, list[Json]]
 
     # -- websocket ---------------------------------------------------------------------------------------------
 
@@ -86,7 +92,7 @@ class FakeStream:
             return
         parts = channel.split("/")
         try:
-            if parts[0] in ("account_all_orders", "account_orders"):
+            if parts[0] in ("account_all_orders", "account_orders", "notification"):
                 self.exchange.check_auth(message.get("auth"), int(parts[-1]), now_ms())
         except TxError as error:
             await ws.send_str(json.dumps({"type": "error", "code": error.code, "message": error.message}))
@@ -105,13 +111,10 @@ class FakeStream:
             book = {"code": 0, "asks": _as_list(asks), "bids": _as_list(bids), "offset": nonce, "nonce": nonce}
             await ws.send_str(json.dumps({"type": "subscribed/order_book", "channel": push, "order_book": book}))
         elif parts[0] == "market_stats":
-            for spec in self.exchange.markets.values():
-                if parts[1] in ("all", str(spec.market_id)):
-                    await ws.send_str(
-                        json.dumps(
-                            {"type": "subscribed/market_stats", "channel": push, "market_stats": self._stats(spec)}
-                        )
-                    )
+            await self._send_stats(ws, parts[1], push, "subscribed/market_stats")
+        elif parts[0] == "notification":
+            notifs = self._notifs.get(int(parts[1]), [])
+            await ws.send_str(json.dumps({"type": "subscribed/notification", "channel": push, "notifs": notifs}))
         elif parts[0] in ("account_all_orders", "account_orders"):
             await ws.send_str(
                 json.dumps(
@@ -135,6 +138,42 @@ class FakeStream:
                     default=_default,
                 )
             )
+
+    async def _send_stats(self, ws: web.WebSocketResponse, which: str, push: str, kind: str) -> None:
+        specs = [m for m in self.exchange.markets.values() if which in ("all", str(m.market_id))]
+        if which == "all":
+            body: Json = {str(spec.market_id): self._stats(spec) for spec in specs}
+            await ws.send_str(json.dumps({"type": kind, "channel": push, "market_stats": body}))
+        for spec in specs if which != "all" else []:
+            await ws.send_str(json.dumps({"type": kind, "channel": push, "market_stats": self._stats(spec)}))
+
+    async def push_market_stats(self) -> None:
+        """Send every `market_stats` subscriber the current stats."""
+        for ws, channels in list(self._subs.items()):
+            for channel in list(channels):
+                parts = channel.split("/")
+                if parts[0] == "market_stats":
+                    with contextlib.suppress(ConnectionError, RuntimeError):
+                        await self._send_stats(ws, parts[1], channel.replace("/", ":"), "update/market_stats")
+
+    async def notify(self, account: int, kind: str, content: Json) -> None:
+        """Add a notification (`liquidation`, `deleverage`, `announcement`) and push it to the account's channel."""
+        stamp = f"{now_ms()}"
+        notif = {
+            "id": f"notif_{next(self._seq)}", "created_at": stamp, "updated_at": stamp, "kind": kind,
+            "account_index": account, "content": content, "ack": False, "acked_at": None,
+        }  # fmt: skip
+        self._notifs.setdefault(account, []).append(notif)
+        for ws, channels in list(self._subs.items()):
+            if f"notification/{account}" in channels:
+                with contextlib.suppress(ConnectionError, RuntimeError):
+                    message = {"type": "update/notification", "channel": f"notification:{account}", "notifs": [notif]}
+                    await ws.send_str(json.dumps(message))
+
+    async def _stats_pusher(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            await self.push_market_stats()
 
     def _stats(self, spec: MarketSpec) -> Json:
         mark = format(self.exchange.mark(spec.market_id), "f")
@@ -177,6 +216,8 @@ class FakeStream:
                 with contextlib.suppress(ConnectionError, RuntimeError):
                     if parts[0] == "order_book":
                         await self._book_delta(ws, int(parts[1]), push)
+                    elif parts[0] == "market_stats":
+                        await self._send_stats(ws, parts[1], push, "update/market_stats")
                     elif parts[0] in ("account_all_orders", "account_orders"):
                         await ws.send_str(
                             json.dumps(
