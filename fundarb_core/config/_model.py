@@ -60,7 +60,7 @@ class StrategyConfig:
     max_new_per_tick: int = attrs.field(default=2, validator=at_least(1))
     # Entry: the smoothed spread, net of the round-trip cost amortised over `entry_hold`, as an APR.
     min_net_apr: Decimal = attrs.field(default=Decimal("0.10"), validator=non_negative)
-    entry_hold: timedelta = attrs.field(default=timedelta(hours=24), validator=positive_duration)
+    entry_hold: timedelta = attrs.field(default=timedelta(hours=48), validator=positive_duration)
     expected_hold: timedelta | None = attrs.field(  # deprecated: read as `entry_hold`
         default=None, validator=attrs.validators.optional(positive_duration)
     )

@@ -33,7 +33,7 @@ from fundarb_core.config import StrategyConfig
 from fundarb_core.strategy.market import usable_hourly, usable_price
 from fundarb_core.venues import BBO, FundingRate, Instrument
 
-__all__ = ["UNKNOWN_FEE", "Cost", "CostModel"]
+__all__ = ["UNKNOWN_FEE", "Cost", "CostModel", "usable_book"]
 
 ZERO = Decimal(0)
 BPS = Decimal(10_000)
@@ -60,6 +60,12 @@ class Cost:
     @property
     def bps(self) -> Decimal:
         return self.total * BPS
+
+
+def usable_book(book: object) -> bool:
+    """Whether `book` has a finite positive bid and ask, not crossed."""
+    bid, ask = usable_price(getattr(book, "bid", None)), usable_price(getattr(book, "ask", None))
+    return bid is not None and ask is not None and ask >= bid
 
 
 def _mean(values: list[tuple[Decimal, Decimal]]) -> Decimal | None:
@@ -185,7 +191,7 @@ class CostModel:
         now: datetime | None = None,
     ) -> Cost:
         """The expected cost of opening and closing `notional` of the pair (default: the configured size)."""
-        books = books or {}
+        books = {v: b for v, b in (books or {}).items() if usable_book(b)}
         m_open, m_close = self.open_maker_share, self.close_maker_share
         fees = ZERO
         for venue in (long_venue, short_venue):

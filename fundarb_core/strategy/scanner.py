@@ -16,8 +16,8 @@ import attrs
 from loguru import logger
 
 from fundarb_core.config import StrategyConfig
-from fundarb_core.strategy.costs import Cost, CostModel
-from fundarb_core.strategy.market import rate_problem, usable_hourly, usable_price
+from fundarb_core.strategy.costs import Cost, CostModel, usable_book
+from fundarb_core.strategy.market import rate_problem, usable_hourly
 from fundarb_core.strategy.signal import SpreadSignal
 from fundarb_core.venues import BBO, FundingRate, Instrument
 
@@ -63,11 +63,6 @@ class Opportunity:
     @property
     def pair(self) -> tuple[str, str, str]:
         return (self.symbol, self.long_venue, self.short_venue)
-
-
-def _usable_book(book: object) -> bool:
-    bid, ask = usable_price(getattr(book, "bid", None)), usable_price(getattr(book, "ask", None))
-    return bid is not None and ask is not None and ask >= bid
 
 
 class Scanner:
@@ -146,7 +141,7 @@ class Scanner:
             spread = latest
         if spread <= 0:
             return None
-        books = {v: b for v, b in (books or {}).items() if _usable_book(b)}
+        books = {v: b for v, b in (books or {}).items() if usable_book(b)}
         cost = self.costs.round_trip(
             symbol, long_venue, short_venue, long_price=long_rate.mark_price, short_price=short_rate.mark_price,
             books=books, rates={long_venue: long_rate, short_venue: short_rate}, now=now,
