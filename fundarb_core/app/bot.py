@@ -31,11 +31,13 @@ from fundarb_core.positions import EventRecorder, FundingLedger, PositionBook, S
 from fundarb_core.positions.losses import LossLedger, tripped
 from fundarb_core.store import Store
 from fundarb_core.strategy.closer import Closer
+from fundarb_core.strategy.costs import CostModel
 from fundarb_core.strategy.market import Market
 from fundarb_core.strategy.monitor import Monitor
 from fundarb_core.strategy.opener import Opener, Switches
 from fundarb_core.strategy.reconcile import Reconciler
 from fundarb_core.strategy.scanner import Opportunity, Scanner
+from fundarb_core.strategy.signal import SpreadSignal
 from fundarb_core.strategy.sizing import Sizer
 from fundarb_core.venues import FundingRate, Instrument, Venue, VenueContext
 
@@ -87,9 +89,14 @@ class Bot:
             store, clock, self.gateway, instruments, AtomicExecutor(self.orders, record=self.recorder), closer,
             self.recorder, self.funding,
         )  # fmt: skip
-        self.market = Market(self.gateway)
-        self.scanner = Scanner(config.strategy, instruments)
-        self.monitor = Monitor(self.gateway, self.market)
+        cfg = config.strategy
+        self.market = Market(self.gateway, stale_after=max(timedelta(minutes=15), 2 * cfg.monitor_interval))
+        self.signal = SpreadSignal(cfg.signal_window)
+        self.costs = CostModel(
+            cfg, instruments, close_market_only=_close_market_only(config), transfers=_plan_transfers(config)
+        )
+        self.scanner = Scanner(cfg, instruments, signal=self.signal, costs=self.costs)
+        self.monitor = Monitor(self.gateway, self.market, self.signal)
         self.risk = risk_manager(config, plugins)
         self.opener = Opener(
             config.strategy, store, clock, self.market, self.scanner, Sizer(config.strategy, instruments), self.book,
@@ -104,6 +111,7 @@ class Bot:
         self.opportunities: list[Opportunity] = []  # from the last scan
         self.last_actions: RunReport | None = None
         self.faults: dict[str, int] = {}  # failed tick steps, by step, since start
+        self._learnt_at: datetime | None = None
 
     def _runner(self, checkpoint: Checkpoint | None) -> ActionRunner:
         context = ActionContext(
@@ -195,10 +203,59 @@ class Bot:
 
     # -- the loop ----------------------------------------------------------------------------------------------
 
+    async def update_signal(self) -> None:
+        """Seed new (venue, symbol) estimates from settled history, then fold this tick's rates in; warn about the
+        market data excluded this tick (see `Market`)."""
+        now = self.clock.now()
+        for (venue, symbol), why in self.market.new_rejections.items():
+            await self.recorder(
+                Alert(
+                    alert="bad_market_data", level=Severity.WARNING,
+                    message=f"{venue} {symbol}: {why}; excluded this tick", details={"venue": venue, "symbol": symbol},
+                )
+            )  # fmt: skip
+        listed: dict[str, int] = {}
+        for venue_rates in self.rates.values():
+            for symbol in venue_rates:
+                listed[symbol] = listed.get(symbol, 0) + 1
+        wanted = [
+            (venue, symbol)
+            for venue, venue_rates in self.rates.items()
+            for symbol in venue_rates
+            if listed[symbol] > 1 and (venue, symbol) not in self.signal.seeded
+        ]
+        if wanted:
+            gate = asyncio.Semaphore(4)
+            start = now - 3 * self.signal.window
+
+            async def seed(venue_name: str, symbol: str) -> None:
+                venue = self.venues.get(venue_name)
+                history: Sequence[Any] = ()
+                if venue is not None and venue.capabilities.funding_history:
+                    try:
+                        async with gate:
+                            history = await venue.fetch_funding_history(symbol, start, now)  # type: ignore[attr-defined]
+                    except Exception as exc:  # no history: the estimate starts from the quotes
+                        logger.bind(venue=venue_name, symbol=symbol).info("no funding history to seed from: {}", exc)
+                self.signal.seed(venue_name, symbol, history)
+
+            await asyncio.gather(*(seed(v, s) for v, s in wanted))
+        for venue_name, venue_rates in self.rates.items():
+            self.signal.observe(venue_name, venue_rates, now)
+
+    async def learn_costs(self) -> None:
+        """Relearn maker shares and slippage from the stored telemetry, at most every 6 hours."""
+        now = self.clock.now()
+        if self._learnt_at is not None and now - self._learnt_at < timedelta(hours=6):
+            return
+        self._learnt_at = now
+        await self.costs.learn_from(self.store)
+
     async def evaluate_and_close_positions(self) -> None:
         positions = await self.store.positions.list_open()
         await self.monitor.prefetch(positions)
-        best = Scanner.best_pairs(self.rates)  # for the erosion hold guard: is this pair still the best for its symbol
+        # For the hold guard: is this pair still the best for its symbol (on the smoothed rates)?
+        best = Scanner.best_pairs(self.rates, self.signal.hourly())
         marks: list[Any] = []  # positions that stay open: their marks are written in one transaction
         try:
             await self.closer.run(positions, best, marks)
@@ -219,7 +276,9 @@ class Bot:
         self.book.closed.clear()
         await self._guard("control", self.apply_control)
         await self._guard("rates", self.market.refresh)
+        await self._guard("signal", self.update_signal)
         if scan:
+            await self._guard("costs", self.learn_costs)
             tick.opportunities = self.opportunities = self.scanner.scan(self.rates, self.clock.now())
             await self._guard(
                 "scan", lambda: self.store.scans.save(self.clock.now(), [attrs.asdict(o) for o in tick.opportunities])
@@ -292,3 +351,19 @@ class Bot:
         await self.orders.aclose()
         for venue in self.venues.values():
             await venue.close()
+
+
+def _close_market_only(config: Config) -> bool:
+    """Whether the configured close policy always crosses the book (a close priced at taker fees)."""
+    return config.close_policy is not None and config.close_policy.kind == "market_only"
+
+
+def _plan_transfers(config: Config) -> bool:
+    """Whether the risk manager's exit plan moves funds between venues after a close."""
+    if config.risk_manager is None:
+        return False
+    transfer = getattr(config.risk_manager.config, "transfer_on_exit", None)
+    if transfer is not None and getattr(transfer, "enabled", True):
+        return True
+    steps = getattr(config.risk_manager.config, "exit_plan", None) or []
+    return any(getattr(step, "action_type", None) == "transfer_funds" for step in steps)

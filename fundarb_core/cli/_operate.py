@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -131,11 +132,14 @@ def scan(config_path: Path, as_json: bool) -> None:
 
     async def work(_: Any, bot: Any) -> Any:
         await bot.fetch_rates()
+        await bot.update_signal()  # seeded from settled history where the venues offer it
         return bot.scanner.scan(bot.rates, bot.clock.now())
 
     opportunities = asyncio.run(_with_bot(config, work))
     rows = [
         {"symbol": o.symbol, "long": o.long_venue, "short": o.short_venue, "spread_per_hour": str(o.spread),
+         "latest_spread_per_hour": str(o.latest_spread), "cost_bps": str(o.cost_bps.quantize(Decimal("0.01"))),
+         "breakeven_hours": str(o.breakeven_hours.quantize(Decimal("0.1"))) if o.breakeven_hours else None,
          "net_apr": str(o.net_apr), "price_gap": str(o.price_gap)}
         for o in opportunities
     ]  # fmt: skip
@@ -145,7 +149,11 @@ def scan(config_path: Path, as_json: bool) -> None:
     if not rows:
         click.echo("no opportunity above the minimum net APR")
     for r in rows:
-        click.echo(f"{r['symbol']:6} long {r['long']:12} short {r['short']:12} net APR {float(r['net_apr']):7.1%}")
+        breakeven = f"{float(r['breakeven_hours']):6.1f} h" if r["breakeven_hours"] else "     - "
+        click.echo(
+            f"{r['symbol']:6} long {r['long']:12} short {r['short']:12} net APR {float(r['net_apr']):7.1%}"
+            f"  cost {float(r['cost_bps']):5.1f} bp  breakeven {breakeven}"
+        )
 
 
 @click.command()

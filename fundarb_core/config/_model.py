@@ -72,7 +72,7 @@ class StoreConfig:
 
 @attrs.frozen
 class StrategyConfig:
-    """Scanning and sizing. Defaults are the earlier bot's, which worked (see docs/configuration.md)."""
+    """Scanning, costs and sizing (see docs/configuration.md and docs/strategy.md)."""
 
     symbols: list[str] = attrs.field(factory=list)
     exclude_symbols: list[str] = attrs.field(factory=list)
@@ -82,14 +82,31 @@ class StrategyConfig:
     max_venue_usd: Decimal = attrs.field(default=Decimal(50_000), validator=positive)
     max_positions: int = attrs.field(default=10, validator=at_least(1))
     max_new_per_tick: int = attrs.field(default=2, validator=at_least(1))
+    # Entry: the smoothed spread, net of the round-trip cost amortised over `entry_hold`, as an APR.
     min_net_apr: Decimal = attrs.field(default=Decimal("0.10"), validator=non_negative)
-    expected_hold: timedelta = attrs.field(default=timedelta(hours=24), validator=positive_duration)
-    max_price_gap: Decimal = attrs.field(default=Decimal("0.01"), validator=fraction)
+    entry_hold: timedelta = attrs.field(default=timedelta(hours=48), validator=positive_duration)
+    expected_hold: timedelta | None = attrs.field(  # deprecated: read as `entry_hold`
+        default=None, validator=attrs.validators.optional(positive_duration)
+    )
+    signal_window: timedelta = attrs.field(default=timedelta(hours=24), validator=positive_duration)
+    # The cost model: fills' maker share until learnt, slippage per fill until learnt, half-spread until a book
+    # is read, a transfer's cost where the exit plan transfers, and settlements this close count when paid.
+    maker_share: Decimal = attrs.field(default=Decimal("0.5"), validator=fraction)
+    slippage_bps: Decimal = attrs.field(default=Decimal(1), validator=non_negative)
+    half_spread_bps: Decimal = attrs.field(default=Decimal(1), validator=non_negative)
+    transfer_cost_usd: Decimal = attrs.field(default=Decimal(0), validator=non_negative)
+    settlement_window: timedelta = attrs.field(default=timedelta(minutes=30), validator=non_negative_duration)
+    max_price_gap: Decimal = attrs.field(default=Decimal("0.002"), validator=fraction)
     limit_offset_bps: Decimal = attrs.field(default=Decimal(1), validator=non_negative)
     open_timeout: timedelta = attrs.field(default=timedelta(seconds=30), validator=positive_duration)
     scan_interval: timedelta = attrs.field(default=timedelta(seconds=60), validator=positive_duration)
     monitor_interval: timedelta = attrs.field(default=timedelta(seconds=60), validator=positive_duration)
     entry_cooldown: timedelta = attrs.field(default=timedelta(minutes=60), validator=positive_duration)
+
+    @property
+    def hold(self) -> timedelta:
+        """The hold the round-trip cost is amortised over at entry (`expected_hold`, deprecated, wins if set)."""
+        return self.expected_hold if self.expected_hold is not None else self.entry_hold
 
 
 @attrs.frozen

@@ -1,10 +1,19 @@
-"""The market as the strategy sees it this tick: every venue's funding rates, and spreads between venues."""
+"""The market as the strategy sees it this tick: every venue's funding rates, and spreads between venues.
+
+Bad data never reaches a decision: a rate or mark that is not a finite number, a mark that is zero or negative, an
+hourly rate beyond ±1 % (a unit mistake or a broken feed), an interval that is not positive, a next settlement
+long past (a stale quote) or a venue whose last good answer is older than `stale_after`: each excludes that venue
+and symbol for the tick, with a warning (`rejected` says why; `new_rejections` what went bad since the last tick).
+Open positions stay guarded: the closer's critical checks read the legs' own snapshots, not these rates.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from decimal import Decimal
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from loguru import logger
 
@@ -12,31 +21,106 @@ from fundarb_core.errors import VenueError
 from fundarb_core.execution import VenueGateway
 from fundarb_core.venues import FundingRate
 
-__all__ = ["Market"]
+__all__ = ["MAX_HOURLY", "Market", "rate_problem", "usable_hourly", "usable_price"]
+
+MAX_HOURLY = Decimal("0.01")  # 1 % per hour (87.6 × a year): beyond it a rate is a unit mistake, not a market
+_HOUR = Decimal(3600)
+
+
+def usable_price(value: object) -> Decimal | None:
+    """`value` as a finite positive Decimal, else None."""
+    if isinstance(value, Decimal) and value.is_finite() and value > 0:
+        return value
+    return None
+
+
+def usable_hourly(rate: object, interval: object) -> Decimal | None:
+    """The hourly rate of `rate` per `interval`, or None when it is not a finite number of plausible size."""
+    if not isinstance(rate, Decimal) or not rate.is_finite() or not isinstance(interval, timedelta):
+        return None
+    seconds = int(interval.total_seconds())  # as `FundingRate.hourly` counts it
+    if seconds <= 0:
+        return None
+    try:
+        hourly = rate * _HOUR / Decimal(seconds)
+    except (InvalidOperation, ArithmeticError):
+        return None
+    return hourly if hourly.is_finite() and abs(hourly) <= MAX_HOURLY else None
+
+
+def rate_problem(rate: Any, now: datetime | None = None) -> str | None:
+    """Why `rate` cannot be used for a decision now, or None when it can."""
+    try:
+        if usable_hourly(rate.rate, rate.interval) is None:
+            return f"funding rate {rate.rate!r} per {rate.interval!r} is not a plausible number"
+        if usable_price(rate.mark_price) is None:
+            return f"mark price {rate.mark_price!r} is not a positive number"
+        stale = now is not None and isinstance(rate.next_funding_time, datetime)
+        if stale and rate.next_funding_time < now - rate.interval:
+            return f"stale: next settlement {rate.next_funding_time.isoformat()} is long past"
+    except (AttributeError, TypeError, ValueError, OverflowError, ArithmeticError) as exc:
+        return f"unreadable rate ({type(exc).__name__})"
+    return None
 
 
 class Market:
     """Funding rates per venue and symbol, refreshed each tick through the gateway (a venue that fails keeps its
-    last rates)."""
+    last rates until they are `stale_after` old); only usable rates are kept."""
 
-    def __init__(self, gateway: VenueGateway) -> None:
+    def __init__(self, gateway: VenueGateway, *, stale_after: timedelta = timedelta(minutes=15)) -> None:
         self.gateway = gateway
+        self.stale_after = stale_after
         self.rates: dict[str, Mapping[str, FundingRate]] = {}
+        self.rejected: dict[tuple[str, str], str] = {}  # this tick's exclusions and why
+        self.new_rejections: dict[tuple[str, str], str] = {}  # exclusions that were not there the tick before
+        self._fetched_at: dict[str, datetime] = {}
 
     async def refresh(self) -> dict[str, Mapping[str, FundingRate]]:
+        now = self.gateway.clock.now()
+
         async def one(name: str) -> tuple[str, Mapping[str, FundingRate]]:
             try:
-                return name, await self.gateway.funding_rates(name)
+                fresh = await self.gateway.funding_rates(name)
             except VenueError as exc:
                 logger.bind(venue=name).warning("funding rates unavailable: {}", exc)
+                fetched = self._fetched_at.get(name)
+                if fetched is None or now - fetched > self.stale_after:
+                    return name, {}
                 return name, self.rates.get(name, {})
+            self._fetched_at[name] = now
+            return name, fresh
 
-        self.rates = dict(await asyncio.gather(*(one(n) for n in self.gateway.venues)))
+        raw = dict(await asyncio.gather(*(one(n) for n in self.gateway.venues)))
+        rejected: dict[tuple[str, str], str] = {}
+        rates: dict[str, Mapping[str, FundingRate]] = {}
+        for name, venue_rates in raw.items():
+            kept: dict[str, FundingRate] = {}
+            try:
+                items = list(venue_rates.items())
+            except Exception as exc:  # not a mapping: the whole venue is unreadable this tick
+                rejected[(name, "*")] = f"unreadable rates ({type(exc).__name__})"
+                items = []
+            for symbol, rate in items:
+                why = rate_problem(rate, now)
+                if why is None:
+                    kept[symbol] = rate
+                else:
+                    rejected[(name, str(symbol))] = why
+            rates[name] = kept
+        self.new_rejections = {k: v for k, v in rejected.items() if k not in self.rejected}
+        for (name, symbol), why in self.new_rejections.items():
+            logger.bind(venue=name, symbol=symbol).warning("market data excluded this tick: {}", why)
+        self.rejected = rejected
+        self.rates = rates
         return self.rates
 
     def spread(self, symbol: str, long_venue: str, short_venue: str) -> Decimal | None:
-        """The hourly spread `short − long` (positive pays), or None without both venues' rates."""
+        """The hourly spread `short − long` (positive pays), or None without both venues' usable rates."""
         try:
-            return self.rates[short_venue][symbol].hourly - self.rates[long_venue][symbol].hourly
+            short, long = self.rates[short_venue][symbol], self.rates[long_venue][symbol]
         except KeyError:
             return None
+        short_h, long_h = usable_hourly(short.rate, short.interval), usable_hourly(long.rate, long.interval)
+        if short_h is None or long_h is None:
+            return None
+        return short_h - long_h

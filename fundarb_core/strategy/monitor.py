@@ -12,6 +12,7 @@ from fundarb_core.execution import LegRef, VenueGateway
 from fundarb_core.model.records import PositionRecord
 from fundarb_core.strategy.market import Market
 from fundarb_core.strategy.risk import PositionView
+from fundarb_core.strategy.signal import SpreadSignal
 from fundarb_core.venues import PositionSnapshot
 
 __all__ = ["Monitor"]
@@ -23,9 +24,10 @@ Pair = tuple[str, str, str]
 class Monitor:
     """Snapshots legs in bulk once per tick (where venues announce it), else per position."""
 
-    def __init__(self, gateway: VenueGateway, market: Market) -> None:
+    def __init__(self, gateway: VenueGateway, market: Market, signal: SpreadSignal | None = None) -> None:
         self.gateway = gateway
         self.market = market
+        self.signal = signal
         self._cached: dict[LegRef, PositionSnapshot] = {}
 
     async def prefetch(self, positions: list[PositionRecord]) -> None:
@@ -62,6 +64,11 @@ class Monitor:
             rates={v: self.market.rates[v][position.symbol] for v in (position.long_venue, position.short_venue)},
             snapshots=dict(snaps),
             best_opportunity_spread=current if pair in best else None,
+            signal_spread=(
+                self.signal.spread(position.symbol, position.long_venue, position.short_venue)
+                if self.signal is not None
+                else None
+            ),
         )
 
     def with_marks(self, position: PositionRecord, snaps: Mapping[str, PositionSnapshot]) -> PositionRecord:

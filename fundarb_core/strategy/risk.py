@@ -29,7 +29,8 @@ Plan = ActionPlan | Sequence[RebalanceAction]
 class PositionView:
     """What a risk manager sees of one open position at one tick.
 
-    Spreads are hourly funding rates, normalised from each venue's own interval: `short − long` (positive pays).
+    Spreads are hourly funding rates, normalised from each venue's own interval: `short − long` (positive pays);
+    `current_spread` is the latest quotes', `signal_spread` the smoothed estimate decisions use (`spread`).
     `rates` and `snapshots` are keyed by venue name (the position's two venues).
     """
 
@@ -40,6 +41,15 @@ class PositionView:
     rates: Mapping[str, FundingRate]
     snapshots: Mapping[str, PositionSnapshot]
     best_opportunity_spread: Decimal | None = None  # this very pair's spread if it is the best opportunity now
+    signal_spread: Decimal | None = None  # the smoothed spread (`fundarb_core.strategy.signal`) the rules judge
+
+    @property
+    def spread(self) -> Decimal:
+        """The spread exit rules judge: the smoothed one where known, else the current one."""
+        signal = self.signal_spread
+        if isinstance(signal, Decimal) and signal.is_finite():
+            return signal
+        return self.current_spread
 
     @property
     def age(self) -> timedelta:

@@ -1,7 +1,8 @@
 """The settings of each risk manager, with the earlier bot's defaults.
 
 Thresholds are `Decimal`s, durations `timedelta`s. Spreads (and so `flip_threshold`) are hourly funding rates,
-`short − long`, the unit of `PositionView`; erosion thresholds are ratios of the current to the entry spread.
+`short − long`, the unit of `PositionView`; `exit_apr` is an APR; erosion thresholds are ratios of the current to
+the entry spread.
 This module stays cheap to import: the registration hook loads it whenever plugins load.
 """
 
@@ -73,9 +74,11 @@ _MAX_AGE = attrs.validators.and_(_duration, positive_duration)
 _MIN_HOLD = attrs.validators.and_(_duration, non_negative_duration)
 
 
-def _severe_not_above_erosion(instance: Any, _: attrs.Attribute[Any], value: Decimal) -> None:
+def _severe_not_above_erosion(instance: Any, _: attrs.Attribute[Any], value: Decimal | None) -> None:
     """Require severe ≤ erosion: otherwise every erosion exit would be a severe one and `erosion_threshold` unused."""
     if instance is None:  # the config loader checks fields one by one first; this one needs the whole instance
+        return
+    if value is None or instance.erosion_threshold is None:
         return
     if value > instance.erosion_threshold:
         raise ValueError(
@@ -176,21 +179,26 @@ class PlanStep:
 
 @attrs.frozen
 class CombinedConfig:
-    """Settings of `kind = "combined"`: flip → severe erosion → erosion (hold guard) → age, after `min_hold`.
+    """Settings of `kind = "combined"`: flip → floor → erosion (if set; hold guard) → age, after `min_hold`.
 
-    `min_hold` blocks every one of these exits until the position is that old (0: never blocks). The closer's own
-    rules (a missing leg, liquidation risk, a severe imbalance) do not pass through a risk manager and are not
-    blocked.
+    The rules judge the smoothed spread (the signal's, `[strategy] signal_window`). `flip_threshold` is hourly;
+    `exit_apr` is an absolute floor as an APR (exit below it; `[strategy] min_net_apr` net of costs is the entry
+    level above it); the ratios to the entry spread (`erosion_threshold`, `severe_erosion_threshold`) are off
+    unless set. `min_hold` blocks every one of these exits until the position is that old; a non-urgent exit waits
+    up to `settlement_wait` for a settlement that pays the position. The closer's own rules (a missing leg,
+    liquidation risk, a severe imbalance) do not pass through a risk manager and are not blocked.
     """
 
     flip_threshold: Decimal = attrs.field(default=Decimal(0), validator=_FLIP)
-    erosion_threshold: Decimal = attrs.field(default=Decimal("0.5"), validator=_RATIO)
-    severe_erosion_threshold: Decimal = attrs.field(
-        default=Decimal("0.2"), validator=[_RATIO, _severe_not_above_erosion]
+    exit_apr: Decimal | None = attrs.field(default=Decimal("0.05"), validator=attrs.validators.optional(_decimal))
+    erosion_threshold: Decimal | None = attrs.field(default=None, validator=attrs.validators.optional(_RATIO))
+    severe_erosion_threshold: Decimal | None = attrs.field(
+        default=None, validator=attrs.validators.optional([_RATIO, _severe_not_above_erosion])
     )
     hold_if_best: bool = attrs.field(default=True, validator=_bool)
     max_age: timedelta = attrs.field(default=timedelta(hours=168), validator=_MAX_AGE)
-    min_hold: timedelta = attrs.field(default=timedelta(0), validator=_MIN_HOLD)
+    min_hold: timedelta = attrs.field(default=timedelta(hours=24), validator=_MIN_HOLD)
+    settlement_wait: timedelta = attrs.field(default=timedelta(minutes=30), validator=_MIN_HOLD)
     # Pipelines after an exit (need the action runner, `[actions] enabled = true`, the default):
     transfer_on_exit: TransferOnExit | None = None
     auto_reopen: AutoReopen | None = None

@@ -92,32 +92,34 @@ class MaxAgeManager(_Waterfall[MaxAgeConfig]):
 
 
 class CombinedManager(_Waterfall[CombinedConfig]):
-    """The earlier bot's waterfall: flip → severe erosion → erosion (hold guard) → age, once `min_hold` passed."""
+    """flip → floor → erosion (if set) → age on the smoothed spread, once `min_hold` passed; an exit waits for a
+    settlement that pays the position within `settlement_wait`."""
 
     name = "combined"
 
     def __init__(self, config: CombinedConfig) -> None:
-        super().__init__(config, self.exit_rules(config).rules())
+        rules = self.exit_rules(config)
+        super().__init__(config, rules.rules())
+        self._waterfall = _rules.Waterfall.of(rules)
 
     @staticmethod
     def exit_rules(config: CombinedConfig) -> _rules.ExitRules:
         """The core's exit rules with this manager's thresholds."""
         return _rules.ExitRules(
             flip_threshold=config.flip_threshold,
+            exit_apr=config.exit_apr,
             erosion_threshold=config.erosion_threshold,
             severe_erosion_threshold=config.severe_erosion_threshold,
             hold_if_best=config.hold_if_best,
             max_age=config.max_age,
             min_hold=config.min_hold,
+            settlement_wait=config.settlement_wait,
         )
 
     def should_exit(self, view: PositionView) -> ExitDecision:
         """Stay while the position is younger than `min_hold`; then the waterfall decides; then a reduction step."""
-        blocked = _rules.min_hold(view, self.config.min_hold)
-        if blocked is not None:
-            return blocked
-        decision = super().should_exit(view)
-        if decision.exit:
+        decision = self._waterfall.should_exit(view)
+        if decision.exit or _rules.min_hold(view, self.config.min_hold) is not None:
             return decision
         step = self._reduce_step(view)
         if step is None:
@@ -125,7 +127,7 @@ class CombinedManager(_Waterfall[CombinedConfig]):
         return ExitDecision(
             False,
             ExitReason.PROFIT_EROSION,
-            f"spread {view.current_spread} eroded below {step.erosion_below} of entry {view.entry_spread}: "
+            f"spread {view.spread} eroded below {step.erosion_below} of entry {view.entry_spread}: "
             f"shed {step.fraction}",
             reduce=step.fraction,
         )

@@ -86,6 +86,16 @@ def managers(**overrides: Any) -> list[RiskManager]:
     ]
 
 
+# The earlier bot's rules: ratios to the entry spread, no floor, no minimum hold, no settlement wait.
+LEGACY: dict[str, Any] = {
+    "exit_apr": None,
+    "erosion_threshold": Decimal("0.5"),
+    "severe_erosion_threshold": Decimal("0.2"),
+    "min_hold": timedelta(0),
+    "settlement_wait": timedelta(0),
+}
+
+
 def exits(decision: ExitDecision, reason: ExitReason) -> bool:
     return decision.exit and decision.reason is reason
 
@@ -93,14 +103,16 @@ def exits(decision: ExitDecision, reason: ExitReason) -> bool:
 # -- defaults --------------------------------------------------------------------------------------------------
 
 
-def test_defaults_are_the_earlier_bots() -> None:
+def test_defaults_judge_absolute_levels_after_a_minimum_hold() -> None:
     assert attrs.asdict(CombinedConfig()) == {
         "flip_threshold": Decimal(0),
-        "erosion_threshold": Decimal("0.5"),
-        "severe_erosion_threshold": Decimal("0.2"),
+        "exit_apr": Decimal("0.05"),
+        "erosion_threshold": None,  # no ratio to the entry peak unless asked for
+        "severe_erosion_threshold": None,
         "hold_if_best": True,
         "max_age": timedelta(hours=168),
-        "min_hold": timedelta(0),
+        "min_hold": timedelta(hours=24),
+        "settlement_wait": timedelta(minutes=30),
         # The pipelines after an exit are off by default: an exit closes, as the earlier bot did.
         "transfer_on_exit": None,
         "auto_reopen": None,
@@ -168,9 +180,9 @@ def test_hold_guard_keeps_an_eroded_position_while_it_is_the_best_opportunity() 
 
 
 def test_hold_guard_never_holds_severe_erosion_or_a_flip() -> None:
-    for manager in (ProfitErosionManager(ProfitErosionConfig()), CombinedManager(CombinedConfig())):
+    for manager in (ProfitErosionManager(ProfitErosionConfig()), CombinedManager(CombinedConfig(**LEGACY))):
         assert exits(manager.should_exit(view(Decimal("0.00001"), best=BEST)), SEVERE)
-    assert exits(CombinedManager(CombinedConfig()).should_exit(view(Decimal("-0.00001"), best=BEST)), FLIP)
+    assert exits(CombinedManager(CombinedConfig(**LEGACY)).should_exit(view(Decimal("-0.00001"), best=BEST)), FLIP)
 
 
 def test_hold_guard_can_be_switched_off() -> None:
@@ -247,21 +259,21 @@ def test_max_age_counts_from_creation_when_the_open_time_is_unknown() -> None:
     ],
 )
 def test_combined_waterfall(current: str, age: timedelta, best: Decimal | None, reason: ExitReason | None) -> None:
-    decision = CombinedManager(CombinedConfig()).should_exit(view(Decimal(current), age=age, best=best))
+    decision = CombinedManager(CombinedConfig(**LEGACY)).should_exit(view(Decimal(current), age=age, best=best))
     assert decision.reason is reason
     assert decision.exit is (reason is not None)
 
 
 def test_combined_stay_says_what_the_guard_held() -> None:
-    decision = CombinedManager(CombinedConfig()).should_exit(view(Decimal("0.00003"), best=BEST))
+    decision = CombinedManager(CombinedConfig(**LEGACY)).should_exit(view(Decimal("0.00003"), best=BEST))
     assert decision == ExitDecision(
         False, None, "profit erosion held: ratio 0.3 < 0.5, but this pair is still the best opportunity"
     )
-    assert CombinedManager(CombinedConfig()).should_exit(view(Decimal("0.00008"))) == ExitDecision.stay()
+    assert CombinedManager(CombinedConfig(**LEGACY)).should_exit(view(Decimal("0.00008"))) == ExitDecision.stay()
 
 
 def test_min_hold_blocks_every_exit_until_it_passes() -> None:
-    config = CombinedConfig(min_hold=HOUR, max_age=timedelta(minutes=30))
+    config = CombinedConfig(**{**LEGACY, "min_hold": HOUR, "max_age": timedelta(minutes=30)})
     manager = CombinedManager(config)
     young = manager.should_exit(view(Decimal("-0.001"), age=timedelta(minutes=59)))
     assert young == ExitDecision(False, None, "min hold 1h not reached (age 59m)")
@@ -270,7 +282,7 @@ def test_min_hold_blocks_every_exit_until_it_passes() -> None:
 
 
 def test_combined_without_an_entry_spread_still_exits_on_a_flip_or_age() -> None:
-    manager = CombinedManager(CombinedConfig())
+    manager = CombinedManager(CombinedConfig(**LEGACY))
     assert exits(manager.should_exit(view(Decimal("-0.00001"), Decimal(0))), FLIP)
     assert exits(manager.should_exit(view(Decimal("0.00001"), Decimal(0), age=timedelta(days=8))), AGE)
     assert manager.should_exit(view(Decimal("0.00001"), Decimal(0))) == ExitDecision(
@@ -304,7 +316,7 @@ def test_odd_input_never_raises(odd: PositionView) -> None:
 
 
 def test_odd_input_stays_with_a_reason() -> None:
-    combined = CombinedManager(CombinedConfig())
+    combined = CombinedManager(CombinedConfig(**LEGACY))
     assert combined.should_exit(view(Decimal("NaN"))).detail == (
         "flip not checked: current spread Decimal('NaN') is not a number; "
         "erosion not checked: current spread Decimal('NaN') is not a number"
@@ -313,7 +325,7 @@ def test_odd_input_stays_with_a_reason() -> None:
         False, None, "age limit not checked: the position's age is unknown"
     )
     # Spreads that are numbers still decide when the timestamps are broken; min hold does not block them.
-    blocked = CombinedManager(CombinedConfig(min_hold=HOUR))
+    blocked = CombinedManager(CombinedConfig(**{**LEGACY, "min_hold": HOUR}))
     assert exits(blocked.should_exit(view(Decimal("-0.001"), now=NOW.replace(tzinfo=None))), FLIP)
 
 
@@ -326,6 +338,8 @@ spreads = st.decimals(Decimal("-0.003"), Decimal("0.003"), places=10)
 def configs(draw: st.DrawFn) -> CombinedConfig:
     erosion = draw(st.decimals(0, 1, places=3))
     return CombinedConfig(
+        exit_apr=None,
+        settlement_wait=timedelta(0),
         flip_threshold=draw(st.decimals(Decimal("-0.0001"), Decimal("0.0001"), places=8)),
         erosion_threshold=erosion,
         severe_erosion_threshold=draw(st.decimals(0, erosion, places=3)),

@@ -51,7 +51,10 @@ PLUGINS = _plugins()
 
 def manager(**settings: Any) -> CombinedManager:
     """A `combined` manager from a `[risk_manager]` section (TOML values: strings for decimals and durations)."""
-    section = parse_config({"risk_manager": {"kind": "combined", **settings}}, PLUGINS, references=False).risk_manager
+    legacy = {"erosion_threshold": "0.5", "severe_erosion_threshold": "0.2", "min_hold": "0s", "settlement_wait": "0s"}
+    section = parse_config(
+        {"risk_manager": {"kind": "combined", **legacy, **settings}}, PLUGINS, references=False
+    ).risk_manager
     assert section is not None
     built = PLUGINS.registry.get("risk_managers", section.kind).factory(section.config)
     assert isinstance(built, CombinedManager)

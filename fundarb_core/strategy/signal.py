@@ -1,0 +1,124 @@
+"""The signal: a smoothed funding rate per venue and symbol, the spread every entry and exit decision uses.
+
+The latest quote of a funding rate is noisy (a predicted rate moves all interval long; a settled one jumps at each
+settlement), so decisions on it enter on noise peaks and exit on noise troughs. The signal is an exponential moving
+average of the hourly rate in time (not in samples), with time constant `window` (`[strategy] signal_window`):
+
+    value ← value + (1 − exp(−Δt / window)) · (rate − value)
+
+where Δt is the time since the previous observation. It is seeded from the venue's settled funding history where
+the venue offers it (`Capabilities.funding_history`), each settled rate held over its own interval (so an 8-hourly
+and an hourly venue weigh the same hours the same), then updated with the rate the scanner reads each tick. Until
+an estimate covers half a window of observed time it is *not warm*: it still guides exits, but opens no position.
+
+No input raises: a rate that is not a finite number of plausible size (see `fundarb_core.strategy.market`) is not
+observed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import attrs
+
+from fundarb_core.model.history import FundingHistoryEntry
+from fundarb_core.strategy.market import MAX_HOURLY, usable_hourly
+from fundarb_core.venues import FundingRate
+
+__all__ = ["SpreadSignal"]
+
+_ALPHA = Decimal("1e-12")  # weights on a fixed grid: the same input gives the same estimate on every machine
+
+
+@attrs.define
+class _Estimate:
+    value: Decimal
+    at: datetime
+    covered: float  # seconds of observed time the estimate rests on (capped at the window)
+
+
+class SpreadSignal:
+    """Time-weighted EMAs of hourly funding rates, per (venue, symbol), and the spreads between them."""
+
+    def __init__(self, window: timedelta) -> None:
+        self.window = window
+        self._tau = max(window.total_seconds(), 1.0)
+        self._estimates: dict[tuple[str, str], _Estimate] = {}
+        self.seeded: set[tuple[str, str]] = set()  # seeding was tried (with or without history)
+
+    def _update(self, key: tuple[str, str], hourly: Decimal, at: datetime, held: float | None = None) -> None:
+        """Blend `hourly`, held for `held` seconds (default: since the previous observation), into the estimate."""
+        est = self._estimates.get(key)
+        if est is None:
+            self._estimates[key] = _Estimate(hourly, at, min(held or 0.0, self._tau))
+            return
+        try:
+            dt = held if held is not None else (at - est.at).total_seconds()
+        except (TypeError, OverflowError):
+            return
+        if dt <= 0:
+            if at >= est.at and est.covered == 0:
+                est.value = hourly  # a second quote at the same instant before any time passed: the newer wins
+            return
+        alpha = Decimal(repr(1.0 - math.exp(-dt / self._tau))).quantize(_ALPHA)
+        est.value += alpha * (hourly - est.value)
+        est.at = max(at, est.at)
+        est.covered = min(est.covered + dt, self._tau)
+
+    def seed(self, venue: str, symbol: str, history: Iterable[FundingHistoryEntry]) -> int:
+        """Fold settled rates (oldest first) into the estimate, each held over its interval; return how many."""
+        key = (venue, symbol)
+        self.seeded.add(key)
+        used = 0
+        for entry in sorted(history, key=lambda e: e.at):
+            try:
+                seconds = entry.interval.total_seconds()
+                hourly = usable_hourly(entry.rate, entry.interval)
+            except (AttributeError, TypeError):
+                continue
+            if hourly is None:
+                continue
+            est = self._estimates.get(key)
+            if est is not None and entry.at <= est.at:
+                continue  # already observed (a restart, or overlapping pages)
+            self._update(key, hourly, entry.at, held=seconds)
+            used += 1
+        return used
+
+    def observe(self, venue: str, rates: Mapping[str, FundingRate], now: datetime) -> None:
+        """Blend this tick's rates of one venue into its estimates (unusable rates are skipped)."""
+        for symbol, rate in rates.items():
+            try:
+                hourly = usable_hourly(rate.rate, rate.interval)
+            except AttributeError:
+                continue
+            if hourly is not None:
+                self._update((venue, symbol), hourly, now)
+
+    def rate(self, venue: str, symbol: str) -> Decimal | None:
+        """The smoothed hourly rate, or None before any observation."""
+        est = self._estimates.get((venue, symbol))
+        return None if est is None else est.value
+
+    def warm(self, venue: str, symbol: str) -> bool:
+        """Whether the estimate rests on at least half a window of observed time (enough to open on)."""
+        est = self._estimates.get((venue, symbol))
+        return est is not None and est.covered >= self._tau / 2
+
+    def spread(self, symbol: str, long_venue: str, short_venue: str) -> Decimal | None:
+        """The smoothed hourly spread `short − long`, or None without both estimates."""
+        long_rate, short_rate = self.rate(long_venue, symbol), self.rate(short_venue, symbol)
+        if long_rate is None or short_rate is None:
+            return None
+        spread = short_rate - long_rate
+        return spread if abs(spread) <= 2 * MAX_HOURLY else None
+
+    def hourly(self) -> dict[str, dict[str, Decimal]]:
+        """Every smoothed rate, by venue and symbol."""
+        out: dict[str, dict[str, Decimal]] = {}
+        for (venue, symbol), est in self._estimates.items():
+            out.setdefault(venue, {})[symbol] = est.value
+        return out
