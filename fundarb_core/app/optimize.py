@@ -1,0 +1,425 @@
+"""`fundarb optimize`: Optuna searches a space of config values; each trial is a backtest.
+
+Optuna is the engine: its TPE sampler proposes, its median pruner stops hopeless trials on the running objective
+(reported once per simulated day), and its RDB storage holds the study, so workers started anywhere with the same
+storage URL (a PostgreSQL database) join one study, each trial run once. `--workers K` starts K processes here.
+The objective is the net APR on capital (or the daily Sharpe ratio); a trial whose drawdown passes the cap is
+infeasible and stopped where it passes it (pruned, its reason kept in the trial's `infeasible` attribute).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import multiprocessing
+import os
+import signal
+import sys
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Final
+
+import attrs
+
+from fundarb_core.app.backtest import BacktestResult, run_backtest
+from fundarb_core.app.optimize_space import Space, apply
+from fundarb_core.config import Config, parse_config
+from fundarb_core.errors import ConfigError
+from fundarb_core.plugins import Plugins
+from fundarb_core.store import mask_url
+
+__all__ = [
+    "OBJECTIVES",
+    "Job",
+    "Outcome",
+    "best_config",
+    "figures",
+    "open_storage",
+    "run_study",
+    "score",
+    "summarize",
+    "walk_forward",
+    "windows",
+]
+
+OBJECTIVES: Final = ("apr", "sharpe")
+FIGURES: Final = ("apr", "sharpe", "max_drawdown", "net_pnl", "trades", "funding", "fees")
+DAY: Final = 86_400.0
+
+Report = Callable[[dict[str, Any]], Any]  # progress events, see `run_study`
+
+
+@attrs.frozen
+class Job:
+    """One study: what to backtest, the space, where the study lives. Picklable (a worker process gets a copy)."""
+
+    config_data: dict[str, Any]  # the config file's raw tables
+    space: Space
+    start: datetime
+    end: datetime
+    history_dir: Path
+    storage: str  # SQLAlchemy URL: sqlite:///… or postgresql://…
+    study: str
+    objective: str = "apr"
+    max_drawdown: Decimal | None = None
+    seed: int | None = 0
+    prune: bool = True
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What makes trials comparable; a study made with other settings is refused, not mixed."""
+        digest = hashlib.sha256(json.dumps(self.config_data, sort_keys=True, default=str).encode()).hexdigest()
+        return {"config_sha256": digest[:16], "space": self.space.as_dict(), "from": self.start.isoformat(),
+                "to": self.end.isoformat(), "objective": self.objective,
+                "max_drawdown": str(self.max_drawdown) if self.max_drawdown is not None else None}  # fmt: skip
+
+
+@attrs.frozen
+class Outcome:
+    """How a run of workers ended."""
+
+    trials_run: int
+    interrupted: bool = False
+    errors: tuple[str, ...] = ()
+
+
+def score(summary: Mapping[str, Any], objective: str) -> float:
+    """The objective's value from a backtest's summary: APR, or Sharpe (0 where it is undefined, e.g. no trade)."""
+    if objective == "sharpe":
+        return float(summary["sharpe"]) if summary.get("sharpe") is not None else 0.0
+    return float(summary["apr"])
+
+
+def figures(summary: Mapping[str, Any]) -> dict[str, Any]:
+    """The figures kept with each trial (and shown side by side in a walk-forward report)."""
+    return {k: summary.get(k) for k in FIGURES}
+
+
+def open_storage(url: str, *, heartbeat: bool = True) -> Any:
+    """Optuna's RDB storage on a SQLite file or PostgreSQL (psycopg, whatever driver the URL names)."""
+    import optuna
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    kwargs: dict[str, Any] = {}
+    if parsed.get_backend_name() == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+        kwargs["engine_kwargs"] = {"pool_pre_ping": True}
+        if heartbeat:  # a worker that dies mid-trial (power, kill -9) has its trial failed by the others
+            kwargs.update(heartbeat_interval=60, grace_period=180)
+    elif parsed.get_backend_name() == "sqlite":
+        if parsed.database:
+            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        kwargs["engine_kwargs"] = {"connect_args": {"timeout": 60}}  # several local workers write one file
+    try:
+        return optuna.storages.RDBStorage(parsed.render_as_string(hide_password=False), **kwargs)
+    except Exception as exc:  # SQLAlchemy's errors carry the URL: say it masked
+        raise ConfigError(
+            [f"--storage {mask_url(url)}: cannot open the study storage ({type(exc).__name__})"]
+        ) from None
+
+
+def _sampler(job: Job, worker: int, shared: bool) -> Any:
+    import optuna
+
+    seed = None if job.seed is None else job.seed + worker
+    # Workers that share a study pretend a running trial scored badly, so they do not all propose the same point.
+    return optuna.samplers.TPESampler(seed=seed, constant_liar=shared, n_startup_trials=5)
+
+
+def _pruner(job: Job) -> Any:
+    import optuna
+
+    if not job.prune:
+        return optuna.pruners.NopPruner()
+    days = max(1, int((job.end - job.start).total_seconds() // DAY))
+    return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=max(1, days // 4))
+
+
+def ensure_study(job: Job) -> Any:
+    """Create the study, or join it when it was made with the same settings."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = open_storage(job.storage, heartbeat=False)
+    study = optuna.create_study(study_name=job.study, storage=storage, direction="maximize", load_if_exists=True)
+    mine, theirs = job.fingerprint(), study.user_attrs.get("fundarb")
+    if theirs is None:
+        study.set_user_attr("fundarb", mine)
+    elif theirs != mine:
+        differ = ", ".join(k for k in mine if mine[k] != theirs.get(k))
+        raise ConfigError([f"study {job.study!r} in {mask_url(job.storage)} was made with another {differ}: "
+                           "name a new study with --study, or run with the same settings"])  # fmt: skip
+    return study
+
+
+class _Infeasible(Exception):
+    pass
+
+
+class _Watch:
+    """Fed each tick's equity: the running drawdown against the cap, the running objective once per day."""
+
+    def __init__(self, job: Job, trial: Any) -> None:
+        self.job, self.trial = job, trial
+        self.first: float | None = None
+        self.peak = 0.0
+        self.day = 0
+        self.closes: list[float] = []
+
+    def __call__(self, at: datetime, equity: Decimal) -> None:
+        value = float(equity)
+        if self.first is None:
+            self.first = self.peak = value
+            self.closes.append(value)
+        self.peak = max(self.peak, value)
+        cap = self.job.max_drawdown
+        if cap is not None and self.peak > 0 and (self.peak - value) / self.peak > float(cap):
+            raise _Infeasible(f"drawdown {(self.peak - value) / self.peak:.4f} passed the cap {cap} on {at:%Y-%m-%d}")
+        day = int((at - self.job.start).total_seconds() // DAY)
+        if day <= self.day:
+            return
+        self.day = day
+        self.closes.append(value)
+        running = self.running(day)
+        if running is not None:
+            import optuna
+
+            self.trial.report(running, day)
+            if self.trial.should_prune():
+                raise optuna.TrialPruned(f"day {day}: running {self.job.objective} {running:.4f} below the median")
+
+    def running(self, day: int) -> float | None:
+        assert self.first is not None
+        if self.job.objective == "apr":
+            return (self.closes[-1] - self.first) / self.first * 365 / day if self.first > 0 else None
+        returns = [b / a - 1 for a, b in zip(self.closes, self.closes[1:], strict=False) if a > 0]
+        if len(returns) < 3:
+            return None
+        mean = sum(returns) / len(returns)
+        var = sum((r - mean) ** 2 for r in returns) / (len(returns) - 1)
+        return mean / var**0.5 * 365**0.5 if var > 0 else None
+
+
+def backtest(job: Job, plugins: Plugins, values: Mapping[str, Any], start: datetime, end: datetime,
+             on_equity: Any = None, on_progress: Any = None) -> BacktestResult:  # fmt: skip
+    """One backtest of the config with `values` set."""
+    config: Config = parse_config(apply(job.config_data, values), plugins)
+    return asyncio.run(run_backtest(config, plugins, start, end, history_dir=job.history_dir,
+                                    out_dir=job.history_dir, on_progress=on_progress, on_equity=on_equity))  # fmt: skip
+
+
+def run_worker(
+    job: Job, worker: int, trials: int, report: Report, plugins: Plugins | None = None, *, shared: bool = False
+) -> None:
+    """Run `trials` trials of the study (which must exist) in this process, reporting progress events.
+
+    `shared`: other workers run trials of this study at the same time.
+    """
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    plugins = plugins if plugins is not None else Plugins().load()
+    study = optuna.load_study(study_name=job.study, storage=open_storage(job.storage),
+                              sampler=_sampler(job, worker, shared), pruner=_pruner(job))  # fmt: skip
+    total = (job.end - job.start).total_seconds()
+
+    def objective(trial: Any) -> float:
+        report({"worker": worker, "kind": "trial", "number": trial.number})
+        values = job.space.suggest(trial)
+        watch = _Watch(job, trial)
+        last = [0.0]
+
+        def on_progress(done: float, _: float) -> None:
+            if done - last[0] >= total / 50:
+                last[0] = done
+                report({"worker": worker, "kind": "tick", "fraction": done / total})
+
+        try:
+            result = backtest(job, plugins, values, job.start, job.end, watch, on_progress)
+        except _Infeasible as exc:
+            trial.set_user_attr("infeasible", str(exc))
+            raise optuna.TrialPruned(str(exc)) from None
+        except ConfigError as exc:  # a combination the config refuses (e.g. severe above erosion threshold)
+            trial.set_user_attr("infeasible", "; ".join(exc.problems))
+            raise optuna.TrialPruned(exc.problems[0]) from None
+        summary = result.as_dict()
+        dd = Decimal(summary["max_drawdown"])
+        if job.max_drawdown is not None and dd > job.max_drawdown:
+            trial.set_user_attr("infeasible", f"drawdown {dd} passed the cap {job.max_drawdown}")
+            raise optuna.TrialPruned(f"drawdown {dd} passed the cap {job.max_drawdown}")
+        for key, value in figures(summary).items():
+            trial.set_user_attr(key, value)
+        return score(summary, job.objective)
+
+    def after(study: Any, trial: Any) -> None:
+        try:
+            best = study.best_value
+        except ValueError:
+            best = None
+        report({"worker": worker, "kind": "done", "number": trial.number, "state": trial.state.name,
+                "value": trial.value, "best": best})  # fmt: skip
+
+    study.optimize(objective, n_trials=trials, callbacks=[after], gc_after_trial=False)
+
+
+def _process_main(job: Job, worker: int, trials: int, queue: Any) -> None:
+    """A worker process: quiet logs, progress to the parent through `queue`, Ctrl-C ends it without a traceback."""
+    from loguru import logger
+
+    logger.remove()
+    logger.add(sys.stderr, level="ERROR")
+    try:
+        run_worker(job, worker, trials, queue.put, shared=True)
+    except KeyboardInterrupt:
+        queue.put({"worker": worker, "kind": "stopped"})
+    except Exception as exc:
+        queue.put({"worker": worker, "kind": "error", "message": f"{type(exc).__name__}: {exc}"})
+    finally:
+        queue.put({"worker": worker, "kind": "end"})
+
+
+def run_study(job: Job, trials: int, workers: int, report: Report, plugins: Plugins | None = None) -> Outcome:
+    """Create or join the study and run `trials` trials in all, split over `workers` processes (one: this one).
+
+    Events passed to `report`: {"worker", "kind": "trial" | "tick" | "done" | "stopped" | "error" | "end", ...}.
+    Ctrl-C stops every worker; trials finished before it are in the study.
+    """
+    import optuna
+
+    ensure_study(job)
+    shares = [trials // workers + (1 if i < trials % workers else 0) for i in range(workers)]
+    before = len(optuna.load_study(study_name=job.study, storage=open_storage(job.storage, heartbeat=False)).trials)
+    if workers == 1:
+        try:
+            run_worker(job, 0, trials, report, plugins, shared=not job.storage.startswith("sqlite"))
+        except KeyboardInterrupt:
+            return Outcome(_finished(job) - before, interrupted=True)
+        return Outcome(_finished(job) - before)
+    context = multiprocessing.get_context("spawn")  # no fork of a process holding threads and open databases
+    queue = context.Queue()
+    procs = [context.Process(target=_process_main, args=(job, i, n, queue), daemon=True)
+             for i, n in enumerate(shares) if n > 0]  # fmt: skip
+    for proc in procs:
+        proc.start()
+    running, errors, interrupted = len(procs), [], False
+    try:
+        while running:
+            event = queue.get()
+            if event["kind"] == "end":
+                running -= 1
+            elif event["kind"] == "error":
+                errors.append(f"worker {event['worker'] + 1}: {event['message']}")
+            report(event)
+    except KeyboardInterrupt:
+        interrupted = True
+        for proc in procs:
+            if proc.is_alive() and proc.pid is not None:
+                os.kill(proc.pid, signal.SIGINT)
+    for proc in procs:
+        proc.join(timeout=60)
+        if proc.is_alive():
+            proc.terminate()
+            proc.join()
+    return Outcome(_finished(job) - before, interrupted=interrupted, errors=tuple(errors))
+
+
+def _finished(job: Job) -> int:
+    import optuna
+
+    study = optuna.load_study(study_name=job.study, storage=open_storage(job.storage, heartbeat=False))
+    return sum(1 for t in study.get_trials(deepcopy=False) if t.state.is_finished())
+
+
+def summarize(job: Job, top: int = 10) -> dict[str, Any]:
+    """The study as data: counts per state, the best trials (config values and figures); deterministic."""
+    import optuna
+
+    study = optuna.load_study(study_name=job.study, storage=open_storage(job.storage, heartbeat=False))
+    trials = study.get_trials(deepcopy=False)
+    states: dict[str, int] = {}
+    for t in trials:
+        states[t.state.name.lower()] = states.get(t.state.name.lower(), 0) + 1
+    complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE and t.value is not None]
+    ranked = sorted(complete, key=lambda t: (-float(t.value or 0.0), t.number))[:top]
+    rows = [{"number": t.number, "value": t.value, "params": job.space.config_values(t.params),
+             **{k: t.user_attrs.get(k) for k in FIGURES}} for t in ranked]  # fmt: skip
+    return {
+        "study": job.study,
+        "objective": job.objective,
+        "max_drawdown_cap": str(job.max_drawdown) if job.max_drawdown is not None else None,
+        "from": job.start.isoformat(),
+        "to": job.end.isoformat(),
+        "space": job.space.as_dict(),
+        "trials": dict(sorted(states.items())),
+        "best": rows[0] if rows else None,
+        "top": rows,
+    }
+
+
+def best_config(job: Job, params: Mapping[str, Any], plugins: Plugins | None) -> dict[str, Any]:
+    """The config file's tables with the best values set, validated as a whole."""
+    data = apply(job.config_data, params)
+    parse_config(data, plugins)
+    return data
+
+
+def windows(
+    start: datetime, end: datetime, train: timedelta, test: timedelta
+) -> list[tuple[datetime, datetime, datetime]]:
+    """Walk-forward windows (train from, train to = test from, test to), stepping by the test length; only whole
+    test windows inside [start, end)."""
+    out = []
+    at = start
+    while at + train + test <= end:
+        out.append((at, at + train, at + train + test))
+        at += test
+    return out
+
+
+def walk_forward(
+    job: Job,
+    train: timedelta,
+    test: timedelta,
+    trials: int,
+    workers: int,
+    report: Report,
+    plugins: Plugins,
+    on_window: Callable[[int, int, Job], Any] | None = None,
+) -> dict[str, Any]:
+    """Optimise on each training window, score its best on the following test window, side by side."""
+    spans = windows(job.start, job.end, train, test)
+    if not spans:
+        raise ConfigError([f"--walk-forward: {job.start:%Y-%m-%d} → {job.end:%Y-%m-%d} holds no training window "
+                           f"of {train} followed by a test window of {test}"])  # fmt: skip
+    rows: list[dict[str, Any]] = []
+    interrupted = False
+    for i, (a, b, c) in enumerate(spans, start=1):
+        wjob = attrs.evolve(job, start=a, end=b, study=f"{job.study}.wf{i}")
+        if on_window is not None:
+            on_window(i, len(spans), wjob)
+        outcome = run_study(wjob, trials, workers, report, plugins)
+        best = summarize(wjob, top=1)["best"]
+        row: dict[str, Any] = {"window": i, "train": [a.isoformat(), b.isoformat()],
+                               "test": [b.isoformat(), c.isoformat()], "study": wjob.study, "best_trial": None,
+                               "params": None, "in_sample": None, "out_of_sample": None}  # fmt: skip
+        if best is not None:
+            summary = backtest(job, plugins, best["params"], b, c).as_dict()
+            row.update(best_trial=best["number"], params=best["params"],
+                       in_sample={"objective": best["value"], **{k: best[k] for k in FIGURES}},
+                       out_of_sample={"objective": score(summary, job.objective), **figures(summary)})  # fmt: skip
+        rows.append(row)
+        if outcome.interrupted:
+            interrupted = True
+            break
+    scored = [r for r in rows if r["in_sample"] is not None]
+
+    def mean(side: str) -> float | None:
+        return sum(r[side]["objective"] for r in scored) / len(scored) if scored else None
+
+    oos_net = sum((Decimal(r["out_of_sample"]["net_pnl"]) for r in scored), Decimal(0))
+    return {"objective": job.objective, "train": str(train), "test": str(test), "windows": rows,
+            "mean_in_sample": mean("in_sample"), "mean_out_of_sample": mean("out_of_sample"),
+            "out_of_sample_net_pnl": str(oos_net), "interrupted": interrupted}  # fmt: skip
