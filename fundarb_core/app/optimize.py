@@ -10,13 +10,15 @@ infeasible and stopped where it passes it (pruned, its reason kept in the trial'
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import multiprocessing
 import os
 import signal
 import sys
-from collections.abc import Callable, Mapping
+import warnings
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -36,8 +38,10 @@ __all__ = [
     "Job",
     "Outcome",
     "best_config",
+    "close_storage",
     "figures",
     "open_storage",
+    "opened_study",
     "run_study",
     "score",
     "summarize",
@@ -114,11 +118,32 @@ def open_storage(url: str, *, heartbeat: bool = True) -> Any:
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         kwargs["engine_kwargs"] = {"connect_args": {"timeout": 60}}  # several local workers write one file
     try:
-        return optuna.storages.RDBStorage(parsed.render_as_string(hide_password=False), **kwargs)
+        with warnings.catch_warnings():  # the heartbeat is "experimental" in Optuna; it has been there since 2.9
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.RDBStorage(parsed.render_as_string(hide_password=False), **kwargs)
     except Exception as exc:  # SQLAlchemy's errors carry the URL: say it masked
         raise ConfigError(
             [f"--storage {mask_url(url)}: cannot open the study storage ({type(exc).__name__})"]
         ) from None
+
+
+def close_storage(storage: Any) -> None:
+    """Close the storage's database connections (SQLAlchemy's pool) now, not when the garbage collector runs."""
+    storage.scoped_session.remove()
+    storage.engine.dispose()
+
+
+@contextlib.contextmanager
+def opened_study(job: Job) -> Iterator[Any]:
+    """The job's study (which must exist), its connections closed on leaving."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = open_storage(job.storage, heartbeat=False)
+    try:
+        yield optuna.load_study(study_name=job.study, storage=storage)
+    finally:
+        close_storage(storage)
 
 
 def _sampler(job: Job, worker: int, shared: bool) -> Any:
@@ -138,21 +163,24 @@ def _pruner(job: Job) -> Any:
     return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=max(1, days // 4))
 
 
-def ensure_study(job: Job) -> Any:
-    """Create the study, or join it when it was made with the same settings."""
+def ensure_study(job: Job) -> int:
+    """Create the study, or join it when it was made with the same settings; returns its number of trials."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage = open_storage(job.storage, heartbeat=False)
-    study = optuna.create_study(study_name=job.study, storage=storage, direction="maximize", load_if_exists=True)
-    mine, theirs = job.fingerprint(), study.user_attrs.get("fundarb")
-    if theirs is None:
-        study.set_user_attr("fundarb", mine)
-    elif theirs != mine:
-        differ = ", ".join(k for k in mine if mine[k] != theirs.get(k))
-        raise ConfigError([f"study {job.study!r} in {mask_url(job.storage)} was made with another {differ}: "
-                           "name a new study with --study, or run with the same settings"])  # fmt: skip
-    return study
+    try:
+        study = optuna.create_study(study_name=job.study, storage=storage, direction="maximize", load_if_exists=True)
+        mine, theirs = job.fingerprint(), study.user_attrs.get("fundarb")
+        if theirs is None:
+            study.set_user_attr("fundarb", mine)
+        elif theirs != mine:
+            differ = ", ".join(k for k in mine if mine[k] != theirs.get(k))
+            raise ConfigError([f"study {job.study!r} in {mask_url(job.storage)} was made with another {differ}: "
+                               "name a new study with --study, or run with the same settings"])  # fmt: skip
+        return len(study.get_trials(deepcopy=False))
+    finally:
+        close_storage(storage)
 
 
 class _Infeasible(Exception):
@@ -222,12 +250,14 @@ def run_worker(
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     plugins = plugins if plugins is not None else Plugins().load()
-    study = optuna.load_study(study_name=job.study, storage=open_storage(job.storage),
-                              sampler=_sampler(job, worker, shared), pruner=_pruner(job))  # fmt: skip
+    storage = open_storage(job.storage)
+    study = optuna.load_study(study_name=job.study, storage=storage, sampler=_sampler(job, worker, shared),
+                              pruner=_pruner(job))  # fmt: skip
     total = (job.end - job.start).total_seconds()
 
     def objective(trial: Any) -> float:
         report({"worker": worker, "kind": "trial", "number": trial.number})
+        trial.set_user_attr("worker", worker)
         values = job.space.suggest(trial)
         watch = _Watch(job, trial)
         last = [0.0]
@@ -250,8 +280,7 @@ def run_worker(
         if job.max_drawdown is not None and dd > job.max_drawdown:
             trial.set_user_attr("infeasible", f"drawdown {dd} passed the cap {job.max_drawdown}")
             raise optuna.TrialPruned(f"drawdown {dd} passed the cap {job.max_drawdown}")
-        for key, value in figures(summary).items():
-            trial.set_user_attr(key, value)
+        trial.set_user_attr("figures", figures(summary))  # one write: each is a transaction
         return score(summary, job.objective)
 
     def after(study: Any, trial: Any) -> None:
@@ -262,7 +291,10 @@ def run_worker(
         report({"worker": worker, "kind": "done", "number": trial.number, "state": trial.state.name,
                 "value": trial.value, "best": best})  # fmt: skip
 
-    study.optimize(objective, n_trials=trials, callbacks=[after], gc_after_trial=False)
+    try:
+        study.optimize(objective, n_trials=trials, callbacks=[after], gc_after_trial=False)
+    finally:
+        close_storage(storage)
 
 
 def _process_main(job: Job, worker: int, trials: int, queue: Any) -> None:
@@ -287,11 +319,8 @@ def run_study(job: Job, trials: int, workers: int, report: Report, plugins: Plug
     Events passed to `report`: {"worker", "kind": "trial" | "tick" | "done" | "stopped" | "error" | "end", ...}.
     Ctrl-C stops every worker; trials finished before it are in the study.
     """
-    import optuna
-
-    ensure_study(job)
+    before = ensure_study(job)
     shares = [trials // workers + (1 if i < trials % workers else 0) for i in range(workers)]
-    before = len(optuna.load_study(study_name=job.study, storage=open_storage(job.storage, heartbeat=False)).trials)
     if workers == 1:
         try:
             run_worker(job, 0, trials, report, plugins, shared=not job.storage.startswith("sqlite"))
@@ -327,25 +356,23 @@ def run_study(job: Job, trials: int, workers: int, report: Report, plugins: Plug
 
 
 def _finished(job: Job) -> int:
-    import optuna
-
-    study = optuna.load_study(study_name=job.study, storage=open_storage(job.storage, heartbeat=False))
-    return sum(1 for t in study.get_trials(deepcopy=False) if t.state.is_finished())
+    with opened_study(job) as study:
+        return sum(1 for t in study.get_trials(deepcopy=False) if t.state.is_finished())
 
 
 def summarize(job: Job, top: int = 10) -> dict[str, Any]:
     """The study as data: counts per state, the best trials (config values and figures); deterministic."""
     import optuna
 
-    study = optuna.load_study(study_name=job.study, storage=open_storage(job.storage, heartbeat=False))
-    trials = study.get_trials(deepcopy=False)
+    with opened_study(job) as study:
+        trials = study.get_trials(deepcopy=False)
     states: dict[str, int] = {}
     for t in trials:
         states[t.state.name.lower()] = states.get(t.state.name.lower(), 0) + 1
     complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE and t.value is not None]
     ranked = sorted(complete, key=lambda t: (-float(t.value or 0.0), t.number))[:top]
     rows = [{"number": t.number, "value": t.value, "params": job.space.config_values(t.params),
-             **{k: t.user_attrs.get(k) for k in FIGURES}} for t in ranked]  # fmt: skip
+             **{k: t.user_attrs.get("figures", {}).get(k) for k in FIGURES}} for t in ranked]  # fmt: skip
     return {
         "study": job.study,
         "objective": job.objective,

@@ -11,7 +11,7 @@ from typing import Any
 
 import tomli_w
 
-from fundarb_core.app.optimize import Job, open_storage
+from fundarb_core.app.optimize import Job, opened_study
 
 __all__ = [
     "importances",
@@ -37,12 +37,6 @@ def write_best_config(data: Mapping[str, Any], summary: Mapping[str, Any], path:
     return path
 
 
-def _study(job: Job) -> Any:
-    import optuna
-
-    return optuna.load_study(study_name=job.study, storage=open_storage(job.storage, heartbeat=False))
-
-
 def _pyplot() -> Any:
     import matplotlib
 
@@ -56,7 +50,8 @@ def write_history_chart(job: Job, path: Path) -> Path | None:
     """Each finished trial's value (pruned ones at their last reported value) and the best so far."""
     import optuna
 
-    trials = _study(job).get_trials(deepcopy=False)
+    with opened_study(job) as study:
+        trials = study.get_trials(deepcopy=False)
     done = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE and t.value is not None]
     pruned = [t for t in trials if t.state == optuna.trial.TrialState.PRUNED and t.intermediate_values]
     if not done:
@@ -89,14 +84,14 @@ def importances(job: Job) -> dict[str, float]:
     import optuna
     from optuna.importance import PedAnovaImportanceEvaluator, get_param_importances
 
-    study = _study(job)
-    done = [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.COMPLETE]
-    if len(done) < 4 or len({t.value for t in done}) < 2:
-        return {}
-    try:
-        return dict(get_param_importances(study, evaluator=PedAnovaImportanceEvaluator()))
-    except (ValueError, RuntimeError, ZeroDivisionError):
-        return {}
+    with opened_study(job) as study:
+        done = [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.COMPLETE]
+        if len(done) < 4 or len({t.value for t in done}) < 2:
+            return {}
+        try:
+            return dict(get_param_importances(study, evaluator=PedAnovaImportanceEvaluator()))
+        except (ValueError, RuntimeError, ZeroDivisionError):
+            return {}
 
 
 def write_importance_chart(job: Job, values: Mapping[str, float], path: Path) -> Path | None:
