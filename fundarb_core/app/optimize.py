@@ -17,6 +17,7 @@ import multiprocessing
 import os
 import signal
 import sys
+import threading
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timedelta
@@ -44,6 +45,7 @@ __all__ = [
     "opened_study",
     "run_study",
     "score",
+    "storage_session",
     "summarize",
     "walk_forward",
     "windows",
@@ -133,17 +135,43 @@ def close_storage(storage: Any) -> None:
     storage.engine.dispose()
 
 
+_SESSIONS: dict[str, Any] = {}
+
+
+@contextlib.contextmanager
+def storage_session(url: str) -> Iterator[None]:
+    """Keep one storage open for `url` while inside: each opening checks the schema, a tenth of a second."""
+    if url in _SESSIONS:
+        yield
+        return
+    _SESSIONS[url] = open_storage(url, heartbeat=False)
+    try:
+        yield
+    finally:
+        close_storage(_SESSIONS.pop(url))
+
+
+@contextlib.contextmanager
+def _storage(url: str, *, heartbeat: bool = False) -> Iterator[Any]:
+    """The session's storage for `url` if there is one (and no heartbeat is needed), else one opened for now."""
+    if url in _SESSIONS and not (heartbeat and not url.startswith("sqlite")):
+        yield _SESSIONS[url]
+        return
+    storage = open_storage(url, heartbeat=heartbeat)
+    try:
+        yield storage
+    finally:
+        close_storage(storage)
+
+
 @contextlib.contextmanager
 def opened_study(job: Job) -> Iterator[Any]:
     """The job's study (which must exist), its connections closed on leaving."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    storage = open_storage(job.storage, heartbeat=False)
-    try:
+    with _storage(job.storage) as storage:
         yield optuna.load_study(study_name=job.study, storage=storage)
-    finally:
-        close_storage(storage)
 
 
 def _sampler(job: Job, worker: int, shared: bool) -> Any:
@@ -168,8 +196,7 @@ def ensure_study(job: Job) -> int:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    storage = open_storage(job.storage, heartbeat=False)
-    try:
+    with _storage(job.storage) as storage:
         study = optuna.create_study(study_name=job.study, storage=storage, direction="maximize", load_if_exists=True)
         mine, theirs = job.fingerprint(), study.user_attrs.get("fundarb")
         if theirs is None:
@@ -179,12 +206,33 @@ def ensure_study(job: Job) -> int:
             raise ConfigError([f"study {job.study!r} in {mask_url(job.storage)} was made with another {differ}: "
                                "name a new study with --study, or run with the same settings"])  # fmt: skip
         return len(study.get_trials(deepcopy=False))
-    finally:
-        close_storage(storage)
 
 
 class _Infeasible(Exception):
     pass
+
+
+class _Stopped(Exception):
+    """Ctrl-C reached a running backtest (an ordinary exception, so the backtest cleans up on its way out)."""
+
+
+# Set by Ctrl-C while a worker runs. The bot's asyncio loop must not see SIGINT itself: asyncio.run turns it into
+# a cancellation, which the bot's tasks may absorb, so the signal would be lost.
+_STOP = threading.Event()
+
+
+@contextlib.contextmanager
+def _ctrl_c_sets_stop() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _STOP.clear()
+    previous = signal.signal(signal.SIGINT, lambda *_: _STOP.set())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        _STOP.clear()
 
 
 class _Watch:
@@ -198,6 +246,8 @@ class _Watch:
         self.closes: list[float] = []
 
     def __call__(self, at: datetime, equity: Decimal) -> None:
+        if _STOP.is_set():
+            raise _Stopped
         value = float(equity)
         if self.first is None:
             self.first = self.peak = value
@@ -248,14 +298,22 @@ def run_worker(
     """
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # not a traceback per trial stopped by Ctrl-C
     plugins = plugins if plugins is not None else Plugins().load()
-    storage = open_storage(job.storage)
-    study = optuna.load_study(study_name=job.study, storage=storage, sampler=_sampler(job, worker, shared),
-                              pruner=_pruner(job))  # fmt: skip
+    with _storage(job.storage, heartbeat=True) as storage:
+        study = optuna.load_study(study_name=job.study, storage=storage, sampler=_sampler(job, worker, shared),
+                                  pruner=_pruner(job))  # fmt: skip
+        _optimize(study, job, worker, trials, report, plugins)
+
+
+def _optimize(study: Any, job: Job, worker: int, trials: int, report: Report, plugins: Plugins) -> None:
+    import optuna
+
     total = (job.end - job.start).total_seconds()
 
     def objective(trial: Any) -> float:
+        if _STOP.is_set():
+            raise KeyboardInterrupt
         report({"worker": worker, "kind": "trial", "number": trial.number})
         trial.set_user_attr("worker", worker)
         values = job.space.suggest(trial)
@@ -265,10 +323,12 @@ def run_worker(
         def on_progress(done: float, _: float) -> None:
             if done - last[0] >= total / 50:
                 last[0] = done
-                report({"worker": worker, "kind": "tick", "fraction": done / total})
+                report({"worker": worker, "kind": "tick", "number": trial.number, "fraction": done / total})
 
         try:
             result = backtest(job, plugins, values, job.start, job.end, watch, on_progress)
+        except _Stopped:
+            raise KeyboardInterrupt from None  # Optuna marks the trial failed and stops
         except _Infeasible as exc:
             trial.set_user_attr("infeasible", str(exc))
             raise optuna.TrialPruned(str(exc)) from None
@@ -290,11 +350,11 @@ def run_worker(
             best = None
         report({"worker": worker, "kind": "done", "number": trial.number, "state": trial.state.name,
                 "value": trial.value, "best": best})  # fmt: skip
+        if _STOP.is_set():
+            raise KeyboardInterrupt  # between trials: stop before the next one starts
 
-    try:
+    with _ctrl_c_sets_stop():
         study.optimize(objective, n_trials=trials, callbacks=[after], gc_after_trial=False)
-    finally:
-        close_storage(storage)
 
 
 def _process_main(job: Job, worker: int, trials: int, queue: Any) -> None:

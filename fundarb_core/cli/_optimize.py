@@ -98,8 +98,9 @@ def _run(job: Any, trials: int, workers: int, show: bool, walk: tuple[timedelta,
 @click.command()
 @click.option("--config", "config_path", type=click.Path(path_type=Path), required=True, help="Config file.")
 @click.option("--space", "space_path", type=click.Path(path_type=Path), required=True, help="Search space (TOML).")
-@click.option("--trials", type=click.IntRange(min=1), default=20, show_default=True,
-              help="Trials this command runs (split over --workers; per window with --walk-forward).")  # fmt: skip
+@click.option("--trials", type=click.IntRange(min=0), default=20, show_default=True,
+              help="Trials this command runs (split over --workers; per window with --walk-forward; "
+              "0: only the report).")  # fmt: skip
 @click.option("--from", "start", type=WHEN, required=True, help="Start of the backtest period (UTC).")
 @click.option("--to", "end", type=WHEN, required=True, help="End of the backtest period (UTC, exclusive).")
 @click.option("--storage", default=None, help="Study storage URL (PostgreSQL shares a study between machines; "
@@ -134,9 +135,10 @@ def optimize(config_path: Path, space_path: Path, trials: int, start: datetime, 
     """
     import tomllib
 
+    import attrs
     from loguru import logger
 
-    from fundarb_core.app.optimize import Job, summarize
+    from fundarb_core.app.optimize import Job, storage_session, summarize
     from fundarb_core.app.optimize_space import load_space
     from fundarb_core.cli._load import load
     from fundarb_core.errors import ConfigError, StoreError
@@ -158,20 +160,19 @@ def optimize(config_path: Path, space_path: Path, trials: int, start: datetime, 
     out_dir = (out or history / "optimize" / name).expanduser()
     logger.remove()  # every trial's bot logs every order; here only errors reach stderr
     logger.add(sys.stderr, level="ERROR")
-    try:
-        outcome, walked = _run(job, trials, workers, sys.stderr.isatty() and not as_json, walk)
-    except ConfigError as exc:
-        fail(list(exc.problems))
-    except StoreError as exc:
-        fail(str(exc))
-    if walked is not None:
-        last = walked["windows"][-1]
-        import attrs
-
-        job = attrs.evolve(job, start=datetime.fromisoformat(last["train"][0]),
-                           end=datetime.fromisoformat(last["train"][1]), study=last["study"])  # fmt: skip
-    summary = summarize(job)
-    files = _write(job, summary, out_dir, walked)
+    with storage_session(url):
+        try:
+            outcome, walked = _run(job, trials, workers, sys.stderr.isatty() and not as_json, walk)
+        except ConfigError as exc:
+            fail(list(exc.problems))
+        except StoreError as exc:
+            fail(str(exc))
+        if walked is not None:
+            last = walked["windows"][-1]
+            job = attrs.evolve(job, start=datetime.fromisoformat(last["train"][0]),
+                               end=datetime.fromisoformat(last["train"][1]), study=last["study"])  # fmt: skip
+        summary = summarize(job)
+        files = _write(job, summary, out_dir, walked)
     interrupted = walked["interrupted"] if walked is not None else outcome.interrupted
     errors = list(outcome.errors) if outcome is not None else []
     if as_json:
