@@ -74,7 +74,7 @@ def _run(job: Any, trials: int, workers: int, show: bool, walk: tuple[timedelta,
 
     shares = [trials // workers + (1 if i < trials % workers else 0) for i in range(workers)]
     columns = (TextColumn("{task.description} trial {task.fields[trial]}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("best {task.fields[best]}"), TimeElapsedColumn())  # fmt: skip
+               TextColumn("study best {task.fields[best]}"), TimeElapsedColumn())  # fmt: skip
     console = Console(stderr=True)
     with Progress(*columns, console=console, disable=not show) as progress:
         state: dict[str, _Bars] = {"bars": _Bars(progress, shares)}

@@ -22,7 +22,15 @@ import sqlalchemy as sa
 import tomli_w
 from click.testing import CliRunner
 
-from fundarb_core.app.optimize import Job, ensure_study, opened_study, run_study, summarize
+from fundarb_core.app.optimize import (
+    Job,
+    close_storage,
+    ensure_study,
+    open_storage,
+    opened_study,
+    run_study,
+    summarize,
+)
 from fundarb_core.app.optimize_space import parse_space
 from fundarb_core.cli import main
 from fundarb_core.errors import ConfigError
@@ -109,6 +117,33 @@ def test_one_worker_is_reproducible_and_its_best_config_backtests_to_its_value(h
     report = (tmp_path / "a" / "report.html").read_text(encoding="utf-8")
     assert report.count("data:image/png;base64,") >= 1
     assert (tmp_path / "a" / "history.png").stat().st_size > 1000
+
+
+def test_walk_forward_scores_each_windows_best_on_the_next_window(history: Path, tmp_path: Path) -> None:
+    config, space = tmp_path / "bt.toml", tmp_path / "space.toml"
+    config.write_text(tomli_w.dumps(CONFIG), encoding="utf-8")
+    space.write_text(tomli_w.dumps({"risk_manager": SPACE["risk_manager"]}), encoding="utf-8")
+    args = ["optimize", "--config", str(config), "--space", str(space), "--trials", "1", "--walk-forward", "2h:2h",
+            "--from", FROM.isoformat(), "--to", (FROM + timedelta(hours=6)).isoformat(), "--data-dir", str(history),
+            "--storage", f"sqlite:///{tmp_path}/o.sqlite3", "--out", str(tmp_path / "out"), "--json"]  # fmt: skip
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    walk = json.loads(result.stdout)["walk_forward"]
+    hours = [[FROM + timedelta(hours=h) for h in span] for span in ([0, 2], [2, 4], [2, 4], [4, 6])]
+    expected = [{"train": [a.isoformat(), b.isoformat()], "test": [c.isoformat(), d.isoformat()]}
+                for (a, b), (c, d) in [(hours[0], hours[1]), (hours[2], hours[3])]]  # fmt: skip
+    assert [{"train": w["train"], "test": w["test"]} for w in walk["windows"]] == expected
+    storage = open_storage(f"sqlite:///{tmp_path}/o.sqlite3")
+    try:
+        for w in walk["windows"]:
+            study = optuna.load_study(study_name=w["study"], storage=storage)
+            assert w["in_sample"]["objective"] == study.best_value  # the window's best, on its own training days
+            assert w["out_of_sample"]["objective"] == float(w["out_of_sample"]["apr"])  # scored on the next days
+    finally:
+        close_storage(storage)
+    oos = sum(Decimal(w["out_of_sample"]["net_pnl"]) for w in walk["windows"])
+    assert Decimal(walk["out_of_sample_net_pnl"]) == oos
+    assert "Walk-forward" in (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
 
 
 def test_a_trial_past_the_drawdown_cap_is_infeasible_and_never_best(history: Path, tmp_path: Path) -> None:
