@@ -70,7 +70,8 @@ def _run(job: Any, trials: int, workers: int, show: bool, walk: tuple[timedelta,
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from fundarb_core.app.optimize import run_study, walk_forward
+    from fundarb_core.app.optimize import run_study
+    from fundarb_core.app.optimize_walk import walk_forward
 
     shares = [trials // workers + (1 if i < trials % workers else 0) for i in range(workers)]
     columns = (TextColumn("{task.description} trial {task.fields[trial]}"), BarColumn(), MofNCompleteColumn(),

@@ -17,8 +17,9 @@ from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fundarb_core.app.optimize import Job, _Watch, windows
+from fundarb_core.app.optimize import Job, _Watch
 from fundarb_core.app.optimize_space import Param, Space, apply, parse_space
+from fundarb_core.app.optimize_walk import windows
 from fundarb_core.cli import main
 from fundarb_core.config import parse_config
 from fundarb_core.errors import ConfigError
