@@ -282,9 +282,14 @@ class _Watch:
 def backtest(job: Job, plugins: Plugins, values: Mapping[str, Any], start: datetime, end: datetime,
              on_equity: Any = None, on_progress: Any = None) -> BacktestResult:  # fmt: skip
     """One backtest of the config with `values` set."""
-    config: Config = parse_config(apply(job.config_data, values), plugins)
+    config = configured(job, plugins, values)
     return asyncio.run(run_backtest(config, plugins, start, end, history_dir=job.history_dir,
                                     out_dir=job.history_dir, on_progress=on_progress, on_equity=on_equity))  # fmt: skip
+
+
+def configured(job: Job, plugins: Plugins, values: Mapping[str, Any]) -> Config:
+    """The job's config with `values` set, validated (`ConfigError` when the combination is refused)."""
+    return parse_config(apply(job.config_data, values), plugins)
 
 
 def run_worker(
@@ -324,15 +329,17 @@ def _optimize(study: Any, job: Job, worker: int, trials: int, report: Report, pl
                 report({"worker": worker, "kind": "tick", "number": trial.number, "fraction": done / total})
 
         try:
+            configured(job, plugins, values)
+        except ConfigError as exc:  # a combination the config refuses (e.g. severe above erosion threshold)
+            trial.set_user_attr("infeasible", "; ".join(exc.problems))
+            raise optuna.TrialPruned(exc.problems[0]) from None
+        try:  # any other error (no history for the period, a broken store) fails the trial and stops the worker
             result = backtest(job, plugins, values, job.start, job.end, watch, on_progress)
         except _Stopped:
             raise KeyboardInterrupt from None  # Optuna marks the trial failed and stops
         except _Infeasible as exc:
             trial.set_user_attr("infeasible", str(exc))
             raise optuna.TrialPruned(str(exc)) from None
-        except ConfigError as exc:  # a combination the config refuses (e.g. severe above erosion threshold)
-            trial.set_user_attr("infeasible", "; ".join(exc.problems))
-            raise optuna.TrialPruned(exc.problems[0]) from None
         summary = result.as_dict()
         dd = Decimal(summary["max_drawdown"])
         if job.max_drawdown is not None and dd > job.max_drawdown:
