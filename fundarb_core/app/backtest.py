@@ -35,6 +35,7 @@ RATIO = Decimal("1e-6")
 YEAR = timedelta(days=365)
 
 Progress = Callable[[float, float], Any]  # (simulated seconds done, in all)
+EquityWatch = Callable[[datetime, Decimal], Any]  # (simulated time, equity of all venues) after each tick
 
 
 @attrs.define
@@ -169,8 +170,13 @@ async def run_backtest(
     history_dir: Path,
     out_dir: Path,
     on_progress: Progress | None = None,
+    on_equity: EquityWatch | None = None,
 ) -> BacktestResult:
-    """Run the bot over replay venues from `start` to `end`; see the module docstring."""
+    """Run the bot over replay venues from `start` to `end`; see the module docstring.
+
+    `on_equity` sees the equity after each tick (what `fundarb optimize` reports to Optuna's pruner); whatever it
+    raises ends the backtest (the store is closed and its workspace removed) and propagates.
+    """
     from fundarb_core.venues.replay.venue import ReplayVenue
 
     if end <= start:
@@ -190,6 +196,8 @@ async def run_backtest(
 
         def on_tick(_: Any, elapsed: float) -> None:
             curve.append((clock.now(), sum((v.equity() for v in venues.values()), ZERO)))
+            if on_equity is not None:
+                on_equity(*curve[-1])
             if on_progress is not None:
                 on_progress(elapsed, total)
 

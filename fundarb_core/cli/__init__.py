@@ -39,6 +39,7 @@ BUILTIN_COMMANDS: dict[str, tuple[str, str]] = {
     "data": ("fundarb_core.cli._data:data", "Download, import and list market history for backtests."),
     "db": ("fundarb_core.cli._db:db", "Inspect or upgrade the durable store's schema."),
     "export": ("fundarb_core.cli._export:export", "Export positions, fills or funding payments (CSV or JSON)."),
+    "optimize": ("fundarb_core.cli._optimize:optimize", "Search config values with Optuna, each trial a backtest."),
     "close": ("fundarb_core.cli._operate:close", "Close a position now through the bot's executor."),
     "halt": ("fundarb_core.cli._operate:halt", "Stop the running bot after its current tick."),
     "pause": ("fundarb_core.cli._operate:pause", "Stop opening new positions; keep managing open ones."),

@@ -138,15 +138,16 @@ class HistoryStore:
         """Open (creating if needed) the store in `data_dir`; None keeps it in memory (tests)."""
         if data_dir is None:
             con = duckdb.connect(":memory:")
-            path = None
+            path, existed = None, False
         else:
             data_dir.mkdir(parents=True, exist_ok=True)
             path = data_dir / FILE_NAME
+            existed = path.exists()  # asked before connecting, which creates the file
             try:
-                con = duckdb.connect(str(path), read_only=read_only and path.exists())
+                con = duckdb.connect(str(path), read_only=read_only and existed)
             except duckdb.Error as exc:
                 raise StoreError(f"cannot open the history store {path}: {exc}") from exc
-        if not (read_only and path is not None and path.exists()):
+        if not (read_only and path is not None and existed):
             con.execute(SCHEMA)
         return cls(con, path)
 

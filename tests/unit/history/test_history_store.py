@@ -164,3 +164,10 @@ def test_help_does_not_import_duckdb_or_the_replay_venue() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert "  backtest " in done.stdout
     assert done.stdout.split("IMPORTED ")[1].strip() == "[]"
+
+
+def test_opening_a_missing_store_read_only_gives_an_empty_store(tmp_path: Path) -> None:
+    # A backtest (or `fundarb optimize`) pointed at a data directory with no history yet: no rows, not a crash.
+    with HistoryStore.open(tmp_path / "new", read_only=True) as store:
+        assert store.coverage() == []
+        assert store.funding("x", "BTC", datetime(2025, 1, 1, tzinfo=UTC), datetime(2025, 1, 2, tzinfo=UTC)) == []
