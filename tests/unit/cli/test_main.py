@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -36,6 +37,8 @@ def greet():
     """Say hello from a plugin."""
     click.echo("hello from a plugin command")
 '''
+
+LIGHT_COMMAND = HEAVY_COMMAND.replace("import fundarb_core.store", "")
 
 
 def imported_by(args: list[str], path: Path | None = None) -> tuple[str, set[str]]:
@@ -84,12 +87,15 @@ def test_listing_commands_imports_nothing_heavy(site, args: list[str]) -> None:
 def test_a_plugin_command_loads_when_it_runs(site, fundarb) -> None:
     site.add(
         "fundarb-greeter",
-        modules={"greeter_pkg.commands": HEAVY_COMMAND.replace("import fundarb_core.store", "")},
-        entry_points={},
+        modules={"greeter_pkg.commands": LIGHT_COMMAND, "greeter_pkg.plugin": ""},
+        entry_points={"greeter": "greeter_pkg.plugin"},
         commands={"greet": "greeter_pkg.commands:greet", "broken": "greeter_pkg.missing:cmd"},
     )
     run = fundarb("greet", path=site.root)
     assert (run.returncode, run.stdout) == (0, "hello from a plugin command\n"), run.stderr
+    listed = json.loads(fundarb("plugins", "--json", path=site.root).stdout)
+    (greeter,) = [p for p in listed["plugins"] if p["distribution"] == "fundarb-greeter"]
+    assert greeter["registered"] == {"commands": ["broken", "greet"]}
     broken = fundarb("broken", path=site.root)
     assert broken.returncode == 2
     assert broken.stderr.startswith("plugin fundarb-greeter: command 'broken' (greeter_pkg.missing:cmd): ModuleNot")
