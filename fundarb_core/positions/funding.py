@@ -4,7 +4,10 @@ Each venue has its own read cursor. A read that succeeds moves that venue's curs
 less `OVERLAP` (settlement rows can be published a little late); a read that fails — the venue is down, in
 maintenance, or its adapter could not read the whole window and raised — leaves it where it was, so the next
 successful read asks again from there and recovers every payment missed meanwhile. Windows overlap on purpose:
-the store keeps one row per (venue, venue payment id), so reading a payment twice never counts it twice.
+the store keeps one row per (venue, venue payment id) (an insert that ignores a duplicate, and refuses one whose
+symbol or amount differ), so reading a payment twice never counts it twice. One cursor per venue is enough: every
+venue's call returns all symbols at once (Aster `income`, Lighter `positionFunding`, the simulated venue), and a venue
+that cannot read its whole window raises instead of returning part of it (the `fetch_funding_payments` contract).
 
 A payment recovered after its position closed (the venue was unreadable at the close) is still stored against that
 position, and the position's realised PnL and funding are brought up to date.
