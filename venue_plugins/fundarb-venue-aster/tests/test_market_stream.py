@@ -4,13 +4,20 @@ rates come from them while current, from REST otherwise; reconnects resubscribe;
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 
-from fundarb_venue_aster.market_stream import ALL_MARKS, MAX_STREAMS
+from fundarb_venue_aster.config import AsterConfig
+from fundarb_venue_aster.market_stream import ALL_MARKS, MAX_STREAMS, MarketStream
 from fundarb_venue_aster.testing import FakeAsterServer
 from fundarb_venue_aster.venue import AsterVenue
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fundarb_core.clock import SimClock
+from fundarb_core.secrets import Secret
 
 from .conftest import v3_config
 
@@ -157,3 +164,33 @@ async def test_switched_off_streams_mean_rest_only(
     assert rest_calls(fake, "ticker/bookTicker") == 2
     assert not venue.market_stream.running
     assert fake.market.opened == []
+
+
+_values = st.one_of(
+    st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from(["", "1", "-1", "0", "NaN", "1e400", "25.35", "25.36", "BTCUSDT", "[]", "{}"]),
+    st.builds(list), st.builds(dict),
+)  # fmt: skip
+_fields = st.fixed_dictionaries(
+    {"e": st.sampled_from(["bookTicker", "markPriceUpdate", "other"]), "s": st.sampled_from(["BTCUSDT", 1, None])},
+    optional={k: _values for k in ("b", "B", "a", "A", "u", "E", "T", "p", "i", "r")},
+)
+
+
+@given(event=_fields, wrap=st.booleans())
+@settings(max_examples=30, deadline=None)  # ~20 ms an example (drawing them); 30 keep it under 1 s
+def test_any_market_frame_is_a_sane_value_or_skipped(event: dict[str, object], wrap: bool) -> None:
+    """Invariant 8 for the market stream: whatever a frame holds, nothing escapes and nothing absurd is cached."""
+    stream = MarketStream("aster", AsterConfig(auth="v1", api_key=Secret("k"), api_secret=Secret("s")),
+                          lambda: None, SimClock())  # type: ignore[arg-type,return-value]  # fmt: skip
+    frame = {"stream": "x", "data": [event] if wrap else event}
+    stream._on_text(json.dumps(frame, default=str))
+    for book, _ in stream.books.values():
+        assert 0 < book.b < book.a
+        assert book.B >= 0
+        assert book.A >= 0
+    for mark, _, _ in stream.marks.values():
+        assert mark.p > 0
+        assert mark.i > 0
+        assert abs(mark.r) < 1
+    assert len(stream.books) + len(stream.marks) + stream.skipped >= 1

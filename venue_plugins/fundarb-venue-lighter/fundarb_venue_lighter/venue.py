@@ -117,6 +117,7 @@ class LighterVenue(OrderDesk):
         self.log = logger.bind(venue=name)
         self._signer: Signer | None = None
         self._signer_lock = asyncio.Lock()
+        self._auth_lock = asyncio.Lock()
         self._credentials_checked = False
         self._instruments: dict[str, Instrument] = {}
         self._markets: dict[str, Market] = {}
@@ -161,12 +162,13 @@ class LighterVenue(OrderDesk):
     async def auth_token(self, *, force: bool = False) -> str:
         """A current auth token, made anew when less than a fifth of its lifetime is left (or when forced)."""
         ttl = self.config.auth_token_ttl.total_seconds()
-        now = self.clock.monotonic()
-        if force or self._auth is None or self._auth[1] - now < ttl / 5:
-            signer = await self._signer_ready()
-            token = await asyncio.to_thread(signer.auth_token, int(self.clock.now().timestamp()), int(ttl))
-            self._auth = (Secret(token), now + ttl)  # a Secret: log sinks mask it wherever it appears
-        return self._auth[0].reveal()
+        async with self._auth_lock:  # one token at a time: the streams ask together, the native signer is not reentrant
+            now = self.clock.monotonic()
+            if force or self._auth is None or self._auth[1] - now < ttl / 5:
+                signer = await self._signer_ready()
+                token = await asyncio.to_thread(signer.auth_token, int(self.clock.now().timestamp()), int(ttl))
+                self._auth = (Secret(token), now + ttl)  # a Secret: log sinks mask it wherever it appears
+            return self._auth[0].reveal()
 
     async def verify_credentials(self) -> None:
         """Check once that the API key is the one Lighter has registered for the account (one authenticated read).

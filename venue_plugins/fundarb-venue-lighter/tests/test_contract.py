@@ -17,7 +17,7 @@ class TestLighterContract(VenueContract):
 
     @pytest.fixture
     def venue(self, make_venue: Callable[..., LighterVenue]) -> Venue:  # type: ignore[override]
-        return make_venue()
+        return make_venue(market_streams=True)  # marks from market_stats once current
 
     @pytest.fixture
     def faulty_venue(self, fake: FakeLighter, make_venue: Callable[..., LighterVenue]) -> Venue:  # type: ignore[override]
