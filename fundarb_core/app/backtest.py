@@ -185,7 +185,7 @@ async def run_backtest(
     shared = preload(config, history_dir, start, end)
     work = _workspace()
     clock = SimClock(start)
-    store = await Store.open(None, data_dir=work, clock=clock)
+    store = await Store.open(None, data_dir=work, clock=clock, inline=True)
     try:
         bot = await clock.run(Bot.create(config, plugins, clock, store, VenueContext(clock, data_dir=work,
                                                                                      shared=shared)))  # fmt: skip

@@ -63,13 +63,15 @@ class Store:
         clock: Clock | None = None,
         migrate: bool = True,
         schema: str | None = None,
+        inline: bool = False,
     ) -> Store:
         """Open the store at `url` (see `resolve_location`) and, unless `migrate=False`, upgrade its schema.
 
-        `schema` selects a PostgreSQL schema (search_path) other than the default one.
+        `schema` selects a PostgreSQL schema (search_path) other than the default one. `inline` runs a SQLite
+        store on the event loop's thread (a backtest's throwaway store; see `fundarb_core.store._db`).
         """
         location = resolve_location(url, data_dir=data_dir)
-        return await cls.open_location(location, clock=clock, migrate=migrate, schema=schema)
+        return await cls.open_location(location, clock=clock, migrate=migrate, schema=schema, inline=inline)
 
     @classmethod
     async def from_config(cls, config: Config, *, clock: Clock | None = None, migrate: bool = True) -> Store:
@@ -84,6 +86,7 @@ class Store:
         clock: Clock | None = None,
         migrate: bool = True,
         schema: str | None = None,
+        inline: bool = False,
     ) -> Store:
         if location.path is not None:
             try:
@@ -92,7 +95,7 @@ class Store:
                 raise StoreError(
                     f"cannot create the store's directory {location.path.parent}: {exc.strerror}"
                 ) from None
-        db = Database.connect(location, schema=schema)
+        db = Database.connect(location, schema=schema, inline=inline)
         store = cls(db, clock or WallClock())
         try:
             if migrate:

@@ -1,0 +1,44 @@
+"""The inline SQLite store (a backtest's): the same database as the threaded one, without a worker thread."""
+
+from __future__ import annotations
+
+import threading
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from fundarb_core.clock import SimClock
+from fundarb_core.errors import StoreError
+from fundarb_core.model import PositionStatus
+from fundarb_core.store import Store
+
+
+async def test_an_inline_store_writes_what_a_threaded_store_reads(tmp_path: Path) -> None:
+    clock = SimClock()
+    threads = threading.active_count()
+    inline = await Store.open(tmp_path / "s.sqlite3", clock=clock, inline=True)
+    try:
+        assert threading.active_count() == threads  # no worker thread was started
+        made = await inline.positions.create(
+            symbol="BTC", long_venue="a", short_venue="b", long_quantity=Decimal(1), short_quantity=Decimal(1),
+            notional_usd=Decimal(100), status=PositionStatus.OPEN,
+        )  # fmt: skip
+        with pytest.raises(StoreError):  # a failed transaction is rolled back and reported as usual
+            await inline.positions.create(
+                id=made.id, symbol="BTC", long_venue="a", short_venue="b", long_quantity=Decimal(1),
+                short_quantity=Decimal(1), notional_usd=Decimal(1),
+            )  # fmt: skip
+        assert [p.id for p in await inline.positions.list_open()] == [made.id]
+    finally:
+        await inline.close()
+    threaded = await Store.open(tmp_path / "s.sqlite3", clock=clock)
+    try:
+        assert await threaded.positions.get(made.id) == made
+    finally:
+        await threaded.close()
+
+
+async def test_only_sqlite_runs_inline() -> None:
+    with pytest.raises(StoreError, match="only a SQLite file store can run inline"):
+        await Store.open("postgresql://u@127.0.0.1:1/db", inline=True)
