@@ -138,8 +138,8 @@ def walk_rows(walk: Mapping[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for w in walk["windows"]:
         ins, oos = w["in_sample"] or {}, w["out_of_sample"] or {}
-        rows.append({"window": w["window"], "train": f"{w['train'][0][:10]} → {w['train'][1][:10]}",
-                     "test": f"{w['test'][0][:10]} → {w['test'][1][:10]}",
+        rows.append({"window": w["window"], "train": f"{w['train'][0][:10]}→{w['train'][1][5:10]}",
+                     "test": f"{w['test'][0][:10]}→{w['test'][1][5:10]}",
                      "IS objective": ins.get("objective"), "OOS objective": oos.get("objective"),
                      "IS APR": ins.get("apr"), "OOS APR": oos.get("apr"),
                      "IS net": ins.get("net_pnl"), "OOS net": oos.get("net_pnl"),

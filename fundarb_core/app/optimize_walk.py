@@ -11,6 +11,7 @@ from typing import Any
 import attrs
 
 from fundarb_core.app.optimize import FIGURES, Job, Report, backtest, figures, run_study, score, summarize
+from fundarb_core.convert import format_duration
 from fundarb_core.errors import ConfigError
 from fundarb_core.plugins import Plugins
 
@@ -71,6 +72,6 @@ def walk_forward(
         return sum(r[side]["objective"] for r in scored) / len(scored) if scored else None
 
     oos_net = sum((Decimal(r["out_of_sample"]["net_pnl"]) for r in scored), Decimal(0))
-    return {"objective": job.objective, "train": str(train), "test": str(test), "windows": rows,
+    return {"objective": job.objective, "train": format_duration(train), "test": format_duration(test), "windows": rows,
             "mean_in_sample": mean("in_sample"), "mean_out_of_sample": mean("out_of_sample"),
             "out_of_sample_net_pnl": str(oos_net), "interrupted": interrupted}  # fmt: skip

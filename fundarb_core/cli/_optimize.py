@@ -221,7 +221,7 @@ def _print(summary: dict[str, Any], walked: dict[str, Any] | None, files: dict[s
 
     console = Console()
     if not console.is_terminal:
-        console = Console(width=160)  # a log or a pipe: no wrapping of the numbers
+        console = Console(width=200)  # a log or a pipe: no wrapping of the numbers
     counts = ", ".join(f"{n} {state}" for state, n in summary["trials"].items())
     console.print(f"study {summary['study']}: {counts}; objective {summary['objective']}")
     if walked is not None:
