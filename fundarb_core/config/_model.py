@@ -88,7 +88,7 @@ class StrategyConfig:
     expected_hold: timedelta | None = attrs.field(  # deprecated: read as `entry_hold`
         default=None, validator=attrs.validators.optional(positive_duration)
     )
-    signal_window: timedelta = attrs.field(default=timedelta(hours=24), validator=positive_duration)
+    signal_window: timedelta = attrs.field(default=timedelta(hours=24), validator=non_negative_duration)
     # The cost model: fills' maker share until learnt, slippage per fill until learnt, half-spread until a book
     # is read, a transfer's cost where the exit plan transfers, and settlements this close count when paid.
     maker_share: Decimal = attrs.field(default=Decimal("0.5"), validator=fraction)

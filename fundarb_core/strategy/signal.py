@@ -10,6 +10,7 @@ where Δt is the time since the previous observation. It is seeded from the venu
 the venue offers it (`Capabilities.funding_history`), each settled rate held over its own interval (so an 8-hourly
 and an hourly venue weigh the same hours the same), then updated with the rate the scanner reads each tick. Until
 an estimate covers half a window of observed time it is *not warm*: it still guides exits, but opens no position.
+A window of 0 turns smoothing off: the estimate is the latest quote, warm at once (the earlier bot's behaviour).
 
 No input raises: a rate that is not a finite number of plausible size (see `fundarb_core.strategy.market`) is not
 observed.
@@ -45,6 +46,7 @@ class SpreadSignal:
 
     def __init__(self, window: timedelta) -> None:
         self.window = window
+        self.raw = window.total_seconds() <= 0  # no smoothing: the latest quote
         self._tau = max(window.total_seconds(), 1.0)
         self._estimates: dict[tuple[str, str], _Estimate] = {}
         self.seeded: set[tuple[str, str]] = set()  # seeding was tried (with or without history)
@@ -52,7 +54,7 @@ class SpreadSignal:
     def _update(self, key: tuple[str, str], hourly: Decimal, at: datetime, held: float | None = None) -> None:
         """Blend `hourly`, held for `held` seconds (default: since the previous observation), into the estimate."""
         est = self._estimates.get(key)
-        if est is None:
+        if est is None or self.raw:
             self._estimates[key] = _Estimate(hourly, at, min(held or 0.0, self._tau))
             return
         try:
@@ -106,7 +108,7 @@ class SpreadSignal:
     def warm(self, venue: str, symbol: str) -> bool:
         """Whether the estimate rests on at least half a window of observed time (enough to open on)."""
         est = self._estimates.get((venue, symbol))
-        return est is not None and est.covered >= self._tau / 2
+        return est is not None and (self.raw or est.covered >= self._tau / 2)
 
     def spread(self, symbol: str, long_venue: str, short_venue: str) -> Decimal | None:
         """The smoothed hourly spread `short − long`, or None without both estimates."""

@@ -58,6 +58,7 @@ def config_data(taker_fee: str = "0.0005", size: str = "1000", spread: str = "2"
         "venues": {"fast": {**venue}, "slow": {**venue, "funding_interval": "8h"}},
         "strategy": {"scan_interval": "1h", "monitor_interval": "1h", "min_net_apr": "0",
                      "position_size_usd": size, "expected_hold": "168h", "max_positions": 3,
+                     "signal_window": "0s", "maker_share": "1", "slippage_bps": "0", "half_spread_bps": "0",
                      "open_timeout": "5s"},
         "close_policy": {"kind": "maker_first", "timeout": "5s"},
         "risk_manager": {"kind": "max_age", "max_age": "4h"},

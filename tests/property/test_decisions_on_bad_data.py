@@ -66,7 +66,7 @@ def instrument(symbol: str, fee: Decimal | None) -> Instrument:
                       timedelta(hours=1), fee, fee)  # fmt: skip
 
 
-@settings(max_examples=60)  # each example runs every decision path on two ticks: keep the suite's budget
+@settings(max_examples=25)  # each example runs every decision path on two ticks: keep the suite's budget
 @given(markets(), markets(), books(), st.none() | odd_decimals, st.none() | odd_decimals)
 def test_no_decision_path_raises_on_any_market_datum(
     first: dict[str, dict[str, FundingRate]],

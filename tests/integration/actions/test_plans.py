@@ -142,7 +142,13 @@ def test_reduce_size_sheds_a_fraction_of_both_legs_once(action_harness) -> None:
 def test_without_the_runner_an_exit_closes_at_once(action_harness) -> None:  # type: ignore[no-untyped-def]
     h: Harness = action_harness(
         actions={"enabled": False},
-        risk_manager={"kind": "combined", "flip_threshold": "0.01", "auto_reopen": {"pair": "best"}},
+        risk_manager={
+            "kind": "combined",
+            "flip_threshold": "0.01",
+            "min_hold": "0s",
+            "settlement_wait": "0s",
+            "auto_reopen": {"pair": "best"},
+        },
     )
     assert h.bot.runner is None
     position = _open_one(h)
@@ -154,7 +160,7 @@ def test_without_the_runner_an_exit_closes_at_once(action_harness) -> None:  # t
 def test_with_the_runner_an_exit_runs_the_risk_managers_plan(action_harness) -> None:  # type: ignore[no-untyped-def]
     h: Harness = action_harness(
         actions={"batch_window": "0s"},
-        risk_manager={"kind": "combined", "flip_threshold": "0.01",
+        risk_manager={"kind": "combined", "flip_threshold": "0.01", "min_hold": "0s", "settlement_wait": "0s",
                       "transfer_on_exit": {"min_amount": "0.01"}, "auto_reopen": {"pair": "same"}},
     )  # fmt: skip
     position = _open_one(h)
@@ -169,7 +175,8 @@ def test_with_the_runner_an_exit_runs_the_risk_managers_plan(action_harness) -> 
 
 def test_an_exit_plan_that_does_not_close_runs_after_the_bot_closed(action_harness, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     h: Harness = action_harness(
-        actions={"batch_window": "0s"}, risk_manager={"kind": "combined", "flip_threshold": "0.01"}
+        actions={"batch_window": "0s"},
+        risk_manager={"kind": "combined", "flip_threshold": "0.01", "min_hold": "0s", "settlement_wait": "0s"},
     )
     position = _open_one(h)
     a, b = position.long_venue, position.short_venue

@@ -65,7 +65,7 @@ def test_twenty_positions_on_ten_symbols_at_once(harness_factory) -> None:  # ty
     symbols = ["BTC", "ETH", "SOL", "BNB", "XRP", "DOGE", "AVAX", "LINK", "ARB", "SUI"]
     venues = {
         f"v{i}": {"kind": "sim", "profile": "lighter-like", "seed": 3, "symbols": symbols,
-                  "funding_bias_bps_per_hour": str(Decimal("0.2") * i), "starting_balance": "50000"}
+                  "funding_bias_bps_per_hour": str(Decimal("0.5") * i), "starting_balance": "50000"}
         for i in range(4)
     }  # fmt: skip
     h: Harness = harness_factory(

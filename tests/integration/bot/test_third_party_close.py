@@ -66,12 +66,16 @@ seed = 7
 symbols = ["BTC", "ETH", "SOL"]
 [strategy]
 min_net_apr = "0.05"
+signal_window = "0s"
+entry_hold = "168h"
+maker_share = "1"
 max_positions = 1
 scan_interval = "5m"
 monitor_interval = "5m"
 [risk_manager]
 kind = "combined"
 max_age = "1h"
+min_hold = "0s"
 
 [[risk_manager.exit_plan]]
 action_type = "desk_close"
