@@ -163,14 +163,14 @@ class FundingRepository(Repository):
             return 0
         key = sa.tuple_(funding_payments.c.venue, funding_payments.c.venue_payment_id)
         async with self._db.write() as conn:
-            stored = {}
+            stored: dict[tuple[str, str], sa.RowMapping] = {}
             keys = builtins.list(wanted)
             for i in range(0, len(keys), 400):  # bounded IN lists (SQLite's parameter limit)
                 query = sa.select(funding_payments).where(key.in_(keys[i : i + 400]))
                 for row in (await conn.execute(query)).all():
                     stored[(row.venue, row.venue_payment_id)] = row._mapping
-            for k, row in stored.items():
-                _check_same(f"funding payment {k[0]}/{k[1]}", row, wanted[k], ("symbol", "amount"))
+            for k, found in stored.items():
+                _check_same(f"funding payment {k[0]}/{k[1]}", found, wanted[k], ("symbol", "amount"))
             new = [v for k, v in wanted.items() if k not in stored]
             if new:
                 await conn.execute(sa.insert(funding_payments), new)
