@@ -334,15 +334,20 @@ _OPEN_VERSIONS = (
 _VERSION_OF = sa.select(positions.c.version).where(positions.c.id == sa.bindparam("id"))
 
 
+_COLUMN_TYPES = {
+    table.name: [(c.name, c.type if isinstance(c.type, TypeDecorator) else None) for c in table.columns]
+    for table in (positions, legs)
+}
+
+
 def _round_trip(table: sa.Table, values: Mapping[str, Any], dialect: Any) -> dict[str, Any]:
     """`values` as the database would give them back: each column type's bind then result processing."""
     out = {}
-    for column in table.columns:
-        value = values.get(column.name)
-        kind = column.type
-        if value is not None and isinstance(kind, TypeDecorator):
+    for name, kind in _COLUMN_TYPES[table.name]:
+        value = values.get(name)
+        if value is not None and kind is not None:
             value = kind.process_result_value(kind.process_bind_param(value, dialect), dialect)
-        out[column.name] = value
+        out[name] = value
     return out
 
 

@@ -150,9 +150,11 @@ class ReplayVenue(SimVenue):
         i = s.last_candle(at_ms)
         if i < 0:
             return s.dec(s.candles[0][0])
-        o, h, low, c = s.candle(i)
         res = self.data.resolution_ms
         offset = at_ms - s.candle_at[i]
+        if offset == 0:
+            return s.open(i)
+        o, h, low, c = s.candle(i)
         if offset >= res:
             return c  # a gap or past the end: the last close carries forward
         first, second = (low, h) if c >= o else (h, low)
