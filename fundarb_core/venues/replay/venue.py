@@ -119,6 +119,7 @@ class ReplayVenue(SimVenue):
         self._seq = 0
         self._consumed = {}
         self._consumed_step = -1
+        self._books = {}
         self._order_subs = []
         self._liq_subs = []
         self._dirty = False
@@ -181,14 +182,17 @@ class ReplayVenue(SimVenue):
         return cached
 
     def _levels(self, symbol: str, step: int, depth: int = 20) -> tuple[list[BookLevel], list[BookLevel]]:
-        instrument = self.instruments[symbol]
-        mid = self.mark(symbol, step)
-        level_qty = self.replay.level_usd / mid
-        bids, asks = synth_levels(instrument, mid, self.spread_bps, level_qty, depth)
         if self._consumed_step != step:
             self._consumed.clear()
+            self._books.clear()
             self._consumed_step = step
-        return self._left(symbol, Side.BUY, bids), self._left(symbol, Side.SELL, asks)
+        book = self._books.get((symbol, depth))
+        if book is None:  # built once per step and symbol
+            mid = self.mark(symbol, step)
+            book = self._books[(symbol, depth)] = synth_levels(
+                self.instruments[symbol], mid, self.spread_bps, self.replay.level_usd / mid, depth
+            )
+        return self._left(symbol, Side.BUY, book[0]), self._left(symbol, Side.SELL, book[1])
 
     # -- funding -------------------------------------------------------------------------------------------------
 
