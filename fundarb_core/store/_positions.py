@@ -87,11 +87,12 @@ class PositionRepository(Repository):
         super().__init__(db, clock)
         self._cache: dict[str, PositionRecord] = {}
 
-    def _remember(self, records: Iterable[PositionRecord]) -> None:
-        """Cache what was just written, exactly as a read of it would return it (the column types' round trip)."""
+    def _remember(self, records: Iterable[PositionRecord], values: Sequence[Mapping[str, Any]] | None = None) -> None:
+        """Cache what was just written, exactly as a read of it would return it (the column types' round trip).
+        `values`: the records' `_position_values`, when the caller has them already."""
         dialect = self._db.engine.dialect
-        for record in records:
-            row = _round_trip(positions, _position_values(record), dialect)
+        for i, record in enumerate(records):
+            row = _round_trip(positions, values[i] if values is not None else _position_values(record), dialect)
             leg_rows = [_round_trip(legs, _leg_values(leg), dialect) for leg in record.legs]
             self._cache[record.id] = _position(row, [_leg(r) for r in leg_rows])
 
@@ -250,8 +251,9 @@ class PositionRepository(Repository):
         now = self._now()
         updated = [attrs.evolve(p, version=p.version + 1, updated_at=now) for p in records]
         rows = []
-        for old, new in zip(records, updated, strict=True):
-            values = {k: v for k, v in _position_values(new).items() if k in (*_POSITION_FIELDS, "version", "details")}
+        written = [_position_values(new) for new in updated]
+        for old, every in zip(records, written, strict=True):
+            values = {k: v for k, v in every.items() if k in (*_POSITION_FIELDS, "version", "details")}
             rows.append({**{f"v_{k}": v for k, v in values.items()}, "v_updated_at": now, "b_id": old.id,
                          "b_version": old.version})  # fmt: skip
         columns: dict[str, Any] = {k[2:]: sa.bindparam(k) for k in rows[0] if k.startswith("v_")}
@@ -285,7 +287,7 @@ class PositionRepository(Repository):
                     .values(leg_columns)
                 )
                 await conn.execute(leg_stmt, leg_rows)
-        self._remember(updated)
+        self._remember(updated, written)
         return updated
 
     async def _write(self, conn: Any, position: PositionRecord, now: datetime) -> PositionRecord:
