@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import attrs
 from loguru import logger
@@ -68,6 +69,7 @@ class FundingLedger:
                     "funding payments unavailable ({}); asking again from {} at the next read", exc, since
                 )
                 continue  # the cursor stays: what settles meanwhile is read once the venue answers
+            batch: list[dict[str, Any]] = []  # payments of open positions (or of none): one transaction per venue
             for payment in payments:
                 if (name, payment.payment_id) in self.recorded:
                     continue  # stored by an earlier call (the windows overlap): adding it again changes nothing
@@ -80,18 +82,25 @@ class FundingLedger:
                         closed = page.positions
                     mine = [p for p in closed if p.symbol == payment.symbol and name in (p.long_venue, p.short_venue)]
                     holder = _holder(mine, payment)
-                _, inserted = await self.store.funding.add(
-                    venue=name,
-                    venue_payment_id=payment.payment_id,
-                    symbol=payment.symbol,
-                    amount=payment.amount,
-                    at=payment.at,
-                    rate=payment.rate,
-                    position_id=holder.id if holder is not None else None,
-                )
-                if inserted and holder is not None and holder.status is PositionStatus.CLOSED:
-                    await self._settle_late(holder.id, payment.amount)
-                self.recorded.add((name, payment.payment_id))
+                values = {
+                    "venue": name,
+                    "venue_payment_id": payment.payment_id,
+                    "symbol": payment.symbol,
+                    "amount": payment.amount,
+                    "at": payment.at,
+                    "rate": payment.rate,
+                    "position_id": holder.id if holder is not None else None,
+                }
+                if holder is not None and holder.status is PositionStatus.CLOSED:
+                    # Rare (read after an outage): stored alone, so the close's PnL is brought up to date once.
+                    _, inserted = await self.store.funding.add(**values)
+                    if inserted:
+                        await self._settle_late(holder.id, payment.amount)
+                    self.recorded.add((name, payment.payment_id))
+                else:
+                    batch.append(values)
+            await self.store.funding.add_many(batch)
+            self.recorded.update((p["venue"], p["venue_payment_id"]) for p in batch)
             self.cursors[name] = max(since, asked - OVERLAP)
 
     async def _settle_late(self, position_id: str, amount: Decimal) -> None:
