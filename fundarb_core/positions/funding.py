@@ -82,7 +82,7 @@ class FundingLedger:
                         closed = page.positions
                     mine = [p for p in closed if p.symbol == payment.symbol and name in (p.long_venue, p.short_venue)]
                     holder = _holder(mine, payment)
-                values = {
+                values: dict[str, Any] = {
                     "venue": name,
                     "venue_payment_id": payment.payment_id,
                     "symbol": payment.symbol,
