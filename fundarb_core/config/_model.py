@@ -23,6 +23,9 @@ from fundarb_core.secrets import Secret
 __all__ = ["ActionsConfig", "BotConfig", "Config", "ExitConfig", "ServeConfig", "StoreConfig", "StrategyConfig"]
 
 LogLevel = Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR"]
+# How a pair is opened (fundarb_core.execution.atomic.OpenMode): both legs as maker at once, or the costlier leg as
+# maker with the other hedged by market orders as it fills.
+OpenModeName = Literal["both_maker", "maker_hedge"]
 
 
 @attrs.frozen
@@ -66,6 +69,7 @@ class StrategyConfig:
     scan_interval: timedelta = attrs.field(default=timedelta(seconds=60), validator=positive_duration)
     monitor_interval: timedelta = attrs.field(default=timedelta(seconds=60), validator=positive_duration)
     entry_cooldown: timedelta = attrs.field(default=timedelta(minutes=60), validator=positive_duration)
+    open_mode: OpenModeName = "both_maker"
 
 
 @attrs.frozen
