@@ -5,8 +5,9 @@
 
 Each trial builds an aster-like (8 h funding, 1 / 3.5 bp fees, 2 bp spread) and a lighter-like (1 h, no fees, 3 bp
 spread) sim venue on a fresh world (seed = trial), lets a random 0–6 h of market pass, then opens about 1000 USD of
-BTC, ETH or SOL long on one and short on the other (direction alternating) through the `AtomicExecutor`, as the
-position book does (limit offset 1 bp, 30 s timeout), once per mode on the same world and moment. Measured per open:
+one of the starter config's symbols, long where funding is lower and short where it is higher, through the
+`AtomicExecutor` as the position book does (limit offset 1 bp, 30 s timeout), once per mode on the same world and
+moment. Measured per open:
 
 - basis cost: what the executed prices cost against each venue's mid at the decision, long and short leg summed
   (bp of the notional; positive = cost), and fees (bp);
@@ -36,7 +37,7 @@ from fundarb_core.venues.sim.venue import SimVenue
 from fundarb_core.venues.sim.world import SimWorld
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
-SYMBOLS = ("BTC", "ETH", "SOL")
+SYMBOLS = ("BTC", "ETH", "SOL", "BNB", "XRP", "DOGE")  # the starter config's
 NOTIONAL = Decimal(1000)
 
 
@@ -74,8 +75,11 @@ async def one_open(clock: SimClock, trial: int, mode: OpenMode) -> dict[str, flo
     instruments = {name: dict(v.instruments) for name, v in venues.items()}
     orders = OrderExecutor(venues, instruments, clock)
     atomic = AtomicExecutor(orders)
-    long_name, short_name = ("aster", "lighter") if trial % 2 == 0 else ("lighter", "aster")
     await clock.sleep(random.Random(trial).uniform(0, 6 * 3600))
+    # As the strategy does: long where funding is lower (that venue trades cheaper), short where it is higher.
+    now = world.step_at(clock.now())
+    hourly = {name: world.hourly_rate(name, symbol, now) for name in venues}
+    long_name, short_name = sorted(venues, key=lambda n: hourly[n])
     mids = {name: v.decision_mid(symbol) for name, v in venues.items()}
     step = max(i[symbol].step_size for i in instruments.values())
     qty = NOTIONAL / mids["aster"] // step * step
@@ -135,20 +139,25 @@ def _summary(rows: list[dict[str, float]], key: str, p90: bool = False) -> str:
 
 def main(quick: bool = False) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--trials", type=int, default=10 if quick else 60)
+    parser.add_argument("--trials", type=int, default=20 if quick else 200)
     args, _ = parser.parse_known_args()
+    totals: dict[str, list[float]] = {}
     for mode in ("both_maker", "maker_hedge"):
         rows = []
         for trial in range(args.trials):
             clock = SimClock(START)
             rows.append(asyncio.run(clock.run(one_open(clock, trial, mode), limit=timedelta(days=1))))
-        cost = [r["cost_bps"] + r["fees_bps"] for r in rows]
+        cost = totals[mode] = [r["cost_bps"] + r["fees_bps"] for r in rows]
         print(f"open {mode}: {args.trials} opens of ~{NOTIONAL} USD, ok {sum(r['ok'] for r in rows):.0f}")
         print("  " + _summary(rows, "cost_bps") + " · " + _summary(rows, "fees_bps")
               + f" · basis + fees mean {statistics.fmean(cost):+.2f} bp")  # fmt: skip
         print("  " + _summary(rows, "first_skew_s", True) + " · " + _summary(rows, "last_skew_s", True))
         print("  " + _summary(rows, "max_unhedged_pct", True) + " · " + _summary(rows, "unhedged_s", True)
               + " · " + _summary(rows, "duration_s"))  # fmt: skip
+    diff = [h - b for h, b in zip(totals["maker_hedge"], totals["both_maker"], strict=True)]
+    half = 1.96 * statistics.stdev(diff) / len(diff) ** 0.5 if len(diff) > 1 else float("nan")
+    print(f"maker_hedge − both_maker, basis + fees per open (paired, same world and moment): "
+          f"{statistics.fmean(diff):+.2f} ± {half:.2f} bp (95 %)")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -15,8 +15,9 @@ and coin, the figures the sim is calibrated to:
 - basis: the slope and correlation of the cross-venue price difference (bps, hourly closes) on the funding spread.
 
 Then it prints the same figures for the sim (an `aster-like` 8-hourly venue against a `lighter-like` hourly one, as
-the starter config pairs them, no bias: noise only), computed from the rates the sim *settles*. Only the standard
-library and fundarb_core are used, so it runs in the project's environment as it is.
+the starter config pairs them, no bias: noise only), computed from the rates the sim *settles*, averaged over a few
+seeds (one world is one sample path: its persistence figures vary from seed to seed as much as real coins do).
+Only the standard library and fundarb_core are used, so it runs in the project's environment as it is.
 """
 
 from __future__ import annotations
@@ -180,8 +181,10 @@ def _line(pair: str, coin: str, f: Mapping[str, float], basis: tuple[float, floa
 def main(argv: list[str] | None = None, *, quick: bool = False) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=DEMO, help="folder of funding_rates.csv[.gz], candles_1h.csv[.gz]")
-    parser.add_argument("--days", type=int, default=30 if quick else 120, help="simulated days per coin")
-    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--days", type=int, default=30 if quick else 90, help="simulated days per coin and seed")
+    parser.add_argument(
+        "--seeds", type=int, default=2 if quick else 6, help="sim worlds (seeds 1..N), figures averaged"
+    )
     args = parser.parse_args(argv)
     funding, closes = real_funding(args.data), real_closes(args.data)
     print("hourly funding spread A − B in bp per hour (settled rates); sd_dh: sd of hourly change; hl_h: lag where")
@@ -195,21 +198,28 @@ def main(argv: list[str] | None = None, *, quick: bool = False) -> int:
             ca, cb = closes.get((a, coin), {}), closes.get((b, coin), {})
             gap = {h: math.log(ca[h] / cb[h]) * 10_000 for h in ca if h in cb}
             print(_line(f"real {a}-{b}", coin, spread_figures(spread), basis_figures(spread, gap)))
+    levels: dict[tuple[str, str], list[float]] = defaultdict(list)
     for coin in COINS:
-        aster, lighter, gap = sim_series(args.seed, args.days, coin)
-        spread = _diff(aster, lighter)
-        print(_line("sim aster_sim-lighter_sim", coin, spread_figures(spread), basis_figures(spread, gap)))
+        runs, slopes = [], []
+        for seed in range(1, args.seeds + 1):
+            aster, lighter, gap = sim_series(seed, args.days, coin)
+            spread = _diff(aster, lighter)
+            runs.append(spread_figures(spread))
+            slopes.append(basis_figures(spread, gap))
+            levels[("aster_sim", coin)] += aster.values()
+            levels[("lighter_sim", coin)] += lighter.values()
+        figures = {key: st.fmean(run[key] for run in runs) for key in runs[0]}
+        basis = (st.fmean(s[0] for s in slopes), st.fmean(s[1] for s in slopes))
+        print(_line(f"sim aster-lighter ({args.seeds} seeds)", coin, figures, basis))
     print("\nper-venue hourly rate levels (bp per hour): mean, p5, p50, p95")
     for (venue, coin), series in sorted(funding.items()):
         values = sorted(series.values())
         print(f"real {venue:12s} {coin:5s} {st.fmean(values):+7.3f} {_quantile(values, 0.05):+7.3f} "
               f"{_quantile(values, 0.5):+7.3f} {_quantile(values, 0.95):+7.3f}")  # fmt: skip
-    for coin in COINS:
-        aster, lighter, _ = sim_series(args.seed, args.days, coin)
-        for venue, series in (("aster_sim", aster), ("lighter_sim", lighter)):
-            values = sorted(series.values())
-            print(f"sim  {venue:12s} {coin:5s} {st.fmean(values):+7.3f} {_quantile(values, 0.05):+7.3f} "
-                  f"{_quantile(values, 0.5):+7.3f} {_quantile(values, 0.95):+7.3f}")  # fmt: skip
+    for (venue, coin), pooled in sorted(levels.items()):
+        values = sorted(pooled)
+        print(f"sim  {venue:12s} {coin:5s} {st.fmean(values):+7.3f} {_quantile(values, 0.05):+7.3f} "
+              f"{_quantile(values, 0.5):+7.3f} {_quantile(values, 0.95):+7.3f}")  # fmt: skip
     return 0
 
 

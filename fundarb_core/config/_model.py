@@ -69,7 +69,7 @@ class StrategyConfig:
     scan_interval: timedelta = attrs.field(default=timedelta(seconds=60), validator=positive_duration)
     monitor_interval: timedelta = attrs.field(default=timedelta(seconds=60), validator=positive_duration)
     entry_cooldown: timedelta = attrs.field(default=timedelta(minutes=60), validator=positive_duration)
-    open_mode: OpenModeName = "both_maker"
+    open_mode: OpenModeName = "maker_hedge"
 
 
 @attrs.frozen

@@ -63,7 +63,7 @@ class OpenRequest:
     leverage: Decimal
     limit_offset_bps: Decimal
     timeout: Any  # timedelta
-    open_mode: OpenMode = "both_maker"
+    open_mode: OpenMode = "maker_hedge"
 
 
 class PositionBook:
