@@ -31,6 +31,9 @@ def _with_default_pegs(value: dict[str, Decimal]) -> dict[str, Decimal]:
 
 
 LogLevel = Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR"]
+# How a pair is opened (fundarb_core.execution.atomic.OpenMode): both legs as maker at once, or the costlier leg as
+# maker with the other hedged by market orders as it fills.
+OpenModeName = Literal["both_maker", "maker_hedge"]
 
 
 @attrs.frozen
@@ -102,6 +105,7 @@ class StrategyConfig:
     scan_interval: timedelta = attrs.field(default=timedelta(seconds=60), validator=positive_duration)
     monitor_interval: timedelta = attrs.field(default=timedelta(seconds=60), validator=positive_duration)
     entry_cooldown: timedelta = attrs.field(default=timedelta(minutes=60), validator=positive_duration)
+    open_mode: OpenModeName = "maker_hedge"
 
     @property
     def hold(self) -> timedelta:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fundarb_core.execution.atomic import AtomicExecutor, AtomicResult
+from fundarb_core.execution.atomic import OPEN_MODES, AtomicExecutor, AtomicResult, OpenMode
 from fundarb_core.execution.close import (
     CloseExecutor,
     ClosePolicy,
@@ -20,6 +20,7 @@ from fundarb_core.execution.telemetry import Telemetry
 
 __all__ = [
     "NULL_JOURNAL",
+    "OPEN_MODES",
     "AtomicExecutor",
     "AtomicResult",
     "CloseExecutor",
@@ -29,6 +30,7 @@ __all__ = [
     "CloseResult",
     "LegRef",
     "NullJournal",
+    "OpenMode",
     "OrderExecutor",
     "OrderJournal",
     "OrderResult",

@@ -1,4 +1,16 @@
-"""Open several legs at once; return delta-neutral (within one step of the coarser venue) or flat."""
+"""Open several legs at once; return delta-neutral (within one step of the coarser venue) or flat.
+
+Two ways to open a pair (`OpenMode`):
+
+- `both_maker`: both legs post maker orders at once, each re-priced and falling back to market on its own; the legs
+  that end behind are hedged up to the furthest.
+- `maker_hedge`: only the leg where a taker fill would cost most (taker − maker fee + half the spread) posts as
+  maker; each time it fills, the other leg is hedged at once with a market order for what is unhedged (partial fills
+  hedged as they come, on the coarser venue's step). What is still behind at the end is hedged as in `both_maker`.
+
+Either way the same guarantee holds when `open` returns: the legs are within one step of the coarser venue, or
+rolled back flat, or an `open_unbalanced` alert carries the exposure.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +18,7 @@ import asyncio
 from collections.abc import Sequence
 from datetime import timedelta
 from decimal import Decimal
+from typing import Literal
 
 import attrs
 from loguru import logger
@@ -16,10 +29,13 @@ from fundarb_core.execution.order_executor import OrderExecutor
 from fundarb_core.execution.specs import CloseLegSpec, OrderResult, OrderSpec
 from fundarb_core.execution.telemetry import Telemetry
 from fundarb_core.model import ExecutionMode
+from fundarb_core.venues import Rounding
 
-__all__ = ["AtomicExecutor", "AtomicResult"]
+__all__ = ["OPEN_MODES", "AtomicExecutor", "AtomicResult", "OpenMode"]
 
 ZERO = Decimal(0)
+OpenMode = Literal["both_maker", "maker_hedge"]
+OPEN_MODES: tuple[OpenMode, ...] = ("both_maker", "maker_hedge")
 
 
 @attrs.frozen
@@ -65,13 +81,17 @@ class AtomicExecutor:
             tasks = [group.create_task(self.orders.execute(spec)) for spec in specs]
         return [t.result() for t in tasks]
 
-    async def open(self, specs: Sequence[OrderSpec]) -> AtomicResult:
-        """Open all legs at once (same quantity each, on every venue's grid)."""
+    async def open(self, specs: Sequence[OrderSpec], *, mode: OpenMode = "both_maker") -> AtomicResult:
+        """Open all legs (same quantity each, on every venue's grid): at once, or one as maker and the other
+        hedged as it fills (`mode`, see the module's doc; `maker_hedge` needs exactly two legs, else both_maker)."""
         clock = self.orders.clock
         decision_at = clock.monotonic()
-        results = await self._run_all(specs)
-        held = [r.filled_qty for r in results]
         step = self.coarser_step(specs)
+        if mode == "maker_hedge" and len(specs) == 2:
+            results = await self._maker_hedge(specs, step)
+        else:
+            results = await self._run_all(specs)
+        held = [r.filled_qty for r in results]
         hedges: list[OrderResult] = []
         rollbacks: list[OrderResult] = []
         error = None
@@ -82,13 +102,13 @@ class AtomicExecutor:
                 behind = [(i, target - held[i]) for i in range(len(specs)) if target - held[i] >= step]
                 if not behind:
                     break
-                mode = ExecutionMode.MARKET_ONLY if round_ == self.hedge_attempts else ExecutionMode.LIMIT_WITH_FALLBACK
+                how = ExecutionMode.MARKET_ONLY if round_ == self.hedge_attempts else ExecutionMode.LIMIT_WITH_FALLBACK
                 hedge_specs = [
                     attrs.evolve(
                         specs[i],
                         quantity=gap,
                         intent_id=ids.hedge_intent(specs[i].intent_id, round_),
-                        mode=mode,
+                        mode=how,
                         timeout=self.hedge_timeout,
                     )
                     for i, gap in behind
@@ -129,6 +149,70 @@ class AtomicExecutor:
         telemetry = Telemetry.from_results([*results, *hedges], decision_at, done_at)
         return AtomicResult(ok, tuple(held), tuple(results), tuple(hedges), tuple(rollbacks), telemetry, error)
 
+    async def _taker_cost(self, spec: OrderSpec) -> Decimal:
+        """What a taker fill costs over a maker fill on this leg, as a fraction: fee difference + half the spread."""
+        instrument = self.orders.instruments[spec.venue][spec.symbol]
+        cost = (instrument.taker_fee or ZERO) - (instrument.maker_fee or ZERO)  # unknown fees: the book decides
+        venue = self.orders.venues[spec.venue]
+        try:
+            bbo = await self.orders.gateway.call("bbo", lambda: venue.fetch_bbo_prices(spec.symbol), venue=spec.venue)
+        except Exception as exc:  # no book: compare on fees alone
+            logger.bind(venue=spec.venue).warning("no book for the open's leg choice ({}); fees only", exc)
+            return cost
+        if bbo.mid > 0 and bbo.ask >= bbo.bid:
+            cost += (bbo.ask - bbo.bid) / bbo.mid / 2
+        return cost
+
+    async def _maker_hedge(self, specs: Sequence[OrderSpec], step: Decimal) -> list[OrderResult]:
+        """Post the costlier leg as maker; hedge each of its fills at once on the other leg with a market order."""
+        costs = [await self._taker_cost(s) for s in specs]
+        m = 0 if costs[0] >= costs[1] else 1  # the maker leg: where taking would cost most
+        h = 1 - m
+        hedge_base = specs[h]
+        hedge_instrument = self.orders.instruments[hedge_base.venue][hedge_base.symbol]
+        filled = [ZERO]
+        changed = asyncio.Event()
+
+        def progress(qty: Decimal) -> None:
+            filled[0] = qty
+            changed.set()
+
+        async def maker() -> OrderResult:
+            try:
+                return await self.orders.execute(specs[m], progress)
+            finally:
+                changed.set()
+
+        parts: list[OrderResult] = []
+        hedged = ZERO
+        async with asyncio.TaskGroup() as group:
+            task = group.create_task(maker())
+            while True:
+                await changed.wait()
+                changed.clear()
+                maker_done = task.done()  # its last fills are in `filled` already
+                # What the maker leg holds beyond what is hedged, on the coarser step: a remainder below one step
+                # waits for more fills (or is left: the legs then differ by less than one step).
+                gap = hedge_instrument.round_qty((filled[0] - hedged) // step * step, Rounding.DOWN)
+                if gap > 0:
+                    part = await self.orders.execute(
+                        attrs.evolve(
+                            hedge_base,
+                            quantity=gap,
+                            intent_id=ids.hedge_intent(hedge_base.intent_id, 100 + len(parts)),
+                            mode=ExecutionMode.MARKET_ONLY,
+                            timeout=self.hedge_timeout,
+                        )
+                    )
+                    parts.append(part)
+                    hedged += part.filled_qty  # short of `gap`: retried at the next fill, then caught up below
+                if maker_done:
+                    break
+        results: list[OrderResult] = [OrderResult(spec=s) for s in specs]
+        results[m] = task.result()
+        results[h] = _combine(hedge_base, parts) if parts else OrderResult(spec=hedge_base)
+        return results
+
     async def _rollback(self, specs: Sequence[OrderSpec], held: list[Decimal], round_: int) -> list[OrderResult]:
         """Close whatever each leg holds with reduce-only market orders (a placeholder result for flat legs)."""
         todo = [
@@ -153,3 +237,24 @@ class AtomicExecutor:
         for spec, close in zip(specs, todo, strict=True):
             out.append(next(done) if close is not None else OrderResult(spec=spec))
         return out
+
+
+def _combine(spec: OrderSpec, parts: Sequence[OrderResult]) -> OrderResult:
+    """One leg's result from the market orders that hedged it piece by piece."""
+    filled = sum((p.filled_qty for p in parts), ZERO)
+    notional = sum((p.filled_qty * p.avg_price for p in parts if p.avg_price is not None), ZERO)
+    submits = [p.first_submit_at for p in parts if p.first_submit_at is not None]
+    errors = [p.error for p in parts if p.error]
+    return OrderResult(
+        spec=spec,
+        filled_qty=filled,
+        avg_price=notional / filled if filled else None,
+        fees=sum((p.fees for p in parts), ZERO),
+        maker_qty=sum((p.maker_qty for p in parts), ZERO),
+        decision_mid=parts[0].decision_mid,
+        client_order_ids=tuple(cid for p in parts for cid in p.client_order_ids),
+        decision_at=parts[0].decision_at,
+        first_submit_at=min(submits) if submits else None,
+        done_at=parts[-1].done_at,
+        error="; ".join(errors) or None,
+    )

@@ -38,12 +38,13 @@ _REASONS = {reason.value: reason for reason in RejectReason}
 class _Fills:
     """Fills accumulated over the attempts of one leg."""
 
-    def __init__(self) -> None:
+    def __init__(self, progress: Callable[[Decimal], None] | None = None) -> None:
         self.qty = ZERO
         self.notional = ZERO
         self.fees = ZERO
         self.maker = ZERO
         self.counted: dict[str, OrderState] = {}
+        self.progress = progress
 
     def record(self, state: OrderState) -> None:
         """Take the latest state of an order; only its increase over what was already counted is added.
@@ -64,6 +65,8 @@ class _Fills:
         self.fees += state.fees - (before.fees if before else ZERO)
         self.maker += state.maker_qty - (before.maker_qty if before else ZERO)
         self.counted[state.client_order_id] = state
+        if self.progress is not None and state.filled_qty > prev_qty:
+            self.progress(self.qty)
 
     @property
     def avg(self) -> Decimal | None:
@@ -195,14 +198,17 @@ class OrderExecutor:
 
     # -- the life of one order ---------------------------------------------------------------------------------
 
-    async def execute(self, spec: OrderSpec) -> OrderResult:
-        """Execute `spec` to completion (filled, timed out, or failed); never raises for venue trouble."""
+    async def execute(self, spec: OrderSpec, progress: Callable[[Decimal], None] | None = None) -> OrderResult:
+        """Execute `spec` to completion (filled, timed out, or failed); never raises for venue trouble.
+
+        `progress`, if given, is called with the quantity filled so far each time it grows (as fills are seen).
+        """
         if not spec.intent_id:
             raise ValueError(f"{spec.venue} {spec.symbol}: a spec needs an intent id (see fundarb_core.execution.ids)")
         venue = self.venues[spec.venue]
         instrument = self.instruments[spec.venue][spec.symbol]
         decision_at = self.clock.monotonic()
-        fills = _Fills()
+        fills = _Fills(progress)
         ids: list[str] = []
         first_submit: list[float] = []
         error: str | None = None

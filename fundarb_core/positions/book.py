@@ -28,6 +28,7 @@ from fundarb_core.execution import (
     AtomicResult,
     CloseExecutor,
     LegRef,
+    OpenMode,
     OrderSpec,
     ReduceResult,
     Urgency,
@@ -62,6 +63,7 @@ class OpenRequest:
     leverage: Decimal
     limit_offset_bps: Decimal
     timeout: Any  # timedelta
+    open_mode: OpenMode = "maker_hedge"
 
 
 class PositionBook:
@@ -134,7 +136,7 @@ class PositionBook:
             )
             for name, side in ((r.long_venue, Side.BUY), (r.short_venue, Side.SELL))
         ]  # fmt: skip
-        result = await self.atomic.open(specs)
+        result = await self.atomic.open(specs, mode=r.open_mode)
         record = await self.reload(record.id)
         filled = dict(zip((r.long_venue, r.short_venue), result.quantities, strict=True))
         legs = tuple(

@@ -113,7 +113,7 @@ class Opener:
         return OpenRequest(
             symbol=opp.symbol, long_venue=opp.long_venue, short_venue=opp.short_venue, quantity=qty, mark=opp.mark,
             entry_spread=opp.spread, net_apr=opp.net_apr, leverage=cfg.leverage,
-            limit_offset_bps=cfg.limit_offset_bps, timeout=cfg.open_timeout,
+            limit_offset_bps=cfg.limit_offset_bps, timeout=cfg.open_timeout, open_mode=cfg.open_mode,
         )  # fmt: skip
 
     async def open(self, opp: Opportunity, qty: Decimal, *, position_id: str | None = None) -> PositionRecord:

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from fundarb_core.events import EventKind
-from fundarb_core.execution import Urgency
+from fundarb_core.execution import OPEN_MODES, OpenMode, Urgency
 from fundarb_core.model import PositionStatus, Side
 from fundarb_core.venues.sim import FaultConfig, SimVenueConfig
 from tests.integration.execution.harness import Market
@@ -55,8 +55,8 @@ class ExecutionMachine(RuleBasedStateMachine):
     def _live(self, symbol: str) -> tuple[Decimal, Decimal]:
         return self.market.position("aster", symbol), self.market.position("lighter", symbol)
 
-    @rule(symbol=st.sampled_from(SYMBOLS), notional=st.integers(200, 20_000))
-    def open(self, symbol: str, notional: int) -> None:
+    @rule(symbol=st.sampled_from(SYMBOLS), notional=st.integers(200, 20_000), mode=st.sampled_from(OPEN_MODES))
+    def open(self, symbol: str, notional: int, mode: OpenMode) -> None:
         if symbol in self.open_symbols:
             return
         self.counter += 1
@@ -66,7 +66,7 @@ class ExecutionMachine(RuleBasedStateMachine):
         qty = max(step, (Decimal(notional) / mark // step) * step)
         specs = self.market.pair_specs(symbol, qty, intent=f"p{self.counter}", timeout=timedelta(seconds=10))
         alerts_before = self._alerts()
-        result = self.market.run(self.market.atomic.open(specs))
+        result = self.market.run(self.market.atomic.open(specs, mode=mode))
         long_qty, short_qty = self._live(symbol)
         # Invariant 4: legs within one step of the coarser venue, or both flat — or an alert with the exposure.
         balanced = abs(long_qty + short_qty) < step and long_qty >= 0 and short_qty <= 0

@@ -45,8 +45,9 @@ def funding_history(venue: SimVenue, symbol: str, start: datetime, end: datetime
     out = []
     at = _grid_after(lo, interval, inclusive=True)
     while at < hi:
-        # The rate charged at a boundary is the one reported the step before it (as `_settle_funding` does).
-        step = max(venue.world.step_at(at) - 1, 0)
+        # The rate charged at a boundary is the one reported the last step before it (as `_settle_funding` does):
+        # the average of the instantaneous rate over the interval.
+        step = max(venue.world.last_step_before(at), 0)
         rate = venue.world.funding_rate(venue.name, symbol, step, interval)
         out.append(FundingHistoryEntry(symbol=symbol, at=at, rate=rate, interval=interval))
         at += interval

@@ -32,7 +32,15 @@ def make_config(
         "bot": {"data_dir": str(data_dir), "log_level": "WARNING"},
         "venues": venues
         or {
-            "aster_sim": {"kind": "sim", "profile": "aster-like", "seed": 7, "symbols": symbols},
+            # A persistent spread (the sim's funding is calibrated to real data: with no bias, spreads are noise
+            # and the first tick may well find nothing worth opening).
+            "aster_sim": {
+                "kind": "sim",
+                "profile": "aster-like",
+                "seed": 7,
+                "symbols": symbols,
+                "funding_bias_bps_per_hour": "0.25",
+            },
             "lighter_sim": {"kind": "sim", "profile": "lighter-like", "seed": 7, "symbols": symbols},
         },
         # These tests are about mechanics: the first tick opens. The latest quotes (no smoothing: the sim has no
