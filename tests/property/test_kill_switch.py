@@ -112,7 +112,7 @@ class Model:
         return total
 
 
-@given(events=st.lists(event, max_size=40), limit=st.decimals(min_value=Decimal("0.01"), max_value=500, places=2))
+@given(events=st.lists(event, max_size=25), limit=st.decimals(min_value=Decimal("0.01"), max_value=500, places=2))
 def test_the_loss_is_the_sum_of_the_parts_and_trips_exactly_at_the_limit(events: list[Any], limit: Decimal) -> None:
     model = Model()
     crossed_at = trip_at = None

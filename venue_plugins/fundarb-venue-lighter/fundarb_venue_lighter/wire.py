@@ -85,7 +85,9 @@ def instrument_from_detail(detail: MarketDetail, listing: Listing) -> tuple[Inst
         funding_interval=FUNDING_INTERVAL,
         maker_fee=market.maker_fee,
         taker_fee=market.taker_fee,
-        extra={"market_id": market.market_id},
+        # Rates read from the market's `orderBooks` listing (required fields: a listing without them is skipped),
+        # never a default: known, in the sense of `Instrument.extra["fees_known"]` (see the Aster adapter).
+        extra={"market_id": market.market_id, "fees_known": True},
     )
     return instrument, market
 
