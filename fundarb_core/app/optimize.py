@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
+from queue import Empty
 from typing import Any, Final
 
 import attrs
@@ -414,7 +415,12 @@ def run_study(job: Job, trials: int, workers: int, report: Report, plugins: Plug
     running, errors, interrupted = len(procs), [], False
     try:
         while running:
-            event = queue.get()
+            try:
+                event = queue.get(timeout=1.0)
+            except Empty:
+                if not any(proc.is_alive() for proc in procs):  # a worker killed before it could say "end"
+                    break
+                continue
             if event["kind"] == "end":
                 running -= 1
             elif event["kind"] == "error":

@@ -58,15 +58,16 @@ def walk_forward(
                                "test": [b.isoformat(), c.isoformat()], "study": wjob.study, "best_trial": None,
                                "params": None, "in_sample": None, "out_of_sample": None}  # fmt: skip
         if best is not None:
-            summary = backtest(job, plugins, best["params"], b, c).as_dict()
             row.update(best_trial=best["number"], params=best["params"],
-                       in_sample={"objective": best["value"], **{k: best[k] for k in FIGURES}},
-                       out_of_sample={"objective": score(summary, job.objective), **figures(summary)})  # fmt: skip
+                       in_sample={"objective": best["value"], **{k: best[k] for k in FIGURES}})  # fmt: skip
+        if best is not None and not outcome.interrupted:  # Ctrl-C: no test of a search cut short
+            summary = backtest(job, plugins, best["params"], b, c).as_dict()
+            row["out_of_sample"] = {"objective": score(summary, job.objective), **figures(summary)}
         rows.append(row)
         if outcome.interrupted:
             interrupted = True
             break
-    scored = [r for r in rows if r["in_sample"] is not None]
+    scored = [r for r in rows if r["in_sample"] is not None and r["out_of_sample"] is not None]
 
     def mean(side: str) -> float | None:
         return sum(r[side]["objective"] for r in scored) / len(scored) if scored else None

@@ -89,7 +89,9 @@ def _run(job: Any, trials: int, workers: int, show: bool, walk: tuple[timedelta,
         def on_window(i: int, n: int, wjob: Any) -> None:
             for task in progress.task_ids:
                 progress.remove_task(task)
-            progress.console.print(f"window {i}/{n}: optimise on {wjob.start:%Y-%m-%d} → {wjob.end:%Y-%m-%d}")
+            progress.console.print(
+                f"window {i}/{n}: optimise on {wjob.start:%Y-%m-%d %H:%M} → {wjob.end:%Y-%m-%d %H:%M}"
+            )
             state["bars"] = _Bars(progress, shares)
 
         result = walk_forward(job, walk[0], walk[1], trials, workers, report, get_plugins(), on_window)
