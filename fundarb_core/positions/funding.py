@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from loguru import logger
 
@@ -34,6 +35,7 @@ class FundingLedger:
             for leg_venue in (p.long_venue, p.short_venue):
                 owner.setdefault((leg_venue, p.symbol), []).append(p)
         since = self.since or min((p.created_at for p in positions), default=self.clock.now())
+        batch: list[dict[str, Any]] = []
         for name in self.gateway.venues:
             try:
                 payments = await self.gateway.funding_payments(name, since)
@@ -49,14 +51,17 @@ class FundingLedger:
                     if p.created_at <= payment.at  # from the first order sent: a leg may fill before the other
                     and (p.closed_at is None or payment.at <= p.closed_at)
                 ]
-                await self.store.funding.add(
-                    venue=name,
-                    venue_payment_id=payment.payment_id,
-                    symbol=payment.symbol,
-                    amount=payment.amount,
-                    at=payment.at,
-                    rate=payment.rate,
-                    position_id=candidates[0].id if candidates else None,
+                batch.append(
+                    dict(
+                        venue=name,
+                        venue_payment_id=payment.payment_id,
+                        symbol=payment.symbol,
+                        amount=payment.amount,
+                        at=payment.at,
+                        rate=payment.rate,
+                        position_id=candidates[0].id if candidates else None,
+                    )
                 )
-                self.recorded.add((name, payment.payment_id))
+        await self.store.funding.add_many(batch)  # one transaction for the whole call
+        self.recorded.update((p["venue"], p["venue_payment_id"]) for p in batch)
         self.since = self.clock.now() - timedelta(hours=1)

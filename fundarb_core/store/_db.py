@@ -47,13 +47,15 @@ def describe_error(exc: BaseException) -> str:
 class Database:
     """An engine with `read()` and `write()` transactions."""
 
-    def __init__(self, location: StoreLocation, engine: AsyncEngine) -> None:
+    def __init__(self, location: StoreLocation, engine: AsyncEngine, *, inline: bool = False) -> None:
         self.location = location
         self.engine = engine
         self._writer = engine.execution_options(**{_WRITE_OPTION: True})
         postgres = location.backend is Backend.POSTGRESQL
         self._reader = engine.execution_options(isolation_level="REPEATABLE READ") if postgres else engine
         self.clock: object = None  # set by the Store: a simulated clock is held still while a transaction runs
+        self.inline = inline
+        self._kept: dict[str, AsyncConnection] = {}  # inline mode: a reader and a writer kept open
 
     @property
     def backend(self) -> Backend:
@@ -82,12 +84,33 @@ class Database:
         engine = create_async_engine(location.url, **kwargs)
         if location.backend is Backend.SQLITE:
             _configure_sqlite(engine)
-        return cls(location, engine)
+        return cls(location, engine, inline=inline)
+
+    @asynccontextmanager
+    async def _held(self, kind: str) -> AsyncIterator[AsyncConnection]:
+        """Inline mode: the one connection of this kind kept open (no pool checkout per transaction), or, while it
+        is in use (a transaction inside another), a fresh one from the pool."""
+        conn = self._kept.pop(kind, None)
+        if conn is None:
+            conn = await (self._writer if kind == "write" else self._reader).connect()
+        try:
+            yield conn
+        except BaseException:
+            await conn.close()  # after an error, start clean
+            raise
+        if kind in self._kept:
+            await conn.close()
+        else:
+            self._kept[kind] = conn
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
         """A read-only transaction (a consistent snapshot on both backends)."""
         try:
+            if self.inline:
+                async with io_hold(self.clock), self._held("read") as conn, conn.begin():
+                    yield conn
+                return
             async with io_hold(self.clock), self._reader.connect() as conn, conn.begin():
                 yield conn
         except SQLAlchemyError as exc:
@@ -99,6 +122,10 @@ class Database:
     async def write(self) -> AsyncIterator[AsyncConnection]:
         """A write transaction, committed when the block ends without error and rolled back otherwise."""
         try:
+            if self.inline:
+                async with io_hold(self.clock), self._held("write") as conn, conn.begin():
+                    yield conn
+                return
             async with io_hold(self.clock), self._writer.begin() as conn:
                 yield conn
         except SQLAlchemyError as exc:
@@ -107,6 +134,9 @@ class Database:
             raise StoreError(f"store unreachable ({self.location.display}): {describe_error(exc)}") from None
 
     async def dispose(self) -> None:
+        for conn in self._kept.values():
+            await conn.close()
+        self._kept.clear()
         await self.engine.dispose()
 
 

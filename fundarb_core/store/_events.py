@@ -17,6 +17,8 @@ from fundarb_core.store._types import as_stored
 
 __all__ = ["ControlRepository", "EventLog", "TelemetryRepository"]
 
+_ANY_UNCONSUMED = sa.select(control.c.id).where(control.c.consumed.is_(False)).limit(1)
+
 
 class EventLog(Repository):
     """Append-only: there is no way to change or delete an event through the store."""
@@ -130,6 +132,9 @@ class ControlRepository(Repository):
 
     async def consume(self) -> list[ControlRecord]:
         """Return the commands not yet consumed, oldest first, and mark them consumed in the same transaction."""
+        async with self._db.read() as conn:  # the usual answer is none: a read, no write transaction, per tick
+            if (await conn.execute(_ANY_UNCONSUMED)).first() is None:
+                return []
         now = self._now()
         async with self._db.write() as conn:
             stmt = self._locked(sa.select(control).where(control.c.consumed.is_(False)).order_by(control.c.id))

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import builtins
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -150,6 +151,30 @@ class FundingRepository(Repository):
         if not inserted:
             _check_same(f"funding payment {venue}/{venue_payment_id}", row._mapping, values, ("symbol", "amount"))
         return _payment(row._mapping), inserted
+
+    async def add_many(self, payments: Sequence[Mapping[str, Any]]) -> int:
+        """Store several payments (each with `add`'s keyword arguments) in one transaction; return how many were
+        new. A payment stored before is skipped, and refused (nothing written) if its symbol or amount differ."""
+        wanted: dict[tuple[str, str], dict[str, Any]] = {}
+        for p in payments:
+            values = {"rate": None, "position_id": None, **p}
+            wanted.setdefault((values["venue"], values["venue_payment_id"]), values)
+        if not wanted:
+            return 0
+        key = sa.tuple_(funding_payments.c.venue, funding_payments.c.venue_payment_id)
+        async with self._db.write() as conn:
+            stored: dict[tuple[str, str], sa.RowMapping] = {}
+            keys = builtins.list(wanted)
+            for i in range(0, len(keys), 400):  # bounded IN lists (SQLite's parameter limit)
+                query = sa.select(funding_payments).where(key.in_(keys[i : i + 400]))
+                for row in (await conn.execute(query)).all():
+                    stored[(row.venue, row.venue_payment_id)] = row._mapping
+            for k, found in stored.items():
+                _check_same(f"funding payment {k[0]}/{k[1]}", found, wanted[k], ("symbol", "amount"))
+            new = [v for k, v in wanted.items() if k not in stored]
+            if new:
+                await conn.execute(sa.insert(funding_payments), new)
+        return len(new)
 
     async def list(
         self,

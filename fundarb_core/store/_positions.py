@@ -9,6 +9,7 @@ from typing import Any, Final
 
 import attrs
 import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
 
 from fundarb_core.errors import StoreError
 from fundarb_core.model import PositionStatus, Side
@@ -48,7 +49,7 @@ class StaleVersion(StoreError):
     """An update was based on an outdated read: someone else changed the record first. Re-read and retry."""
 
 
-def _leg(row: sa.RowMapping) -> LegRecord:
+def _leg(row: Mapping[str, Any]) -> LegRecord:
     return LegRecord(
         id=row["id"],
         position_id=row["position_id"],
@@ -58,7 +59,7 @@ def _leg(row: sa.RowMapping) -> LegRecord:
     )
 
 
-def _position(row: sa.RowMapping, leg_records: Iterable[LegRecord]) -> PositionRecord:
+def _position(row: Mapping[str, Any], leg_records: Iterable[LegRecord]) -> PositionRecord:
     ordered = sorted(leg_records, key=lambda leg: (leg.side is not Side.BUY, leg.venue))
     return PositionRecord(
         id=row["id"],
@@ -75,7 +76,25 @@ def _position(row: sa.RowMapping, leg_records: Iterable[LegRecord]) -> PositionR
 
 
 class PositionRepository(Repository):
-    """Create, read and update positions; each position has a long and a short leg."""
+    """Create, read and update positions; each position has a long and a short leg.
+
+    Records are kept in memory as last read or written, and used again only while the stored version is still
+    theirs: `list_open` and `get` ask the database for (id, version) and read in full only what changed (every
+    update bumps the version, whoever writes it), so a tick does not re-parse every open position's legs and state.
+    """
+
+    def __init__(self, db: Any, clock: Any) -> None:
+        super().__init__(db, clock)
+        self._cache: dict[str, PositionRecord] = {}
+
+    def _remember(self, records: Iterable[PositionRecord], values: Sequence[Mapping[str, Any]] | None = None) -> None:
+        """Cache what was just written, exactly as a read of it would return it (the column types' round trip).
+        `values`: the records' `_position_values`, when the caller has them already."""
+        dialect = self._db.engine.dialect
+        for i, record in enumerate(records):
+            row = _round_trip(positions, values[i] if values is not None else _position_values(record), dialect)
+            leg_rows = [_round_trip(legs, _leg_values(leg), dialect) for leg in record.legs]
+            self._cache[record.id] = _position(row, [_leg(r) for r in leg_rows])
 
     async def create(
         self,
@@ -117,16 +136,36 @@ class PositionRepository(Repository):
         async with self._db.write() as conn:
             await conn.execute(sa.insert(positions).values(**_position_values(record)))
             await conn.execute(sa.insert(legs), [_leg_values(leg) for leg in record.legs])
+        self._remember([record])
         return record
 
     async def get(self, position_id: str) -> PositionRecord | None:
         """Return the position with its legs, or None."""
-        found = await self._select(positions.c.id == position_id)
-        return found[0] if found else None
+        cached = self._cache.get(position_id)
+        async with self._db.read() as conn:
+            if cached is not None:
+                version = (await conn.execute(_VERSION_OF, {"id": position_id})).scalar()
+                if version == cached.version:
+                    return cached
+            found = await self._rows(conn, sa.select(positions).where(positions.c.id == position_id))
+        if not found:
+            self._cache.pop(position_id, None)
+            return None
+        self._cache[position_id] = found[0]
+        return found[0]
 
     async def list_open(self) -> list[PositionRecord]:
         """Positions not yet closed (opening, open, closing, close failed), oldest first."""
-        return await self._select(positions.c.status.in_(sorted(OPEN_POSITION_STATUSES)))
+        async with self._db.read() as conn:
+            current = (await conn.execute(_OPEN_VERSIONS)).all()
+            stale = [pid for pid, version in current if (c := self._cache.get(pid)) is None or c.version != version]
+            if stale:
+                for record in await self._rows(conn, sa.select(positions).where(positions.c.id.in_(stale))):
+                    self._cache[record.id] = record
+        ids = {pid for pid, _ in current}
+        for pid in [pid for pid in self._cache if pid not in ids]:  # closed (or gone): not kept beyond this
+            del self._cache[pid]
+        return [self._cache[pid] for pid, _ in current]
 
     async def page(
         self,
@@ -201,7 +240,9 @@ class PositionRepository(Repository):
         stored one: otherwise `StaleVersion` (a `StoreError`) is raised and nothing is written.
         """
         async with self._db.write() as conn:
-            return await self._write(conn, position, self._now())
+            updated = await self._write(conn, position, self._now())
+        self._remember([updated])
+        return updated
 
     async def update_many(self, records: Sequence[PositionRecord]) -> list[PositionRecord]:
         """`update` for several positions in one transaction: all are written, or (on a stale one) none."""
@@ -210,8 +251,9 @@ class PositionRepository(Repository):
         now = self._now()
         updated = [attrs.evolve(p, version=p.version + 1, updated_at=now) for p in records]
         rows = []
-        for old, new in zip(records, updated, strict=True):
-            values = {k: v for k, v in _position_values(new).items() if k in (*_POSITION_FIELDS, "version", "details")}
+        written = [_position_values(new) for new in updated]
+        for old, every in zip(records, written, strict=True):
+            values = {k: v for k, v in every.items() if k in (*_POSITION_FIELDS, "version", "details")}
             rows.append({**{f"v_{k}": v for k, v in values.items()}, "v_updated_at": now, "b_id": old.id,
                          "b_version": old.version})  # fmt: skip
         columns: dict[str, Any] = {k[2:]: sa.bindparam(k) for k in rows[0] if k.startswith("v_")}
@@ -245,6 +287,7 @@ class PositionRepository(Repository):
                     .values(leg_columns)
                 )
                 await conn.execute(leg_stmt, leg_rows)
+        self._remember(updated, written)
         return updated
 
     async def _write(self, conn: Any, position: PositionRecord, now: datetime) -> PositionRecord:
@@ -283,6 +326,31 @@ class PositionRepository(Repository):
         if since is not None:
             clauses.append(positions.c.created_at >= since)
         return await self._select(sa.and_(sa.true(), *clauses))
+
+
+_OPEN_VERSIONS = (
+    sa.select(positions.c.id, positions.c.version)
+    .where(positions.c.status.in_(sorted(OPEN_POSITION_STATUSES)))
+    .order_by(positions.c.created_at, positions.c.id)
+)
+_VERSION_OF = sa.select(positions.c.version).where(positions.c.id == sa.bindparam("id"))
+
+
+_COLUMN_TYPES = {
+    table.name: [(c.name, c.type if isinstance(c.type, TypeDecorator) else None) for c in table.columns]
+    for table in (positions, legs)
+}
+
+
+def _round_trip(table: sa.Table, values: Mapping[str, Any], dialect: Any) -> dict[str, Any]:
+    """`values` as the database would give them back: each column type's bind then result processing."""
+    out = {}
+    for name, kind in _COLUMN_TYPES[table.name]:
+        value = values.get(name)
+        if value is not None and kind is not None:
+            value = kind.process_result_value(kind.process_bind_param(value, dialect), dialect)
+        out[name] = value
+    return out
 
 
 def _position_values(p: PositionRecord) -> dict[str, Any]:

@@ -39,8 +39,14 @@ class Monitor:
     async def snapshots(self, position: PositionRecord) -> dict[str, PositionSnapshot] | None:
         """Both legs' snapshots by venue, or None when a venue cannot be seen now."""
         legs = [LegRef(position.long_venue, position.symbol), LegRef(position.short_venue, position.symbol)]
-        if all(leg in self._cached for leg in legs):
-            return {leg.venue: self._cached.pop(leg) for leg in legs}  # used once: later calls go live
+        cached = self._cached
+        if cached:
+            first, second = cached.pop(legs[0], None), cached.pop(legs[1], None)  # used once: later calls go live
+            if first is not None and second is not None:
+                return {position.long_venue: first, position.short_venue: second}
+            for leg, snap in zip(legs, (first, second), strict=True):  # only one was fetched: both go live
+                if snap is not None:
+                    cached[leg] = snap
         snaps, unreachable = await self.gateway.snapshots(legs)
         if unreachable:
             return None

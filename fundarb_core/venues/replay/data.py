@@ -33,6 +33,15 @@ class Series:
     candles: list[tuple[str, str, str, str]] = attrs.field(factory=list)
     _candle_cache: tuple[int, tuple[Decimal, ...]] = (-1, ())  # the last candle read, as Decimals
     _rate_cache: tuple[int, Decimal] = (-1, Decimal(0))
+    _open_cache: tuple[int, Decimal] = (-1, Decimal(0))
+
+    def open(self, i: int) -> Decimal:
+        """Candle `i`'s open as a Decimal (what a tick on the hour reads: the other three are not converted)."""
+        if self._candle_cache[0] == i:
+            return self._candle_cache[1][0]
+        if self._open_cache[0] != i:
+            self._open_cache = (i, self.dec(self.candles[i][0]))
+        return self._open_cache[1]
 
     def candle(self, i: int) -> tuple[Decimal, ...]:
         """Candle `i` as (open, high, low, close) Decimals (the last one asked for is kept: ticks reuse it)."""

@@ -119,6 +119,7 @@ class ReplayVenue(SimVenue):
         self._seq = 0
         self._consumed = {}
         self._consumed_step = -1
+        self._books = {}
         self._order_subs = []
         self._liq_subs = []
         self._dirty = False
@@ -150,9 +151,11 @@ class ReplayVenue(SimVenue):
         i = s.last_candle(at_ms)
         if i < 0:
             return s.dec(s.candles[0][0])
-        o, h, low, c = s.candle(i)
         res = self.data.resolution_ms
         offset = at_ms - s.candle_at[i]
+        if offset == 0:
+            return s.open(i)
+        o, h, low, c = s.candle(i)
         if offset >= res:
             return c  # a gap or past the end: the last close carries forward
         first, second = (low, h) if c >= o else (h, low)
@@ -179,14 +182,17 @@ class ReplayVenue(SimVenue):
         return cached
 
     def _levels(self, symbol: str, step: int, depth: int = 20) -> tuple[list[BookLevel], list[BookLevel]]:
-        instrument = self.instruments[symbol]
-        mid = self.mark(symbol, step)
-        level_qty = self.replay.level_usd / mid
-        bids, asks = synth_levels(instrument, mid, self.spread_bps, level_qty, depth)
         if self._consumed_step != step:
             self._consumed.clear()
+            self._books.clear()
             self._consumed_step = step
-        return self._left(symbol, Side.BUY, bids), self._left(symbol, Side.SELL, asks)
+        book = self._books.get((symbol, depth))
+        if book is None:  # built once per step and symbol
+            mid = self.mark(symbol, step)
+            book = self._books[(symbol, depth)] = synth_levels(
+                self.instruments[symbol], mid, self.spread_bps, self.replay.level_usd / mid, depth
+            )
+        return self._left(symbol, Side.BUY, book[0]), self._left(symbol, Side.SELL, book[1])
 
     # -- funding -------------------------------------------------------------------------------------------------
 

@@ -95,6 +95,7 @@ class SimMarket:
         self._seq = 0
         self._consumed: dict[tuple[str, Side, Decimal], Decimal] = {}
         self._consumed_step = -1
+        self._books: dict[tuple[str, int], tuple[list[BookLevel], list[BookLevel]]] = {}  # this step's, by symbol
         self._order_subs: list[asyncio.Queue[OrderState]] = []
         self._liq_subs: list[asyncio.Queue[LiquidationNotice]] = []
         self._dirty = False
@@ -156,21 +157,28 @@ class SimMarket:
         return cached
 
     def _levels(self, symbol: str, step: int, depth: int = BOOK_DEPTH) -> tuple[list[BookLevel], list[BookLevel]]:
-        instrument = self.instruments[symbol]
-        mid = self.mark(symbol, step)
-        level_qty = CATALOGUE[symbol].level_usd * self.config.liquidity / mid
-        bids, asks = synth_levels(instrument, mid, self.spread_bps, level_qty, depth)
         if self._consumed_step != step:
             self._consumed.clear()
+            self._books.clear()
             self._consumed_step = step
-        return self._left(symbol, Side.BUY, bids), self._left(symbol, Side.SELL, asks)
+        book = self._books.get((symbol, depth))
+        if book is None:  # the synthetic book is the same all step long: built once per step and symbol
+            mid = self.mark(symbol, step)
+            level_qty = CATALOGUE[symbol].level_usd * self.config.liquidity / mid
+            book = self._books[(symbol, depth)] = synth_levels(
+                self.instruments[symbol], mid, self.spread_bps, level_qty, depth
+            )
+        return self._left(symbol, Side.BUY, book[0]), self._left(symbol, Side.SELL, book[1])
 
     def _left(self, symbol: str, side: Side, levels: list[BookLevel]) -> list[BookLevel]:
         """The levels of one side (resting `side` orders) minus what takers consumed this step; empty ones dropped.
 
         If takers emptied every level, the deepest stays (with quantity 0) so that the side still has a price.
         """
-        left = [BookLevel(lv.price, lv.quantity - self._consumed.get((symbol, side, lv.price), ZERO)) for lv in levels]
+        taken = {price: qty for (sym, sd, price), qty in self._consumed.items() if sym == symbol and sd is side}
+        if not taken:
+            return list(levels)  # nothing taken this step (every synthetic level has a positive quantity)
+        left = [lv if lv.price not in taken else BookLevel(lv.price, lv.quantity - taken[lv.price]) for lv in levels]
         return [lv for lv in left if lv.quantity > 0] or left[-1:]
 
     def _funding_interval_seconds(self, symbol: str) -> int:

@@ -98,3 +98,21 @@ async def test_funding_lists_filter_by_position_and_time(store, clock) -> None:
     )
     assert [p.amount for p in await store.funding.list(position_id=position.id)] == [Decimal(2)]
     assert [p.amount for p in await store.funding.list(since=t0 + timedelta(hours=1))] == [Decimal(2)]
+
+
+async def test_many_funding_payments_are_stored_in_one_call_once_each(store, clock) -> None:
+    def pay(pid: str, amount: str, venue: str = "lighter") -> dict[str, object]:
+        return {"venue": venue, "venue_payment_id": pid, "symbol": "ETH", "amount": Decimal(amount), "at": clock.now()}
+
+    await store.funding.add(**pay("1", "0.5"))
+    added = await store.funding.add_many(
+        [pay("1", "0.5"), pay("2", "-0.25"), pay("2", "-0.25"), pay("1", "1", "aster")]
+    )
+    assert added == 2  # lighter/1 was stored before; lighter/2 is given twice
+    assert sorted((p.venue, p.venue_payment_id, p.amount) for p in await store.funding.list()) == [
+        ("aster", "1", Decimal(1)), ("lighter", "1", Decimal("0.5")), ("lighter", "2", Decimal("-0.25")),
+    ]  # fmt: skip
+    with pytest.raises(StoreError, match="already stored with different values"):
+        await store.funding.add_many([pay("3", "1"), pay("2", "-0.26")])
+    assert len(await store.funding.list()) == 3  # all or nothing
+    assert await store.funding.add_many([]) == 0

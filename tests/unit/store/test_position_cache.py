@@ -1,0 +1,52 @@
+"""The position repository's in-memory records: used only while the stored version is theirs, and equal to a read."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import attrs
+
+from fundarb_core.model import ExitReason, PositionStatus
+from fundarb_core.model.state import PositionState
+
+
+async def _create(store, symbol: str):
+    return await store.positions.create(
+        symbol=symbol, long_venue="aster", short_venue="lighter", long_quantity=Decimal("1E+1"),
+        short_quantity=Decimal("10.000"), notional_usd=Decimal("0.1") * 3, status=PositionStatus.OPEN,
+        state=PositionState(net_apr=Decimal("0.31")).update(note=Decimal("1.50"), at=None),
+    )  # fmt: skip
+
+
+async def test_what_was_written_is_cached_exactly_as_a_fresh_store_reads_it(store, open_store, clock) -> None:
+    a = await _create(store, "BTC")
+    b = await _create(store, "ETH")
+    clock_now = clock.now() + timedelta(microseconds=123457)
+    a = attrs.evolve(
+        a,
+        opened_at=clock_now,
+        entry_spread=Decimal("-0.0000125"),
+        legs=tuple(attrs.evolve(leg, filled_quantity=Decimal("9.99"), entry_price=Decimal(1) / 3) for leg in a.legs),
+        state=a.state.update(marks={"aster": Decimal("3.10"), "lighter": None}, urgency="urgent", extra_key=[1, "x"]),
+    )
+    a = await store.positions.update(a)
+    (a, b) = await store.positions.update_many([a, attrs.evolve(b, exit_reason=ExitReason.PROFIT_EROSION)])
+    fresh = await open_store()  # another store: nothing cached, everything read from the database
+    assert await store.positions.list_open() == await fresh.positions.list_open()
+    assert await store.positions.get(a.id) == await fresh.positions.get(a.id)
+    assert [str(leg.quantity) for leg in (await store.positions.get(b.id)).legs] == ["10", "10.000"]
+
+
+async def test_a_change_by_another_writer_is_seen(store, open_store) -> None:
+    mine = await _create(store, "BTC")
+    assert [p.version for p in await store.positions.list_open()] == [1]
+    other = await open_store()
+    (theirs,) = await other.positions.list_open()
+    await other.positions.update(attrs.evolve(theirs, notional_usd=Decimal(7)))
+    (seen,) = await store.positions.list_open()
+    assert (seen.version, seen.notional_usd) == (2, Decimal(7))
+    got = await other.positions.get(mine.id)
+    await other.positions.update(attrs.evolve(got, status=PositionStatus.CLOSED))
+    assert await store.positions.list_open() == []
+    assert (await store.positions.get(mine.id)).status is PositionStatus.CLOSED
