@@ -177,7 +177,7 @@ def optimize(config_path: Path, space_path: Path, trials: int, start: datetime, 
         summary = summarize(job)
         files = _write(job, summary, out_dir, walked)
     interrupted = walked["interrupted"] if walked is not None else outcome.interrupted
-    errors = list(outcome.errors) if outcome is not None else []
+    errors = list(walked["errors"] if walked is not None else outcome.errors)
     if as_json:
         doc = {"study": summary, "files": {k: str(v) for k, v in files.items()}, "interrupted": interrupted}
         if walked is not None:
