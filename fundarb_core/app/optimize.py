@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
+from queue import Empty
 from typing import Any, Final
 
 import attrs
@@ -32,6 +33,7 @@ from fundarb_core.app.optimize_space import Space, apply
 from fundarb_core.config import Config, parse_config
 from fundarb_core.errors import ConfigError
 from fundarb_core.plugins import Plugins
+from fundarb_core.secrets import MASK
 from fundarb_core.store import mask_url
 
 __all__ = [
@@ -106,7 +108,12 @@ def open_storage(url: str, *, heartbeat: bool = True) -> Any:
     import optuna
     from sqlalchemy.engine import make_url
 
-    parsed = make_url(url)
+    try:
+        parsed = make_url(url)
+    except Exception:
+        raise ConfigError(
+            [f"--storage {mask_url(url)}: not a database URL (sqlite:///PATH or postgresql://…)"]
+        ) from None
     kwargs: dict[str, Any] = {}
     if parsed.get_backend_name() == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
@@ -115,15 +122,22 @@ def open_storage(url: str, *, heartbeat: bool = True) -> Any:
             kwargs.update(heartbeat_interval=60, grace_period=180)
     elif parsed.get_backend_name() == "sqlite":
         if parsed.database:
-            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(parsed.database).expanduser().parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ConfigError([f"--storage {url}: cannot create {folder} ({exc.strerror or exc})"]) from None
         kwargs["engine_kwargs"] = {"connect_args": {"timeout": 60}}  # several local workers write one file
     try:
         with warnings.catch_warnings():  # the heartbeat is "experimental" in Optuna; it has been there since 2.9
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             return optuna.storages.RDBStorage(parsed.render_as_string(hide_password=False), **kwargs)
-    except Exception as exc:  # SQLAlchemy's errors carry the URL: say it masked
+    except Exception as exc:  # the driver's reason, first line, without the password
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0] if str(exc).strip() else ""
+        if parsed.password:
+            reason = reason.replace(str(parsed.password), MASK)
         raise ConfigError(
-            [f"--storage {mask_url(url)}: cannot open the study storage ({type(exc).__name__})"]
+            [f"--storage {mask_url(url)}: cannot open the study storage ({type(exc).__name__}: {reason})"]
         ) from None
 
 
@@ -401,7 +415,12 @@ def run_study(job: Job, trials: int, workers: int, report: Report, plugins: Plug
     running, errors, interrupted = len(procs), [], False
     try:
         while running:
-            event = queue.get()
+            try:
+                event = queue.get(timeout=1.0)
+            except Empty:
+                if not any(proc.is_alive() for proc in procs):  # a worker killed before it could say "end"
+                    break
+                continue
             if event["kind"] == "end":
                 running -= 1
             elif event["kind"] == "error":

@@ -133,13 +133,19 @@ def _img(path: Path | None, alt: str) -> str:
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{png}">'
 
 
+def _when(iso: str, cut: int = 0) -> str:
+    """A window's bound: the date (from `cut`, 5 drops the year), and the time of day unless it is midnight."""
+    day, _, time = iso.partition("T")
+    return day[cut:] if time[:8] in ("", "00:00:00") else f"{day[cut:]} {time[:5]}"
+
+
 def walk_rows(walk: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The walk-forward windows as flat rows: in-sample and out-of-sample side by side."""
     rows = []
     for w in walk["windows"]:
         ins, oos = w["in_sample"] or {}, w["out_of_sample"] or {}
-        rows.append({"window": w["window"], "train": f"{w['train'][0][:10]}→{w['train'][1][5:10]}",
-                     "test": f"{w['test'][0][:10]}→{w['test'][1][5:10]}",
+        rows.append({"window": w["window"], "train": f"{_when(w['train'][0])}→{_when(w['train'][1], 5)}",
+                     "test": f"{_when(w['test'][0])}→{_when(w['test'][1], 5)}",
                      "IS objective": ins.get("objective"), "OOS objective": oos.get("objective"),
                      "IS APR": ins.get("apr"), "OOS APR": oos.get("apr"),
                      "IS net": ins.get("net_pnl"), "OOS net": oos.get("net_pnl"),

@@ -47,7 +47,7 @@ def walk_forward(
         raise ConfigError([f"--walk-forward: {job.start:%Y-%m-%d} → {job.end:%Y-%m-%d} holds no training window "
                            f"of {train} followed by a test window of {test}"])  # fmt: skip
     rows: list[dict[str, Any]] = []
-    interrupted = False
+    interrupted, errors = False, list[str]()
     for i, (a, b, c) in enumerate(spans, start=1):
         wjob = attrs.evolve(job, start=a, end=b, study=f"{job.study}.wf{i}")
         if on_window is not None:
@@ -58,15 +58,17 @@ def walk_forward(
                                "test": [b.isoformat(), c.isoformat()], "study": wjob.study, "best_trial": None,
                                "params": None, "in_sample": None, "out_of_sample": None}  # fmt: skip
         if best is not None:
-            summary = backtest(job, plugins, best["params"], b, c).as_dict()
             row.update(best_trial=best["number"], params=best["params"],
-                       in_sample={"objective": best["value"], **{k: best[k] for k in FIGURES}},
-                       out_of_sample={"objective": score(summary, job.objective), **figures(summary)})  # fmt: skip
+                       in_sample={"objective": best["value"], **{k: best[k] for k in FIGURES}})  # fmt: skip
+        errors += outcome.errors
+        if best is not None and not (outcome.interrupted or outcome.errors):  # no test of a search cut short
+            summary = backtest(job, plugins, best["params"], b, c).as_dict()
+            row["out_of_sample"] = {"objective": score(summary, job.objective), **figures(summary)}
         rows.append(row)
-        if outcome.interrupted:
-            interrupted = True
+        if outcome.interrupted or outcome.errors:
+            interrupted = outcome.interrupted
             break
-    scored = [r for r in rows if r["in_sample"] is not None]
+    scored = [r for r in rows if r["in_sample"] is not None and r["out_of_sample"] is not None]
 
     def mean(side: str) -> float | None:
         return sum(r[side]["objective"] for r in scored) / len(scored) if scored else None
@@ -74,4 +76,4 @@ def walk_forward(
     oos_net = sum((Decimal(r["out_of_sample"]["net_pnl"]) for r in scored), Decimal(0))
     return {"objective": job.objective, "train": format_duration(train), "test": format_duration(test), "windows": rows,
             "mean_in_sample": mean("in_sample"), "mean_out_of_sample": mean("out_of_sample"),
-            "out_of_sample_net_pnl": str(oos_net), "interrupted": interrupted}  # fmt: skip
+            "out_of_sample_net_pnl": str(oos_net), "interrupted": interrupted, "errors": errors}  # fmt: skip

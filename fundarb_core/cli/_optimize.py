@@ -89,7 +89,9 @@ def _run(job: Any, trials: int, workers: int, show: bool, walk: tuple[timedelta,
         def on_window(i: int, n: int, wjob: Any) -> None:
             for task in progress.task_ids:
                 progress.remove_task(task)
-            progress.console.print(f"window {i}/{n}: optimise on {wjob.start:%Y-%m-%d} → {wjob.end:%Y-%m-%d}")
+            progress.console.print(
+                f"window {i}/{n}: optimise on {wjob.start:%Y-%m-%d %H:%M} → {wjob.end:%Y-%m-%d %H:%M}"
+            )
             state["bars"] = _Bars(progress, shares)
 
         result = walk_forward(job, walk[0], walk[1], trials, workers, report, get_plugins(), on_window)
@@ -175,7 +177,7 @@ def optimize(config_path: Path, space_path: Path, trials: int, start: datetime, 
         summary = summarize(job)
         files = _write(job, summary, out_dir, walked)
     interrupted = walked["interrupted"] if walked is not None else outcome.interrupted
-    errors = list(outcome.errors) if outcome is not None else []
+    errors = list(walked["errors"] if walked is not None else outcome.errors)
     if as_json:
         doc = {"study": summary, "files": {k: str(v) for k, v in files.items()}, "interrupted": interrupted}
         if walked is not None:

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fundarb_core.app.optimize import Job, _Watch
+from fundarb_core.app.optimize import Job, _Watch, open_storage
 from fundarb_core.app.optimize_space import Param, Space, apply, parse_space
 from fundarb_core.app.optimize_walk import windows
 from fundarb_core.cli import main
@@ -188,3 +188,18 @@ def test_a_drawdown_past_the_cap_stops_the_trial_where_it_passes() -> None:
     feed(watch, [1000, 1100, 1050])  # 4.5 % below the peak: allowed
     with pytest.raises(Exception, match=re.escape("drawdown 0.0545 passed the cap 0.05")):
         feed(watch, [1040])
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("nonsense", "not a database URL"),
+        ("postgresql://fundarb:hunter2@127.0.0.1:1/optuna", "cannot open the study storage (OperationalError"),
+    ],
+)
+def test_a_bad_storage_is_one_line_without_its_password(url: str, says: str) -> None:
+    with pytest.raises(ConfigError) as exc:
+        open_storage(url)
+    (line,) = exc.value.problems
+    assert says in line
+    assert "hunter2" not in line
