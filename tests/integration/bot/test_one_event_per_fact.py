@@ -2,7 +2,8 @@
 
 Counts: one `position_opened` per position that opened, one `position_closed` per closed position, one
 `action_done` per action that reached a final status, one `order` per order intent; and the observer saw exactly
-what the store holds, in the same order.
+what the store holds, in the same order. And every order the simulated venues hold as final is final in the store
+with the venue's status, filled quantity and fees (re-priced and abandoned maker orders included).
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ from fundarb_core.cli._init import starter_text
 from fundarb_core.clock import SimClock
 from fundarb_core.config import parse_config
 from fundarb_core.events import Event, EventKind, PositionClosed
-from fundarb_core.model import PositionStatus
+from fundarb_core.model import OrderStatus, PositionStatus
 from fundarb_core.model.records import ActionStatus
 from fundarb_core.plugins import Plugins
+from fundarb_core.venues.sim import SimVenue
 
 
 class Observer:
@@ -60,6 +62,12 @@ def test_each_fact_is_one_event_over_a_paper_run(tmp_path: Path) -> None:
             "actions": await store.actions.list(),
             "orders": await store.orders.list(),
             "events": await store.events.list(),
+            "at_venues": {
+                cid: order.state()
+                for venue in runtime.bot.venues.values()  # type: ignore[union-attr]
+                if isinstance(venue, SimVenue)
+                for cid, order in venue.orders.items()
+            },
         }
         await runtime.close()
         return out
@@ -88,3 +96,15 @@ def test_each_fact_is_one_event_over_a_paper_run(tmp_path: Path) -> None:
         (e.kind, {**e.data, "position_id": e.position_id}) for e in got["events"]
     ]
     assert kinds[EventKind.POSITION_CLOSED] == len(closed)
+    # Every order's final state is in the store when its execution returned (issue 19): as the venue holds it.
+    stored = {o.client_order_id: o for o in got["orders"]}
+    finals = {cid: state for cid, state in got["at_venues"].items() if state.final}
+    assert any(s.status is OrderStatus.CANCELLED for s in finals.values()), "maker orders were re-priced or abandoned"
+    wrong = {
+        cid: (stored[cid].status if cid in stored else None, state.status)
+        for cid, state in finals.items()
+        if cid not in stored
+        or (stored[cid].status, stored[cid].filled_quantity, stored[cid].fees)
+        != (state.status, state.filled_qty, state.fees)
+    }
+    assert wrong == {}, f"{len(wrong)} of {len(finals)} final orders differ in the store"
