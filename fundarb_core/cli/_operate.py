@@ -133,9 +133,10 @@ def scan(config_path: Path, as_json: bool) -> None:
     async def work(_: Any, bot: Any) -> Any:
         await bot.fetch_rates()
         await bot.update_signal()  # seeded from settled history where the venues offer it
-        return bot.scanner.scan(bot.rates, bot.clock.now())
+        cold = sum(1 for v, rates in bot.rates.items() for s in rates if not bot.signal.warm(v, s))
+        return bot.scanner.scan(bot.rates, bot.clock.now()), cold
 
-    opportunities = asyncio.run(_with_bot(config, work))
+    opportunities, cold = asyncio.run(_with_bot(config, work))
     rows = [
         {"symbol": o.symbol, "long": o.long_venue, "short": o.short_venue, "spread_per_hour": str(o.spread),
          "latest_spread_per_hour": str(o.latest_spread), "cost_bps": str(o.cost_bps.quantize(Decimal("0.01"))),
@@ -148,6 +149,8 @@ def scan(config_path: Path, as_json: bool) -> None:
         return
     if not rows:
         click.echo("no opportunity above the minimum net APR")
+        if cold:
+            click.echo(f"({cold} smoothed rates still warm up: none opens before half of strategy.signal_window)")
     for r in rows:
         breakeven = f"{float(r['breakeven_hours']):6.1f} h" if r["breakeven_hours"] else "     - "
         click.echo(

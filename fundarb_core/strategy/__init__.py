@@ -1,4 +1,5 @@
-"""Strategy: scanner, sizing, opener, monitor, closer decisions, the exit rules, reconciliation, the risk contract."""
+"""Strategy: the smoothed signal, the cost model, scanner, sizing, opener, monitor, closer decisions, the exit rules,
+reconciliation, the risk contract (docs/strategy.md)."""
 
 from __future__ import annotations
 

@@ -62,7 +62,16 @@ def bot_config(data_dir: Path, plugins: Plugins, **sections: Any) -> Config:
             "aster_sim": {"kind": "sim", "profile": "aster-like", "seed": 7, "symbols": symbols},
             "lighter_sim": {"kind": "sim", "profile": "lighter-like", "seed": 7, "symbols": symbols},
         },
-        "strategy": {"scan_interval": "5m", "monitor_interval": "5m", "min_net_apr": "0.05"},
+        "strategy": {
+            "scan_interval": "5m",
+            "monitor_interval": "5m",
+            "min_net_apr": "0.05",
+            "signal_window": "0s",
+            "entry_hold": "168h",
+            "maker_share": "1",
+            "slippage_bps": "0",
+            "half_spread_bps": "0",
+        },
         "close_policy": {"kind": "maker_first"},
         "observers": {"metrics": {"kind": "prometheus", "port": 0}},
     }

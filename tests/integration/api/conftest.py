@@ -10,6 +10,7 @@ import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from fundarb_core.actions import RebalanceAction
 from fundarb_core.app.api import bind, create_app, serve_forever, server_for
 from fundarb_core.config import Config, parse_config
 from fundarb_core.store import Store, resolve_location
+from fundarb_core.strategy.exits import ExitRules, Waterfall
 from tests.integration.actions.conftest import action_plugins
 from tests.integration.bot.conftest import Harness
 
@@ -41,7 +43,18 @@ def config_data(data_dir: Path, url: str | None = None, *, tokens: bool = True, 
             "aster_sim": {"kind": "sim", "profile": "aster-like", "seed": 7, "symbols": SYMBOLS},
             "lighter_sim": {"kind": "sim", "profile": "lighter-like", "seed": 7, "symbols": SYMBOLS},
         },
-        "strategy": {"scan_interval": "5m", "monitor_interval": "5m", "min_net_apr": "0.05", "max_new_per_tick": 1},
+        # The latest quotes and the earlier bot's cheap costs: the short run opens from its first tick.
+        "strategy": {
+            "scan_interval": "5m",
+            "monitor_interval": "5m",
+            "min_net_apr": "0.05",
+            "max_new_per_tick": 1,
+            "signal_window": "0s",
+            "entry_hold": "168h",
+            "maker_share": "1",
+            "slippage_bps": "0",
+            "half_spread_bps": "0",
+        },
         "close_policy": {"kind": "maker_first"},
         "transfers": {"desk": {"kind": "manual", "approval_limit": "50"}},
         "actions": {"batch_window": "0s"},
@@ -62,7 +75,13 @@ def make_config(data_dir: Path, url: str | None = None, **kwargs: Any) -> Config
 
 def harness(data_dir: Path, url: str | None = None, **kwargs: Any) -> Harness:
     plugins = action_plugins()
-    return Harness(make_config(data_dir, url, **kwargs), plugins)
+    h = Harness(make_config(data_dir, url, **kwargs), plugins)
+    # The earlier bot's exit rules (ratios to the entry spread, no minimum hold): the short run also closes some.
+    h.bot.closer.fallback = Waterfall.of(
+        ExitRules(exit_apr=None, erosion_threshold=Decimal("0.5"), severe_erosion_threshold=Decimal("0.2"),
+                  min_hold=timedelta(0), settlement_wait=timedelta(0))
+    )  # fmt: skip
+    return h
 
 
 def paper_run(h: Harness, duration: timedelta = timedelta(hours=8)) -> None:

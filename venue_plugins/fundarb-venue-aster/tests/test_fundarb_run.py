@@ -124,10 +124,16 @@ position_size_usd = "1000"
 leverage = "3"
 min_net_apr = "2"
 expected_hold = "24h"
+signal_window = "0s"            # the latest quotes: the fake venue has no history to smooth
 max_price_gap = "0.01"
 open_timeout = "1s"
 scan_interval = "1s"
 monitor_interval = "1s"
+
+[risk_manager]                  # exit on the flip at once: no minimum hold, no settlement wait
+kind = "combined"
+min_hold = "0s"
+settlement_wait = "0s"
 
 [close_policy]
 kind = "maker_first"

@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from fundarb_core.config import Config, parse_config
 from fundarb_core.execution import Urgency
 from fundarb_core.model import ExitReason, PositionStatus
 from fundarb_core.plugins import Plugins
+from fundarb_core.strategy.exits import ExitRules, Waterfall
 
 from .hostile import replace_reply
 
@@ -135,6 +137,8 @@ def config_data(fakes: Fakes, data_dir: Path) -> dict[str, Any]:
             "leverage": "3",
             "max_positions": 1,
             "min_net_apr": "0.05",
+            "signal_window": "0s",  # the latest quotes: the fake venues have no history to smooth
+            "maker_share": "1",
             "open_timeout": "2s",
             "scan_interval": "1s",
             "monitor_interval": "1s",
@@ -157,6 +161,8 @@ def make_config(fakes: Fakes, data_dir: Path, loaded: Plugins) -> Config:
 async def runtime(fakes: Fakes, tmp_path: Path) -> AsyncIterator[Runtime]:
     loaded = plugins()
     opened = await Runtime.open(make_config(fakes, tmp_path / "data", loaded), loaded)
+    if opened.bot is not None:  # exit on a flip at once (the default exit rules hold a position 24 h first)
+        opened.bot.closer.fallback = Waterfall.of(ExitRules(min_hold=timedelta(0), settlement_wait=timedelta(0)))
     try:
         yield opened
     finally:
