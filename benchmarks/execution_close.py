@@ -83,7 +83,8 @@ def main(quick: bool = False) -> None:
     clock = SimClock()
     walls, _ = asyncio.run(clock.run(_closes(clock, 0, reps, 2)))
     p50, p99 = _pct(walls, 0.5) * 1e6, _pct(walls, 0.99) * 1e6
-    print(f"(a) two-leg close overhead, zero latency: p50 {p50:.0f} µs, p99 {p99:.0f} µs")
+    print(f"(a) two-leg close overhead, zero latency: p50 {p50:.0f} µs, p99 {p99:.0f} µs (target p50 ≤ 200 µs; "
+          f"before: p50 1,779 µs, p99 2,690 µs)")  # fmt: skip
 
     wall = WallClock()
     lat_reps = 5 if quick else 15

@@ -104,6 +104,7 @@ class SimClock:
             raise ValueError("SimClock start must be timezone-aware")
         self._start = start
         self._elapsed = 0.0
+        self._now = (0.0, start)
         self._seq = itertools.count()
         self._timers: list[tuple[float, int, asyncio.Future[None]]] = []
         self._holds = 0
@@ -125,7 +126,9 @@ class SimClock:
                 self._released.set_result(None)
 
     def now(self) -> datetime:
-        return self._start + timedelta(seconds=self._elapsed)
+        if self._now[0] != self._elapsed:  # asked many times between two moves of time: built once per move
+            self._now = (self._elapsed, self._start + timedelta(seconds=self._elapsed))
+        return self._now[1]
 
     def monotonic(self) -> float:
         return self._elapsed

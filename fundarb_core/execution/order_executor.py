@@ -252,11 +252,11 @@ class OrderExecutor:
             done_at=self.clock.monotonic(),
             error=error,
         )
-        log.info(
+        log.opt(lazy=True).info(  # lazy: the figures are formatted only when the line is written
             "{} {} {}: filled {} avg {} fees {} ({} orders)",
-            spec.side.value, at_step(spec.quantity, instrument.step_size), spec.symbol,
-            at_step(result.filled_qty, instrument.step_size), at_step(result.avg_price, instrument.tick_size),
-            money(result.fees), len(ids),
+            lambda: spec.side.value, lambda: at_step(spec.quantity, instrument.step_size), lambda: spec.symbol,
+            lambda: at_step(result.filled_qty, instrument.step_size),
+            lambda: at_step(result.avg_price, instrument.tick_size), lambda: money(result.fees), lambda: len(ids),
         )  # fmt: skip
         await self.record(
             OrderDone(
