@@ -34,3 +34,19 @@ def test_action_runner_prints_its_figures(capsys: pytest.CaptureFixture[str], mo
     out = capsys.readouterr().out
     assert re.search(r"SQLite: 5 plans × 4 actions: [\d,]+ actions/s, \d+\.\d\d ms per action", out), out
     assert re.search(r"per plan \(submit → last action succeeded\): p50 \d+\.\d ms", out), out
+
+
+def test_open_modes_prints_both_modes_and_their_difference(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = importlib.util.spec_from_file_location("open_modes_benchmark", BENCHMARKS / "open_modes.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setattr("sys.argv", ["open_modes.py", "--trials", "2"])
+    module.main()
+    out = capsys.readouterr().out
+    for mode in ("both_maker", "maker_hedge"):
+        assert re.search(rf"open {mode}: 2 opens of ~1000 USD, ok 2\n  cost_bps mean [+-]\d+\.\d\d", out), out
+    assert re.search(r"maker_hedge − both_maker, basis \+ fees per open .*: [+-]\d+\.\d\d ± \d+\.\d\d bp", out), out

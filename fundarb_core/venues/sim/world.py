@@ -30,6 +30,8 @@ STEP = 5.0  # seconds between price steps
 FUNDING_STEPS = 12  # funding and premium processes move every FUNDING_STEPS price steps (one minute)
 SECONDS_PER_YEAR = 365 * 24 * 3600.0
 _STEP_TD = timedelta(seconds=STEP)
+_US = timedelta(microseconds=1)
+_STEP_US = int(STEP * 1_000_000)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 # Calibration (hourly rates; see docs/venues/sim.md, "Calibration"). The noise scales with the symbol's volatility.
@@ -157,6 +159,7 @@ class SimWorld:
     def __init__(self, seed: int, start: datetime) -> None:
         self.seed = seed
         self.start = start
+        self._start_us = (start - _EPOCH) // _US  # the start in µs since the Unix epoch: funding grids in integers
         self._paths: dict[str, _Path] = {}
         self._common: dict[str, _Common] = {}
         self._venues: dict[tuple[str, str], _VenueProcess] = {}
@@ -221,9 +224,9 @@ class SimWorld:
 
     def interval_start_step(self, step: int, interval: timedelta) -> int:
         """The first step of the funding interval (on the Unix-epoch grid) that contains `step`, clipped to 0."""
-        at = self.time_of(step)
-        begins = at - (at - _EPOCH) % interval
-        return max(0, self.last_step_before(begins) + 1)
+        at = self._start_us + step * _STEP_US
+        begins = at - at % (interval // _US)
+        return max(0, -((self._start_us - begins) // _STEP_US))  # the first step at or after `begins`
 
     def average_hourly_rate(self, venue: str, symbol: str, step: int, interval: timedelta) -> float:
         """The time-weighted average of the instantaneous rate from the start of `step`'s funding interval to
