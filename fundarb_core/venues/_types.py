@@ -303,7 +303,8 @@ class Capabilities:
     - `order_stream`, `liquidation_stream`: the async streams (`order_updates`, `liquidations`);
     - `bbo_stream`: `fetch_bbo_prices` answers from a market stream while that is current (REST otherwise), so
       callers may ask it as often as they like;
-    - `mark_stream`: likewise `fetch_funding_rates` (marks, rates) and the snapshots' marks;
+    - `mark_stream`: likewise `fetch_funding_rates` (marks, rates), and snapshots' marks where the venue reads
+      them apart from the positions (Lighter);
     - `bulk_snapshots`: `get_position_snapshots(symbols)`, every leg on the venue in one request;
     - `funding_history`: `fetch_funding_history(symbol, start, end)`;
     - `price_history`: `fetch_price_candles(symbol, resolution, start, end)`;
