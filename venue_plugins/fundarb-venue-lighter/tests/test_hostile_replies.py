@@ -212,15 +212,28 @@ async def test_an_unreadable_send_answer_is_ambiguous(
     ],
 )
 async def test_an_order_whose_post_send_lookup_fails_is_reconciled_never_failed(
-    fake: FakeLighter, venue: LighterVenue, endpoint: str, body: str, status: int
+    fake: FakeLighter, venue: LighterVenue, endpoint: str, body: str, status: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await venue.load_instruments()
     await venue.auth_token()
     updates = venue.order_updates()
     first = asyncio.ensure_future(anext(updates))  # subscribes at the loop's next step, before any reply
-    replace_reply(fake, endpoint, body, status=status)
+    # Every look-up during the send fails, whoever asks: the post-send look-up, and the stream's own reconciliation
+    # once it connects (which would otherwise take the one broken reply and leave the look-up a good one). The
+    # account stream could also tell of the order before the look-up: its pushes wait until the send returned.
+    replace_reply(fake, endpoint, body, status=status, times=1_000)
+    sent = asyncio.Event()
+    push = fake._broadcast
+
+    async def after_the_send() -> None:
+        await sent.wait()
+        await push()
+
+    monkeypatch.setattr(fake, "_broadcast", after_the_send)
     with pytest.raises(AmbiguousOutcome) as info:  # never VenueRejected / VenueUnavailable: it was accepted
         await venue.place_limit_order("BTC", Side.BUY, QTY, BID, client_order_id="lost")
+    fake.mutate = None  # the venue answers again
+    sent.set()
     assert info.value.client_order_id == "lost"
     assert "lost" in venue._sent  # tracked as live from the moment it was sent
     await venue.reconcile()
