@@ -29,14 +29,15 @@ class _QuietOnceLoguruLoads:
     def find_spec(cls, name: str, path: Any = None, target: Any = None) -> ModuleSpec | None:
         if name != "loguru":
             return None
-        sys.meta_path.remove(cls)
+        if cls in sys.meta_path:
+            sys.meta_path.remove(cls)
         from importlib.util import find_spec
 
         spec = find_spec(name)
-        loader = spec.loader if spec is not None else None
-        if spec is None or loader is None:
+        run = getattr(spec.loader, "exec_module", None) if spec is not None else None
+        if spec is None or spec.loader is None or run is None:
             return spec
-        run = loader.exec_module
+        loader = spec.loader
 
         def exec_module(module: ModuleType) -> None:
             run(module)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 
 import pytest
 from loguru import logger
@@ -110,3 +112,24 @@ def test_redirected_lines_go_to_the_new_stream_masked_then_back(log_output: io.S
     assert "during" not in log_output.getvalue()
     assert "after it" in log_output.getvalue()
     assert "after it" not in console.getvalue()
+
+
+def test_the_library_is_silent_even_though_loguru_loads_after_it() -> None:
+    """`import fundarb_core` does not import loguru (it is slow to import); the disable still runs once loguru loads."""
+    code = (
+        "import sys, fundarb_core\n"
+        "assert 'loguru' not in sys.modules\n"
+        "from loguru import logger\n"
+        "logger.remove(); logger.add(sys.stdout, format='{message}')\n"
+        "from fundarb_core.plugins import Plugins\n"
+        "class Broken:\n"
+        "    @fundarb_core.hookimpl\n"
+        "    def fundarb_on_event(self, event): raise RuntimeError('observer broke')\n"
+        "plugins = Plugins(); plugins.register(Broken(), name='broken')\n"
+        "plugins.emit('hidden')\n"
+        "logger.enable('fundarb_core')\n"
+        "plugins.emit('shown')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert "failed on hidden" not in done.stdout
+    assert done.stdout.splitlines()[0] == "event observer broken failed on shown"  # then its traceback

@@ -119,8 +119,7 @@ def test_plugin_adds_a_command(site, fundarb) -> None:
     helped = fundarb("greet", "--help", path=site.root)
     assert helped.returncode == 0, helped.stderr
     assert "Say hello from a plugin." in helped.stdout
-    # `fundarb --help` imports no plugin, so it lists only commands declared as `fundarb.commands` entry points
-    assert "greet" not in fundarb("--help", path=site.root).stdout
+    # (`fundarb --help` imports no plugin: it lists only `fundarb.commands` entry points; see cli/test_main.py)
 
     listed = fundarb("plugins", "--json", path=site.root)
     plugin = plugin_named(json.loads(listed.stdout), "fundarb-greeter")
