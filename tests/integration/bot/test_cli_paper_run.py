@@ -23,6 +23,15 @@ def _fundarb(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 def test_init_run_three_days_then_positions_show_pnl_parts(tmp_path: Path) -> None:
     init = _fundarb("init", "paper.toml", "--data-dir", "data", cwd=tmp_path)
     assert init.returncode == 0, init.stderr
+    # The starter holds positions for days; for its pipelines to run several times in three simulated days, this
+    # run churns as the earlier starter did: the latest quotes, exits after 8 h below a high floor.
+    starter = tmp_path / "paper.toml"
+    text = starter.read_text()
+    for old, new in (('signal_window = "24h"', 'signal_window = "0s"'), ('min_hold = "24h"', 'min_hold = "8h"'),
+                     ('exit_apr = "0.05"', 'exit_apr = "0.3"')):  # fmt: skip
+        assert old in text
+        text = text.replace(old, new)
+    starter.write_text(text)
     run = _fundarb("--log-level", "WARNING", "run", "--config", "paper.toml", "--duration", "3d", "--speed", "5000",
                    cwd=tmp_path)  # fmt: skip
     assert run.returncode == 0, run.stderr
@@ -41,7 +50,7 @@ def test_init_run_three_days_then_positions_show_pnl_parts(tmp_path: Path) -> No
     # The operator commands work on that store (simulated venues answer in simulated time).
     scanned = _fundarb("scan", "--config", "paper.toml", "--json", cwd=tmp_path)
     assert scanned.returncode == 0, scanned.stderr
-    assert all(Decimal(r["net_apr"]) >= Decimal("0.20") for r in json.loads(scanned.stdout))
+    assert all(Decimal(r["net_apr"]) >= Decimal("0.10") for r in json.loads(scanned.stdout))  # the starter's bar
     still_open = [r for r in rows if r["status"] == "open"]
     if still_open:
         closed_now = _fundarb("close", "--config", "paper.toml", still_open[0]["id"], cwd=tmp_path)

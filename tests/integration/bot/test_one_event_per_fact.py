@@ -43,6 +43,10 @@ async def _paper_run(data_dir: Path, observer: Observer, duration: timedelta) ->
     plugins.register(observer, name="test-observer", distribution="test-observer")
     raw: dict[str, Any] = tomllib.loads(starter_text())
     raw["bot"] = {**raw.get("bot", {}), "data_dir": str(data_dir), "log_level": "WARNING"}
+    # The earlier starter's churn (latest quotes, ratio exits after 8 h), so that 20 simulated hours open and close.
+    raw["strategy"] = {**raw["strategy"], "signal_window": "0s", "entry_hold": "168h", "maker_share": "1"}
+    raw["risk_manager"] = {**raw["risk_manager"], "min_hold": "8h", "erosion_threshold": "0.5",
+                           "severe_erosion_threshold": "0.2", "settlement_wait": "0s"}  # fmt: skip
     runtime = await Runtime.open(parse_config(raw, plugins), plugins)
     assert isinstance(runtime.clock, SimClock)
     assert runtime.bot is not None
