@@ -61,6 +61,7 @@ _READY = _order(
         ~_waits_for_unfinished(),
     )
 )
+_LIST_STATEMENTS: dict[tuple[Any, ...], sa.Select[Any]] = {}
 _DEP = action_dependencies.alias("dep")
 _PRE = actions.alias("pre")
 _BLOCKED_BY_FAILURE = (
@@ -418,16 +419,22 @@ class ActionJournal(Repository):
         limit: int | None = None,
     ) -> list[ActionRecord]:
         """Journalled actions, newest plans first, each plan in its order."""
-        stmt = sa.select(actions)
-        if statuses is not None:
-            stmt = stmt.where(actions.c.status.in_(list(statuses)))
-        if position_id is not None:
-            stmt = stmt.where(actions.c.position_id == position_id)
-        if plan_id is not None:
-            stmt = stmt.where(actions.c.plan_id == plan_id)
-        stmt = stmt.order_by(actions.c.created_at.desc(), actions.c.plan_id, actions.c.seq)
-        if limit is not None:
-            stmt = stmt.limit(limit)
+        shape = (None if statuses is None else tuple(statuses), position_id is not None, plan_id is not None, limit)
+        stmt = _LIST_STATEMENTS.get(shape)
+        if stmt is None:  # built once per shape (the closer and the opener ask for the same one every tick)
+            stmt = sa.select(actions)
+            if statuses is not None:
+                stmt = stmt.where(actions.c.status.in_(list(statuses)))
+            if position_id is not None:
+                stmt = stmt.where(actions.c.position_id == sa.bindparam("position_id"))
+            if plan_id is not None:
+                stmt = stmt.where(actions.c.plan_id == sa.bindparam("plan_id"))
+            stmt = stmt.order_by(actions.c.created_at.desc(), actions.c.plan_id, actions.c.seq)
+            if limit is not None:
+                stmt = stmt.limit(limit)
+            if len(_LIST_STATEMENTS) < 64:
+                _LIST_STATEMENTS[shape] = stmt
+        params = {k: v for k, v in (("position_id", position_id), ("plan_id", plan_id)) if v is not None}
         async with self._db.read() as conn:
-            rows = (await conn.execute(stmt)).all()
+            rows = (await conn.execute(stmt, params)).all()
         return [_action(row._mapping) for row in rows]

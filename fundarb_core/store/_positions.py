@@ -256,12 +256,6 @@ class PositionRepository(Repository):
             values = {k: v for k, v in every.items() if k in (*_POSITION_FIELDS, "version", "details")}
             rows.append({**{f"v_{k}": v for k, v in values.items()}, "v_updated_at": now, "b_id": old.id,
                          "b_version": old.version})  # fmt: skip
-        columns: dict[str, Any] = {k[2:]: sa.bindparam(k) for k in rows[0] if k.startswith("v_")}
-        stmt = (
-            sa.update(positions)
-            .where(positions.c.id == sa.bindparam("b_id"), positions.c.version == sa.bindparam("b_version"))
-            .values(columns)
-        )
         leg_rows = [
             {**{f"v_{name}": getattr(leg, name) for name in _LEG_FIELDS}, "b_id": leg.id, "b_position": p.id}
             for p in records
@@ -271,22 +265,15 @@ class PositionRepository(Repository):
             # Check every version first, inside this write transaction (rows locked on PostgreSQL; SQLite's
             # BEGIN IMMEDIATE already serialises writers), then write them all with one executemany.
             ids = [p.id for p in records]
-            query = sa.select(positions.c.id, positions.c.version).where(positions.c.id.in_(ids)).with_for_update()
-            found = {row[0]: row[1] for row in (await conn.execute(query)).all()}
+            found = {row[0]: row[1] for row in (await conn.execute(_VERSIONS_FOR_UPDATE, {"ids": ids})).all()}
             stale = [p for p in records if found.get(p.id) != p.version]
             if stale:
                 raise StaleVersion(
                     f"positions changed by someone else since read: {', '.join(p.id for p in stale)}; nothing written"
                 )
-            await conn.execute(stmt, rows)
+            await conn.execute(_UPDATE_POSITION, rows)
             if leg_rows:
-                leg_columns: dict[str, Any] = {k[2:]: sa.bindparam(k) for k in leg_rows[0] if k.startswith("v_")}
-                leg_stmt = (
-                    sa.update(legs)
-                    .where(legs.c.id == sa.bindparam("b_id"), legs.c.position_id == sa.bindparam("b_position"))
-                    .values(leg_columns)
-                )
-                await conn.execute(leg_stmt, leg_rows)
+                await conn.execute(_UPDATE_LEG, leg_rows)
         self._remember(updated, written)
         return updated
 
@@ -332,6 +319,22 @@ _OPEN_VERSIONS = (
     sa.select(positions.c.id, positions.c.version)
     .where(positions.c.status.in_(sorted(OPEN_POSITION_STATUSES)))
     .order_by(positions.c.created_at, positions.c.id)
+)
+# update_many's statements, built once: every bound value is named (v_ = new value, b_ = the row's key).
+_VERSIONS_FOR_UPDATE = (
+    sa.select(positions.c.id, positions.c.version)
+    .where(positions.c.id.in_(sa.bindparam("ids", expanding=True)))
+    .with_for_update()
+)
+_UPDATE_POSITION = (
+    sa.update(positions)
+    .where(positions.c.id == sa.bindparam("b_id"), positions.c.version == sa.bindparam("b_version"))
+    .values({k: sa.bindparam(f"v_{k}") for k in (*_POSITION_FIELDS, "version", "details", "updated_at")})
+)
+_UPDATE_LEG = (
+    sa.update(legs)
+    .where(legs.c.id == sa.bindparam("b_id"), legs.c.position_id == sa.bindparam("b_position"))
+    .values({name: sa.bindparam(f"v_{name}") for name in _LEG_FIELDS})
 )
 _VERSION_OF = sa.select(positions.c.version).where(positions.c.id == sa.bindparam("id"))
 

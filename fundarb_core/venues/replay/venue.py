@@ -20,7 +20,7 @@ transfers behave the same) over recorded data instead of the random world:
 from __future__ import annotations
 
 import random
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -172,14 +172,16 @@ class ReplayVenue(SimVenue):
 
     def mark(self, symbol: str, step: int | None = None) -> Decimal:
         step = self.last_step if step is None else step
-        key = (symbol, step)
-        cached = self._marks.get(key)
+        cached = self._marks.get((symbol, step))
         if cached is None:
-            if len(self._marks) > 4096:
-                self._marks.clear()
-            mid = self.mid_at(symbol, _ms(self.world.time_of(step)))
-            cached = self._marks[key] = self.instruments[symbol].round_price(mid)
+            cached = self._mark_at(symbol, step, _ms(self.world.time_of(step)))
         return cached
+
+    def _mark_at(self, symbol: str, step: int, step_ms: int) -> Decimal:
+        if len(self._marks) > 4096:
+            self._marks.clear()
+        mark = self._marks[(symbol, step)] = self.instruments[symbol].round_price(self.mid_at(symbol, step_ms))
+        return mark
 
     def _levels(self, symbol: str, step: int, depth: int = 20) -> tuple[list[BookLevel], list[BookLevel]]:
         if self._consumed_step != step:
@@ -209,23 +211,36 @@ class ReplayVenue(SimVenue):
 
     async def fetch_funding_rates(self, symbols: Sequence[str] | None = None) -> Mapping[str, FundingRate]:
         await self._enter("query")
-        now = self.clock.now()
-        now_ms = _ms(now)
+        # `fresh_price`, `current_rate` and `mark` for every symbol, with what they share computed once per call.
+        now_ms = _ms(self.clock.now())
+        grace_ms = int(self.replay.grace.total_seconds() * 1000)
+        res = self.data.resolution_ms
+        step = self.last_step
+        step_ms = _ms(self.world.time_of(step))
+        timings: dict[int, tuple[timedelta, datetime]] = {}  # interval s → (interval, next funding time)
         out = {}
         for symbol in symbols if symbols is not None else list(self.instruments):
-            if symbol not in self.instruments or not self.fresh_price(symbol, now_ms):
+            if symbol not in self.instruments:
                 continue
-            current = self.current_rate(symbol, now_ms)
-            if current is None:
+            s = self.data.series[symbol]
+            i = bisect_right(s.candle_at, now_ms) - 1
+            if i < 0 or now_ms - s.candle_at[i] >= res:
+                continue  # no current price
+            j = bisect_right(s.funding_at, now_ms) - 1
+            if j < 0:
                 continue
-            rate, interval = current
-            elapsed = (now_ms // 1000) // int(interval.total_seconds())
+            interval_s = s.funding_interval[j]
+            if now_ms >= s.funding_at[j] + interval_s * 1000 + grace_ms:
+                continue  # no current rate (a gap)
+            timing = timings.get(interval_s)
+            if timing is None:
+                interval = timedelta(seconds=interval_s)
+                timing = timings[interval_s] = (interval, EPOCH + ((now_ms // 1000) // interval_s + 1) * interval)
+            mark = self._marks.get((symbol, step))
+            if mark is None:
+                mark = self._mark_at(symbol, step, step_ms)
             out[symbol] = FundingRate(
-                symbol=symbol,
-                rate=rate,
-                interval=interval,
-                next_funding_time=EPOCH + (elapsed + 1) * interval,
-                mark_price=self.mark(symbol),
+                symbol=symbol, rate=s.rate(j), interval=timing[0], next_funding_time=timing[1], mark_price=mark
             )
         return out
 
