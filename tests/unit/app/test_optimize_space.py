@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import tomllib
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -18,7 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fundarb_core.app.optimize import Job, _Watch, open_storage
-from fundarb_core.app.optimize_space import Param, Space, apply, parse_space
+from fundarb_core.app.optimize_space import Param, Space, apply, load_space, parse_space
 from fundarb_core.app.optimize_walk import windows
 from fundarb_core.cli import main
 from fundarb_core.config import parse_config
@@ -203,3 +204,12 @@ def test_a_bad_storage_is_one_line_without_its_password(url: str, says: str) -> 
     (line,) = exc.value.problems
     assert says in line
     assert "hunter2" not in line
+
+
+def test_the_shipped_demo_space_fits_the_shipped_demo_config() -> None:
+    """The demo space names keys of the demo config's model (it rots silently when strategy keys are renamed)."""
+    plugins = Plugins().load()  # the installed plugins: the demo names `maker_first` and `combined`
+    demo = Path(__file__).parents[3] / "fundarb_core" / "data" / "demo"
+    config = tomllib.loads((demo / "demo.toml").read_text(encoding="utf-8"))
+    space = load_space(demo / "space.toml", config, plugins)
+    assert {p.path for p in space.params} >= {"strategy.entry_hold", "strategy.signal_window", "risk_manager.exit_apr"}
