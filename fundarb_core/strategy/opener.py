@@ -178,6 +178,10 @@ class Opener:
             if self.switches.paused or self.switches.halted:
                 return "the bot is paused"
             await self.market.refresh()
+            if self.scanner.signal is not None:  # the fresh quotes count (a reopen may come before any tick's scan)
+                now = self.clock.now()
+                for venue, rates in self.market.rates.items():
+                    self.scanner.signal.observe(venue, rates, now)
             open_positions = await self.store.positions.list_open()
             if len(open_positions) >= self.config.max_positions:
                 return f"already {len(open_positions)} open positions (strategy.max_positions)"

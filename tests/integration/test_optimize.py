@@ -53,7 +53,8 @@ CONFIG: dict[str, Any] = {
     "bot": {"log_level": "WARNING"},
     "venues": {"fast": {**VENUE}, "slow": {**VENUE, "funding_interval": "8h"}},
     "strategy": {"scan_interval": "1h", "monitor_interval": "1h", "min_net_apr": "0", "position_size_usd": "1000",
-                 "expected_hold": "168h", "max_positions": 3, "open_timeout": "5s"},
+                 "entry_hold": "168h", "max_positions": 3, "open_timeout": "5s",
+                 "signal_window": "0s"},  # a few hours of history: the latest quotes, so that the trials trade
     "close_policy": {"kind": "maker_first", "timeout": "5s"},
     "risk_manager": {"kind": "max_age", "max_age": "4h"},
 }  # fmt: skip

@@ -132,7 +132,9 @@ def test_a_rebalance_counts_the_transfers_already_under_way(action_harness) -> N
 
 
 def test_a_malformed_plan_does_not_block_the_exit(action_harness, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    h: Harness = action_harness(risk_manager={"kind": "combined", "flip_threshold": "0.01"})
+    h: Harness = action_harness(
+        risk_manager={"kind": "combined", "flip_threshold": "0.01", "min_hold": "0s", "settlement_wait": "0s"}
+    )
     position = _open_one(h)
 
     def broken(view, reason, context):  # type: ignore[no-untyped-def]
