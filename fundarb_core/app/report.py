@@ -55,6 +55,8 @@ def summary(positions: list[PositionRecord]) -> dict[str, Any]:
         "fees": str(total("fees")),
         "net": str(sum((p.realized_pnl or ZERO for p in closed), ZERO)),
         "wins": sum(1 for p in closed if (p.realized_pnl or ZERO) > 0),
+        # Open positions at their last marks (fees and funding so far included): not realised, but not nothing.
+        "open_net": str(sum((p.state.net or ZERO for p in positions if p.is_open), ZERO)),
     }
 
 
@@ -107,7 +109,8 @@ def write_chart(positions: list[PositionRecord], path: Path, transfers: list[Tra
     top.axhline(0, color="grey", linewidth=0.5)
     top.set_ylabel("USD (cumulative)")
     top.set_title(f"fundarb: {len(closed)} closed positions")
-    top.legend(loc="best")
+    if top.get_legend_handles_labels()[1]:  # nothing closed yet: no lines to name
+        top.legend(loc="best")
     colors = ["tab:green" if (p.realized_pnl or 0) > 0 else "tab:red" for p in closed]
     bottom.bar(range(len(closed)), [float(p.realized_pnl or 0) for p in closed], color=colors)
     bottom.set_xticks(range(len(closed)), [p.symbol for p in closed], rotation=90, fontsize=7)
