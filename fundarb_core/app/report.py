@@ -55,8 +55,8 @@ def summary(positions: list[PositionRecord]) -> dict[str, Any]:
         "fees": str(total("fees")),
         "net": str(sum((p.realized_pnl or ZERO for p in closed), ZERO)),
         "wins": sum(1 for p in closed if (p.realized_pnl or ZERO) > 0),
-        # Open positions at their last marks (fees and funding so far included): not realised, but not nothing.
-        "open_net": str(sum((p.state.net or ZERO for p in positions if p.is_open), ZERO)),
+        # Open positions at their last marks (unrealised price PnL of both legs): not realised, but not nothing.
+        "open_net": str(sum((p.state.unrealized_pnl or ZERO for p in positions if p.is_open), ZERO)),
     }
 
 

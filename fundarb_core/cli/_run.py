@@ -247,7 +247,7 @@ def run(
     console.print(
         f"positions: {s['positions']} ({s['open']} open, {s['closed']} closed, {s['wins']} won) · "
         f"price PnL {money(s['price_pnl'])} · funding {money(s['funding'])} · fees {money(s['fees'])} · "
-        f"net {money(s['net'])} USD" + (f" · open positions marked at {money(s['open_net'])} USD" if s["open"] else "")
+        f"net {money(s['net'])} USD" + (f" · open positions unrealised {money(s['open_net'])} USD" if s["open"] else "")
     )
     chart = write_chart(positions, data_dir / "report.png")
     console.print(f"chart: {chart}")

@@ -50,3 +50,23 @@ def test_open_modes_prints_both_modes_and_their_difference(
     for mode in ("both_maker", "maker_hedge"):
         assert re.search(rf"open {mode}: 2 opens of ~1000 USD, ok 2\n  cost_bps mean [+-]\d+\.\d\d", out), out
     assert re.search(r"maker_hedge − both_maker, basis \+ fees per open .*: [+-]\d+\.\d\d ± \d+\.\d\d bp", out), out
+
+
+def test_strategy_backtests_build_valid_configs_for_both_rule_sets() -> None:
+    """The earlier rules and the defaults, for every period's venues, are configs the bot accepts (the script's
+    backtests are too long for a test; its configs rot silently when keys are renamed)."""
+    from fundarb_core.config import parse_config
+    from fundarb_core.plugins import Plugins
+
+    spec = importlib.util.spec_from_file_location("strategy_backtests", BENCHMARKS / "strategy_backtests.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    plugins = Plugins().load()
+    for _name, _part, venues, _start, _end in module.PERIODS:
+        old = parse_config(module.config_for(venues, old=True), plugins)
+        new = parse_config(module.config_for(venues, old=False), plugins)
+        assert set(old.venues) == set(new.venues) == set(venues)
+        assert old.strategy.signal_window.total_seconds() == 0 < new.strategy.signal_window.total_seconds()
+        assert old.strategy.open_mode != new.strategy.open_mode
