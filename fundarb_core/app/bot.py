@@ -85,6 +85,7 @@ class Bot:
         )
         self.funding = FundingLedger(store, clock, self.gateway)
         self.losses = LossLedger(store, self.gateway, config.bot.collateral_usd)
+        self.loss_tripped = False  # the kill switch fired: every tick closes what is still open
         self.book = PositionBook(
             store, clock, self.gateway, instruments, AtomicExecutor(self.orders, record=self.recorder), closer,
             self.recorder, self.funding,
@@ -184,22 +185,30 @@ class Bot:
         """The kill switch: once everything the positions made or lost (`positions.losses`: price PnL realised and
         unrealised, fees, funding) reaches −`max_loss_usd`, pause and close every open position."""
         limit = self.config.bot.max_loss_usd
-        if limit is None or self.paused:
-            return
-        account = await self.losses.account()
-        if not tripped(account, limit):
-            return
-        self.switches.paused = True
-        await self.recorder(
-            Alert(
-                alert="max_loss", level=Severity.CRITICAL,
-                message=f"loss {account.net} reached the limit {limit}: closing everything, pausing",
-                details={**account.as_dict(), "limit": str(limit)},
-            )
-        )  # fmt: skip
+        if limit is None:
+            return  # an operator's pause does not turn the limit off: paused positions can still lose
+        if not self.loss_tripped:
+            account = await self.losses.account()
+            if not tripped(account, limit):
+                return
+            self.loss_tripped = True
+            self.switches.paused = True
+            await self.recorder(
+                Alert(
+                    alert="max_loss", level=Severity.CRITICAL,
+                    message=f"loss {account.net} reached the limit {limit}: closing everything, pausing",
+                    details={**account.as_dict(), "limit": str(limit)},
+                )
+            )  # fmt: skip
+        # Tripped: close every open position, this tick and every later one until none is left; one position's
+        # failed close never keeps the others open.
         for position in await self.store.positions.list_open():
-            if position.status is not PositionStatus.OPENING:
+            if position.status is PositionStatus.OPENING:
+                continue
+            try:
                 await self.book.close(position, ExitReason.MAX_LOSS, Urgency.URGENT)
+            except Exception as exc:  # retried at the next tick
+                logger.bind(position=position.id).opt(exception=exc).error("kill switch: close failed, retrying")
 
     # -- the loop ----------------------------------------------------------------------------------------------
 

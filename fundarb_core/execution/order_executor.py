@@ -330,13 +330,14 @@ class OrderExecutor:
                 continue
             fills.record(state)
             if not state.final:
-                state = await self._watch(spec, venue, instrument, state, deadline)
+                state = await self._watch(spec, venue, instrument, state, deadline, fills)
                 fills.record(state)
 
     async def _watch(
-        self, spec: OrderSpec, venue: Venue, instrument: Instrument, state: OrderState, deadline: float
+        self, spec: OrderSpec, venue: Venue, instrument: Instrument, state: OrderState, deadline: float, fills: _Fills
     ) -> OrderState:
-        """Wait for fills until filled, the touch moves away (re-price) or the deadline; cancel if still open."""
+        """Wait for fills until filled, the touch moves away (re-price) or the deadline; cancel if still open. Each
+        fill seen is counted at once, so a `maker_hedge` open hedges a partial fill when it happens."""
         cid = state.client_order_id
         next_reprice = self.clock.monotonic() + spec.reprice_interval.total_seconds()
         hub = self._hub(venue)
@@ -352,6 +353,7 @@ class OrderExecutor:
                 seen = await hub.wait(cid, wait)
                 if seen is not None and seen.filled_qty >= state.filled_qty:
                     state = seen
+                    fills.record(state)
                 if polls % 5 and seen is not None and (state.final or self.clock.monotonic() < next_reprice):
                     continue
             else:
@@ -360,6 +362,7 @@ class OrderExecutor:
             if latest is None:
                 raise ExecutionError(f"{spec.venue}: order {cid} vanished")
             state = latest
+            fills.record(state)
             if state.final or self.clock.monotonic() < next_reprice:
                 continue
             next_reprice = self.clock.monotonic() + spec.reprice_interval.total_seconds()

@@ -61,3 +61,37 @@ def test_a_failed_opens_fees_count_and_the_kill_switch_closes_everything(harness
     (alert,) = [e.data for e in h.bot.events if isinstance(e.payload, Alert) and e.payload.alert == "max_loss"]
     assert Decimal(alert["fees"]) > fees  # the failed open's and the open position's
     assert Decimal(alert["net"]) <= -LIMIT
+
+
+def test_a_tripped_kill_switch_retries_a_failed_close_and_a_pause_does_not_disarm_it(harness_factory) -> None:  # type: ignore[no-untyped-def]
+    h: Harness = harness_factory(
+        bot={"max_loss_usd": str(LIMIT)}, strategy={"symbols": ["BTC"], "max_positions": 1, "min_net_apr": "0"}
+    )
+    store = h.runtime.store
+    h.call(lambda: h.bot.tick(scan=True))
+    (position,) = h.call(lambda: store.positions.list_open())
+    h.bot.paused = True  # an operator's pause: the limit still holds
+    before = h.call(h.bot.losses.account).net
+    h.call(
+        lambda: store.positions.update(
+            attrs.evolve(position, state=position.state.update(unrealized_pnl=-LIMIT - before - 1))
+        )
+    )
+    close = h.bot.book.close
+    failures = []
+
+    async def failing_once(*args: Any, **kwargs: Any) -> Any:
+        if not failures:
+            failures.append(args[0].id)
+            raise RuntimeError("store blip (test)")
+        return await close(*args, **kwargs)
+
+    h.bot.book.close = failing_once  # type: ignore[method-assign]
+    h.call(h.bot.check_max_loss)  # trips; the close fails
+    assert failures == [position.id]
+    assert h.bot.loss_tripped
+    assert [p.id for p in h.call(lambda: store.positions.list_open())] == [position.id]
+    h.call(h.bot.check_max_loss)  # the next tick closes it
+    assert h.call(lambda: store.positions.list_open()) == []
+    alerts = [e for e in h.bot.events if isinstance(e.payload, Alert) and e.payload.alert == "max_loss"]
+    assert len(alerts) == 1  # one alert, however many ticks the closing takes

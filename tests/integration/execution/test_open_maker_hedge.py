@@ -106,3 +106,19 @@ def test_a_maker_leg_that_cannot_fill_leaves_both_legs_flat() -> None:
     assert result.flat
     assert market.venues["lighter"].sent == []
     assert market.position("aster", "BTC") == market.position("lighter", "BTC") == 0
+
+
+def test_a_partial_maker_fill_is_hedged_while_its_order_still_works() -> None:
+    # The touch is never re-priced here: the maker order works until it is filled. Its partial fills must be hedged
+    # as they are seen, not once the order ends (which would leave the filled part naked all that time).
+    thin = {"liquidity": Decimal("0.05"), "starting_balance": Decimal(10**6)}
+    market = _market(8, **thin, aster=thin)
+    qty = Decimal(1)
+    specs = market.pair_specs("BTC", qty, timeout=timedelta(minutes=5), reprice_interval=timedelta(hours=1))
+    result = market.run(market.atomic.open(specs, mode="maker_hedge"))
+    assert result.ok, result.error
+    watched = market.venues["lighter"]
+    assert isinstance(watched, _Watched)
+    assert any(abs(peer) < qty for peer, _ in watched.peer_at_market), watched.peer_at_market
+    _hedge_never_leads(market)
+    assert market.position("aster", "BTC") == -market.position("lighter", "BTC") == qty
