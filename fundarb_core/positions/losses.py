@@ -21,8 +21,9 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
 import attrs
+from loguru import logger
 
-from fundarb_core.errors import VenueUnavailable
+from fundarb_core.errors import VenueError, VenueUnavailable
 from fundarb_core.execution import VenueGateway
 from fundarb_core.model import PositionStatus, Side
 from fundarb_core.model.records import FundingPaymentRecord, OrderRecord, PositionRecord
@@ -155,7 +156,14 @@ class LossLedger:
         out: dict[str, Decimal] = {}
         for name in self.gateway.venues:
             if name not in self.assets:
-                self.assets[name] = (await self.gateway.balance(name)).asset
+                try:
+                    self.assets[name] = (await self.gateway.balance(name)).asset
+                except VenueError as exc:
+                    # Unreadable (down, in maintenance): the limit must not fail open for every venue meanwhile.
+                    # Counted at par until its asset is known (asked again at the next check).
+                    logger.bind(venue=name).warning("kill switch: {}'s asset unknown ({}); counted at 1 USD", name, exc)
+                    out[name] = Decimal(1)
+                    continue
             peg = self.pegs.get(self.assets[name])
             if peg is None:
                 raise VenueUnavailable(

@@ -190,3 +190,20 @@ async def test_a_venue_whose_asset_has_no_peg_is_refused_not_added_one_for_one()
     assert ledger.assets == {"aster": "USDT", "lighter": "DAI"}
     ledger.pegs = {"USDT": Decimal("0.999"), "DAI": Decimal(1)}
     assert await ledger.usd() == {"aster": Decimal("0.999"), "lighter": Decimal(1)}
+
+
+async def test_a_venue_that_cannot_say_its_asset_counts_at_par_until_it_can() -> None:
+    class Gateway:
+        venues = ("aster", "lighter")
+        down = True
+
+        async def balance(self, name: str) -> Any:
+            if name == "lighter" and self.down:
+                raise VenueUnavailable("maintenance (test)", venue=name)
+            return attrs.make_class("B", ["asset"])("USDT" if name == "aster" else "USDC")
+
+    gateway = Gateway()
+    ledger = LossLedger(None, gateway, {"USDT": Decimal("0.999"), "USDC": Decimal("1.001")})  # type: ignore[arg-type]
+    assert await ledger.usd() == {"aster": Decimal("0.999"), "lighter": Decimal(1)}  # the limit keeps working
+    gateway.down = False
+    assert await ledger.usd() == {"aster": Decimal("0.999"), "lighter": Decimal("1.001")}
