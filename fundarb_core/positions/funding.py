@@ -23,7 +23,7 @@ import attrs
 from loguru import logger
 
 from fundarb_core.clock import Clock
-from fundarb_core.errors import VenueError
+from fundarb_core.errors import StoreError, VenueError
 from fundarb_core.execution import VenueGateway
 from fundarb_core.model import PositionStatus
 from fundarb_core.model.records import PositionRecord
@@ -93,15 +93,31 @@ class FundingLedger:
                 }
                 if holder is not None and holder.status is PositionStatus.CLOSED:
                     # Rare (read after an outage): stored alone, so the close's PnL is brought up to date once.
-                    _, inserted = await self.store.funding.add(**values)
-                    if inserted:
+                    if await self._add_one(values):
                         await self._settle_late(holder.id, payment.amount)
-                    self.recorded.add((name, payment.payment_id))
                 else:
                     batch.append(values)
-            await self.store.funding.add_many(batch)
-            self.recorded.update((p["venue"], p["venue_payment_id"]) for p in batch)
+            try:
+                await self.store.funding.add_many(batch)
+                self.recorded.update((p["venue"], p["venue_payment_id"]) for p in batch)
+            except StoreError:
+                # A payment the venue published again with other numbers refuses the whole batch: store the others
+                # one by one, so that one bad row never stops this venue's funding (or a close waiting on it).
+                for values in batch:
+                    await self._add_one(values)
             self.cursors[name] = max(since, asked - OVERLAP)
+
+    async def _add_one(self, values: dict[str, Any]) -> bool:
+        """Store one payment; return whether it was new. One the store refuses (stored before with other numbers)
+        is logged and kept as first stored."""
+        key = (values["venue"], values["venue_payment_id"])
+        try:
+            _, inserted = await self.store.funding.add(**values)
+        except StoreError as exc:
+            logger.bind(venue=key[0]).error("funding payment {} refused, the first one kept: {}", key[1], exc)
+            inserted = False
+        self.recorded.add(key)
+        return inserted
 
     async def _settle_late(self, position_id: str, amount: Decimal) -> None:
         """A payment stored after its position closed: add it to the closed position's funding and net."""

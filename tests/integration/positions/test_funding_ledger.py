@@ -60,3 +60,40 @@ def test_funding_settled_during_maintenance_is_stored_once_it_answers(tmp_path: 
 
     clock = SimClock(EPOCH)
     asyncio.run(clock.run(scenario(clock)))
+
+
+def test_a_payment_republished_with_other_numbers_does_not_stop_the_others(tmp_path: Path) -> None:
+    """One row the store refuses (the venue published the same id with another amount) is logged and skipped: the
+    venue's other payments are stored, its cursor moves on, and the other venues are read."""
+    from fundarb_core.venues import FundingPayment
+
+    def payment(pid: str, amount: str, minutes: int) -> FundingPayment:
+        return FundingPayment(
+            payment_id=pid, symbol="BTC", amount=Decimal(amount), rate=Decimal("0.0001"), position_qty=Decimal(1),
+            mark_price=Decimal(60000), at=EPOCH + timedelta(minutes=minutes),
+        )  # fmt: skip
+
+    class Gateway:
+        venues = ("bad", "good")
+
+        async def funding_payments(self, name: str, since: object) -> list[FundingPayment]:
+            if name == "bad":
+                return [payment("p1", "-2", 1), payment("p2", "3", 2)]  # p1 was stored as -1 before
+            return [payment("q1", "5", 3)]
+
+    async def scenario(clock: SimClock) -> None:
+        store = await Store.open(tmp_path / "fundarb.sqlite3", clock=clock)
+        try:
+            await store.funding.add(venue="bad", venue_payment_id="p1", symbol="BTC", amount=Decimal(-1), at=EPOCH)
+            await clock.sleep(3600)
+            ledger = FundingLedger(store, clock, Gateway())  # type: ignore[arg-type]
+            ledger.cursors = {"bad": EPOCH, "good": EPOCH}
+            await ledger.record()
+            stored = {(s.venue, s.venue_payment_id): s.amount for s in await store.funding.list()}
+            assert stored == {("bad", "p1"): Decimal(-1), ("bad", "p2"): Decimal(3), ("good", "q1"): Decimal(5)}
+            assert ledger.cursors["bad"] == ledger.cursors["good"] == clock.now() - timedelta(hours=1)
+        finally:
+            await store.close()
+
+    clock = SimClock(EPOCH)
+    asyncio.run(clock.run(scenario(clock)))
