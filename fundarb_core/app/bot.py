@@ -284,6 +284,7 @@ class Bot:
         tick = Tick(self.clock.now())
         self.book.closed.clear()
         await self._guard("control", self.apply_control)
+        await self._guard("interrupted opens", self.reconciler.interrupted_opens)
         await self._guard("rates", self.market.refresh)
         await self._guard("signal", self.update_signal)
         if scan:

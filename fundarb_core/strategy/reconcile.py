@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import attrs
 from loguru import logger
@@ -11,6 +12,7 @@ from fundarb_core.display import plain
 from fundarb_core.errors import VenueError
 from fundarb_core.execution import LegRef, OrderJournal, VenueGateway
 from fundarb_core.model import PositionStatus
+from fundarb_core.model.records import PositionRecord
 from fundarb_core.store import Store
 from fundarb_core.strategy.monitor import Monitor
 from fundarb_core.venues import Instrument
@@ -61,6 +63,45 @@ class Reconciler:
             report.append(f"order {cid} on {order.venue}: {state.status.value}, filled {plain(state.filled_qty)}")
         return report
 
+    async def _adopt(self, position: PositionRecord, snaps: Mapping[str, Any], qty: str) -> str:
+        """An interrupted open: failed if it left nothing, else open (the closer then balances or closes it)."""
+        if all(s.quantity == 0 for s in snaps.values()):
+            await self.store.positions.update(attrs.evolve(position, status=PositionStatus.FAILED))
+            return f"{position.id} {position.symbol}: interrupted open left nothing; marked failed"
+        legs = tuple(  # what the venues hold (the open recorded no fills before it was cut short)
+            attrs.evolve(
+                leg,
+                filled_quantity=abs(snaps[leg.venue].quantity),
+                entry_price=leg.entry_price or snaps[leg.venue].entry_price,
+            )
+            if leg.venue in snaps
+            else leg
+            for leg in position.legs
+        )
+        await self.store.positions.update(
+            attrs.evolve(position, status=PositionStatus.OPEN, opened_at=position.created_at, legs=legs)
+        )
+        return f"{position.id} {position.symbol}: interrupted open adopted ({qty})"
+
+    async def interrupted_opens(self) -> list[str]:
+        """Between ticks nothing is opening: a position still `opening` had its open cut short by an error (a store
+        write, a bug). Settle its orders and adopt it — or mark it failed — as a restart would, at once, so that
+        its legs are watched, balanced and closed like any other position's instead of waiting for a restart."""
+        opening = [p for p in await self.store.positions.list_open() if p.status is PositionStatus.OPENING]
+        if not opening:
+            return []
+        report = await self.orders()
+        for position in opening:
+            snaps = await self.monitor.snapshots(position)
+            if snaps is None:
+                report.append(f"{position.id} {position.symbol}: a venue is unreachable; will retry")
+                continue
+            qty = ", ".join(f"{v} {plain(s.quantity)}" for v, s in snaps.items())
+            report.append(await self._adopt(position, snaps, qty))
+        for line in report:
+            logger.warning("reconcile: {}", line)
+        return report
+
     async def startup(self) -> list[str]:
         """Compare the store with the venues; returns a report (also logged)."""
         report = await self.orders()
@@ -71,14 +112,7 @@ class Reconciler:
                 continue
             qty = ", ".join(f"{v} {plain(s.quantity)}" for v, s in snaps.items())
             if position.status is PositionStatus.OPENING:
-                if all(s.quantity == 0 for s in snaps.values()):
-                    await self.store.positions.update(attrs.evolve(position, status=PositionStatus.FAILED))
-                    report.append(f"{position.id} {position.symbol}: interrupted open left nothing; marked failed")
-                else:
-                    await self.store.positions.update(
-                        attrs.evolve(position, status=PositionStatus.OPEN, opened_at=position.created_at)
-                    )
-                    report.append(f"{position.id} {position.symbol}: interrupted open adopted ({qty})")
+                report.append(await self._adopt(position, snaps, qty))
             elif position.status is PositionStatus.CLOSING:
                 report.append(f"{position.id} {position.symbol}: interrupted close will resume ({qty})")
             else:
