@@ -17,6 +17,7 @@ from fundarb_core.model.records import OPEN_POSITION_STATUSES, LegRecord, Positi
 from fundarb_core.model.state import PositionState
 from fundarb_core.store._base import Repository, new_id
 from fundarb_core.store._schema import legs, positions
+from fundarb_core.store._types import JsonText, UtcDateTime
 
 __all__ = ["PositionPage", "PositionRepository", "StaleVersion"]
 
@@ -92,7 +93,24 @@ class PositionRepository(Repository):
         `values`: the records' `_position_values`, when the caller has them already."""
         dialect = self._db.engine.dialect
         for i, record in enumerate(records):
-            row = _round_trip(positions, values[i] if values is not None else _position_values(record), dialect)
+            every = values[i] if values is not None else _position_values(record)
+            cached = self._cache.get(record.id)
+            if cached is not None and _same_but_marks(cached, record):
+                # Only the version, update time and state changed (a tick's marks): round-trip those alone.
+                updated_at = _UPDATED_AT.process_result_value(
+                    _UPDATED_AT.process_bind_param(record.updated_at, dialect), dialect
+                )
+                assert updated_at is not None
+                self._cache[record.id] = attrs.evolve(
+                    cached,
+                    version=record.version,
+                    updated_at=updated_at,
+                    state=PositionState.from_json(
+                        _DETAILS.process_result_value(_DETAILS.process_bind_param(every["details"], dialect), dialect)
+                    ),
+                )
+                continue
+            row = _round_trip(positions, every, dialect)
             leg_rows = [_round_trip(legs, _leg_values(leg), dialect) for leg in record.legs]
             self._cache[record.id] = _position(row, [_leg(r) for r in leg_rows])
 
@@ -256,9 +274,13 @@ class PositionRepository(Repository):
             values = {k: v for k, v in every.items() if k in (*_POSITION_FIELDS, "version", "details")}
             rows.append({**{f"v_{k}": v for k, v in values.items()}, "v_updated_at": now, "b_id": old.id,
                          "b_version": old.version})  # fmt: skip
+        # A position's legs are written only when they are not the very legs read at its version (a tick's marks
+        # leave them alone): the version check below proves the stored legs are still those.
+        cache = self._cache
         leg_rows = [
             {**{f"v_{name}": getattr(leg, name) for name in _LEG_FIELDS}, "b_id": leg.id, "b_position": p.id}
             for p in records
+            if (c := cache.get(p.id)) is None or c.version != p.version or c.legs is not p.legs
             for leg in p.legs
         ]
         async with self._db.write() as conn:
@@ -343,6 +365,21 @@ _COLUMN_TYPES = {
     table.name: [(c.name, c.type if isinstance(c.type, TypeDecorator) else None) for c in table.columns]
     for table in (positions, legs)
 }
+
+
+_UNCHANGED_BY_MARKS: Final = ("symbol", "long_venue", "short_venue", "created_at", *_POSITION_FIELDS)
+_UPDATED_AT: Final = UtcDateTime()
+_DETAILS: Final = JsonText()
+
+
+def _same_but_marks(cached: PositionRecord, record: PositionRecord) -> bool:
+    """Whether `record` is `cached` (as read) with at most its version, update time and state changed: the very
+    same objects in every other field, so their cached round trip holds for `record` too."""
+    return (
+        cached.id == record.id
+        and cached.legs is record.legs
+        and all(getattr(cached, name) is getattr(record, name) for name in _UNCHANGED_BY_MARKS)
+    )
 
 
 def _round_trip(table: sa.Table, values: Mapping[str, Any], dialect: Any) -> dict[str, Any]:
