@@ -17,7 +17,7 @@ from fundarb_core.model.records import OPEN_POSITION_STATUSES, LegRecord, Positi
 from fundarb_core.model.state import PositionState
 from fundarb_core.store._base import Repository, new_id
 from fundarb_core.store._schema import legs, positions
-from fundarb_core.store._types import JsonText, UtcDateTime
+from fundarb_core.store._types import JsonText, UtcDateTime, dump_json
 
 __all__ = ["PositionPage", "PositionRepository", "StaleVersion"]
 
@@ -88,9 +88,15 @@ class PositionRepository(Repository):
         super().__init__(db, clock)
         self._cache: dict[str, PositionRecord] = {}
 
-    def _remember(self, records: Iterable[PositionRecord], values: Sequence[Mapping[str, Any]] | None = None) -> None:
+    def _remember(
+        self,
+        records: Iterable[PositionRecord],
+        values: Sequence[Mapping[str, Any]] | None = None,
+        texts: Sequence[str] | None = None,
+    ) -> None:
         """Cache what was just written, exactly as a read of it would return it (the column types' round trip).
-        `values`: the records' `_position_values`, when the caller has them already."""
+        `values`: the records' `_position_values`, when the caller has them already; `texts`: their details as
+        stored (`dump_json`), likewise."""
         dialect = self._db.engine.dialect
         for i, record in enumerate(records):
             every = values[i] if values is not None else _position_values(record)
@@ -106,7 +112,10 @@ class PositionRepository(Repository):
                     version=record.version,
                     updated_at=updated_at,
                     state=PositionState.from_json(
-                        _DETAILS.process_result_value(_DETAILS.process_bind_param(every["details"], dialect), dialect)
+                        _DETAILS.process_result_value(
+                            texts[i] if texts is not None else _DETAILS.process_bind_param(every["details"], dialect),
+                            dialect,
+                        )
                     ),
                 )
                 continue
@@ -270,10 +279,11 @@ class PositionRepository(Repository):
         updated = [attrs.evolve(p, version=p.version + 1, updated_at=now) for p in records]
         rows = []
         written = [_position_values(new) for new in updated]
-        for old, every in zip(records, written, strict=True):
-            values = {k: v for k, v in every.items() if k in (*_POSITION_FIELDS, "version", "details")}
-            rows.append({**{f"v_{k}": v for k, v in values.items()}, "v_updated_at": now, "b_id": old.id,
-                         "b_version": old.version})  # fmt: skip
+        texts = [dump_json(every["details"]) for every in written]  # serialised once: bound as text, and cached
+        for old, every, text in zip(records, written, texts, strict=True):
+            values = {k: v for k, v in every.items() if k in (*_POSITION_FIELDS, "version")}
+            rows.append({**{f"v_{k}": v for k, v in values.items()}, "v_details": text, "v_updated_at": now,
+                         "b_id": old.id, "b_version": old.version})  # fmt: skip
         # A position's legs are written only when they are not the very legs read at its version (a tick's marks
         # leave them alone): the version check below proves the stored legs are still those.
         cache = self._cache
@@ -296,7 +306,7 @@ class PositionRepository(Repository):
             await conn.execute(_UPDATE_POSITION, rows)
             if leg_rows:
                 await conn.execute(_UPDATE_LEG, leg_rows)
-        self._remember(updated, written)
+        self._remember(updated, written, texts)
         return updated
 
     async def _write(self, conn: Any, position: PositionRecord, now: datetime) -> PositionRecord:
@@ -351,7 +361,12 @@ _VERSIONS_FOR_UPDATE = (
 _UPDATE_POSITION = (
     sa.update(positions)
     .where(positions.c.id == sa.bindparam("b_id"), positions.c.version == sa.bindparam("b_version"))
-    .values({k: sa.bindparam(f"v_{k}") for k in (*_POSITION_FIELDS, "version", "details", "updated_at")})
+    .values(
+        {
+            **{k: sa.bindparam(f"v_{k}") for k in (*_POSITION_FIELDS, "version", "updated_at")},
+            "details": sa.bindparam("v_details", type_=sa.Text()),  # already serialised by `dump_json`
+        }
+    )
 )
 _UPDATE_LEG = (
     sa.update(legs)
