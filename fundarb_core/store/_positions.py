@@ -17,6 +17,7 @@ from fundarb_core.model.records import OPEN_POSITION_STATUSES, LegRecord, Positi
 from fundarb_core.model.state import PositionState
 from fundarb_core.store._base import Repository, new_id
 from fundarb_core.store._schema import legs, positions
+from fundarb_core.store._types import JsonText, UtcDateTime, dump_json
 
 __all__ = ["PositionPage", "PositionRepository", "StaleVersion"]
 
@@ -87,12 +88,38 @@ class PositionRepository(Repository):
         super().__init__(db, clock)
         self._cache: dict[str, PositionRecord] = {}
 
-    def _remember(self, records: Iterable[PositionRecord], values: Sequence[Mapping[str, Any]] | None = None) -> None:
+    def _remember(
+        self,
+        records: Iterable[PositionRecord],
+        values: Sequence[Mapping[str, Any]] | None = None,
+        texts: Sequence[str] | None = None,
+    ) -> None:
         """Cache what was just written, exactly as a read of it would return it (the column types' round trip).
-        `values`: the records' `_position_values`, when the caller has them already."""
+        `values`: the records' `_position_values`, when the caller has them already; `texts`: their details as
+        stored (`dump_json`), likewise."""
         dialect = self._db.engine.dialect
         for i, record in enumerate(records):
-            row = _round_trip(positions, values[i] if values is not None else _position_values(record), dialect)
+            every = values[i] if values is not None else _position_values(record)
+            cached = self._cache.get(record.id)
+            if cached is not None and _same_but_marks(cached, record):
+                # Only the version, update time and state changed (a tick's marks): round-trip those alone.
+                updated_at = _UPDATED_AT.process_result_value(
+                    _UPDATED_AT.process_bind_param(record.updated_at, dialect), dialect
+                )
+                assert updated_at is not None
+                self._cache[record.id] = attrs.evolve(
+                    cached,
+                    version=record.version,
+                    updated_at=updated_at,
+                    state=PositionState.from_json(
+                        _DETAILS.process_result_value(
+                            texts[i] if texts is not None else _DETAILS.process_bind_param(every["details"], dialect),
+                            dialect,
+                        )
+                    ),
+                )
+                continue
+            row = _round_trip(positions, every, dialect)
             leg_rows = [_round_trip(legs, _leg_values(leg), dialect) for leg in record.legs]
             self._cache[record.id] = _position(row, [_leg(r) for r in leg_rows])
 
@@ -252,13 +279,18 @@ class PositionRepository(Repository):
         updated = [attrs.evolve(p, version=p.version + 1, updated_at=now) for p in records]
         rows = []
         written = [_position_values(new) for new in updated]
-        for old, every in zip(records, written, strict=True):
-            values = {k: v for k, v in every.items() if k in (*_POSITION_FIELDS, "version", "details")}
-            rows.append({**{f"v_{k}": v for k, v in values.items()}, "v_updated_at": now, "b_id": old.id,
-                         "b_version": old.version})  # fmt: skip
+        texts = [dump_json(every["details"]) for every in written]  # serialised once: bound as text, and cached
+        for old, every, text in zip(records, written, texts, strict=True):
+            values = {k: v for k, v in every.items() if k in (*_POSITION_FIELDS, "version")}
+            rows.append({**{f"v_{k}": v for k, v in values.items()}, "v_details": text, "v_updated_at": now,
+                         "b_id": old.id, "b_version": old.version})  # fmt: skip
+        # A position's legs are written only when they are not the very legs read at its version (a tick's marks
+        # leave them alone): the version check below proves the stored legs are still those.
+        cache = self._cache
         leg_rows = [
             {**{f"v_{name}": getattr(leg, name) for name in _LEG_FIELDS}, "b_id": leg.id, "b_position": p.id}
             for p in records
+            if (c := cache.get(p.id)) is None or c.version != p.version or c.legs is not p.legs
             for leg in p.legs
         ]
         async with self._db.write() as conn:
@@ -274,7 +306,7 @@ class PositionRepository(Repository):
             await conn.execute(_UPDATE_POSITION, rows)
             if leg_rows:
                 await conn.execute(_UPDATE_LEG, leg_rows)
-        self._remember(updated, written)
+        self._remember(updated, written, texts)
         return updated
 
     async def _write(self, conn: Any, position: PositionRecord, now: datetime) -> PositionRecord:
@@ -329,7 +361,12 @@ _VERSIONS_FOR_UPDATE = (
 _UPDATE_POSITION = (
     sa.update(positions)
     .where(positions.c.id == sa.bindparam("b_id"), positions.c.version == sa.bindparam("b_version"))
-    .values({k: sa.bindparam(f"v_{k}") for k in (*_POSITION_FIELDS, "version", "details", "updated_at")})
+    .values(
+        {
+            **{k: sa.bindparam(f"v_{k}") for k in (*_POSITION_FIELDS, "version", "updated_at")},
+            "details": sa.bindparam("v_details", type_=sa.Text()),  # already serialised by `dump_json`
+        }
+    )
 )
 _UPDATE_LEG = (
     sa.update(legs)
@@ -343,6 +380,21 @@ _COLUMN_TYPES = {
     table.name: [(c.name, c.type if isinstance(c.type, TypeDecorator) else None) for c in table.columns]
     for table in (positions, legs)
 }
+
+
+_UNCHANGED_BY_MARKS: Final = ("symbol", "long_venue", "short_venue", "created_at", *_POSITION_FIELDS)
+_UPDATED_AT: Final = UtcDateTime()
+_DETAILS: Final = JsonText()
+
+
+def _same_but_marks(cached: PositionRecord, record: PositionRecord) -> bool:
+    """Whether `record` is `cached` (as read) with at most its version, update time and state changed: the very
+    same objects in every other field, so their cached round trip holds for `record` too."""
+    return (
+        cached.id == record.id
+        and cached.legs is record.legs
+        and all(getattr(cached, name) is getattr(record, name) for name in _UNCHANGED_BY_MARKS)
+    )
 
 
 def _round_trip(table: sa.Table, values: Mapping[str, Any], dialect: Any) -> dict[str, Any]:

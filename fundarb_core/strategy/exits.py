@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from decimal import ROUND_FLOOR, Context, Decimal
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any
 
 import attrs
@@ -88,6 +88,7 @@ def age_of(view: PositionView) -> timedelta | None:
     return age if isinstance(age, timedelta) else None
 
 
+@lru_cache(maxsize=1024)  # a pure function of its argument; the hold and ages repeat across positions
 def duration_text(value: timedelta) -> str:
     """Format a duration as the config writes it ("1h30m"), negative ones (clock skew) with a minus sign."""
     from fundarb_core.convert import format_duration

@@ -50,3 +50,19 @@ async def test_a_change_by_another_writer_is_seen(store, open_store) -> None:
     await other.positions.update(attrs.evolve(got, status=PositionStatus.CLOSED))
     assert await store.positions.list_open() == []
     assert (await store.positions.get(mine.id)).status is PositionStatus.CLOSED
+
+
+async def test_a_marks_only_update_caches_what_a_read_gives_and_changed_legs_are_written(store, open_store) -> None:
+    a = await _create(store, "BTC")
+    b = await _create(store, "ETH")
+    (a, b) = await store.positions.list_open()
+    marked = attrs.evolve(a, state=a.state.update(marks={"aster": Decimal("3.10")}, unrealized_pnl=Decimal("1E+1")))
+    legs_changed = attrs.evolve(b, legs=tuple(attrs.evolve(leg, filled_quantity=Decimal("2.50")) for leg in b.legs))
+    await store.positions.update_many([marked, legs_changed])
+    fresh = await open_store()
+    mine, theirs = await store.positions.list_open(), await fresh.positions.list_open()
+    assert mine == theirs
+    assert [str(p.state.marks.get("aster")) for p in theirs] == ["3.10", "None"]
+    assert [str(p.state.unrealized_pnl) for p in mine] == [str(p.state.unrealized_pnl) for p in theirs]
+    assert [str(leg.filled_quantity) for p in theirs for leg in p.legs] == ["0", "0", "2.50", "2.50"]
+    assert [p.version for p in theirs] == [2, 2]
