@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import base64
 import html
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from fundarb_core.app.backtest import BacktestResult
 
-__all__ = ["write_equity_chart", "write_html_report"]
+__all__ = ["html_table", "save_figure", "write_equity_chart", "write_html_report"]
 
 FIGURES = (
     ("net_pnl", "Net PnL (USD)"),
@@ -51,6 +52,13 @@ def write_equity_chart(result: BacktestResult, path: Path) -> Path:
     bottom.fill_between(times, drawdown, 0, color="tab:red", alpha=0.4, step="post")
     bottom.set_ylabel("drawdown (USD)")
     fig.autofmt_xdate()
+    return save_figure(fig, path)
+
+
+def save_figure(fig: Any, path: Path) -> Path:
+    """Lay out, write as PNG (no software stamp: the same figure gives the same bytes) and release a figure."""
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100, metadata={"Software": None})
@@ -58,22 +66,22 @@ def write_equity_chart(result: BacktestResult, path: Path) -> Path:
     return path
 
 
-def _table(rows: list[dict[str, Any]], columns: list[str]) -> str:
+def html_table(rows: list[dict[str, Any]], columns: list[str], text: Callable[[Any], str] | None = None) -> str:
+    """An HTML table of `rows` (a missing value is empty), each cell escaped; `text` formats a value."""
+    show = text or (lambda value: "" if value is None else str(value))
     head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(str(r.get(c, '')))}</td>" for c in columns) + "</tr>" for r in rows
-    )
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(show(r.get(c)))}</td>" for c in columns) + "</tr>" for r in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def write_html_report(summary: dict[str, Any], chart: Path, path: Path) -> Path:
     """The figures, the per-pair table, the venues and the chart in one HTML file a person can open offline."""
     png = base64.b64encode(chart.read_bytes()).decode("ascii")
-    figures = _table([{"figure": label, "value": summary.get(key)} for key, label in FIGURES], ["figure", "value"])
-    pairs = _table(summary["pairs"], ["symbol", "long", "short", "trades", "avg_hold_hours", "price_pnl", "funding",
+    figures = html_table([{"figure": label, "value": summary.get(key)} for key, label in FIGURES], ["figure", "value"])
+    pairs = html_table(summary["pairs"], ["symbol", "long", "short", "trades", "avg_hold_hours", "price_pnl", "funding",
                                       "fees", "net"])  # fmt: skip
     venue_columns = ["venue", "source", "symbols", "maker_fee", "taker_fee", "funding", "fees", "equity_end"]
-    venues = _table([{"venue": name, **v} for name, v in summary["venues"].items()], venue_columns)
+    venues = html_table([{"venue": name, **v} for name, v in summary["venues"].items()], venue_columns)
     title = f"fundarb backtest {summary['from'][:10]} → {summary['to'][:10]}"
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>

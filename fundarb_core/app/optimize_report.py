@@ -11,6 +11,7 @@ from typing import Any
 
 import tomli_w
 
+from fundarb_core.app.backtest_report import html_table, save_figure
 from fundarb_core.app.optimize import Job, opened_study
 
 __all__ = [
@@ -72,11 +73,7 @@ def write_history_chart(job: Job, path: Path) -> Path | None:
     ax.set_ylabel(job.objective)
     ax.set_title(f"optimisation history: {job.study}")
     ax.legend(loc="best")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100, metadata={"Software": None})
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def importances(job: Job) -> dict[str, float]:
@@ -103,19 +100,11 @@ def write_importance_chart(job: Job, values: Mapping[str, float], path: Path) ->
     ax.barh(names, [values[n] for n in names], color="tab:green")
     ax.set_xlabel("importance (share)")
     ax.set_title(f"parameter importance: {job.study}")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100, metadata={"Software": None})
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def _table(rows: list[dict[str, Any]], columns: list[str]) -> str:
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(_text(r.get(c)))}</td>" for c in columns) + "</tr>" for r in rows
-    )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return html_table(rows, columns, _text)
 
 
 def _text(value: Any) -> str:

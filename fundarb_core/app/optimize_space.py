@@ -29,7 +29,6 @@ type or a range leaving the key's allowed values is one line per problem.
 from __future__ import annotations
 
 import copy
-import tomllib
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -37,7 +36,7 @@ from typing import Any, Final
 
 import attrs
 
-from fundarb_core.config import parse_config
+from fundarb_core.config import parse_config, read_toml
 from fundarb_core.errors import ConfigError
 from fundarb_core.plugins import Plugins
 
@@ -285,14 +284,7 @@ def _check_against_config(param: Param, config_data: Mapping[str, Any], plugins:
 
 def load_space(path: Path, config_data: Mapping[str, Any], plugins: Plugins | None) -> Space:
     """Read a space file and validate it against `config_data` (the config file's raw tables)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError([f"{path}: cannot read ({exc.strerror or exc})"]) from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError([f"{path}: not valid TOML ({exc})"]) from None
+    data = read_toml(path)
     try:
         return parse_space(data, config_data, plugins)
     except ConfigError as exc:

@@ -136,7 +136,6 @@ def optimize(config_path: Path, space_path: Path, trials: int, start: datetime, 
     parameters as a ready config file (best.toml), the optimisation-history and parameter-importance charts and
     an HTML report. With a PostgreSQL --storage the same command on several machines joins one study.
     """
-    import tomllib
 
     import attrs
     from loguru import logger
@@ -144,13 +143,14 @@ def optimize(config_path: Path, space_path: Path, trials: int, start: datetime, 
     from fundarb_core.app.optimize import Job, storage_session, summarize
     from fundarb_core.app.optimize_space import load_space
     from fundarb_core.cli._load import load
+    from fundarb_core.config import read_toml
     from fundarb_core.errors import ConfigError, StoreError
 
     if end <= start:
         fail(f"--to ({end.isoformat()}) must be after --from ({start.isoformat()})")
     walk, cap = _walk(walk_forward), _cap(max_drawdown)
     load(config_path)  # the config itself is valid (one line per problem, exit 2)
-    raw = tomllib.loads(config_path.read_text(encoding="utf-8"))
+    raw = read_toml(config_path)  # its raw tables, which the space is checked against
     try:
         space = load_space(space_path, raw, get_plugins())
     except ConfigError as exc:

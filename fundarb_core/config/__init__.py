@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from fundarb_core.config._load import dump_config as dump_config
     from fundarb_core.config._load import load_config as load_config
     from fundarb_core.config._load import parse_config as parse_config
+    from fundarb_core.config._load import read_toml as read_toml
     from fundarb_core.config._model import ActionsConfig as ActionsConfig
     from fundarb_core.config._model import BotConfig as BotConfig
     from fundarb_core.config._model import Config as Config

@@ -17,7 +17,7 @@ from fundarb_core.convert import get_converter
 from fundarb_core.errors import ConfigError
 from fundarb_core.plugins import Plugins
 
-__all__ = ["dump_config", "load_config", "parse_config"]
+__all__ = ["dump_config", "load_config", "parse_config", "read_toml"]
 
 
 def parse_config(data: Mapping[str, Any], plugins: Plugins | None, *, references: bool = True) -> Config:
@@ -38,17 +38,21 @@ def parse_config(data: Mapping[str, Any], plugins: Plugins | None, *, references
     return result
 
 
-def load_config(path: Path, plugins: Plugins | None) -> Config:
-    """Read a TOML file and validate it."""
+def read_toml(path: Path) -> dict[str, Any]:
+    """A TOML file's tables; a file that cannot be read or parsed is one `ConfigError` line naming it."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError([f"{path}: cannot read ({exc.strerror or exc})"]) from None
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"{path}: not valid TOML ({exc})"]) from None
-    return parse_config(data, plugins)
+
+
+def load_config(path: Path, plugins: Plugins | None) -> Config:
+    """Read a TOML file and validate it."""
+    return parse_config(read_toml(path), plugins)
 
 
 def _plain(value: Any) -> Any:
