@@ -249,8 +249,8 @@ class Bot:
                 self.signal.seed(venue_name, symbol, history)
 
             await asyncio.gather(*(seed(v, s) for v, s in wanted))
-        for venue_name, venue_rates in self.rates.items():
-            self.signal.observe(venue_name, venue_rates, now)
+        for venue_name, venue_hourly in self.market.hourly.items():
+            self.signal.observe_hourly(venue_name, venue_hourly, now)
 
     async def learn_costs(self) -> None:
         """Relearn maker shares and slippage from the stored telemetry, at most every 6 hours."""

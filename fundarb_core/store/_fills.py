@@ -161,14 +161,20 @@ class FundingRepository(Repository):
             wanted.setdefault((values["venue"], values["venue_payment_id"]), values)
         if not wanted:
             return 0
-        key = sa.tuple_(funding_payments.c.venue, funding_payments.c.venue_payment_id)
+        by_venue: dict[str, builtins.list[str]] = {}
+        for venue, payment_id in wanted:
+            by_venue.setdefault(venue, []).append(payment_id)
         async with self._db.write() as conn:
             stored: dict[tuple[str, str], sa.RowMapping] = {}
-            keys = builtins.list(wanted)
-            for i in range(0, len(keys), 400):  # bounded IN lists (SQLite's parameter limit)
-                query = sa.select(funding_payments).where(key.in_(keys[i : i + 400]))
-                for row in (await conn.execute(query)).all():
-                    stored[(row.venue, row.venue_payment_id)] = row._mapping
+            # Per venue, `venue = ? AND venue_payment_id IN (…)`: the unique index answers it (a row-value IN
+            # over both columns is a scan of the whole table on SQLite, which grows with every payment stored).
+            for venue, ids in by_venue.items():
+                for i in range(0, len(ids), 400):  # bounded IN lists (SQLite's parameter limit)
+                    query = sa.select(funding_payments).where(
+                        funding_payments.c.venue == venue, funding_payments.c.venue_payment_id.in_(ids[i : i + 400])
+                    )
+                    for row in (await conn.execute(query)).all():
+                        stored[(row.venue, row.venue_payment_id)] = row._mapping
             for k, found in stored.items():
                 _check_same(f"funding payment {k[0]}/{k[1]}", found, wanted[k], ("symbol", "amount"))
             new = [v for k, v in wanted.items() if k not in stored]

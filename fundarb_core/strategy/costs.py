@@ -102,6 +102,7 @@ class CostModel:
         self.learnt_close_maker: Decimal | None = None
         self.learnt_slippage_bps: Decimal | None = None
         self._warned: set[tuple[str, str]] = set()
+        self._fees: dict[tuple[str, str, str, Decimal, Decimal], tuple[object, object, Decimal]] = {}
 
     # -- the parts ---------------------------------------------------------------------------------------------
 
@@ -135,6 +136,24 @@ class CostModel:
     def _fill_fee(self, venue: str, symbol: str, maker_share: Decimal) -> Decimal:
         maker, taker = self.fee_rates(venue, symbol)
         return maker_share * maker + (1 - maker_share) * taker
+
+    def fees(self, symbol: str, long_venue: str, short_venue: str) -> Decimal:
+        """The round trip's fee part alone (what `round_trip` charges as `fees`; the other parts are all ≥ 0)."""
+        m_open, m_close = self.open_maker_share, self.close_maker_share
+        long_i = self.instruments.get(long_venue, {}).get(symbol)
+        short_i = self.instruments.get(short_venue, {}).get(symbol)
+        key = (symbol, long_venue, short_venue, m_open, m_close)
+        cached = self._fees.get(key)
+        # Kept while the maker shares (in the key) and the instruments (frozen: new fees, new object) are the same.
+        if cached is not None and cached[0] is long_i and cached[1] is short_i:
+            return cached[2]
+        fees = ZERO
+        for venue in (long_venue, short_venue):
+            fees += self._fill_fee(venue, symbol, m_open) + self._fill_fee(venue, symbol, m_close)
+        if len(self._fees) > 100_000:
+            self._fees.clear()
+        self._fees[key] = (long_i, short_i, fees)
+        return fees
 
     def half_spread(self, book: BBO | None) -> Decimal:
         """The book's half-spread as a fraction of its mid, or the configured one without a usable book."""
@@ -193,9 +212,7 @@ class CostModel:
         """The expected cost of opening and closing `notional` of the pair (default: the configured size)."""
         books = {v: b for v, b in (books or {}).items() if usable_book(b)}
         m_open, m_close = self.open_maker_share, self.close_maker_share
-        fees = ZERO
-        for venue in (long_venue, short_venue):
-            fees += self._fill_fee(venue, symbol, m_open) + self._fill_fee(venue, symbol, m_close)
+        fees = self.fees(symbol, long_venue, short_venue)
         crossing = (self.half_spread(books.get(long_venue)) + self.half_spread(books.get(short_venue))) * (
             (1 - m_open) + (1 - m_close)
         )

@@ -50,17 +50,23 @@ def usable_hourly(rate: object, interval: object) -> Decimal | None:
 
 def rate_problem(rate: Any, now: datetime | None = None) -> str | None:
     """Why `rate` cannot be used for a decision now, or None when it can."""
+    return _checked(rate, now)[1]
+
+
+def _checked(rate: Any, now: datetime | None) -> tuple[Decimal | None, str | None]:
+    """`rate`'s hourly rate when it can be used now, else None and why."""
     try:
-        if usable_hourly(rate.rate, rate.interval) is None:
-            return f"funding rate {rate.rate!r} per {rate.interval!r} is not a plausible number"
+        hourly = usable_hourly(rate.rate, rate.interval)
+        if hourly is None:
+            return None, f"funding rate {rate.rate!r} per {rate.interval!r} is not a plausible number"
         if usable_price(rate.mark_price) is None:
-            return f"mark price {rate.mark_price!r} is not a positive number"
+            return None, f"mark price {rate.mark_price!r} is not a positive number"
         stale = now is not None and isinstance(rate.next_funding_time, datetime)
         if stale and rate.next_funding_time < now - rate.interval:
-            return f"stale: next settlement {rate.next_funding_time.isoformat()} is long past"
+            return None, f"stale: next settlement {rate.next_funding_time.isoformat()} is long past"
     except (AttributeError, TypeError, ValueError, OverflowError, ArithmeticError) as exc:
-        return f"unreadable rate ({type(exc).__name__})"
-    return None
+        return None, f"unreadable rate ({type(exc).__name__})"
+    return hourly, None
 
 
 class Market:
@@ -71,6 +77,7 @@ class Market:
         self.gateway = gateway
         self.stale_after = stale_after
         self.rates: dict[str, Mapping[str, FundingRate]] = {}
+        self.hourly: dict[str, dict[str, Decimal]] = {}  # the kept rates, normalised to one hour
         self.rejected: dict[tuple[str, str], str] = {}  # this tick's exclusions and why
         self.new_rejections: dict[tuple[str, str], str] = {}  # exclusions that were not there the tick before
         self._fetched_at: dict[str, datetime] = {}
@@ -93,25 +100,29 @@ class Market:
         raw = dict(await asyncio.gather(*(one(n) for n in self.gateway.venues)))
         rejected: dict[tuple[str, str], str] = {}
         rates: dict[str, Mapping[str, FundingRate]] = {}
+        hourly: dict[str, dict[str, Decimal]] = {}
         for name, venue_rates in raw.items():
             kept: dict[str, FundingRate] = {}
+            kept_hourly = hourly[name] = {}
             try:
                 items = list(venue_rates.items())
             except Exception as exc:  # not a mapping: the whole venue is unreadable this tick
                 rejected[(name, "*")] = f"unreadable rates ({type(exc).__name__})"
                 items = []
             for symbol, rate in items:
-                why = rate_problem(rate, now)
-                if why is None:
+                h, why = _checked(rate, now)
+                if h is not None:
                     kept[symbol] = rate
+                    kept_hourly[symbol] = h
                 else:
-                    rejected[(name, str(symbol))] = why
+                    rejected[(name, str(symbol))] = why or "unusable"
             rates[name] = kept
         self.new_rejections = {k: v for k, v in rejected.items() if k not in self.rejected}
         for (name, symbol), why in self.new_rejections.items():
             logger.bind(venue=name, symbol=symbol).warning("market data excluded this tick: {}", why)
         self.rejected = rejected
         self.rates = rates
+        self.hourly = hourly
         return self.rates
 
     def spread(self, symbol: str, long_venue: str, short_venue: str) -> Decimal | None:

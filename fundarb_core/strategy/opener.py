@@ -128,12 +128,14 @@ class Opener:
     async def open_new(self, opportunities: list[Opportunity]) -> list[str]:
         """Open the best admissible opportunities this tick; return the ids opened."""
         cfg = self.config
+        await self._sync_closed()
+        if not opportunities:
+            return []
         open_positions = await self.store.positions.list_open()
         # A symbol may still be traded on several disjoint venue pairs at once.
         busy = legs_in_use(open_positions)
         exposure = venue_exposure(open_positions)
         reserved = await self.reserved_slots()
-        await self._sync_closed()
         opened: list[str] = []
         for opp in opportunities:
             if len(opened) >= cfg.max_new_per_tick or len(open_positions) + len(opened) + reserved >= cfg.max_positions:

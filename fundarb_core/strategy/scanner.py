@@ -158,10 +158,23 @@ class Scanner:
             long_rate.mark_price, latest, cost.total,
         )  # fmt: skip
 
+    def _cannot_pay(self, symbol: str, long_venue: str, short_venue: str, bar: Decimal) -> bool:
+        """Whether the pair's smoothed spread is short of the entry bar even at its fees alone (every other part
+        of the cost is ≥ 0, so `evaluate` would not pass it either): most pairs, ruled out without a cost model."""
+        signal = self.signal
+        if signal is None:
+            return False
+        spread = signal.spread(symbol, long_venue, short_venue)
+        if spread is None or spread <= 0:
+            return True
+        fees = self.costs.fees(symbol, long_venue, short_venue)
+        return spread - fees / self.hold_hours < bar
+
     def scan(self, rates: Mapping[str, Mapping[str, FundingRate]], now: datetime) -> list[Opportunity]:
         """Every allowed opportunity at or above the minimum net APR within the price gap, best first."""
         out = []
         venues = sorted(rates)
+        bar = self.config.min_net_apr / HOURS_PER_YEAR  # the net hourly spread an entry needs
         for long_venue in venues:
             for short_venue in venues:
                 if long_venue == short_venue:
@@ -173,6 +186,8 @@ class Scanner:
                     if symbol not in self.instruments.get(long_venue, {}) or symbol not in self.instruments.get(
                         short_venue, {}
                     ):
+                        continue
+                    if self._cannot_pay(symbol, long_venue, short_venue, bar):
                         continue
                     opp = self.evaluate(symbol, long_venue, short_venue, rates, now)
                     if opp is not None and opp.net_apr >= self.config.min_net_apr:

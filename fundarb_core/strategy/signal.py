@@ -100,6 +100,11 @@ class SpreadSignal:
             if hourly is not None:
                 self._update((venue, symbol), hourly, now)
 
+    def observe_hourly(self, venue: str, hourly: Mapping[str, Decimal], now: datetime) -> None:
+        """Blend this tick's hourly rates of one venue (already checked usable, as `Market.hourly` holds them)."""
+        for symbol, h in hourly.items():
+            self._update((venue, symbol), h, now)
+
     def rate(self, venue: str, symbol: str) -> Decimal | None:
         """The smoothed hourly rate, or None before any observation."""
         est = self._estimates.get((venue, symbol))

@@ -42,3 +42,16 @@ async def test_an_inline_store_writes_what_a_threaded_store_reads(tmp_path: Path
 async def test_only_sqlite_runs_inline() -> None:
     with pytest.raises(StoreError, match="only a SQLite file store can run inline"):
         await Store.open("postgresql://u@127.0.0.1:1/db", inline=True)
+
+
+async def test_only_the_inline_store_skips_the_flush_per_commit(tmp_path: Path) -> None:
+    """A backtest's store commits without flushing each commit (WAL's NORMAL); a live store flushes (FULL)."""
+    levels = {}
+    for inline in (True, False):
+        store = await Store.open(tmp_path / f"{inline}.sqlite3", clock=SimClock(), inline=inline)
+        try:
+            async with store._db.read() as conn:
+                levels[inline] = (await conn.exec_driver_sql("PRAGMA synchronous")).scalar()
+        finally:
+            await store.close()
+    assert levels == {True: 1, False: 2}  # 1 = NORMAL, 2 = FULL
