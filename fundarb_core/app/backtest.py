@@ -189,6 +189,7 @@ async def run_backtest(
     try:
         bot = await clock.run(Bot.create(config, plugins, clock, store, VenueContext(clock, data_dir=work,
                                                                                      shared=shared)))  # fmt: skip
+        bot.record_scans = False  # kept for a dashboard; a backtest reports from its positions and ledgers
         venues = {n: v for n, v in bot.venues.items() if isinstance(v, ReplayVenue)}
         equity_start = sum((v.equity() for v in venues.values()), ZERO)
         curve: list[tuple[datetime, Decimal]] = [(start, equity_start)]

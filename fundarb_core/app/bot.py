@@ -86,6 +86,8 @@ class Bot:
         self.funding = FundingLedger(store, clock, self.gateway)
         self.losses = LossLedger(store, self.gateway, config.bot.collateral_usd)
         self.loss_tripped = False  # the kill switch fired: every tick closes what is still open
+        # Each scan is stored for the dashboard and the API (`store.scans`); a backtest, which has neither, skips it.
+        self.record_scans = True
         self.book = PositionBook(
             store, clock, self.gateway, instruments, AtomicExecutor(self.orders, record=self.recorder), closer,
             self.recorder, self.funding,
@@ -290,9 +292,11 @@ class Bot:
         if scan:
             await self._guard("costs", self.learn_costs)
             tick.opportunities = self.opportunities = self.scanner.scan(self.rates, self.clock.now())
-            await self._guard(
-                "scan", lambda: self.store.scans.save(self.clock.now(), [attrs.asdict(o) for o in tick.opportunities])
-            )
+            if self.record_scans:
+                await self._guard(
+                    "scan",
+                    lambda: self.store.scans.save(self.clock.now(), [attrs.asdict(o) for o in tick.opportunities]),
+                )
         await self._guard("positions", self.evaluate_and_close_positions)
         await self._guard("actions", self.run_actions)
         await self._guard("funding", self.funding.record)

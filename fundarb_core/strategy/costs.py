@@ -21,6 +21,7 @@ No input raises: a book or rate that is not usable falls back to the configured 
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
@@ -102,6 +103,8 @@ class CostModel:
         self.learnt_close_maker: Decimal | None = None
         self.learnt_slippage_bps: Decimal | None = None
         self._warned: set[tuple[str, str]] = set()
+        # Per event kind: the last event id read and the latest events' data (`learn_from` reads only what is new).
+        self._read: dict[str, tuple[int | None, deque[Mapping[str, Any]]]] = {}
         self._fees: dict[tuple[str, str, str, Decimal, Decimal], tuple[object, object, Decimal]] = {}
 
     # -- the parts ---------------------------------------------------------------------------------------------
@@ -255,7 +258,20 @@ class CostModel:
             self.learnt_slippage_bps = max(learnt_slip, ZERO)
 
     async def learn_from(self, store: Any) -> None:
-        """Read the most recent opens' and closes' telemetry from the store's events and learn from it."""
-        opened = await store.events.recent(_LEARN_FROM, kind="position_opened")
-        closed = await store.events.recent(_LEARN_FROM, kind="position_closed")
-        self.learn([e.data for e in opened], [e.data for e in closed])
+        """Read the most recent opens' and closes' telemetry from the store's events and learn from it (the first
+        call reads the last `_LEARN_FROM` of each; later ones only the events appended since)."""
+        data = []
+        for kind in ("position_opened", "position_closed"):
+            last_id, kept = self._read.get(kind, (None, deque(maxlen=_LEARN_FROM)))
+            if last_id is None:
+                new = list(reversed(await store.events.recent(_LEARN_FROM, kind=kind)))
+            else:
+                new = await store.events.list(kind=kind, after_id=last_id, limit=_LEARN_FROM)
+                while len(new) == _LEARN_FROM:  # more than a page since the last read: the newest count
+                    kept.extend(e.data for e in new)
+                    last_id = new[-1].id
+                    new = await store.events.list(kind=kind, after_id=last_id, limit=_LEARN_FROM)
+            kept.extend(e.data for e in new)
+            self._read[kind] = (new[-1].id if new else last_id, kept)
+            data.append(list(reversed(kept)))  # newest first, as the store's `recent` gives them
+        self.learn(data[0], data[1])

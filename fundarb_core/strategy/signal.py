@@ -50,6 +50,7 @@ class SpreadSignal:
         self._tau = max(window.total_seconds(), 1.0)
         self._estimates: dict[tuple[str, str], _Estimate] = {}
         self.seeded: set[tuple[str, str]] = set()  # seeding was tried (with or without history)
+        self._last_alpha: tuple[float, Decimal] = (-1.0, Decimal(0))
 
     def _update(self, key: tuple[str, str], hourly: Decimal, at: datetime, held: float | None = None) -> None:
         """Blend `hourly`, held for `held` seconds (default: since the previous observation), into the estimate."""
@@ -65,10 +66,16 @@ class SpreadSignal:
             if at >= est.at and est.covered == 0:
                 est.value = hourly  # a second quote at the same instant before any time passed: the newer wins
             return
-        alpha = Decimal(repr(1.0 - math.exp(-dt / self._tau))).quantize(_ALPHA)
+        alpha = self._alpha(dt)
         est.value += alpha * (hourly - est.value)
         est.at = max(at, est.at)
         est.covered = min(est.covered + dt, self._tau)
+
+    def _alpha(self, dt: float) -> Decimal:
+        """The weight of a rate held `dt` seconds (a tick's estimates share their `dt`: the last one is kept)."""
+        if self._last_alpha[0] != dt:
+            self._last_alpha = (dt, Decimal(repr(1.0 - math.exp(-dt / self._tau))).quantize(_ALPHA))
+        return self._last_alpha[1]
 
     def seed(self, venue: str, symbol: str, history: Iterable[FundingHistoryEntry]) -> int:
         """Fold settled rates (oldest first) into the estimate, each held over its interval; return how many."""

@@ -46,7 +46,8 @@ class Series:
     def candle(self, i: int) -> tuple[Decimal, ...]:
         """Candle `i` as (open, high, low, close) Decimals (the last one asked for is kept: ticks reuse it)."""
         if self._candle_cache[0] != i:
-            self._candle_cache = (i, tuple(self.dec(x) for x in self.candles[i]))
+            d, (o, h, low, c) = self.dec, self.candles[i]
+            self._candle_cache = (i, (d(o), d(h), d(low), d(c)))
         return self._candle_cache[1]
 
     def rate(self, j: int) -> Decimal:
@@ -58,6 +59,8 @@ class Series:
     @staticmethod
     def dec(text: str) -> Decimal:
         """The stored text as a tidy `Decimal` (no trailing zeros from the column's scale)."""
+        if "." in text and "e" not in text and "E" not in text:  # plain notation: drop the zeros from the text
+            return Decimal(text.rstrip("0").rstrip(".") or "0")
         value = Decimal(text)
         return value.quantize(ONE) if value == value.to_integral_value() else value.normalize()
 

@@ -124,6 +124,7 @@ class ReplayVenue(SimVenue):
         self._liq_subs = []
         self._dirty = False
         self._marks = {}
+        self._paths: dict[int, tuple[int, Decimal]] = {}
         self.calls = {}
         self.transfers = {}
 
@@ -160,10 +161,20 @@ class ReplayVenue(SimVenue):
             return c  # a gap or past the end: the last close carries forward
         first, second = (low, h) if c >= o else (h, low)
         points = (o, first, second, c)
-        position = Decimal(offset * 3) / res
-        leg = min(int(position), 2)
-        frac = position - leg
+        leg, frac = self._path_at(offset)
         return points[leg] + (points[leg + 1] - points[leg]) * frac
+
+    def _path_at(self, offset: int) -> tuple[int, Decimal]:
+        """Where `offset` ms into a candle falls on its path: the leg (0–2) and the fraction of it covered. Every
+        symbol's candles open on the same grid, so a tick asks the same few offsets for all of them: kept."""
+        found = self._paths.get(offset)
+        if found is None:
+            if len(self._paths) > 4096:
+                self._paths.clear()
+            position = Decimal(offset * 3) / self.data.resolution_ms
+            leg = min(int(position), 2)
+            found = self._paths[offset] = (leg, position - leg)
+        return found
 
     def fresh_price(self, symbol: str, at_ms: int) -> bool:
         s = self.data.series[symbol]

@@ -97,3 +97,13 @@ def test_pause_stops_openings_within_a_tick_and_resume_restarts_them(harness_fac
     tick = h.call(lambda: h.bot.tick(scan=True))
     assert not h.bot.paused
     assert len(tick.opened) == 1
+
+
+def test_scans_are_stored_for_the_dashboard_unless_switched_off(harness_factory) -> None:  # type: ignore[no-untyped-def]
+    h: Harness = harness_factory()
+    h.bot.record_scans = False  # what a backtest sets
+    h.run(h.bot.run(duration=timedelta(hours=1)))
+    assert h.bot.last_tick is not None and h.call(lambda: h.runtime.store.scans.latest()) is None
+    h.bot.record_scans = True
+    h.run(h.bot.run(duration=timedelta(hours=1)))
+    assert h.call(lambda: h.runtime.store.scans.latest()) is not None

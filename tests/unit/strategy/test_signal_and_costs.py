@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from decimal import Decimal
 
 import pytest
@@ -135,3 +136,36 @@ def test_learnt_maker_share_and_slippage_replace_the_assumptions() -> None:
     assert costs.learnt_slippage_bps == 3
     costs.learn([{"telemetry": {"maker_share": "NaN", "slippage_bps": "x"}}] * 5, [])
     assert costs.learnt_slippage_bps == 3  # nothing usable: unchanged
+
+
+async def test_learning_from_the_store_reads_only_new_events_and_keeps_the_latest(tmp_path: Path) -> None:
+    from fundarb_core.clock import SimClock
+    from fundarb_core.store import Store
+    from fundarb_core.strategy import costs as costs_module
+
+    store = await Store.open(tmp_path / "s.sqlite3", clock=SimClock(T0))
+    try:
+        incremental = model()
+        for batch, share in enumerate(("0.1", "0.3", "0.9")):
+            for i in range(costs_module._LEARN_FROM * 3 // 4):  # some batches straddle the window
+                await store.events.append("position_opened", {"telemetry": {"maker_share": share}})
+                if i % 3 == 0:
+                    await store.events.append("position_closed", {"telemetry": {"maker_share": "0.2"}})
+            await incremental.learn_from(store)
+            fresh = model()
+            await fresh.learn_from(store)
+            assert incremental.learnt_open_maker == fresh.learnt_open_maker, batch
+            assert incremental.learnt_close_maker == fresh.learnt_close_maker == Decimal("0.2")
+        assert incremental.learnt_open_maker == (Decimal("0.3") * 50 + Decimal("0.9") * 150) / 200
+        seen = []
+        list_events = store.events.list
+
+        async def spy(**kwargs: object) -> object:
+            seen.append(kwargs)
+            return await list_events(**kwargs)  # type: ignore[arg-type]
+
+        store.events.list = spy  # type: ignore[method-assign]
+        await incremental.learn_from(store)  # nothing new: one query per kind, from the last id read
+        assert [k["after_id"] for k in seen] == [incremental._read[k][0] for k in ("position_opened", "position_closed")]
+    finally:
+        await store.close()
