@@ -103,7 +103,8 @@ def test_scans_are_stored_for_the_dashboard_unless_switched_off(harness_factory)
     h: Harness = harness_factory()
     h.bot.record_scans = False  # what a backtest sets
     h.run(h.bot.run(duration=timedelta(hours=1)))
-    assert h.bot.last_tick is not None and h.call(lambda: h.runtime.store.scans.latest()) is None
+    assert h.bot.last_tick is not None
+    assert h.call(lambda: h.runtime.store.scans.latest()) is None
     h.bot.record_scans = True
     h.run(h.bot.run(duration=timedelta(hours=1)))
     assert h.call(lambda: h.runtime.store.scans.latest()) is not None

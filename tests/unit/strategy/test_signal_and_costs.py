@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -166,6 +166,7 @@ async def test_learning_from_the_store_reads_only_new_events_and_keeps_the_lates
 
         store.events.list = spy  # type: ignore[method-assign]
         await incremental.learn_from(store)  # nothing new: one query per kind, from the last id read
-        assert [k["after_id"] for k in seen] == [incremental._read[k][0] for k in ("position_opened", "position_closed")]
+        kinds = ("position_opened", "position_closed")
+        assert [k["after_id"] for k in seen] == [incremental._read[k][0] for k in kinds]
     finally:
         await store.close()
