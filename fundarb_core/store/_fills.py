@@ -17,6 +17,13 @@ from fundarb_core.store._schema import fills, funding_payments, orders
 
 __all__ = ["FillRepository", "FundingRepository"]
 
+# Built once (a tick stores funding payments per venue): a venue's payments among ids, and the insert.
+_PAYMENTS_OF = sa.select(funding_payments).where(
+    funding_payments.c.venue == sa.bindparam("venue"),
+    funding_payments.c.venue_payment_id.in_(sa.bindparam("ids", expanding=True)),
+)
+_INSERT_PAYMENTS = sa.insert(funding_payments)
+
 
 def _fill(row: sa.RowMapping) -> FillRecord:
     return FillRecord(**{c.name: row[c.name] for c in fills.columns})
@@ -170,16 +177,14 @@ class FundingRepository(Repository):
             # over both columns is a scan of the whole table on SQLite, which grows with every payment stored).
             for venue, ids in by_venue.items():
                 for i in range(0, len(ids), 400):  # bounded IN lists (SQLite's parameter limit)
-                    query = sa.select(funding_payments).where(
-                        funding_payments.c.venue == venue, funding_payments.c.venue_payment_id.in_(ids[i : i + 400])
-                    )
-                    for row in (await conn.execute(query)).all():
+                    rows = (await conn.execute(_PAYMENTS_OF, {"venue": venue, "ids": ids[i : i + 400]})).all()
+                    for row in rows:
                         stored[(row.venue, row.venue_payment_id)] = row._mapping
             for k, found in stored.items():
                 _check_same(f"funding payment {k[0]}/{k[1]}", found, wanted[k], ("symbol", "amount"))
             new = [v for k, v in wanted.items() if k not in stored]
             if new:
-                await conn.execute(sa.insert(funding_payments), new)
+                await conn.execute(_INSERT_PAYMENTS, new)
         return len(new)
 
     async def list(
