@@ -247,8 +247,14 @@ async def run_backtest(
 async def _positions(store: Store, venues: dict[str, Any], now: datetime) -> tuple[list[dict[str, Any]], list[Any]]:
     """Each position's PnL parts (open legs marked now), and the same summed per pair (symbol, long, short)."""
     rows: list[dict[str, Any]] = []
+    orders: dict[str | None, list[Any]] = {}  # every order and payment read once, by position, in stored order
+    for order in await store.orders.list():
+        orders.setdefault(order.position_id, []).append(order)
+    payments: dict[str | None, list[Any]] = {}
+    for payment in await store.funding.list():
+        payments.setdefault(payment.position_id, []).append(payment)
     for p in sorted(await store.positions.list(), key=lambda p: (p.created_at, p.symbol, p.long_venue)):
-        pnl = pnl_from(await store.orders.list(position_id=p.id), await store.funding.list(position_id=p.id))
+        pnl = pnl_from(orders.get(p.id, []), payments.get(p.id, []))
         price = pnl.price
         if p.is_open:
             for name in (p.long_venue, p.short_venue):
