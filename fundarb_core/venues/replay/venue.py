@@ -328,11 +328,12 @@ class ReplayVenue(SimVenue):
         await self._enter("query")
         s = self._series(symbol)
         lo, hi = _ms(start), min(_ms(end), _ms(self.clock.now()) + 1)
+        first, last = bisect_left(s.funding_at, lo), bisect_left(s.funding_at, hi)  # the rows in [lo, hi)
         return [
-            FundingHistoryEntry(symbol, _at(at), s.dec(rate), timedelta(seconds=interval))
-            for at, rate, interval in zip(s.funding_at, s.funding_rate, s.funding_interval, strict=True)
-            if lo <= at < hi
-        ]
+            FundingHistoryEntry(symbol, _at(s.funding_at[k]), s.dec(s.funding_rate[k]),
+                                timedelta(seconds=s.funding_interval[k]))
+            for k in range(first, max(first, last))
+        ]  # fmt: skip
 
     async def fetch_price_candles(
         self, symbol: str, resolution: timedelta, start: datetime, end: datetime
@@ -344,11 +345,11 @@ class ReplayVenue(SimVenue):
             raise VenueRejected(f"only {res // 1000} s candles are recorded", venue=self.name,
                                 reason=RejectReason.OTHER)  # fmt: skip
         lo, hi = _ms(start), min(_ms(end), _ms(self.clock.now()) - res + 1)
+        first, last = bisect_left(s.candle_at, lo), bisect_left(s.candle_at, hi)  # the candles in [lo, hi)
         d = s.dec
         return [
             PriceCandle(symbol, _at(at), resolution, d(o), d(h), d(low), d(c), ZERO, "last")
-            for at, (o, h, low, c) in zip(s.candle_at, s.candles, strict=True)
-            if lo <= at < hi
+            for at, (o, h, low, c) in zip(s.candle_at[first:last], s.candles[first:last], strict=True)
         ]
 
     def equity(self) -> Decimal:

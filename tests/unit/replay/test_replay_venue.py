@@ -101,3 +101,11 @@ async def test_history_methods_serve_the_record_up_to_now() -> None:
     assert [f.at for f in funding] == [T0 + timedelta(hours=h) for h in range(4)]
     candles = await clock.run(replay.fetch_price_candles("BTC", timedelta(hours=1), T0, T0 + timedelta(days=1)))
     assert [c.at for c in candles] == [T0 + timedelta(hours=h) for h in range(3)]  # the 03:00 candle is not closed
+    # A window is [start, end): its start is in, its end is out, and an empty or reversed one gives nothing.
+    hour = timedelta(hours=1)
+    funding = await clock.run(replay.fetch_funding_history("BTC", T0 + hour, T0 + 3 * hour))
+    assert [f.at for f in funding] == [T0 + hour, T0 + 2 * hour]
+    candles = await clock.run(replay.fetch_price_candles("BTC", hour, T0 + hour, T0 + 2 * hour))
+    assert [c.at for c in candles] == [T0 + hour]
+    assert await clock.run(replay.fetch_funding_history("BTC", T0 + 2 * hour, T0 + hour)) == []
+    assert await clock.run(replay.fetch_price_candles("BTC", hour, T0 + 2 * hour, T0 + hour)) == []
