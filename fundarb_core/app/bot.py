@@ -264,6 +264,8 @@ class Bot:
 
     async def evaluate_and_close_positions(self) -> None:
         positions = await self.store.positions.list_open()
+        if not positions:
+            return
         await self.monitor.prefetch(positions)
         # For the hold guard: is this pair still the best for its symbol (on the smoothed rates)?
         best = Scanner.best_pairs(self.rates, self.signal.hourly())
