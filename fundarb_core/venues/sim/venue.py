@@ -156,8 +156,7 @@ class SimVenue(SimMarket):
                 break
             # What was taken is gone from the level until the next step. A buyer takes the asks (resting sells),
             # which `_levels` looks up under SELL; a reduce-only fill may have been clipped below `qty`.
-            key = (order.symbol, order.side.opposite, level.price)
-            self._consumed[key] = self._consumed.get(key, ZERO) + (order.filled_qty - before)
+            self._consumed_level(order.symbol, order.side.opposite, level.price, order.filled_qty - before)
 
     def _ambiguous(self, order: SimOrder) -> None:
         if self._chance(self.config.faults.ambiguous_probability):
