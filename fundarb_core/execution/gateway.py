@@ -114,7 +114,7 @@ class VenueGateway:
                 logger.bind(venue=name).opt(exception=exc).error("{}: untyped error from the venue", what)
                 raise VenueUnavailable(f"{what}: untyped {type(exc).__name__} from the venue", venue=name) from exc
             else:
-                if venue is not None:
+                if venue is not None and self.failures:  # a success resets its kind's count (none to reset: skip)
                     self.failures.pop((venue, _kind(what)), None)
                 return result
 

@@ -271,6 +271,7 @@ class SimVenue(SimMarket):
         self._instrument_or_reject(symbol)
         pos = self.ledger.position(symbol)
         mark = self.mark(symbol)
+        leverage = self.ledger.leverage.get(symbol)
         return PositionSnapshot(
             symbol=symbol,
             quantity=pos.qty,
@@ -279,7 +280,7 @@ class SimVenue(SimMarket):
             unrealized_pnl=pos.upnl(mark),
             funding_accrued=pos.funding,
             margin=pos.margin,
-            leverage=self.ledger.leverage.get(symbol, self.default_leverage(symbol)),
+            leverage=leverage if leverage is not None else self.default_leverage(symbol),
             liquidation_price=self.ledger.liquidation_price(symbol, self.mmr(symbol)),
             at=self.clock.now(),
         )
