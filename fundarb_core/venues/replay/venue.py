@@ -124,6 +124,7 @@ class ReplayVenue(SimVenue):
         self._order_subs = []
         self._liq_subs = []
         self._dirty = False
+        self._no_entry_faults = None
         self._marks = {}
         self.calls = {}
         self.transfers = {}

@@ -26,7 +26,7 @@ from fundarb_core.venues._types import (
 from fundarb_core.venues.sim import persist
 from fundarb_core.venues.sim.book import SimOrder, synth_levels
 from fundarb_core.venues.sim.catalogue import CATALOGUE, PROFILES
-from fundarb_core.venues.sim.config import SimVenueConfig
+from fundarb_core.venues.sim.config import FaultConfig, SimVenueConfig
 from fundarb_core.venues.sim.ledger import Ledger
 from fundarb_core.venues.sim.world import SimWorld, stable_seed
 
@@ -102,6 +102,7 @@ class SimMarket:
         self._order_subs: list[asyncio.Queue[OrderState]] = []
         self._liq_subs: list[asyncio.Queue[LiquidationNotice]] = []
         self._dirty = False
+        self._no_entry_faults: FaultConfig | None = None  # the faults last seen to hold none that `_enter` checks
         self._marks: dict[tuple[str, int], Decimal] = {}
         self.calls: dict[str, int] = {}
         self.transfers: dict[str, dict[str, str]] = {}  # transfer id → {"withdrawn"|"deposited": amount}
@@ -349,14 +350,17 @@ class SimMarket:
         if delay:
             await self.clock.sleep(delay)
         faults = self.config.faults
-        if self._in_maintenance(self.clock.now()):
-            raise VenueUnavailable("venue under maintenance", venue=self.name, status=503, code="maintenance")
-        if self._chance(faults.rate_limit_probability):
-            raise RateLimited(
-                "too many requests (simulated)", venue=self.name, retry_after=faults.retry_after.total_seconds()
-            )
-        if self._chance(faults.unavailable_probability):
-            raise VenueUnavailable("service unavailable (simulated)", venue=self.name, status=503)
+        if faults is not self._no_entry_faults:  # a venue without them (most) skips the checks
+            if self._in_maintenance(self.clock.now()):
+                raise VenueUnavailable("venue under maintenance", venue=self.name, status=503, code="maintenance")
+            if self._chance(faults.rate_limit_probability):
+                raise RateLimited(
+                    "too many requests (simulated)", venue=self.name, retry_after=faults.retry_after.total_seconds()
+                )
+            if self._chance(faults.unavailable_probability):
+                raise VenueUnavailable("service unavailable (simulated)", venue=self.name, status=503)
+            if not (faults.maintenance or faults.rate_limit_probability > 0 or faults.unavailable_probability > 0):
+                self._no_entry_faults = faults  # frozen: none of these while it stays the venue's (no draw skipped)
         self.sync()
 
     def _save(self) -> None:
