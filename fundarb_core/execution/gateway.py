@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -114,7 +114,7 @@ class VenueGateway:
                 logger.bind(venue=name).opt(exception=exc).error("{}: untyped error from the venue", what)
                 raise VenueUnavailable(f"{what}: untyped {type(exc).__name__} from the venue", venue=name) from exc
             else:
-                if venue is not None:
+                if venue is not None and self.failures:  # a success resets its kind's count (none to reset: skip)
                     self.failures.pop((venue, _kind(what)), None)
                 return result
 
@@ -157,11 +157,12 @@ class VenueGateway:
 
     async def snapshot(self, leg: LegRef) -> PositionSnapshot:
         venue = self.venues[leg.venue]
-        return await self.call(f"snapshot {leg}", lambda: venue.get_position_snapshot(leg.symbol), venue=leg.venue)
+        symbol = leg.symbol
+        return await self.call(f"snapshot {symbol}", lambda: venue.get_position_snapshot(symbol), venue=leg.venue)
 
     async def snapshots(self, legs: Sequence[LegRef]) -> tuple[dict[LegRef, PositionSnapshot], dict[LegRef, str]]:
         """Live snapshots of every leg, fetched concurrently (transient errors retried); and the legs unreachable."""
-        outcomes = await asyncio.gather(*(self.snapshot(leg) for leg in legs), return_exceptions=True)
+        outcomes = await _settled([self.snapshot(leg) for leg in legs])
         snaps: dict[LegRef, PositionSnapshot] = {}
         errors: dict[LegRef, str] = {}
         for leg, outcome in zip(legs, outcomes, strict=True):
@@ -191,3 +192,32 @@ class VenueGateway:
         for part in await asyncio.gather(*(one(n, s) for n, s in wanted.items())):
             out.update(part)
         return out
+
+
+async def _settled(coros: Sequence[Coroutine[Any, Any, T]]) -> list[T | BaseException]:
+    """Run `coros` concurrently; each one's result or exception, in order (`asyncio.gather(...,
+    return_exceptions=True)`, with the first run in this task: one task fewer to schedule, the same concurrency).
+
+    Cancelled while waiting, the ones still running are cancelled too.
+    """
+    if not coros:
+        return []
+    others = [asyncio.ensure_future(coro) for coro in coros[1:]]
+    outcomes: list[T | BaseException] = []
+    try:
+        try:
+            outcomes.append(await coros[0])
+        except Exception as exc:
+            outcomes.append(exc)
+        for task in others:
+            try:
+                outcomes.append(await task)
+            except Exception as exc:
+                outcomes.append(exc)
+    finally:
+        for task in others:
+            if not task.done():
+                task.cancel()
+            elif not task.cancelled():
+                task.exception()  # retrieved: a failure after ours is not reported as never retrieved
+    return outcomes

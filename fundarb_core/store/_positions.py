@@ -107,6 +107,9 @@ class PositionRepository(Repository):
                     _UPDATED_AT.process_bind_param(record.updated_at, dialect), dialect
                 )
                 assert updated_at is not None
+                if _marks_round_trip(cached.state, record.state) and _same_instant(updated_at, record.updated_at):
+                    self._cache[record.id] = record  # already what a read gives back: nothing to parse or copy
+                    continue
                 self._cache[record.id] = attrs.evolve(
                     cached,
                     version=record.version,
@@ -395,6 +398,36 @@ def _same_but_marks(cached: PositionRecord, record: PositionRecord) -> bool:
         and cached.legs is record.legs
         and all(getattr(cached, name) is getattr(record, name) for name in _UNCHANGED_BY_MARKS)
     )
+
+
+# The state fields a tick's marks set (`Monitor.with_marks`): Decimals or None, each stored as its exact text.
+_MARK_MAPS: Final = ("marks", "funding_accrued", "liquidation_distance")
+_MARK_VALUES: Final = ("unrealized_pnl", "current_spread")
+_NOT_MARKS: Final = tuple(f.name for f in attrs.fields(PositionState) if f.name not in (*_MARK_MAPS, *_MARK_VALUES))
+
+
+def _exact(value: object) -> bool:
+    """Whether `value` reads back from the state's JSON as itself: None, or a finite Decimal (stored as `str`)."""
+    return value is None or (type(value) is Decimal and value.is_finite())
+
+
+def _marks_round_trip(cached: PositionState, state: PositionState) -> bool:
+    """Whether `state` reads back from the store as itself: it is `cached` (as read) with at most the mark fields
+    changed, each a finite Decimal or None (or a dict of them by venue name), which the state's JSON keeps exactly
+    (`str` then `Decimal`: the same value, digits and exponent)."""
+    return (
+        all(getattr(cached, name) is getattr(state, name) for name in _NOT_MARKS)
+        and all(_exact(getattr(state, name)) for name in _MARK_VALUES)
+        and all(
+            type(table := getattr(state, name)) is dict and all(type(k) is str and _exact(v) for k, v in table.items())
+            for name in _MARK_MAPS
+        )
+    )
+
+
+def _same_instant(read: datetime, written: datetime) -> bool:
+    """Whether a timestamp reads back as the very value written (same instant, same time zone object)."""
+    return read == written and read.tzinfo is written.tzinfo
 
 
 def _round_trip(table: sa.Table, values: Mapping[str, Any], dialect: Any) -> dict[str, Any]:

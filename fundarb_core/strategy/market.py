@@ -81,6 +81,7 @@ class Market:
         self.rejected: dict[tuple[str, str], str] = {}  # this tick's exclusions and why
         self.new_rejections: dict[tuple[str, str], str] = {}  # exclusions that were not there the tick before
         self._fetched_at: dict[str, datetime] = {}
+        self._hourlies: dict[tuple[str, str], tuple[FundingRate, Decimal | None]] = {}  # see `_hourly`
 
     async def refresh(self) -> dict[str, Mapping[str, FundingRate]]:
         now = self.gateway.clock.now()
@@ -131,7 +132,17 @@ class Market:
             short, long = self.rates[short_venue][symbol], self.rates[long_venue][symbol]
         except KeyError:
             return None
-        short_h, long_h = usable_hourly(short.rate, short.interval), usable_hourly(long.rate, long.interval)
+        short_h, long_h = self._hourly(short_venue, symbol, short), self._hourly(long_venue, symbol, long)
         if short_h is None or long_h is None:
             return None
         return short_h - long_h
+
+    def _hourly(self, venue: str, symbol: str, rate: FundingRate) -> Decimal | None:
+        """`usable_hourly` of `rate`, computed once per rate object (a position's spread is asked several times a
+        tick, for every position on the pair)."""
+        known = self._hourlies.get((venue, symbol))
+        if known is not None and known[0] is rate:
+            return known[1]
+        hourly = usable_hourly(rate.rate, rate.interval)
+        self._hourlies[(venue, symbol)] = (rate, hourly)
+        return hourly

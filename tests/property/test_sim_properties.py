@@ -497,6 +497,30 @@ def test_taken_liquidity_is_gone_until_the_next_step(side: Side) -> None:
     drive(scenario)
 
 
+def test_a_quote_after_a_partial_take_shows_what_is_left() -> None:
+    """Quotes are served from a per-step cache of the book: a taker must drop it, on that symbol only."""
+
+    async def scenario(clock: SimClock) -> None:
+        config = SimVenueConfig(profile="plain", symbols=["BTC", "ETH"], liquidity=Decimal("0.01"))  # no latency
+        venue = build_sim_venue("sim", config, VenueContext(clock))
+        quoted, eth = await venue.fetch_bbo_prices("BTC"), await venue.fetch_bbo_prices("ETH")
+        book = await venue.fetch_order_book("BTC", depth=2)
+        part = venue.instruments["BTC"].round_qty(quoted.ask_qty / 3)
+        await venue.place_market_order("BTC", Side.BUY, part, worst_price=quoted.ask * 2, client_order_id="a")
+        after = await venue.fetch_bbo_prices("BTC")
+        assert (after.ask, after.ask_qty) == (quoted.ask, quoted.ask_qty - part)
+        assert (after.bid, after.bid_qty) == (quoted.bid, quoted.bid_qty)
+        assert (await venue.fetch_order_book("BTC", depth=2)).asks[0].quantity == quoted.ask_qty - part
+        assert book.asks[0].quantity == quoted.ask_qty, "a book already handed out changed under its holder"
+        assert await venue.fetch_bbo_prices("ETH") == eth
+        await venue.place_market_order(
+            "BTC", Side.SELL, part, worst_price=quoted.bid / 2, client_order_id="b", reduce_only=True
+        )
+        assert (await venue.fetch_bbo_prices("BTC")).bid_qty == quoted.bid_qty - part
+
+    drive(scenario)
+
+
 # -- determinism: a scripted run, byte for byte ------------------------------------------------------------------
 
 

@@ -27,7 +27,7 @@ from decimal import Decimal
 
 from fundarb_core.clock import Clock
 from fundarb_core.errors import VenueRejected
-from fundarb_core.model import RejectReason, Side
+from fundarb_core.model import RejectReason
 from fundarb_core.venues._symbols import SymbolMap
 from fundarb_core.venues._types import (
     BookLevel,
@@ -120,9 +120,11 @@ class ReplayVenue(SimVenue):
         self._consumed = {}
         self._consumed_step = -1
         self._books = {}
+        self._lefts = {}
         self._order_subs = []
         self._liq_subs = []
         self._dirty = False
+        self._no_entry_faults = None
         self._marks = {}
         self._paths: dict[int, tuple[int, Decimal]] = {}
         self.calls = {}
@@ -194,18 +196,9 @@ class ReplayVenue(SimVenue):
         mark = self._marks[(symbol, step)] = self.instruments[symbol].round_price(self.mid_at(symbol, step_ms))
         return mark
 
-    def _levels(self, symbol: str, step: int, depth: int = 20) -> tuple[list[BookLevel], list[BookLevel]]:
-        if self._consumed_step != step:
-            self._consumed.clear()
-            self._books.clear()
-            self._consumed_step = step
-        book = self._books.get((symbol, depth))
-        if book is None:  # built once per step and symbol
-            mid = self.mark(symbol, step)
-            book = self._books[(symbol, depth)] = synth_levels(
-                self.instruments[symbol], mid, self.spread_bps, self.replay.level_usd / mid, depth
-            )
-        return self._left(symbol, Side.BUY, book[0]), self._left(symbol, Side.SELL, book[1])
+    def _synth_book(self, symbol: str, step: int, depth: int) -> tuple[list[BookLevel], list[BookLevel]]:
+        mid = self.mark(symbol, step)
+        return synth_levels(self.instruments[symbol], mid, self.spread_bps, self.replay.level_usd / mid, depth)
 
     # -- funding -------------------------------------------------------------------------------------------------
 

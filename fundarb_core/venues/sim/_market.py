@@ -26,7 +26,7 @@ from fundarb_core.venues._types import (
 from fundarb_core.venues.sim import persist
 from fundarb_core.venues.sim.book import SimOrder, synth_levels
 from fundarb_core.venues.sim.catalogue import CATALOGUE, PROFILES
-from fundarb_core.venues.sim.config import SimVenueConfig
+from fundarb_core.venues.sim.config import FaultConfig, SimVenueConfig
 from fundarb_core.venues.sim.ledger import Ledger
 from fundarb_core.venues.sim.world import SimWorld, stable_seed
 
@@ -35,6 +35,7 @@ __all__ = ["SimMarket"]
 ZERO = Decimal(0)
 BOOK_DEPTH = 20
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+Levels = tuple[BookLevel, ...]  # one side of a book, best first
 
 
 def _dec(x: float) -> Decimal:
@@ -96,9 +97,12 @@ class SimMarket:
         self._consumed: dict[tuple[str, Side, Decimal], Decimal] = {}
         self._consumed_step = -1
         self._books: dict[tuple[str, int], tuple[list[BookLevel], list[BookLevel]]] = {}  # this step's, by symbol
+        # What is left of each book after this step's takers (`_levels`): dropped when a taker consumes a level.
+        self._lefts: dict[tuple[str, int], tuple[Levels, Levels]] = {}
         self._order_subs: list[asyncio.Queue[OrderState]] = []
         self._liq_subs: list[asyncio.Queue[LiquidationNotice]] = []
         self._dirty = False
+        self._no_entry_faults: FaultConfig | None = None  # the faults last seen to hold none that `_enter` checks
         self._marks: dict[tuple[str, int], Decimal] = {}
         self.calls: dict[str, int] = {}
         self.transfers: dict[str, dict[str, str]] = {}  # transfer id → {"withdrawn"|"deposited": amount}
@@ -156,30 +160,48 @@ class SimMarket:
             cached = self._marks[key] = self.instruments[symbol].round_price(mid)
         return cached
 
-    def _levels(self, symbol: str, step: int, depth: int = BOOK_DEPTH) -> tuple[list[BookLevel], list[BookLevel]]:
+    def _levels(self, symbol: str, step: int, depth: int = BOOK_DEPTH) -> tuple[Levels, Levels]:
+        """Bids and asks (best first) at `step`, less what takers consumed this step: the same tuples until a taker
+        consumes more (`_consumed_level`) or the step changes, so a quote costs no copy of the book."""
         if self._consumed_step != step:
             self._consumed.clear()
             self._books.clear()
+            self._lefts.clear()
             self._consumed_step = step
-        book = self._books.get((symbol, depth))
-        if book is None:  # the synthetic book is the same all step long: built once per step and symbol
-            mid = self.mark(symbol, step)
-            level_qty = CATALOGUE[symbol].level_usd * self.config.liquidity / mid
-            book = self._books[(symbol, depth)] = synth_levels(
-                self.instruments[symbol], mid, self.spread_bps, level_qty, depth
+        left = self._lefts.get((symbol, depth))
+        if left is None:
+            book = self._books.get((symbol, depth))
+            if book is None:  # the synthetic book is the same all step long: built once per step and symbol
+                book = self._books[(symbol, depth)] = self._synth_book(symbol, step, depth)
+            left = self._lefts[(symbol, depth)] = (
+                self._left(symbol, Side.BUY, book[0]),
+                self._left(symbol, Side.SELL, book[1]),
             )
-        return self._left(symbol, Side.BUY, book[0]), self._left(symbol, Side.SELL, book[1])
+        return left
 
-    def _left(self, symbol: str, side: Side, levels: list[BookLevel]) -> list[BookLevel]:
+    def _synth_book(self, symbol: str, step: int, depth: int) -> tuple[list[BookLevel], list[BookLevel]]:
+        """The full synthetic book of `symbol` at `step`, before any taker."""
+        mid = self.mark(symbol, step)
+        level_qty = CATALOGUE[symbol].level_usd * self.config.liquidity / mid
+        return synth_levels(self.instruments[symbol], mid, self.spread_bps, level_qty, depth)
+
+    def _consumed_level(self, symbol: str, side: Side, price: Decimal, qty: Decimal) -> None:
+        """A taker took `qty` of the resting `side` level at `price`: gone from the book until the next step."""
+        key = (symbol, side, price)
+        self._consumed[key] = self._consumed.get(key, ZERO) + qty
+        for cached in [k for k in self._lefts if k[0] == symbol]:
+            del self._lefts[cached]
+
+    def _left(self, symbol: str, side: Side, levels: list[BookLevel]) -> Levels:
         """The levels of one side (resting `side` orders) minus what takers consumed this step; empty ones dropped.
 
         If takers emptied every level, the deepest stays (with quantity 0) so that the side still has a price.
         """
         taken = {price: qty for (sym, sd, price), qty in self._consumed.items() if sym == symbol and sd is side}
         if not taken:
-            return list(levels)  # nothing taken this step (every synthetic level has a positive quantity)
+            return tuple(levels)  # nothing taken this step (every synthetic level has a positive quantity)
         left = [lv if lv.price not in taken else BookLevel(lv.price, lv.quantity - taken[lv.price]) for lv in levels]
-        return [lv for lv in left if lv.quantity > 0] or left[-1:]
+        return tuple([lv for lv in left if lv.quantity > 0] or left[-1:])
 
     def _funding_interval_seconds(self, symbol: str) -> int:
         return int(self.instruments[symbol].funding_interval.total_seconds())
@@ -315,7 +337,8 @@ class SimMarket:
     # -- faults ------------------------------------------------------------------------------------------------
 
     def _in_maintenance(self, now: datetime) -> bool:
-        return any(w.start <= now < w.start + w.duration for w in self.config.faults.maintenance)
+        maintenance = self.config.faults.maintenance
+        return bool(maintenance) and any(w.start <= now < w.start + w.duration for w in maintenance)
 
     def _chance(self, probability: Decimal) -> bool:
         return probability > 0 and self.fault_rng.random() < float(probability)
@@ -327,14 +350,17 @@ class SimMarket:
         if delay:
             await self.clock.sleep(delay)
         faults = self.config.faults
-        if self._in_maintenance(self.clock.now()):
-            raise VenueUnavailable("venue under maintenance", venue=self.name, status=503, code="maintenance")
-        if self._chance(faults.rate_limit_probability):
-            raise RateLimited(
-                "too many requests (simulated)", venue=self.name, retry_after=faults.retry_after.total_seconds()
-            )
-        if self._chance(faults.unavailable_probability):
-            raise VenueUnavailable("service unavailable (simulated)", venue=self.name, status=503)
+        if faults is not self._no_entry_faults:  # a venue without them (most) skips the checks
+            if self._in_maintenance(self.clock.now()):
+                raise VenueUnavailable("venue under maintenance", venue=self.name, status=503, code="maintenance")
+            if self._chance(faults.rate_limit_probability):
+                raise RateLimited(
+                    "too many requests (simulated)", venue=self.name, retry_after=faults.retry_after.total_seconds()
+                )
+            if self._chance(faults.unavailable_probability):
+                raise VenueUnavailable("service unavailable (simulated)", venue=self.name, status=503)
+            if not (faults.maintenance or faults.rate_limit_probability > 0 or faults.unavailable_probability > 0):
+                self._no_entry_faults = faults  # frozen: none of these while it stays the venue's (no draw skipped)
         self.sync()
 
     def _save(self) -> None:

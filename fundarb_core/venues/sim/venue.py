@@ -156,8 +156,7 @@ class SimVenue(SimMarket):
                 break
             # What was taken is gone from the level until the next step. A buyer takes the asks (resting sells),
             # which `_levels` looks up under SELL; a reduce-only fill may have been clipped below `qty`.
-            key = (order.symbol, order.side.opposite, level.price)
-            self._consumed[key] = self._consumed.get(key, ZERO) + (order.filled_qty - before)
+            self._consumed_level(order.symbol, order.side.opposite, level.price, order.filled_qty - before)
 
     def _ambiguous(self, order: SimOrder) -> None:
         if self._chance(self.config.faults.ambiguous_probability):
@@ -272,6 +271,7 @@ class SimVenue(SimMarket):
         self._instrument_or_reject(symbol)
         pos = self.ledger.position(symbol)
         mark = self.mark(symbol)
+        leverage = self.ledger.leverage.get(symbol)
         return PositionSnapshot(
             symbol=symbol,
             quantity=pos.qty,
@@ -280,7 +280,7 @@ class SimVenue(SimMarket):
             unrealized_pnl=pos.upnl(mark),
             funding_accrued=pos.funding,
             margin=pos.margin,
-            leverage=self.ledger.leverage.get(symbol, self.default_leverage(symbol)),
+            leverage=leverage if leverage is not None else self.default_leverage(symbol),
             liquidation_price=self.ledger.liquidation_price(symbol, self.mmr(symbol)),
             at=self.clock.now(),
         )

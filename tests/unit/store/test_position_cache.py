@@ -66,3 +66,26 @@ async def test_a_marks_only_update_caches_what_a_read_gives_and_changed_legs_are
     assert [str(p.state.unrealized_pnl) for p in mine] == [str(p.state.unrealized_pnl) for p in theirs]
     assert [str(leg.filled_quantity) for p in theirs for leg in p.legs] == ["0", "0", "2.50", "2.50"]
     assert [p.version for p in theirs] == [2, 2]
+
+
+async def test_marks_that_read_back_as_themselves_are_cached_as_written(store, open_store) -> None:
+    """A tick's marks (Decimals or None) read back exactly: the record written is cached as it is, and still equals a
+    fresh read, digit for digit. Anything else in the state that changed goes through the full round trip."""
+    await _create(store, "BTC")
+    await _create(store, "ETH")
+    await _create(store, "SOL")
+    a, b, c = await store.positions.list_open()
+    marks = {"marks": {"aster": Decimal("3.10"), "lighter": None}, "unrealized_pnl": Decimal("-0E-8")}
+    exact = attrs.evolve(a, state=a.state.update(**marks, liquidation_distance={"aster": Decimal("0.250")}))
+    inexact = attrs.evolve(b, state=b.state.update(marks={"aster": 3.1}))  # a float: stored as text "3.1"
+    with_extra = attrs.evolve(c, state=c.state.update(**marks, note=Decimal("2.50")))  # extra: stored as "2.50"
+    written = await store.positions.update_many([exact, inexact, with_extra])
+    mine = await store.positions.list_open()
+    assert mine[0] is written[0]
+    assert mine[1] is not written[1]
+    assert mine[2] is not written[2]
+    theirs = await (await open_store()).positions.list_open()
+    assert mine == theirs
+    assert [repr(p.state.as_dict()) for p in mine] == [repr(p.state.as_dict()) for p in theirs]
+    assert type(mine[1].state.marks["aster"]) is Decimal
+    assert mine[2].state.extra["note"] == "2.50"

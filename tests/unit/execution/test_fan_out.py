@@ -1,0 +1,128 @@
+"""Legs run concurrently with one task fewer: the first in the caller's task (`gateway._settled`, `CloseExecutor._run`).
+
+Everything runs in simulated time: each leg waits on the clock, so "concurrently" means the whole takes as long as
+the slowest leg, not the sum.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from fundarb_close_market_only import MarketOnlyConfig, MarketOnlyPolicy
+
+from fundarb_core.clock import SimClock
+from fundarb_core.errors import VenueUnavailable
+from fundarb_core.execution import CloseExecutor, CloseLegSpec, OrderResult
+from fundarb_core.execution.gateway import _settled
+from fundarb_core.model import Side
+
+
+def _run(clock: SimClock, coro: Any) -> Any:
+    return asyncio.run(clock.run(coro))
+
+
+async def _leg(clock: SimClock, seconds: float, log: list[str], name: str, fail: BaseException | None = None) -> str:
+    log.append(f"{name} start {clock.monotonic()}")
+    try:
+        await clock.sleep(seconds)
+    except asyncio.CancelledError:
+        log.append(f"{name} cancelled {clock.monotonic()}")
+        raise
+    if fail is not None:
+        raise fail
+    log.append(f"{name} done {clock.monotonic()}")
+    return name
+
+
+def test_settled_runs_every_coroutine_at_once_and_keeps_their_order() -> None:
+    clock, log = SimClock(), []
+    boom = VenueUnavailable("down", venue="b")
+
+    async def go() -> list[object]:
+        return await _settled([_leg(clock, 5, log, "a"), _leg(clock, 3, log, "b", boom), _leg(clock, 1, log, "c")])
+
+    assert _run(clock, go()) == ["a", boom, "c"]
+    assert log[:3] == ["a start 0.0", "b start 0.0", "c start 0.0"]
+    assert clock.monotonic() == 5.0  # concurrent: the slowest, not the sum
+
+
+@pytest.mark.parametrize("first_fails", [True, False])
+def test_settled_returns_a_failure_of_any_leg_without_stopping_the_others(first_fails: bool) -> None:
+    clock, log = SimClock(), []
+    boom = RuntimeError("bug")
+
+    async def go() -> list[object]:
+        a = _leg(clock, 1, log, "a", boom if first_fails else None)
+        b = _leg(clock, 2, log, "b", None if first_fails else boom)
+        return await _settled([a, b])
+
+    assert _run(clock, go()) == ([boom, "b"] if first_fails else ["a", boom])
+    assert not any("cancelled" in line for line in log)
+
+
+@pytest.mark.parametrize(("first", "second"), [(10, 20), (20, 30)])
+def test_settled_cancelled_cancels_what_still_runs(first: float, second: float) -> None:
+    """Cancelled at 15 s while waiting on the second leg's task, or on the first leg in its own task."""
+    clock, log = SimClock(), []
+
+    async def go() -> None:
+        task = asyncio.ensure_future(_settled([_leg(clock, first, log, "a"), _leg(clock, second, log, "b")]))
+        await clock.sleep(15)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await asyncio.sleep(0)  # let a cancelled leg see it
+
+    _run(clock, go())
+    assert "b cancelled 15.0" in log
+    assert ("a done 10.0" if first < 15 else "a cancelled 15.0") in log
+    assert clock.monotonic() == 15.0
+
+
+def test_settled_of_nothing_is_nothing() -> None:
+    assert _run(SimClock(), _settled([])) == []
+
+
+class _Orders:
+    """An order executor whose legs wait on the clock, and may raise (a bug: execute raises for nothing else)."""
+
+    def __init__(self, clock: SimClock, seconds: dict[str, float], fail: str | None = None) -> None:
+        self.clock, self.seconds, self.fail, self.log = clock, seconds, fail, []
+
+    async def execute(self, spec: CloseLegSpec) -> OrderResult:
+        fail = RuntimeError(f"{spec.venue} broke") if spec.venue == self.fail else None
+        await _leg(self.clock, self.seconds[spec.venue], self.log, spec.venue, fail)
+        return OrderResult(spec=spec, filled_qty=spec.quantity)
+
+
+def _specs() -> list[CloseLegSpec]:
+    return [
+        CloseLegSpec(venue=v, symbol="BTC", side=s, quantity=Decimal(1), intent_id=f"i{v}")
+        for v, s in (("a", Side.SELL), ("b", Side.BUY))
+    ]
+
+
+def test_close_legs_run_concurrently_and_come_back_in_order() -> None:
+    clock = SimClock()
+    orders = _Orders(clock, {"a": 4, "b": 2})
+    closer = CloseExecutor(orders, MarketOnlyPolicy(MarketOnlyConfig()))  # type: ignore[arg-type]
+    results = _run(clock, closer._run(_specs()))
+    assert [r.spec.venue for r in results] == ["a", "b"]
+    assert orders.log == ["a start 0.0", "b start 0.0", "b done 2.0", "a done 4.0"]
+
+
+@pytest.mark.parametrize("failing", ["a", "b"])
+def test_a_close_leg_that_raises_cancels_the_other(failing: str) -> None:
+    """The first leg runs in the caller's task, the second in a task: either failing stops the other."""
+    clock = SimClock()
+    orders = _Orders(clock, {"a": 10, "b": 10} | {failing: 1}, fail=failing)
+    closer = CloseExecutor(orders, MarketOnlyPolicy(MarketOnlyConfig()))  # type: ignore[arg-type]
+    with pytest.raises(ExceptionGroup) as caught:
+        _run(clock, closer._run(_specs()))
+    assert [str(e) for e in caught.value.exceptions] == [f"{failing} broke"]
+    other = "b" if failing == "a" else "a"
+    assert f"{other} cancelled 1.0" in orders.log
+    assert clock.monotonic() == 1.0
