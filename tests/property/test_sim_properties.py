@@ -194,7 +194,12 @@ async def play(venue: SimVenue, clock: SimClock, actions: list[Action], check: C
         elif kind == "wait":
             await clock.sleep(action[1])
         out.append(await venue.fetch_balance())
-        out.extend([await venue.get_position_snapshot(s) for s in SYMBOLS])
+        snaps = [await venue.get_position_snapshot(s) for s in SYMBOLS]
+        for snap in snaps:  # what a snapshot keeps between calls is what the ledger says now, digit for digit
+            pos, mmr = venue.ledger.position(snap.symbol), venue.mmr(snap.symbol)
+            fresh = (pos.entry, venue.ledger.liquidation_price(snap.symbol, mmr))
+            assert (str(snap.entry_price), str(snap.liquidation_price)) == tuple(map(str, fresh))
+        out.extend(snaps)
         check()
     out.extend(await venue.fetch_funding_payments(None, START))
     out.extend(venue.liquidation_log)
@@ -826,3 +831,34 @@ class OrderLifecycle(RuleBasedStateMachine):
 
 TestOrderLifecycle = OrderLifecycle.TestCase
 TestOrderLifecycle.settings = settings(deadline=None, stateful_step_count=40)
+
+
+def test_a_snapshot_follows_every_input_of_what_it_keeps_between_calls() -> None:
+    """Entry, liquidation price and default leverage are kept per symbol between snapshots: a change to the
+    position's quantity, cost or margin, the instrument or the margin ratio is seen at once."""
+
+    async def scenario(clock: SimClock) -> None:
+        venue = SimVenue("sim", SimVenueConfig(profile="plain", persist=False), clock, SimWorld(0, START))
+        symbol = SYMBOLS[0]
+        instrument = venue.instruments[symbol]
+        bbo = await venue.fetch_bbo_prices(symbol)
+        size = order_size(instrument, bbo.ask, 3)
+        await venue.place_market_order(symbol, Side.BUY, size, worst_price=bbo.ask * 2, client_order_id="a")
+        before = await venue.get_position_snapshot(symbol)
+        pos = venue.ledger.positions[symbol]
+        pos.margin = pos.margin / 2  # each input, changed in place
+        assert (await venue.get_position_snapshot(symbol)).liquidation_price != before.liquidation_price
+        pos.cost = pos.cost * 2
+        changed = await venue.get_position_snapshot(symbol)
+        assert changed.entry_price == pos.entry != before.entry_price
+        assert venue.config.maintenance_margin_ratio is None  # the ratio follows the instrument's max leverage
+        venue.instruments[symbol] = attrs.evolve(instrument, max_leverage=Decimal(3))
+        assert (await venue.get_position_snapshot(symbol)).liquidation_price == venue.ledger.liquidation_price(
+            symbol, 1 / Decimal(6)
+        )
+        venue.config = attrs.evolve(venue.config, maintenance_margin_ratio=Decimal("0.2"))
+        assert (await venue.get_position_snapshot(symbol)).liquidation_price == venue.ledger.liquidation_price(
+            symbol, Decimal("0.2")
+        )
+
+    drive(scenario)

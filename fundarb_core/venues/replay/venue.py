@@ -126,6 +126,7 @@ class ReplayVenue(SimVenue):
         self._dirty = False
         self._no_entry_faults = None
         self._marks = {}
+        self._snapshot_parts = {}
         self._paths: dict[int, tuple[int, Decimal]] = {}
         self.calls = {}
         self.transfers = {}

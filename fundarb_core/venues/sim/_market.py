@@ -8,6 +8,7 @@ import random
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from loguru import logger
 
@@ -104,6 +105,9 @@ class SimMarket:
         self._dirty = False
         self._no_entry_faults: FaultConfig | None = None  # the faults last seen to hold none that `_enter` checks
         self._marks: dict[tuple[str, int], Decimal] = {}
+        # Per symbol, what a position snapshot keeps between calls: its inputs, then entry, liquidation price and
+        # default leverage (see `SimVenue._snapshot`).
+        self._snapshot_parts: dict[str, tuple[Any, ...]] = {}
         self.calls: dict[str, int] = {}
         self.transfers: dict[str, dict[str, str]] = {}  # transfer id → {"withdrawn"|"deposited": amount}
         if state_path is not None and state_path.exists():

@@ -268,20 +268,36 @@ class SimVenue(SimMarket):
         return {symbol: self._snapshot(symbol) for symbol in symbols}
 
     def _snapshot(self, symbol: str) -> PositionSnapshot:
-        self._instrument_or_reject(symbol)
+        instrument = self._instrument_or_reject(symbol)
         pos = self.ledger.position(symbol)
         mark = self.mark(symbol)
         leverage = self.ledger.leverage.get(symbol)
+        # Entry, liquidation price and default leverage change only with the position, the instrument or the margin
+        # ratio: kept while each is the very object they were worked out from (a monitor asks every tick).
+        ratio = self.config.maintenance_margin_ratio
+        kept = self._snapshot_parts.get(symbol)
+        if (
+            kept is None
+            or kept[0] is not pos.qty
+            or kept[1] is not pos.cost
+            or kept[2] is not pos.margin
+            or kept[3] is not instrument
+            or kept[4] is not ratio
+        ):
+            kept = self._snapshot_parts[symbol] = (
+                pos.qty, pos.cost, pos.margin, instrument, ratio,
+                pos.entry, self.ledger.liquidation_price(symbol, self.mmr(symbol)), self.default_leverage(symbol),
+            )  # fmt: skip
         return PositionSnapshot(
             symbol=symbol,
             quantity=pos.qty,
-            entry_price=pos.entry,
+            entry_price=kept[5],
             mark_price=mark,
             unrealized_pnl=pos.upnl(mark),
             funding_accrued=pos.funding,
             margin=pos.margin,
-            leverage=leverage if leverage is not None else self.default_leverage(symbol),
-            liquidation_price=self.ledger.liquidation_price(symbol, self.mmr(symbol)),
+            leverage=leverage if leverage is not None else kept[7],
+            liquidation_price=kept[6],
             at=self.clock.now(),
         )
 

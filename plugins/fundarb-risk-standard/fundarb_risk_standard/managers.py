@@ -118,8 +118,11 @@ class CombinedManager(_Waterfall[CombinedConfig]):
 
     def should_exit(self, view: PositionView) -> ExitDecision:
         """Stay while the position is younger than `min_hold`; then the waterfall decides; then a reduction step."""
+        held = _rules.min_hold(view, self.config.min_hold)
+        if held is not None:
+            return held  # what the waterfall (with the same hold) answers too, worked out once
         decision = self._waterfall.should_exit(view)
-        if decision.exit or _rules.min_hold(view, self.config.min_hold) is not None:
+        if decision.exit:
             return decision
         step = self._reduce_step(view)
         if step is None:
