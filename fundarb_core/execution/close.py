@@ -19,11 +19,12 @@ import asyncio
 import enum
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import attrs
 from loguru import logger
 
+from fundarb_core.errors import VenueError
 from fundarb_core.execution import ids
 from fundarb_core.execution.gateway import LegRef, VenueGateway
 from fundarb_core.execution.order_executor import OrderExecutor
@@ -144,15 +145,50 @@ class CloseExecutor:
         largest = max(sizes)
         return (largest - min(sizes)) / largest > self.severe_imbalance
 
-    async def _run(self, specs: Sequence[CloseLegSpec]) -> list[OrderResult]:
-        """Execute every leg at once: the first in this task, the others in the group's tasks (one task fewer to
-        schedule; the same concurrency). A leg that raises cancels the others, as any TaskGroup does."""
-        if not specs:
-            return []
+    async def _run(
+        self, specs: Sequence[CloseLegSpec], legs: Sequence[LegRef] = ()
+    ) -> tuple[list[OrderResult], dict[LegRef, PositionSnapshot], dict[LegRef, str]]:
+        """Execute every leg at once, then snapshot each of `legs` (the snapshots after the close): a leg with an
+        order in its own task as soon as its order is done (another venue's order cannot change it), the others
+        at once. Returns the results (in `specs` order), the snapshots and the legs unreachable. The first job runs
+        in this task, the others in the group's tasks (one task fewer to schedule; the same concurrency); a leg
+        that raises cancels the others, as any TaskGroup does (a venue error of a snapshot is not raised: the leg
+        is unreachable)."""
+        wanted = set(legs)
+        jobs: list[tuple[CloseLegSpec | None, LegRef | None]] = []
+        for spec in specs:
+            leg = LegRef(spec.venue, spec.symbol)
+            jobs.append((spec, leg if leg in wanted else None))
+            wanted.discard(leg)
+        jobs += [(None, leg) for leg in legs if leg in wanted]
+        if not jobs:
+            return [], {}, {}
+
+        async def job(spec: CloseLegSpec | None, leg: LegRef | None) -> tuple[OrderResult | None, Any]:
+            result = await self.orders.execute(spec) if spec is not None else None
+            if leg is None:
+                return result, None
+            try:
+                return result, await self.gateway.snapshot(leg)
+            except VenueError as exc:
+                return result, exc
+
         async with asyncio.TaskGroup() as group:
-            others = [group.create_task(self.orders.execute(spec)) for spec in specs[1:]]
-            first = await self.orders.execute(specs[0])
-        return [first, *(t.result() for t in others)]
+            others = [group.create_task(job(*j)) for j in jobs[1:]]
+            first = await job(*jobs[0])
+        results: list[OrderResult] = []
+        snaps: dict[LegRef, PositionSnapshot] = {}
+        unreachable: dict[LegRef, str] = {}
+        for (_, ref), (result, snap) in zip(jobs, [first, *(t.result() for t in others)], strict=True):
+            if result is not None:
+                results.append(result)
+            if ref is None:
+                continue
+            if isinstance(snap, VenueError):
+                unreachable[ref] = str(snap)
+            else:
+                snaps[ref] = snap
+        return results, {leg: snaps[leg] for leg in legs if leg in snaps}, unreachable
 
     def _normal_specs(self, request: CloseRequest) -> list[CloseLegSpec]:
         return [
@@ -197,17 +233,19 @@ class CloseExecutor:
                 specs = [self._emergency_spec(request, leg) for leg in live]
             else:
                 specs = self._normal_specs(request)
-            results += await self._run(specs)
+            done, snaps, unreachable = await self._run(specs, legs)
+            results += done
             # Partial close: whatever is still open is finished as an emergency (flat legs are left alone).
             for round_ in range(EMERGENCY_ROUNDS + 1):
-                snaps, unreachable = await self.snapshots(legs)
                 live = {leg: s for leg, s in snaps.items() if s.quantity != 0}
                 if not live or round_ == EMERGENCY_ROUNDS:
                     break
                 emergency = True
                 log.warning("legs still open after close ({}); emergency round {}", list(live), round_ + 1)
                 request = CloseRequest(position_id, snaps, reason, Urgency.EMERGENCY, attempt)
-                results += await self._run([self._emergency_spec(request, leg, round_) for leg in live])
+                specs = [self._emergency_spec(request, leg, round_) for leg in live]
+                done, snaps, unreachable = await self._run(specs, legs)
+                results += done
         if unreachable:
             why = "; ".join(f"{leg.venue} unreachable: {err}" for leg, err in unreachable.items())
             exposure = {leg: s.quantity for leg, s in live.items()}

@@ -45,6 +45,7 @@ class _Fills:
         self.maker = ZERO
         self.counted: dict[str, OrderState] = {}
         self.progress = progress
+        self.decision_mid: Decimal | None = None  # the mid of the first quote read
 
     def record(self, state: OrderState) -> None:
         """Take the latest state of an order; only its increase over what was already counted is added.
@@ -212,13 +213,12 @@ class OrderExecutor:
         ids: list[str] = []
         first_submit: list[float] = []
         error: str | None = None
-        decision_mid: Decimal | None = None
         log = logger.bind(venue=spec.venue, symbol=spec.symbol, intent=spec.intent_id)
         try:
-            bbo = await self.gateway.call("bbo", lambda: venue.fetch_bbo_prices(spec.symbol), venue=spec.venue)
-            decision_mid = bbo.mid
             target = instrument.round_qty(spec.quantity, Rounding.DOWN)
-            if spec.mode is not ExecutionMode.MARKET_ONLY:
+            if spec.mode is not ExecutionMode.MARKET_ONLY:  # market only: its first order's quote is the decision's
+                bbo = await self.gateway.call("bbo", lambda: venue.fetch_bbo_prices(spec.symbol), venue=spec.venue)
+                fills.decision_mid = bbo.mid
                 try:
                     await self._limit_phase(spec, venue, instrument, target, fills, ids, first_submit)
                 except VenueRejected as exc:
@@ -245,7 +245,7 @@ class OrderExecutor:
             avg_price=fills.avg,
             fees=fills.fees,
             maker_qty=fills.maker,
-            decision_mid=decision_mid,
+            decision_mid=fills.decision_mid,
             client_order_ids=tuple(ids),
             decision_at=decision_at,
             first_submit_at=first_submit[0] if first_submit else None,
@@ -464,6 +464,8 @@ class OrderExecutor:
             if remaining < instrument.min_qty:
                 return
             bbo = await self.gateway.call("bbo", lambda: venue.fetch_bbo_prices(spec.symbol), venue=spec.venue)
+            if fills.decision_mid is None:
+                fills.decision_mid = bbo.mid
             worst = instrument.round_price(
                 spec.worst_price(bbo.mid), Rounding.UP if spec.side is Side.BUY else Rounding.DOWN
             )

@@ -224,3 +224,45 @@ def test_an_order_is_never_left_behind_when_the_venue_stops_answering() -> None:
     aster.quiet = False
     market.run(later())
     assert market.position("aster", "BTC") == result.filled_qty  # and nothing fills behind our back
+
+
+class _QuoteLog(CheckedSimVenue):
+    """Keeps every quote it gives, and what was asked in order (quotes, snapshots, orders)."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.quotes: list[BBO] = []
+        self.asked: list[str] = []
+
+    async def fetch_bbo_prices(self, symbol: str) -> BBO:
+        self.asked.append("bbo")
+        self.quotes.append(await super().fetch_bbo_prices(symbol))
+        return self.quotes[-1]
+
+    async def get_position_snapshot(self, symbol: str):  # type: ignore[no-untyped-def]
+        self.asked.append("snapshot")
+        return await super().get_position_snapshot(symbol)
+
+    async def place_market_order(self, symbol, side, quantity, **kw):  # type: ignore[no-untyped-def,override]
+        self.asked.append("market order")
+        return await super().place_market_order(symbol, side, quantity, **kw)
+
+
+def test_a_market_order_reads_the_book_once_and_its_quote_is_the_decision_mid() -> None:
+    """Market only: no quote read for the decision alone (a round trip a close cannot spare); the quote the first
+    order is priced from is the decision's. A reduce-only order still reads the live position first."""
+    market = Market(venue_cls={"aster": _QuoteLog})
+    venue = market.venues["aster"]
+    buy = OrderSpec(venue="aster", symbol="BTC", side=Side.BUY, quantity=QTY, intent_id="m1",
+                    mode=ExecutionMode.MARKET_ONLY)  # fmt: skip
+    opened = market.run(market.orders.execute(buy))
+    assert venue.asked == ["bbo", "market order"]
+    assert opened.decision_mid == venue.quotes[0].mid
+    venue.asked.clear()
+    closed = market.run(market.orders.execute(
+        OrderSpec(venue="aster", symbol="BTC", side=Side.SELL, quantity=QTY, intent_id="m2",
+                  mode=ExecutionMode.MARKET_ONLY, reduce_only=True)
+    ))  # fmt: skip
+    assert venue.asked == ["snapshot", "bbo", "market order"]
+    assert closed.decision_mid == venue.quotes[-1].mid
+    assert closed.filled_qty == QTY

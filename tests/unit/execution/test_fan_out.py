@@ -16,8 +16,9 @@ from fundarb_close_market_only import MarketOnlyConfig, MarketOnlyPolicy
 from fundarb_core.clock import SimClock
 from fundarb_core.errors import VenueUnavailable
 from fundarb_core.execution import CloseExecutor, CloseLegSpec, OrderResult
-from fundarb_core.execution.gateway import _settled
+from fundarb_core.execution.gateway import LegRef, _settled
 from fundarb_core.model import Side
+from fundarb_core.venues import PositionSnapshot
 
 
 def _run(clock: SimClock, coro: Any) -> Any:
@@ -109,7 +110,7 @@ def test_close_legs_run_concurrently_and_come_back_in_order() -> None:
     clock = SimClock()
     orders = _Orders(clock, {"a": 4, "b": 2})
     closer = CloseExecutor(orders, MarketOnlyPolicy(MarketOnlyConfig()))  # type: ignore[arg-type]
-    results = _run(clock, closer._run(_specs()))
+    results, _, _ = _run(clock, closer._run(_specs()))
     assert [r.spec.venue for r in results] == ["a", "b"]
     assert orders.log == ["a start 0.0", "b start 0.0", "b done 2.0", "a done 4.0"]
 
@@ -126,3 +127,35 @@ def test_a_close_leg_that_raises_cancels_the_other(failing: str) -> None:
     other = "b" if failing == "a" else "a"
     assert f"{other} cancelled 1.0" in orders.log
     assert clock.monotonic() == 1.0
+
+
+class _Gateway:
+    """Snapshots that log when they are read (and fail for `down`)."""
+
+    def __init__(self, clock: SimClock, log: list[str], down: str | None = None) -> None:
+        self.clock, self.log, self.down = clock, log, down
+
+    async def snapshot(self, leg: LegRef) -> PositionSnapshot:
+        self.log.append(f"{leg.venue} snapshot {self.clock.monotonic()}")
+        if leg.venue == self.down:
+            raise VenueUnavailable("down", venue=leg.venue)
+        zero = Decimal(0)
+        return PositionSnapshot(
+            leg.symbol, zero, None, Decimal(100), zero, zero, zero, Decimal(1), None, self.clock.now()
+        )
+
+
+def test_each_leg_is_snapshotted_when_its_own_order_is_done_and_the_others_at_once() -> None:
+    clock = SimClock()
+    orders = _Orders(clock, {"a": 4, "b": 2})
+    orders.gateway = _Gateway(clock, orders.log, down="a")  # type: ignore[attr-defined]
+    closer = CloseExecutor(orders, MarketOnlyPolicy(MarketOnlyConfig()))  # type: ignore[arg-type]
+    legs = [LegRef("a", "BTC"), LegRef("b", "BTC"), LegRef("c", "BTC")]  # c: no order this round
+    results, snaps, unreachable = _run(clock, closer._run(_specs(), legs))
+    assert [r.spec.venue for r in results] == ["a", "b"]
+    assert sorted(orders.log) == sorted(
+        ["a start 0.0", "b start 0.0", "c snapshot 0.0", "b done 2.0", "b snapshot 2.0", "a done 4.0",
+         "a snapshot 4.0"]
+    )  # fmt: skip
+    assert list(snaps) == [LegRef("b", "BTC"), LegRef("c", "BTC")]  # in the legs' order
+    assert list(unreachable) == [LegRef("a", "BTC")]  # a venue error: the leg is unreachable, nothing cancelled
