@@ -108,3 +108,14 @@ def test_scans_are_stored_for_the_dashboard_unless_switched_off(harness_factory)
     h.bot.record_scans = True
     h.run(h.bot.run(duration=timedelta(hours=1)))
     assert h.call(lambda: h.runtime.store.scans.latest()) is not None
+
+
+def test_what_lives_for_the_run_is_frozen_out_of_the_collector_until_the_run_ends(harness_factory) -> None:  # type: ignore[no-untyped-def]
+    import gc
+
+    h: Harness = harness_factory()
+    frozen: list[int] = []
+    h.run(h.bot.run(duration=timedelta(hours=1), on_tick=lambda *_: frozen.append(gc.get_freeze_count())))
+    assert frozen
+    assert min(frozen) > 0  # during the run
+    assert gc.get_freeze_count() == 0  # and given back after it
