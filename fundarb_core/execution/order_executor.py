@@ -20,6 +20,7 @@ from fundarb_core.clock import Clock
 from fundarb_core.display import at_step, money
 from fundarb_core.errors import AmbiguousOutcome, ExecutionError, VenueError, VenueRejected
 from fundarb_core.events import Alert, OrderDone, Record, null_record
+from fundarb_core.execution._fills import Fills
 from fundarb_core.execution.gateway import RetryPolicy, VenueGateway
 from fundarb_core.execution.ids import client_order_id
 from fundarb_core.execution.journal import NULL_JOURNAL, OrderJournal
@@ -33,45 +34,6 @@ __all__ = ["OrderExecutor", "RetryPolicy"]  # RetryPolicy: re-exported from the 
 T = TypeVar("T")
 ZERO = Decimal(0)
 _REASONS = {reason.value: reason for reason in RejectReason}
-
-
-class _Fills:
-    """Fills accumulated over the attempts of one leg."""
-
-    def __init__(self, progress: Callable[[Decimal], None] | None = None) -> None:
-        self.qty = ZERO
-        self.notional = ZERO
-        self.fees = ZERO
-        self.maker = ZERO
-        self.counted: dict[str, OrderState] = {}
-        self.progress = progress
-        self.decision_mid: Decimal | None = None  # the mid of the first quote read
-
-    def record(self, state: OrderState) -> None:
-        """Take the latest state of an order; only its increase over what was already counted is added.
-
-        A state that changes only the status (open → cancelled) replaces the one kept, so the final state is what
-        gets journalled; a stale one (fewer fills, or not final after a final one) is ignored.
-        """
-        before = self.counted.get(state.client_order_id)
-        if before is not None and (
-            state.filled_qty < before.filled_qty or (state.filled_qty == before.filled_qty and before.final)
-        ):
-            return
-        prev_qty = before.filled_qty if before else ZERO
-        prev_notional = before.filled_qty * before.avg_price if before and before.avg_price is not None else ZERO
-        notional = state.filled_qty * state.avg_price if state.avg_price is not None else ZERO
-        self.qty += state.filled_qty - prev_qty
-        self.notional += notional - prev_notional
-        self.fees += state.fees - (before.fees if before else ZERO)
-        self.maker += state.maker_qty - (before.maker_qty if before else ZERO)
-        self.counted[state.client_order_id] = state
-        if self.progress is not None and state.filled_qty > prev_qty:
-            self.progress(self.qty)
-
-    @property
-    def avg(self) -> Decimal | None:
-        return self.notional / self.qty if self.qty else None
 
 
 class OrderExecutor:
@@ -209,7 +171,7 @@ class OrderExecutor:
         venue = self.venues[spec.venue]
         instrument = self.instruments[spec.venue][spec.symbol]
         decision_at = self.clock.monotonic()
-        fills = _Fills(progress)
+        fills = Fills(progress)
         ids: list[str] = []
         first_submit: list[float] = []
         error: str | None = None
@@ -283,7 +245,7 @@ class OrderExecutor:
         venue: Venue,
         instrument: Instrument,
         target: Decimal,
-        fills: _Fills,
+        fills: Fills,
         ids: list[str],
         first_submit: list[float],
     ) -> None:
@@ -334,7 +296,7 @@ class OrderExecutor:
                 fills.record(state)
 
     async def _watch(
-        self, spec: OrderSpec, venue: Venue, instrument: Instrument, state: OrderState, deadline: float, fills: _Fills
+        self, spec: OrderSpec, venue: Venue, instrument: Instrument, state: OrderState, deadline: float, fills: Fills
     ) -> OrderState:
         """Wait for fills until filled, the touch moves away (re-price) or the deadline; cancel if still open. Each
         fill seen is counted at once, so a `maker_hedge` open hedges a partial fill when it happens."""
@@ -373,7 +335,7 @@ class OrderExecutor:
             state = await self._cancel(venue, spec, cid)
         return state
 
-    async def _settle(self, spec: OrderSpec, venue: Venue, fills: _Fills, ids: list[str]) -> list[str]:
+    async def _settle(self, spec: OrderSpec, venue: Venue, fills: Fills, ids: list[str]) -> list[str]:
         """Make every order sent final (cancelled if need be) and journal its final state; return the stuck ids."""
         stuck = await self._finish_orders(spec, venue, fills, ids)
         for state in fills.counted.values():
@@ -389,7 +351,7 @@ class OrderExecutor:
             )
         return stuck
 
-    async def _finish_orders(self, spec: OrderSpec, venue: Venue, fills: _Fills, ids: list[str]) -> list[str]:
+    async def _finish_orders(self, spec: OrderSpec, venue: Venue, fills: Fills, ids: list[str]) -> list[str]:
         """Make every order of this execution final and count its fills; return the ids that could not be."""
         stuck = []
         for cid in dict.fromkeys(ids):
@@ -419,20 +381,24 @@ class OrderExecutor:
         A cancel's reply may be partial (not yet final, or fills without their fees): then the order is asked for
         once more, so what is recorded is the venue's final word (a fill that raced the cancel included).
         """
-        try:
-            state = await self.gateway.call(
-                f"cancel {cid}", lambda: venue.cancel_order(spec.symbol, cid), venue=spec.venue
-            )
-        except VenueRejected:
-            found = await self._reconcile(venue, spec.symbol, cid)
-            if found is None:
-                raise ExecutionError(f"{spec.venue}: cannot cancel {cid}: unknown to the venue") from None
-            return found
-        except AmbiguousOutcome:
-            found = await self._reconcile(venue, spec.symbol, cid)
-            if found is None or not found.final:
-                return await self._cancel(venue, spec, cid)
-            return found
+        for attempt in range(self.retry.attempts):  # a cancel whose outcome stays unknown is tried a few times
+            try:
+                state = await self.gateway.call(
+                    f"cancel {cid}", lambda: venue.cancel_order(spec.symbol, cid), venue=spec.venue
+                )
+                break
+            except VenueRejected:
+                found = await self._reconcile(venue, spec.symbol, cid)
+                if found is None:
+                    raise ExecutionError(f"{spec.venue}: cannot cancel {cid}: unknown to the venue") from None
+                return found
+            except AmbiguousOutcome as exc:
+                found = await self._reconcile(venue, spec.symbol, cid)
+                if found is not None and found.final:
+                    return found
+                await self.clock.sleep(self.retry.delay(attempt, exc))
+        else:  # the caller settles it later, or reports it stuck
+            raise ExecutionError(f"{spec.venue}: cancel of {cid} unanswered {self.retry.attempts} times")
         if state.final and not state.filled_qty:
             return state
         latest = await self._reconcile(venue, spec.symbol, cid)
@@ -444,7 +410,7 @@ class OrderExecutor:
         venue: Venue,
         instrument: Instrument,
         target: Decimal,
-        fills: _Fills,
+        fills: Fills,
         ids: list[str],
         first_submit: list[float],
     ) -> None:

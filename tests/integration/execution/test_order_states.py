@@ -9,7 +9,7 @@ from decimal import Decimal
 import attrs
 import pytest
 
-from fundarb_core.errors import VenueRejected
+from fundarb_core.errors import AmbiguousOutcome, VenueRejected
 from fundarb_core.execution import OrderSpec
 from fundarb_core.model import ExecutionMode, OrderStatus, RejectReason, Side
 from fundarb_core.venues import OrderState
@@ -116,3 +116,28 @@ def test_an_execution_cancelled_midway_cancels_and_records_its_orders() -> None:
     assert orders
     assert all(o.status.final for o in orders.values())
     assert market.journal.differences(market.venues) == {}
+
+
+def test_a_cancel_whose_outcome_stays_unknown_ends_with_the_order_reported_stuck() -> None:
+    """Every cancel times out after it was sent and the order stays open: the execution still returns (a few
+    tries with backoff, no endless loop), says which order may be live, and alerts."""
+
+    class _CancelsTimeOut(CheckedSimVenue):
+        cancels = 0
+
+        async def cancel_order(self, symbol: str, client_order_id: str) -> OrderState:
+            type(self).cancels += 1
+            raise AmbiguousOutcome("timed out after sending", venue=self.name, client_order_id=client_order_id)
+
+        def _flow(self, step: int) -> None:  # nothing fills: the order rests until cancelled
+            return None
+
+    market = Market(venue_cls={"aster": _CancelsTimeOut})
+    result = market.run(market.orders.execute(limit_spec("stuck")))
+    (cid,) = result.client_order_ids
+    assert result.error is not None
+    assert cid in result.error
+    attempts = market.orders.retry.attempts
+    # Bounded: the limit phase's cancel at its timeout, then each settling round's, each tried `attempts` times.
+    assert attempts <= _CancelsTimeOut.cancels <= attempts * (attempts + 1)
+    assert [e.data["orders"] for e in market.events if e.data.get("alert") == "orders_unresolved"] == [[cid]]
