@@ -95,11 +95,11 @@ class SimMarket:
         self.flow_rng = random.Random(stable_seed(world.seed, "flow", name))
         self.fault_rng = random.Random(stable_seed(config.faults.seed, "faults", name))
         self._seq = 0
-        self._consumed: dict[tuple[str, Side, Decimal], Decimal] = {}
+        self._consumed: dict[tuple[str, Side], dict[Decimal, Decimal]] = {}  # per book side: price → qty taken
         self._consumed_step = -1
         self._books: dict[tuple[str, int], tuple[list[BookLevel], list[BookLevel]]] = {}  # this step's, by symbol
         # What is left of each book after this step's takers (`_levels`): dropped when a taker consumes a level.
-        self._lefts: dict[tuple[str, int], tuple[Levels, Levels]] = {}
+        self._lefts: dict[tuple[str, int, Side], Levels] = {}  # (symbol, depth, side) → that side after takers
         self._order_subs: list[asyncio.Queue[OrderState]] = []
         self._liq_subs: list[asyncio.Queue[LiquidationNotice]] = []
         self._dirty = False
@@ -166,21 +166,22 @@ class SimMarket:
 
     def _levels(self, symbol: str, step: int, depth: int = BOOK_DEPTH) -> tuple[Levels, Levels]:
         """Bids and asks (best first) at `step`, less what takers consumed this step: the same tuples until a taker
-        consumes more (`_consumed_level`) or the step changes, so a quote costs no copy of the book."""
+        consumes more of that side (`_consumed_level`) or the step changes, so a quote costs no copy of the book."""
+        return self._side(symbol, step, Side.BUY, depth), self._side(symbol, step, Side.SELL, depth)
+
+    def _side(self, symbol: str, step: int, side: Side, depth: int = BOOK_DEPTH) -> Levels:
+        """One side of the book (resting `side` orders; best first) at `step`, less what takers consumed."""
         if self._consumed_step != step:
             self._consumed.clear()
             self._books.clear()
             self._lefts.clear()
             self._consumed_step = step
-        left = self._lefts.get((symbol, depth))
+        left = self._lefts.get((symbol, depth, side))
         if left is None:
             book = self._books.get((symbol, depth))
             if book is None:  # the synthetic book is the same all step long: built once per step and symbol
                 book = self._books[(symbol, depth)] = self._synth_book(symbol, step, depth)
-            left = self._lefts[(symbol, depth)] = (
-                self._left(symbol, Side.BUY, book[0]),
-                self._left(symbol, Side.SELL, book[1]),
-            )
+            left = self._lefts[(symbol, depth, side)] = self._left(symbol, side, book[0 if side is Side.BUY else 1])
         return left
 
     def _synth_book(self, symbol: str, step: int, depth: int) -> tuple[list[BookLevel], list[BookLevel]]:
@@ -191,9 +192,9 @@ class SimMarket:
 
     def _consumed_level(self, symbol: str, side: Side, price: Decimal, qty: Decimal) -> None:
         """A taker took `qty` of the resting `side` level at `price`: gone from the book until the next step."""
-        key = (symbol, side, price)
-        self._consumed[key] = self._consumed.get(key, ZERO) + qty
-        for cached in [k for k in self._lefts if k[0] == symbol]:
+        taken = self._consumed.setdefault((symbol, side), {})
+        taken[price] = taken.get(price, ZERO) + qty
+        for cached in [k for k in self._lefts if k[0] == symbol and k[2] is side]:
             del self._lefts[cached]
 
     def _left(self, symbol: str, side: Side, levels: list[BookLevel]) -> Levels:
@@ -201,7 +202,7 @@ class SimMarket:
 
         If takers emptied every level, the deepest stays (with quantity 0) so that the side still has a price.
         """
-        taken = {price: qty for (sym, sd, price), qty in self._consumed.items() if sym == symbol and sd is side}
+        taken = self._consumed.get((symbol, side))
         if not taken:
             return tuple(levels)  # nothing taken this step (every synthetic level has a positive quantity)
         left = [lv if lv.price not in taken else BookLevel(lv.price, lv.quantity - taken[lv.price]) for lv in levels]

@@ -73,8 +73,8 @@ class SimVenue(SimMarket):
     async def fetch_bbo_prices(self, symbol: str) -> BBO:
         await self._enter("query")
         self._instrument_or_reject(symbol)
-        bids, asks = self._levels(symbol, self.last_step)
-        return BBO(symbol, bids[0].price, asks[0].price, bids[0].quantity, asks[0].quantity, self.clock.now())
+        bid, ask = self._side(symbol, self.last_step, Side.BUY)[0], self._side(symbol, self.last_step, Side.SELL)[0]
+        return BBO(symbol, bid.price, ask.price, bid.quantity, ask.quantity, self.clock.now())
 
     async def fetch_order_book(self, symbol: str, depth: int = 10) -> OrderBook:
         await self._enter("query")
@@ -139,8 +139,7 @@ class SimVenue(SimMarket):
 
     def _take(self, order: SimOrder, limit: Decimal) -> None:
         """Walk the book as a taker up to `limit`."""
-        bids, asks = self._levels(order.symbol, self.last_step)
-        levels = asks if order.side is Side.BUY else bids
+        levels = self._side(order.symbol, self.last_step, order.side.opposite)  # a buyer takes the resting sells
         now = self.clock.now()
         for level in levels:
             if order.remaining <= 0 or order.status.final:
