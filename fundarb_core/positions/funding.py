@@ -92,9 +92,8 @@ class FundingLedger:
                     "position_id": holder.id if holder is not None else None,
                 }
                 if holder is not None and holder.status is PositionStatus.CLOSED:
-                    # Rare (read after an outage): stored alone, so the close's PnL is brought up to date once.
-                    if await self._add_one(values):
-                        await self._settle_late(holder.id, payment.amount)
+                    # Rare (read after an outage): stored with the closed position's PnL brought up to date, at once.
+                    await self._add_late(values)
                 else:
                     batch.append(values)
             try:
@@ -119,18 +118,30 @@ class FundingLedger:
         self.recorded.add(key)
         return inserted
 
-    async def _settle_late(self, position_id: str, amount: Decimal) -> None:
-        """A payment stored after its position closed: add it to the closed position's funding and net."""
-        record = await self.store.positions.get(position_id)
-        if record is None or record.status is not PositionStatus.CLOSED:
-            return
-        state = record.state
-        update = {"funding": (state.funding or Decimal(0)) + amount}
-        if state.net is not None:
-            update["net"] = state.net + amount
-        realized = (record.realized_pnl or Decimal(0)) + amount
-        await self.store.positions.update(attrs.evolve(record, realized_pnl=realized, state=state.update(**update)))
-        logger.bind(position=position_id).info("funding {} read after the close, added to its PnL", amount)
+    async def _add_late(self, values: dict[str, Any]) -> None:
+        """A payment read after its position closed: stored, and added to the closed position's funding, net and
+        realised PnL, in one transaction (a crash cannot leave one without the other)."""
+        amount: Decimal = values["amount"]
+
+        def settle(record: PositionRecord) -> PositionRecord | None:
+            if record.status is not PositionStatus.CLOSED:
+                return None
+            state = record.state
+            update = {"funding": (state.funding or Decimal(0)) + amount}
+            if state.net is not None:
+                update["net"] = state.net + amount
+            realized = (record.realized_pnl or Decimal(0)) + amount
+            return attrs.evolve(record, realized_pnl=realized, state=state.update(**update))
+
+        key = (values["venue"], values["venue_payment_id"])
+        try:
+            updated = await self.store.positions.add_payment(values, settle)
+        except StoreError as exc:
+            logger.bind(venue=key[0]).error("late funding payment {} not stored: {}", key[1], exc)
+            return  # not marked recorded: asked again at the next read
+        self.recorded.add(key)
+        if updated is not None:
+            logger.bind(position=updated.id).info("funding {} read after the close, added to its PnL", amount)
 
 
 def _holder(candidates: list[PositionRecord], payment: FundingPayment) -> PositionRecord | None:

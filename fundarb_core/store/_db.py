@@ -7,9 +7,9 @@ read-then-write (claiming an action, checking a version) cannot interleave with 
 READ COMMITTED and relies on row locks (`FOR UPDATE SKIP LOCKED`) and conditional updates instead; its read
 transactions run at REPEATABLE READ so that a read of several tables (a position and its legs) sees one snapshot.
 
-`inline=True` (SQLite only; what a backtest uses) runs each SQLite call on the event loop's own thread instead of
-aiosqlite's worker thread: the same statements and transactions without a thread hop per call (which costs far
-more than the call itself on a small local database). The loop is blocked while a call runs, so it is for runs
+`inline=True` (SQLite only; what a backtest uses) runs each SQLite call on the event loop's own thread, through
+SQLAlchemy's synchronous connection, instead of aiosqlite's worker thread: the same statements and transactions
+without a thread hop and a greenlet per call (which cost far more than the call itself on a small local database). The loop is blocked while a call runs, so it is for runs
 where nothing else waits on the loop in real time: a backtest on a `SimClock`, not a live bot. Its commits are not
 flushed to disk one by one (`synchronous=NORMAL`: in WAL mode a crash of the process loses nothing, a power cut may
 lose the last commits): a backtest's store can always be computed again, and a year's run commits ~100,000 times.

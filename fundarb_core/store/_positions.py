@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Final
@@ -16,7 +16,8 @@ from fundarb_core.model import PositionStatus, Side
 from fundarb_core.model.records import OPEN_POSITION_STATUSES, LegRecord, PositionRecord
 from fundarb_core.model.state import PositionState
 from fundarb_core.store._base import Repository, new_id
-from fundarb_core.store._schema import legs, positions
+from fundarb_core.store._fills import _check_same
+from fundarb_core.store._schema import funding_payments, legs, positions
 from fundarb_core.store._types import JsonText, UtcDateTime, dump_json
 
 __all__ = ["PositionPage", "PositionRepository", "StaleVersion"]
@@ -263,6 +264,28 @@ class PositionRepository(Repository):
             by_position.setdefault(leg.position_id, []).append(leg)
         return [_position(row._mapping, by_position.get(row._mapping["id"], [])) for row in rows]
 
+    async def add_payment(
+        self, payment: Mapping[str, Any], change: Callable[[PositionRecord], PositionRecord | None]
+    ) -> PositionRecord | None:
+        """Store a funding `payment` (`FundingRepository.add`'s values) of the position `payment["position_id"]`
+        and write `change(position)` in the same transaction: both or neither, so a crash in between cannot leave
+        the payment stored and its position without it (a payment stored before is not counted again). Returns the
+        position as written, or None when the payment was stored before or `change` returns None."""
+        values = {"rate": None, **payment}
+        async with self._db.write() as conn:
+            if (await conn.execute(self._insert_ignore(funding_payments, values))).rowcount != 1:
+                stored = (await conn.execute(_PAYMENT_OF, values)).one()._mapping
+                _check_same(f"funding payment {values['venue']}/{values['venue_payment_id']}", stored, values,
+                            ("symbol", "amount"))  # fmt: skip
+                return None
+            found = await self._rows(conn, sa.select(positions).where(positions.c.id == values["position_id"]))
+            changed = change(found[0]) if found else None
+            if changed is None:
+                return None
+            updated = await self._write(conn, changed, self._now())
+        self._remember([updated])
+        return updated
+
     async def update(self, position: PositionRecord) -> PositionRecord:
         """Store `position` (and its legs) if nobody changed it since it was read; return it at its new version.
 
@@ -375,6 +398,10 @@ _UPDATE_LEG = (
     sa.update(legs)
     .where(legs.c.id == sa.bindparam("b_id"), legs.c.position_id == sa.bindparam("b_position"))
     .values({name: sa.bindparam(f"v_{name}") for name in _LEG_FIELDS})
+)
+_PAYMENT_OF = sa.select(funding_payments).where(
+    funding_payments.c.venue == sa.bindparam("venue"),
+    funding_payments.c.venue_payment_id == sa.bindparam("venue_payment_id"),
 )
 _VERSION_OF = sa.select(positions.c.version).where(positions.c.id == sa.bindparam("id"))
 

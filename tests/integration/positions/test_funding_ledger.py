@@ -97,3 +97,67 @@ def test_a_payment_republished_with_other_numbers_does_not_stop_the_others(tmp_p
 
     clock = SimClock(EPOCH)
     asyncio.run(clock.run(scenario(clock)))
+
+
+def test_a_payment_read_after_its_position_closed_is_stored_with_the_pnl_update_or_not_at_all(tmp_path: Path) -> None:
+    """A payment the venue showed only after the close (an outage) is stored against the closed position and added
+    to its funding, net and realised PnL in one transaction: when the position's update fails, the payment is not
+    stored either (and is stored, with the update, at the next read); a second reader never counts it twice."""
+    import attrs
+
+    from fundarb_core.errors import StoreError
+    from fundarb_core.venues import FundingPayment
+
+    paid = FundingPayment(
+        payment_id="late", symbol="BTC", amount=Decimal("2.5"), rate=Decimal("0.0001"), position_qty=Decimal(1),
+        mark_price=Decimal(60000), at=EPOCH + timedelta(minutes=30),
+    )  # fmt: skip
+
+    class Gateway:
+        venues = ("v",)
+
+        async def funding_payments(self, name: str, since: object) -> list[FundingPayment]:
+            return [paid]
+
+    async def scenario(clock: SimClock) -> None:
+        store = await Store.open(tmp_path / "fundarb.sqlite3", clock=clock)
+        try:
+            made = await store.positions.create(
+                symbol="BTC", long_venue="v", short_venue="w", long_quantity=Decimal(1), short_quantity=Decimal(1),
+                notional_usd=Decimal(60000), status=PositionStatus.OPEN,
+            )  # fmt: skip
+            await clock.sleep(3600)
+            closed = await store.positions.update(
+                attrs.evolve(made, status=PositionStatus.CLOSED, closed_at=clock.now(), realized_pnl=Decimal(10),
+                             state=made.state.update(funding=Decimal(1), net=Decimal(10)))
+            )  # fmt: skip
+            ledger = FundingLedger(store, clock, Gateway())  # type: ignore[arg-type]
+            ledger.cursors = {"v": EPOCH}
+            write = store.positions._write
+
+            async def broken(*args: object) -> object:
+                raise StoreError("the update failed")
+
+            store.positions._write = broken  # type: ignore[method-assign]
+            await ledger.record()
+            assert await store.funding.list() == []  # rolled back with the failed update
+            assert (await store.positions.get(made.id)) == closed
+            store.positions._write = write  # type: ignore[method-assign]
+            ledger.cursors = {"v": EPOCH}
+            await ledger.record()
+            again = FundingLedger(store, clock, Gateway())  # type: ignore[arg-type]  # a restart: reads it again
+            again.cursors = {"v": EPOCH}
+            await again.record()
+            assert [(p.venue_payment_id, p.position_id) for p in await store.funding.list()] == [("late", made.id)]
+            after = await store.positions.get(made.id)
+            assert after is not None
+            assert (after.realized_pnl, after.state.funding, after.state.net) == (
+                Decimal("12.5"),
+                Decimal("3.5"),
+                Decimal("12.5"),
+            )
+        finally:
+            await store.close()
+
+    clock = SimClock(EPOCH)
+    asyncio.run(clock.run(scenario(clock)))
