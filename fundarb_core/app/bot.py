@@ -265,9 +265,9 @@ class Bot:
 
     async def evaluate_and_close_positions(self) -> None:
         positions = await self.store.positions.list_open()
+        await self.monitor.prefetch(positions)  # with none open: drops the snapshots kept from an earlier tick
         if not positions:
             return
-        await self.monitor.prefetch(positions)
         # For the hold guard: is this pair still the best for its symbol (on the smoothed rates)?
         best = Scanner.best_pairs(self.rates, self.signal.hourly())
         marks: list[Any] = []  # positions that stay open: their marks are written in one transaction

@@ -251,7 +251,7 @@ def _combine(spec: OrderSpec, parts: Sequence[OrderResult]) -> OrderResult:
         avg_price=notional / filled if filled else None,
         fees=sum((p.fees for p in parts), ZERO),
         maker_qty=sum((p.maker_qty for p in parts), ZERO),
-        decision_mid=parts[0].decision_mid,
+        decision_mid=next((p.decision_mid for p in parts if p.decision_mid is not None), None),
         client_order_ids=tuple(cid for p in parts for cid in p.client_order_ids),
         decision_at=parts[0].decision_at,
         first_submit_at=min(submits) if submits else None,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
@@ -154,13 +155,17 @@ class CloseExecutor:
         in this task, the others in the group's tasks (one task fewer to schedule; the same concurrency); a leg
         that raises cancels the others, as any TaskGroup does (a venue error of a snapshot is not raised: the leg
         is unreachable)."""
+        targets = Counter(LegRef(spec.venue, spec.symbol) for spec in specs)
+        traded = {spec.venue for spec in specs}
         wanted = set(legs)
+        # A leg its one order closes is snapshotted right after that order; a leg on a venue with no order, at once;
+        # anything else (two orders on one leg, a spec not naming the leg's symbol) after every order, as before.
         jobs: list[tuple[CloseLegSpec | None, LegRef | None]] = []
         for spec in specs:
             leg = LegRef(spec.venue, spec.symbol)
-            jobs.append((spec, leg if leg in wanted else None))
-            wanted.discard(leg)
-        jobs += [(None, leg) for leg in legs if leg in wanted]
+            jobs.append((spec, leg if leg in wanted and targets[leg] == 1 else None))
+        jobs += [(None, leg) for leg in legs if leg.venue not in traded]
+        after = [leg for leg in legs if leg.venue in traded and targets[leg] != 1]
         if not jobs:
             return [], {}, {}
 
@@ -188,6 +193,10 @@ class CloseExecutor:
                 unreachable[ref] = str(snap)
             else:
                 snaps[ref] = snap
+        if after:
+            late, late_unreachable = await self.snapshots(after)
+            snaps.update(late)
+            unreachable.update(late_unreachable)
         return results, {leg: snaps[leg] for leg in legs if leg in snaps}, unreachable
 
     def _normal_specs(self, request: CloseRequest) -> list[CloseLegSpec]:

@@ -364,7 +364,7 @@ class OrderExecutor:
                     if state is None:
                         break  # it never reached the venue
                     if not state.final:
-                        state = await self._cancel(venue, spec, cid)
+                        state = await self._cancel(venue, spec, cid, tries=1)  # this loop is the retry
                     fills.record(state)
                     if state.final:
                         break
@@ -375,13 +375,14 @@ class OrderExecutor:
                 stuck.append(cid)
         return stuck
 
-    async def _cancel(self, venue: Venue, spec: OrderSpec, cid: str) -> OrderState:
+    async def _cancel(self, venue: Venue, spec: OrderSpec, cid: str, tries: int | None = None) -> OrderState:
         """Cancel `cid` and return its final state as the venue reports it after the cancel.
 
         A cancel's reply may be partial (not yet final, or fills without their fees): then the order is asked for
         once more, so what is recorded is the venue's final word (a fill that raced the cancel included).
         """
-        for attempt in range(self.retry.attempts):  # a cancel whose outcome stays unknown is tried a few times
+        tries = tries or self.retry.attempts
+        for attempt in range(tries):  # a cancel whose outcome stays unknown is tried a few times
             try:
                 state = await self.gateway.call(
                     f"cancel {cid}", lambda: venue.cancel_order(spec.symbol, cid), venue=spec.venue
@@ -396,9 +397,10 @@ class OrderExecutor:
                 found = await self._reconcile(venue, spec.symbol, cid)
                 if found is not None and found.final:
                     return found
-                await self.clock.sleep(self.retry.delay(attempt, exc))
-        else:  # the caller settles it later, or reports it stuck
-            raise ExecutionError(f"{spec.venue}: cancel of {cid} unanswered {self.retry.attempts} times")
+                if attempt + 1 < tries:
+                    await self.clock.sleep(self.retry.delay(attempt, exc))
+        else:  # the caller settles it later, or reports it stuck (and the bot asks again every tick)
+            raise ExecutionError(f"{spec.venue}: cancel of {cid} unanswered {tries} times")
         if state.final and not state.filled_qty:
             return state
         latest = await self._reconcile(venue, spec.symbol, cid)

@@ -9,10 +9,11 @@ transactions run at REPEATABLE READ so that a read of several tables (a position
 
 `inline=True` (SQLite only; what a backtest uses) runs each SQLite call on the event loop's own thread, through
 SQLAlchemy's synchronous connection, instead of aiosqlite's worker thread: the same statements and transactions
-without a thread hop and a greenlet per call (which cost far more than the call itself on a small local database). The loop is blocked while a call runs, so it is for runs
-where nothing else waits on the loop in real time: a backtest on a `SimClock`, not a live bot. Its commits are not
-flushed to disk one by one (`synchronous=NORMAL`: in WAL mode a crash of the process loses nothing, a power cut may
-lose the last commits): a backtest's store can always be computed again, and a year's run commits ~100,000 times.
+without a thread hop and a greenlet per call (which cost far more than the call itself on a small local
+database). The loop is blocked while a call runs, so it is for runs where nothing else waits on the loop in real
+time: a backtest on a `SimClock`, not a live bot. Its commits are not flushed to disk one by one
+(`synchronous=NORMAL`: in WAL mode a crash of the process loses nothing, a power cut may lose the last commits): a
+backtest's store can always be computed again, and a year's run commits ~100,000 times.
 """
 
 from __future__ import annotations
@@ -77,7 +78,11 @@ class Database:
             if location.backend is not Backend.SQLITE or location.path is None:
                 raise StoreError("only a SQLite file store can run inline")
             path = str(location.path)
-            sync_engine = sa.create_engine("sqlite://", creator=lambda: sqlite3.connect(path, check_same_thread=False))
+            # The file's URL, not "sqlite://": SQLAlchemy would take that for an in-memory database and hand every
+            # checkout the same connection, so a transaction inside another would end the outer one.
+            sync_engine = sa.create_engine(
+                f"sqlite:///{path}", creator=lambda: sqlite3.connect(path, check_same_thread=False)
+            )
             _configure_sqlite(sync_engine, durable=False)
         if location.backend is Backend.POSTGRESQL:
             kwargs["pool_pre_ping"] = True

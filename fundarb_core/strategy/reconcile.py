@@ -37,8 +37,9 @@ class Reconciler:
         self.monitor = monitor
         self.instruments = instruments
 
-    async def orders(self) -> list[str]:
-        """Ask the venues, by client order id, about every order the store has no final outcome for.
+    async def orders(self, only_live: bool = False) -> list[str]:
+        """Ask the venues, by client order id, about every order the store has no final outcome for (`only_live`:
+        only those a venue answered as open, leaving intents with no answer yet alone).
 
         A live order left by a crash is cancelled (nothing may rest unmanaged: it could fill later, unhedged) and
         its final state recorded, fills included. An intent the venue never saw stays as it is: the action that
@@ -46,6 +47,8 @@ class Reconciler:
         """
         report = []
         for order in await self.store.orders.list_unfinished():
+            if only_live and order.status is None:
+                continue
             if order.venue not in self.gateway.venues:
                 report.append(f"order {order.client_order_id} on {order.venue}: venue not configured")
                 continue
@@ -89,7 +92,12 @@ class Reconciler:
         its legs are watched, balanced and closed like any other position's instead of waiting for a restart."""
         opening = [p for p in await self.store.positions.list_open() if p.status is PositionStatus.OPENING]
         if not opening:
-            return []
+            # Between ticks no order is being worked: one still live in the store is one whose cancel went
+            # unanswered (the execution gave up on it, with an alert). Ask again each tick until it is final.
+            report = await self.orders(only_live=True)
+            for line in report:
+                logger.warning("reconcile: {}", line)
+            return report
         report = await self.orders()
         for position in opening:
             snaps = await self.monitor.snapshots(position)

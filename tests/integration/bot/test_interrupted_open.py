@@ -33,3 +33,32 @@ def test_the_next_tick_adopts_an_open_an_error_cut_short(harness_factory) -> Non
     venues = {name: abs(v.ledger.position("BTC").qty) for name, v in h.bot.venues.items()}  # type: ignore[attr-defined]
     assert held == venues
     assert all(q > 0 for q in held.values())
+
+
+def test_an_order_left_live_by_an_unanswered_cancel_is_cancelled_at_the_next_tick(harness_factory) -> None:  # type: ignore[no-untyped-def]
+    """An execution whose cancels went unanswered gives up on the order (with an alert) and leaves it `open` in the
+    store: between ticks nothing works an order, so the next tick asks the venue again and cancels it. An intent
+    the venue never answered is left to its action."""
+    from decimal import Decimal
+
+    from fundarb_core.model import OrderStatus, Side
+
+    h: Harness = harness_factory(strategy={"symbols": ["BTC"]})
+    store, venue = h.runtime.store, h.bot.venues["aster_sim"]
+    bbo = h.call(lambda: venue.fetch_bbo_prices("BTC"))
+    price, qty = bbo.bid - 50, Decimal("0.01")  # rests below the book: nothing fills it
+    for cid in ("stuck", "never-sent"):
+        h.call(lambda cid=cid: store.orders.record_intent(
+            client_order_id=cid, venue="aster_sim", symbol="BTC", side=Side.BUY, quantity=qty, price=price
+        ))  # fmt: skip
+    h.call(lambda: venue.place_limit_order("BTC", Side.BUY, qty, price, client_order_id="stuck"))
+    h.call(lambda: store.orders.update("stuck", status=OrderStatus.OPEN))
+
+    h.call(lambda: h.bot.tick(scan=False))
+    stuck = h.call(lambda: store.orders.get("stuck"))
+    assert stuck is not None
+    assert stuck.status is OrderStatus.CANCELLED
+    assert h.call(lambda: venue.get_order("BTC", "stuck")).status is OrderStatus.CANCELLED
+    untouched = h.call(lambda: store.orders.get("never-sent"))
+    assert untouched is not None
+    assert untouched.status is None

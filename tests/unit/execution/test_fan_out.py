@@ -15,7 +15,7 @@ from fundarb_close_market_only import MarketOnlyConfig, MarketOnlyPolicy
 
 from fundarb_core.clock import SimClock
 from fundarb_core.errors import VenueUnavailable
-from fundarb_core.execution import CloseExecutor, CloseLegSpec, OrderResult
+from fundarb_core.execution import CloseExecutor, CloseLegSpec, OrderResult, OrderSpec
 from fundarb_core.execution.gateway import LegRef, _settled
 from fundarb_core.model import Side
 from fundarb_core.venues import PositionSnapshot
@@ -144,6 +144,15 @@ class _Gateway:
             leg.symbol, zero, None, Decimal(100), zero, zero, zero, Decimal(1), None, self.clock.now()
         )
 
+    async def snapshots(self, legs: list[LegRef]) -> tuple[dict[LegRef, PositionSnapshot], dict[LegRef, str]]:
+        snaps, errors = {}, {}
+        for leg in legs:
+            try:
+                snaps[leg] = await self.snapshot(leg)
+            except VenueUnavailable as exc:
+                errors[leg] = str(exc)
+        return snaps, errors
+
 
 def test_each_leg_is_snapshotted_when_its_own_order_is_done_and_the_others_at_once() -> None:
     clock = SimClock()
@@ -159,3 +168,36 @@ def test_each_leg_is_snapshotted_when_its_own_order_is_done_and_the_others_at_on
     )  # fmt: skip
     assert list(snaps) == [LegRef("b", "BTC"), LegRef("c", "BTC")]  # in the legs' order
     assert list(unreachable) == [LegRef("a", "BTC")]  # a venue error: the leg is unreachable, nothing cancelled
+
+
+def test_a_leg_whose_order_names_another_symbol_is_snapshotted_after_every_order() -> None:
+    """Outside the policy contract (a spec not naming its leg's symbol, two specs on one leg) nothing is assumed:
+    such a leg is snapshotted once every order is done, never while its own order may still be working."""
+    clock = SimClock()
+    orders = _Orders(clock, {"a": 4, "b": 2})
+    orders.gateway = _Gateway(clock, orders.log)  # type: ignore[attr-defined]
+    closer = CloseExecutor(orders, MarketOnlyPolicy(MarketOnlyConfig()))  # type: ignore[arg-type]
+    a, b = _specs()
+    odd = [a, CloseLegSpec(venue="b", symbol="XBT", side=b.side, quantity=b.quantity, intent_id="ib")]
+    _, snaps, _ = _run(clock, closer._run(odd, [LegRef("a", "BTC"), LegRef("b", "BTC")]))
+    assert "b snapshot 4.0" in orders.log  # after a's order too (not at 0.0 beside its own, nor at 2.0)
+    assert list(snaps) == [LegRef("a", "BTC"), LegRef("b", "BTC")]
+
+
+def test_a_hedge_pieced_together_keeps_the_first_decision_mid_any_piece_read() -> None:
+    """A maker-hedge's hedge leg is the sum of market pieces; a first piece that sent nothing (its gap below the
+    minimum) read no quote: the leg's decision mid is the first one read, so its slippage is still measured."""
+    from fundarb_core.execution.atomic import _combine
+
+    spec = OrderSpec(venue="b", symbol="BTC", side=Side.SELL, quantity=Decimal(2), intent_id="h")
+    parts = [
+        OrderResult(spec=spec),
+        OrderResult(spec=spec, filled_qty=Decimal(1), avg_price=Decimal(99), decision_mid=Decimal(100)),
+        OrderResult(spec=spec, filled_qty=Decimal(1), avg_price=Decimal(98), decision_mid=Decimal(101)),
+    ]
+    combined = _combine(spec, parts)
+    assert (combined.filled_qty, combined.avg_price, combined.decision_mid) == (
+        Decimal(2),
+        Decimal("98.5"),
+        Decimal(100),
+    )

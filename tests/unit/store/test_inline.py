@@ -55,3 +55,26 @@ async def test_only_the_inline_store_skips_the_flush_per_commit(tmp_path: Path) 
         finally:
             await store.close()
     assert levels == {True: 1, False: 2}  # 1 = NORMAL, 2 = FULL
+
+
+@pytest.mark.parametrize("inline", [True, False])
+async def test_a_transaction_inside_another_leaves_the_outer_one_whole(tmp_path: Path, inline: bool) -> None:
+    """A read inside a write gets its own connection: when the write then fails, nothing of it stays (inline as
+    threaded)."""
+    store = await Store.open(tmp_path / "s.sqlite3", clock=SimClock(), inline=inline)
+    try:
+        inner: list[object] = []
+
+        async def write_then_fail() -> None:
+            async with store._db.write() as conn:
+                await conn.exec_driver_sql("INSERT INTO control (command, issued_by, issued_at, consumed) "
+                                           "VALUES ('pause', 'test', '2026-01-01 00:00:00', 0)")  # fmt: skip
+                inner.append(await store.positions.list_open())  # a transaction inside the write
+                raise RuntimeError("failed after the inner read")
+
+        with pytest.raises(RuntimeError, match="after the inner read"):
+            await write_then_fail()
+        assert inner == [[]]
+        assert await store.control.list(include_consumed=True) == []
+    finally:
+        await store.close()
