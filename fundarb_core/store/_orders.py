@@ -29,6 +29,11 @@ _INTENT_FIELDS: Final = (
     "attempt",
 )
 _UNFINISHED: Final = (OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED)
+_LIVE_ORDERS: Final = (
+    sa.select(orders)
+    .where(sa.or_(*(orders.c.status == status for status in _UNFINISHED)))
+    .order_by(orders.c.created_at, orders.c.client_order_id)
+)
 
 
 def order_record(row: sa.RowMapping) -> OrderRecord:
@@ -153,12 +158,18 @@ class OrderRepository(Repository):
         found = await self._select(orders.c.id == order_id)
         return found[0] if found else None
 
-    async def list_unfinished(self, *, venue: str | None = None) -> list[OrderRecord]:
-        """Orders whose outcome is not final: intents with no venue answer yet, open and partially filled ones.
+    async def list_unfinished(self, *, venue: str | None = None, live: bool = False) -> list[OrderRecord]:
+        """Orders whose outcome is not final: intents with no venue answer yet, open and partially filled ones
+        (`live`: only the open and partially filled ones, through the status index: cheap enough for every tick).
 
         On start, reconcile each with its venue by client order id before sending anything new.
         """
-        where = sa.or_(orders.c.status.is_(None), orders.c.status.in_(_UNFINISHED))
+        if live and venue is None:  # what the bot asks between ticks: built once
+            async with self._db.read() as conn:
+                return [order_record(row._mapping) for row in (await conn.execute(_LIVE_ORDERS)).all()]
+        where: sa.ColumnElement[bool] = orders.c.status.in_(_UNFINISHED)
+        if not live:
+            where = sa.or_(orders.c.status.is_(None), where)
         if venue is not None:
             where = sa.and_(where, orders.c.venue == venue)
         return await self._select(where)

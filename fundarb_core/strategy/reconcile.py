@@ -46,9 +46,7 @@ class Reconciler:
         made it re-asks for the same id when it resumes.
         """
         report = []
-        for order in await self.store.orders.list_unfinished():
-            if only_live and order.status is None:
-                continue
+        for order in await self.store.orders.list_unfinished(live=only_live):
             if order.venue not in self.gateway.venues:
                 report.append(f"order {order.client_order_id} on {order.venue}: venue not configured")
                 continue
