@@ -194,12 +194,14 @@ async def play(venue: SimVenue, clock: SimClock, actions: list[Action], check: C
         elif kind == "wait":
             await clock.sleep(action[1])
         out.append(await venue.fetch_balance())
-        snaps = [await venue.get_position_snapshot(s) for s in SYMBOLS]
-        for snap in snaps:  # what a snapshot keeps between calls is what the ledger says now, digit for digit
-            pos, mmr = venue.ledger.position(snap.symbol), venue.mmr(snap.symbol)
-            fresh = (pos.entry, venue.ledger.liquidation_price(snap.symbol, mmr))
+        for symbol in SYMBOLS:
+            snap = await venue.get_position_snapshot(symbol)
+            # What a snapshot keeps between calls is what the ledger says, digit for digit (read before the next
+            # call: with latency, time passes during it and resting orders may fill).
+            pos, mmr = venue.ledger.position(symbol), venue.mmr(symbol)
+            fresh = (pos.entry, venue.ledger.liquidation_price(symbol, mmr))
             assert (str(snap.entry_price), str(snap.liquidation_price)) == tuple(map(str, fresh))
-        out.extend(snaps)
+            out.append(snap)
         check()
     out.extend(await venue.fetch_funding_payments(None, START))
     out.extend(venue.liquidation_log)
