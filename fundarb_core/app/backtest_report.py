@@ -10,7 +10,7 @@ from typing import Any
 
 from fundarb_core.app.backtest import BacktestResult
 
-__all__ = ["html_table", "save_figure", "write_equity_chart", "write_html_report"]
+__all__ = ["html_page", "html_table", "save_figure", "write_equity_chart", "write_html_report"]
 
 FIGURES = (
     ("net_pnl", "Net PnL (USD)"),
@@ -83,17 +83,7 @@ def write_html_report(summary: dict[str, Any], chart: Path, path: Path) -> Path:
     venue_columns = ["venue", "source", "symbols", "maker_fee", "taker_fee", "funding", "fees", "equity_end"]
     venues = html_table([{"venue": name, **v} for name, v in summary["venues"].items()], venue_columns)
     title = f"fundarb backtest {summary['from'][:10]} → {summary['to'][:10]}"
-    page = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1000px; color: #222; }}
-table {{ border-collapse: collapse; margin: 1em 0; }}
-th, td {{ border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }}
-th {{ background: #f3f3f3; }} td:first-child, th:first-child {{ text-align: left; }}
-img {{ max-width: 100%; }} .note {{ color: #666; font-size: 0.9em; }}
-</style></head><body>
-<h1>{html.escape(title)}</h1>
-<p>{html.escape(summary["days"])} days · capital {html.escape(summary["capital"])} USD ·
+    body = f"""<p>{html.escape(summary["days"])} days · capital {html.escape(summary["capital"])} USD ·
 {summary["rows_replayed"]} recorded rows replayed</p>
 <img alt="equity and drawdown" src="data:image/png;base64,{png}">
 <h2>Figures</h2>{figures}
@@ -102,8 +92,23 @@ marked at the end. APR is the return scaled to 365 days; Sharpe uses daily equit
 <h2>Per pair</h2>{pairs}
 <h2>Venues</h2>{venues}
 <p class="note">Replay model: see docs/backtesting.md (prices from hourly candles with an intrabar path and a
-synthetic book; funding settled at the recorded times; a gap means no rate).</p>
+synthetic book; funding settled at the recorded times; a gap means no rate).</p>"""
+    path.write_text(html_page(title, body, width_px=1000), encoding="utf-8")
+    return path
+
+
+def html_page(title: str, body: str, *, width_px: int) -> str:
+    """A self-contained report page (the backtest's and the optimiser's): `title` as its heading, then `body`."""
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: {width_px}px; color: #222; }}
+table {{ border-collapse: collapse; margin: 1em 0; }}
+th, td {{ border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }}
+th {{ background: #f3f3f3; }} td:first-child, th:first-child {{ text-align: left; }}
+img {{ max-width: 100%; }} .note {{ color: #666; font-size: 0.9em; }}
+</style></head><body>
+<h1>{html.escape(title)}</h1>
+{body}
 </body></html>
 """
-    path.write_text(page, encoding="utf-8")
-    return path

@@ -11,7 +11,7 @@ from typing import Any
 
 import tomli_w
 
-from fundarb_core.app.backtest_report import html_table, save_figure
+from fundarb_core.app.backtest_report import html_page, html_table, save_figure
 from fundarb_core.app.optimize import Job, opened_study
 
 __all__ = [
@@ -160,17 +160,8 @@ def write_html(summary: Mapping[str, Any], charts: Mapping[str, Path | None], pa
                      + f"<p>mean in-sample {html.escape(_text(walk['mean_in_sample']))} · mean out-of-sample "
                      f"{html.escape(_text(walk['mean_out_of_sample']))} · out-of-sample net PnL "
                      f"{html.escape(walk['out_of_sample_net_pnl'])} USD</p>")  # fmt: skip
-    page = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }}
-table {{ border-collapse: collapse; margin: 1em 0; }}
-th, td {{ border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }}
-th {{ background: #f3f3f3; }} td:first-child, th:first-child {{ text-align: left; }}
-img {{ max-width: 100%; }} .note {{ color: #666; font-size: 0.9em; }}
-</style></head><body>
-<h1>{html.escape(title)}</h1>
-<p>objective {html.escape(summary["objective"])} (drawdown cap {html.escape(_text(summary["max_drawdown_cap"]))})
+    cap = html.escape(_text(summary["max_drawdown_cap"]))
+    body = f"""<p>objective {html.escape(summary["objective"])} (drawdown cap {cap})
 over {html.escape(summary["from"])} → {html.escape(summary["to"])} · trials: {html.escape(counts)}</p>
 {walk_html}
 <h2>Best trials</h2>{_table(top, columns + params)}
@@ -178,9 +169,7 @@ over {html.escape(summary["from"])} → {html.escape(summary["to"])} · trials: 
 <h2>Parameter importance</h2>{_img(charts.get("importance"), "parameter importance")}
 <h2>Search space</h2>{space}
 <p class="note">Each trial is a backtest (see docs/backtesting.md). A pruned trial was stopped early: its running
-objective fell below the median of earlier trials at the same day, or its drawdown passed the cap.</p>
-</body></html>
-"""
+objective fell below the median of earlier trials at the same day, or its drawdown passed the cap.</p>"""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(page, encoding="utf-8")
+    path.write_text(html_page(title, body, width_px=1100), encoding="utf-8")
     return path

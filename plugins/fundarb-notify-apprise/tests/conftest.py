@@ -21,6 +21,7 @@ from fundarb_core.app.runtime import Runtime
 from fundarb_core.clock import SimClock
 from fundarb_core.config import Config, parse_config
 from fundarb_core.plugins import Plugins
+from fundarb_core.testing.configs import mechanics_strategy
 
 T = TypeVar("T")
 
@@ -130,16 +131,7 @@ def bot_config(data_dir: Path, plugins: Plugins, **sections: Any) -> Config:
             },
             "lighter_sim": {"kind": "sim", "profile": "lighter-like", "seed": 7, "symbols": symbols},
         },
-        "strategy": {
-            "scan_interval": "5m",
-            "monitor_interval": "5m",
-            "min_net_apr": "0.05",
-            "signal_window": "0s",
-            "entry_hold": "168h",
-            "maker_share": "1",
-            "slippage_bps": "0",
-            "half_spread_bps": "0",
-        },
+        "strategy": mechanics_strategy(),
         "close_policy": {"kind": "maker_first"},
     }
     for key, value in sections.items():

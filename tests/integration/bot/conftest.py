@@ -14,6 +14,7 @@ from fundarb_core.app.runtime import Runtime
 from fundarb_core.clock import SimClock
 from fundarb_core.config import Config, parse_config
 from fundarb_core.plugins import Plugins
+from fundarb_core.testing.configs import mechanics_strategy
 
 T = TypeVar("T")
 
@@ -43,18 +44,8 @@ def make_config(
             },
             "lighter_sim": {"kind": "sim", "profile": "lighter-like", "seed": 7, "symbols": symbols},
         },
-        # These tests are about mechanics: the first tick opens. The latest quotes (no smoothing: the sim has no
-        # history before its start), and the cheap costs of the earlier bot (maker fills, amortised over a week).
-        "strategy": {
-            "scan_interval": "5m",
-            "monitor_interval": "5m",
-            "min_net_apr": "0.05",
-            "signal_window": "0s",
-            "entry_hold": "168h",
-            "maker_share": "1",
-            "slippage_bps": "0",
-            "half_spread_bps": "0",
-        },
+        # These tests are about mechanics: the first tick opens (see fundarb_core.testing.configs).
+        "strategy": mechanics_strategy(),
         "close_policy": {"kind": "maker_first"},
     }
     for key, value in sections.items():
