@@ -223,14 +223,35 @@ class SimClock:
 async def _settle(max_rounds: int = 1000) -> None:
     """Yield to the event loop until nothing is ready to run (bounded), so woken tasks act before time moves."""
     loop = asyncio.get_running_loop()
-    for _ in range(max_rounds):
-        await asyncio.sleep(0)
-        ready = getattr(loop, "_ready", None)  # CPython's run queue; absent on other loops
-        if ready is not None and len(ready) == 0:
-            # One more round: a task woken by the last one may have queued work.
+    ready = getattr(loop, "_ready", None)  # CPython's run queue; absent on other loops
+    if ready is None:
+        for _ in range(max_rounds):
             await asyncio.sleep(0)
-            if len(ready) == 0:
+        return
+    # A plain callback looks at the queue once per round of the loop (a task stepping through `sleep(0)` each round
+    # would cost several times as much, and the clock's driver runs this all the time).
+    done = loop.create_future()
+    rounds = quiet = 0
+
+    def look() -> None:
+        nonlocal rounds, quiet
+        if done.done():  # the waiter was cancelled
+            return
+        if len(ready) == 0:
+            quiet += 1
+            if quiet == 2:  # one more round after the first empty one: a task woken by the last may queue work
+                done.set_result(None)
                 return
+        else:
+            quiet = 0
+            rounds += 1
+            if rounds >= max_rounds:
+                done.set_result(None)
+                return
+        loop.call_soon(look)
+
+    loop.call_soon(look)
+    await done
 
 
 # `timeout` is this function's purpose: it measures it on `clock`, which asyncio.timeout cannot.

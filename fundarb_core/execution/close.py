@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import enum
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
@@ -110,10 +109,25 @@ class ReduceResult:
         return len(set(self.filled.values())) <= 1
 
 
-def _stamped(spec: CloseLegSpec, intent_id: str, position_id: str) -> CloseLegSpec:
-    """`spec` with its intent (whatever the policy set) and its position: every close order belongs to its position
-    (the journal and the PnL find it by this)."""
-    return attrs.evolve(spec, intent_id=intent_id, position_id=position_id)
+def _stamped(spec: CloseLegSpec, intent_id: str, request: CloseRequest, seen_at: float) -> CloseLegSpec:
+    """`spec` with its intent (whatever the policy set), its position (every close order belongs to its position:
+    the journal and the PnL find it by this) and the leg's position in the request, asked for at `seen_at`."""
+    snap = request.snapshots.get(LegRef(spec.venue, spec.symbol))
+    cls = type(spec)
+    names = _INIT_FIELDS.get(cls)
+    if names is None:
+        names = _INIT_FIELDS[cls] = tuple((a.name, a.alias) for a in attrs.fields(cls) if a.init)
+    values = {alias: getattr(spec, name) for name, alias in names}  # `attrs.evolve` without its field walk
+    values.update(
+        intent_id=intent_id,
+        position_id=request.position_id,
+        seen_quantity=None if snap is None else snap.quantity,
+        seen_at=seen_at,
+    )
+    return cls(**values)
+
+
+_INIT_FIELDS: dict[type, tuple[tuple[str, str], ...]] = {}  # per spec class: (attribute, argument) names
 
 
 class CloseExecutor:
@@ -155,17 +169,19 @@ class CloseExecutor:
         in this task, the others in the group's tasks (one task fewer to schedule; the same concurrency); a leg
         that raises cancels the others, as any TaskGroup does (a venue error of a snapshot is not raised: the leg
         is unreachable)."""
-        targets = Counter(LegRef(spec.venue, spec.symbol) for spec in specs)
+        refs = [LegRef(spec.venue, spec.symbol) for spec in specs]
+        targets: dict[LegRef, int] = {}
+        for leg in refs:
+            targets[leg] = targets.get(leg, 0) + 1
         traded = {spec.venue for spec in specs}
         wanted = set(legs)
         # A leg its one order closes is snapshotted right after that order; a leg on a venue with no order, at once;
         # anything else (two orders on one leg, a spec not naming the leg's symbol) after every order, as before.
-        jobs: list[tuple[CloseLegSpec | None, LegRef | None]] = []
-        for spec in specs:
-            leg = LegRef(spec.venue, spec.symbol)
-            jobs.append((spec, leg if leg in wanted and targets[leg] == 1 else None))
+        jobs: list[tuple[CloseLegSpec | None, LegRef | None]] = [
+            (spec, leg if leg in wanted and targets[leg] == 1 else None) for spec, leg in zip(specs, refs, strict=True)
+        ]
         jobs += [(None, leg) for leg in legs if leg.venue not in traded]
-        after = [leg for leg in legs if leg.venue in traded and targets[leg] != 1]
+        after = [leg for leg in legs if leg.venue in traded and targets.get(leg) != 1]
         if not jobs:
             return [], {}, {}
 
@@ -199,19 +215,21 @@ class CloseExecutor:
             unreachable.update(late_unreachable)
         return results, {leg: snaps[leg] for leg in legs if leg in snaps}, unreachable
 
-    def _normal_specs(self, request: CloseRequest) -> list[CloseLegSpec]:
+    def _normal_specs(self, request: CloseRequest, seen_at: float) -> list[CloseLegSpec]:
         return [
-            _stamped(spec, ids.close_intent(request.position_id, request.attempt, spec.venue), request.position_id)
+            _stamped(spec, ids.close_intent(request.position_id, request.attempt, spec.venue), request, seen_at)
             for spec in self.policy.close_specs(request)
         ]
 
-    def _emergency_spec(self, request: CloseRequest, leg: LegRef, round_: int | None = None) -> CloseLegSpec:
+    def _emergency_spec(
+        self, request: CloseRequest, leg: LegRef, seen_at: float, round_: int | None = None
+    ) -> CloseLegSpec:
         spec = self.policy.emergency_spec(request, leg)
         if round_ is None:
             intent = ids.close_intent(request.position_id, request.attempt, leg.venue, emergency=True)
         else:
             intent = ids.emergency_round_intent(request.position_id, request.attempt, round_, leg.venue)
-        return _stamped(spec, intent, request.position_id)
+        return _stamped(spec, intent, request, seen_at)
 
     async def close(
         self,
@@ -227,6 +245,7 @@ class CloseExecutor:
         decision_at = clock.monotonic()
         log = logger.bind(position=position_id)
         results: list[OrderResult] = []
+        seen_at = decision_at  # when the snapshots the specs are sized from were asked for (no later: conservative)
         snaps, unreachable = await self.snapshots(legs)
         live = {leg: s for leg, s in snaps.items() if s.quantity != 0}
         if unreachable and not any(s.quantity == 0 for s in snaps.values()):
@@ -239,9 +258,10 @@ class CloseExecutor:
             request = CloseRequest(position_id, snaps, reason, urgency, attempt)
             if emergency:
                 log.warning("emergency close ({}): flattening {}", reason, ", ".join(map(str, live)))
-                specs = [self._emergency_spec(request, leg) for leg in live]
+                specs = [self._emergency_spec(request, leg, seen_at) for leg in live]
             else:
-                specs = self._normal_specs(request)
+                specs = self._normal_specs(request, seen_at)
+            seen_at = clock.monotonic()  # the snapshots after the orders are asked for later than this
             done, snaps, unreachable = await self._run(specs, legs)
             results += done
             # Partial close: whatever is still open is finished as an emergency (flat legs are left alone).
@@ -252,7 +272,8 @@ class CloseExecutor:
                 emergency = True
                 log.warning("legs still open after close ({}); emergency round {}", list(live), round_ + 1)
                 request = CloseRequest(position_id, snaps, reason, Urgency.EMERGENCY, attempt)
-                specs = [self._emergency_spec(request, leg, round_) for leg in live]
+                specs = [self._emergency_spec(request, leg, seen_at, round_) for leg in live]
+                seen_at = clock.monotonic()
                 done, snaps, unreachable = await self._run(specs, legs)
                 results += done
         if unreachable:

@@ -24,7 +24,7 @@ from fundarb_core.execution._fills import Fills
 from fundarb_core.execution.gateway import RetryPolicy, VenueGateway
 from fundarb_core.execution.ids import client_order_id
 from fundarb_core.execution.journal import NULL_JOURNAL, OrderJournal
-from fundarb_core.execution.specs import OrderResult, OrderSpec
+from fundarb_core.execution.specs import SEEN_POSITION_TRUSTED, OrderResult, OrderSpec
 from fundarb_core.execution.streams import OrderStreamHub
 from fundarb_core.model import ExecutionMode, OrderStatus, OrderType, RejectReason, Side, TimeInForce
 from fundarb_core.venues import BBO, Instrument, OrderState, Rounding, Venue
@@ -214,12 +214,14 @@ class OrderExecutor:
             done_at=self.clock.monotonic(),
             error=error,
         )
-        log.opt(lazy=True).info(  # lazy: the figures are formatted only when the line is written
-            "{} {} {}: filled {} avg {} fees {} ({} orders)",
-            lambda: spec.side.value, lambda: at_step(spec.quantity, instrument.step_size), lambda: spec.symbol,
-            lambda: at_step(result.filled_qty, instrument.step_size),
-            lambda: at_step(result.avg_price, instrument.tick_size), lambda: money(result.fees), lambda: len(ids),
-        )  # fmt: skip
+        log.opt(lazy=True).info(  # lazy: the line is formatted only when it is written
+            "{}",
+            lambda: (
+                f"{spec.side.value} {at_step(spec.quantity, instrument.step_size)} {spec.symbol}: "
+                f"filled {at_step(result.filled_qty, instrument.step_size)} "
+                f"avg {at_step(result.avg_price, instrument.tick_size)} fees {money(result.fees)} ({len(ids)} orders)"
+            ),
+        )
         await self.record(
             OrderDone(
                 position_id=spec.position_id,
@@ -419,16 +421,18 @@ class OrderExecutor:
         for attempt in range(1, spec.max_market_attempts + 1):
             remaining = instrument.round_qty(target - fills.qty, Rounding.DOWN)
             if spec.reduce_only:
-                # Never more than the live position: it may have shrunk (liquidation, a fill we have not seen).
-                snap = await self.gateway.call(
-                    "snapshot", lambda: venue.get_position_snapshot(spec.symbol), venue=spec.venue
-                )
-                closing_side_ok = (snap.quantity > 0 and spec.side is Side.SELL) or (
-                    snap.quantity < 0 and spec.side is Side.BUY
-                )
+                # Never more than the live position: it may have shrunk (liquidation, a fill we have not seen). What
+                # the caller saw just before is as good when no order of this spec has gone out since.
+                position = spec.seen_quantity
+                if position is None or ids or self.clock.monotonic() - spec.seen_at > SEEN_POSITION_TRUSTED:
+                    snap = await self.gateway.call(
+                        "snapshot", lambda: venue.get_position_snapshot(spec.symbol), venue=spec.venue
+                    )
+                    position = snap.quantity
+                closing_side_ok = (position > 0 and spec.side is Side.SELL) or (position < 0 and spec.side is Side.BUY)
                 if not closing_side_ok:
                     return
-                remaining = min(remaining, instrument.close_qty(snap.quantity))
+                remaining = min(remaining, instrument.close_qty(position))
             if remaining < instrument.min_qty:
                 return
             bbo = await self.gateway.call("bbo", lambda: venue.fetch_bbo_prices(spec.symbol), venue=spec.venue)

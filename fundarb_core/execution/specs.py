@@ -10,9 +10,14 @@ import attrs
 from fundarb_core.model import ExecutionMode, Side
 from fundarb_core.venues import PositionSnapshot
 
-__all__ = ["CloseLegSpec", "OrderResult", "OrderSpec"]
+__all__ = ["SEEN_POSITION_TRUSTED", "CloseLegSpec", "OrderResult", "OrderSpec"]
 
 ZERO = Decimal(0)
+# How long (seconds of the clock) a position a caller saw stays good enough to size a reduce-only market order.
+# Only our own orders or the venue (a liquidation, an auto-deleverage) change a position; none of ours went out
+# in between, and if the venue shrank it meanwhile the reduce-only order is refused or clipped and the close's
+# snapshot after the order finds what is left (an emergency round closes it).
+SEEN_POSITION_TRUSTED = 1.0
 
 
 @attrs.frozen(kw_only=True)
@@ -37,6 +42,12 @@ class OrderSpec:
     slippage_bps: Decimal = Decimal(50)  # worst acceptable price for market orders: mid ± this
     max_market_attempts: int = 3
     position_id: str | None = None  # for the journal: which position this order belongs to
+    # The signed position the caller saw on this leg and when it asked (`clock.monotonic()` before the request):
+    # a reduce-only market order sent before any other order of this spec, within `SEEN_POSITION_TRUSTED` seconds of
+    # it, is sized from it instead of asking the venue again (one round trip fewer for a close). The close executor
+    # stamps it from its own snapshots; None asks the venue, as always.
+    seen_quantity: Decimal | None = None
+    seen_at: float = 0.0
 
     @quantity.validator
     def _positive(self, _: attrs.Attribute[Decimal], value: Decimal) -> None:

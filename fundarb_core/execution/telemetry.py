@@ -28,17 +28,25 @@ class Telemetry:
 
     @classmethod
     def from_results(cls, results: Sequence[OrderResult], decision_at: float, done_at: float) -> Telemetry:
-        submits = [r.first_submit_at for r in results if r.first_submit_at is not None]
-        filled = sum((r.filled_qty for r in results), ZERO)
-        weighted = [(r.slippage_bps, r.filled_qty) for r in results if r.slippage_bps is not None]
-        slippage = sum((s * q for s, q in weighted), ZERO) / filled if weighted and filled else None
-        maker = sum((r.maker_qty for r in results), ZERO)
+        submits: list[float] = []
+        filled = fees = maker = weighted = ZERO
+        slipped = False
+        for r in results:  # one pass: a close's telemetry is on its hot path
+            if r.first_submit_at is not None:
+                submits.append(r.first_submit_at)
+            filled += r.filled_qty
+            fees += r.fees
+            maker += r.maker_qty
+            slip = r.slippage_bps
+            if slip is not None:
+                weighted += slip * r.filled_qty
+                slipped = True
         return cls(
             submit_latency=min(submits) - decision_at if submits else None,
             leg_skew=max(submits) - min(submits) if len(submits) > 1 else None,
             time_to_done=done_at - decision_at,
-            slippage_bps=slippage,
-            fees=sum((r.fees for r in results), ZERO),
+            slippage_bps=weighted / filled if slipped and filled else None,
+            fees=fees,
             maker_share=maker / filled if filled else None,
         )
 

@@ -205,8 +205,25 @@ class SimMarket:
         taken = self._consumed.get((symbol, side))
         if not taken:
             return tuple(levels)  # nothing taken this step (every synthetic level has a positive quantity)
-        left = [lv if lv.price not in taken else BookLevel(lv.price, lv.quantity - taken[lv.price]) for lv in levels]
-        return tuple([lv for lv in left if lv.quantity > 0] or left[-1:])
+        # Takers walk the book from the best level, so what they took is near the top: the rest is kept as it is
+        # once every price taken has been met.
+        left: list[BookLevel] = []
+        pending = len(taken)
+        for i, lv in enumerate(levels):
+            if not pending:
+                left += levels[i:]
+                break
+            took = taken.get(lv.price)
+            if took is None:
+                left.append(lv)
+                continue
+            pending -= 1
+            if lv.quantity > took:
+                left.append(BookLevel(lv.price, lv.quantity - took))
+        if left:
+            return tuple(left)
+        last = levels[-1]
+        return (BookLevel(last.price, last.quantity - taken.get(last.price, ZERO)),)
 
     def _funding_interval_seconds(self, symbol: str) -> int:
         return int(self.instruments[symbol].funding_interval.total_seconds())

@@ -8,7 +8,9 @@ from decimal import Decimal
 from fundarb_close_market_only import MarketOnlyConfig, MarketOnlyPolicy
 
 from fundarb_core.events import EventKind
-from fundarb_core.model import PositionStatus, Side
+from fundarb_core.execution import CloseLegSpec
+from fundarb_core.execution.specs import SEEN_POSITION_TRUSTED
+from fundarb_core.model import ExecutionMode, PositionStatus, Side
 from fundarb_core.venues import Venue
 from fundarb_core.venues.sim import FaultConfig, MaintenanceWindow, SimVenueConfig
 from tests.integration.execution.harness import CheckedSimVenue, Market
@@ -177,3 +179,67 @@ def attrs_evolve_faults(config: SimVenueConfig, faults: FaultConfig) -> SimVenue
     import attrs
 
     return attrs.evolve(config, faults=faults)
+
+
+def _queries(market: Market) -> dict[str, int]:
+    return {name: v.calls.get("query", 0) for name, v in market.venues.items()}
+
+
+def test_market_close_sizes_its_orders_from_the_close_snapshot() -> None:
+    """A market close asks each venue for the position once before (the close's snapshot, which also sizes the
+    reduce-only order), the quote once, and the position once after: not a second time before the order."""
+    market = Market(policy=MarketOnlyPolicy(MarketOnlyConfig()))
+    _open(market)
+    before = _queries(market)
+    result = market.run(market.closer.close("p1", market.legs("BTC"), "manual"))
+    assert result.closed
+    assert {name: n - before[name] for name, n in _queries(market).items()} == {"aster": 3, "lighter": 3}
+    market.check_sent()
+
+
+class _ShrinksAfterFirstLook(CheckedSimVenue):
+    """After the first position read of a close, the venue takes part of the position away (an auto-deleverage):
+    the close's snapshot is already out of date when its order goes out."""
+
+    armed = False
+
+    async def get_position_snapshot(self, symbol):  # type: ignore[no-untyped-def,override]
+        snap = await super().get_position_snapshot(symbol)
+        if self.armed:
+            self.armed = False
+            self.ledger.trade(symbol, Decimal("0.02"), self.mark(symbol), Decimal(0), self.default_leverage(symbol))
+        return snap
+
+
+def test_a_leg_that_shrank_after_the_close_saw_it_is_still_closed() -> None:
+    market = Market(policy=MarketOnlyPolicy(MarketOnlyConfig()), venue_cls={"lighter": _ShrinksAfterFirstLook})
+    _open(market)
+    lighter = market.venues["lighter"]
+    assert isinstance(lighter, _ShrinksAfterFirstLook)
+    lighter.armed = True
+    result = market.run(market.closer.close("p1", market.legs("BTC"), "manual"))
+    assert result.status is PositionStatus.CLOSED
+    assert market.position("aster", "BTC") == 0
+    assert market.position("lighter", "BTC") == 0
+    assert [s.quantity for s in lighter.sent if s.reduce_only] == [QTY, QTY - Decimal("0.02")]
+    market.check_sent()
+
+
+def test_a_seen_position_is_trusted_only_while_fresh() -> None:
+    market = Market(policy=MarketOnlyPolicy(MarketOnlyConfig()))
+    _open(market)
+    aster = market.venues["aster"]
+
+    async def close_with(seen_age: float) -> int:
+        before = aster.calls.get("query", 0)
+        spec = CloseLegSpec(
+            venue="aster", symbol="BTC", side=Side.SELL, quantity=Decimal("0.01"), intent_id=f"age{seen_age}",
+            mode=ExecutionMode.MARKET_ONLY, seen_quantity=QTY, seen_at=market.clock.monotonic() - seen_age,
+        )  # fmt: skip
+        result = await market.orders.execute(spec)
+        assert result.filled_qty == Decimal("0.01")
+        return aster.calls.get("query", 0) - before
+
+    assert market.run(close_with(0.0)) == 1  # the quote only
+    assert market.run(close_with(SEEN_POSITION_TRUSTED + 0.5)) == 2  # the position is asked for again
+    assert market.position("aster", "BTC") == QTY - Decimal("0.02")
