@@ -243,7 +243,6 @@ class CloseExecutor:
         """Close every leg of a position; see the module docstring for the three paths."""
         clock = self.orders.clock
         decision_at = clock.monotonic()
-        log = logger.bind(position=position_id)
         results: list[OrderResult] = []
         seen_at = decision_at  # when the snapshots the specs are sized from were asked for (no later: conservative)
         snaps, unreachable = await self.snapshots(legs)
@@ -257,7 +256,9 @@ class CloseExecutor:
         if live:
             request = CloseRequest(position_id, snaps, reason, urgency, attempt)
             if emergency:
-                log.warning("emergency close ({}): flattening {}", reason, ", ".join(map(str, live)))
+                logger.bind(position=position_id).warning(
+                    "emergency close ({}): flattening {}", reason, ", ".join(map(str, live))
+                )
                 specs = [self._emergency_spec(request, leg, seen_at) for leg in live]
             else:
                 specs = self._normal_specs(request, seen_at)
@@ -270,7 +271,9 @@ class CloseExecutor:
                 if not live or round_ == EMERGENCY_ROUNDS:
                     break
                 emergency = True
-                log.warning("legs still open after close ({}); emergency round {}", list(live), round_ + 1)
+                logger.bind(position=position_id).warning(
+                    "legs still open after close ({}); emergency round {}", list(live), round_ + 1
+                )
                 request = CloseRequest(position_id, snaps, reason, Urgency.EMERGENCY, attempt)
                 specs = [self._emergency_spec(request, leg, seen_at, round_) for leg in live]
                 seen_at = clock.monotonic()

@@ -83,6 +83,7 @@ class OrderExecutor:
         spec: OrderSpec,
         cid: str,
         send: Callable[[], Awaitable[OrderState]],
+        fills: Fills,
         *,
         market: bool,
         price: Decimal,
@@ -144,6 +145,7 @@ class OrderExecutor:
             attempt += 1
         assert state is not None
         await self.journal.record_state(state)
+        fills.journalled[cid] = state
         return state
 
     # -- pricing -----------------------------------------------------------------------------------------------
@@ -276,6 +278,7 @@ class OrderExecutor:
                         spec.symbol, spec.side, qty, price,
                         client_order_id=cid, time_in_force=TimeInForce.POST_ONLY, reduce_only=spec.reduce_only,
                     ),
+                    fills,
                     market=False,
                     price=price,
                     quantity=remaining,
@@ -340,8 +343,9 @@ class OrderExecutor:
     async def _settle(self, spec: OrderSpec, venue: Venue, fills: Fills, ids: list[str]) -> list[str]:
         """Make every order sent final (cancelled if need be) and journal its final state; return the stuck ids."""
         stuck = await self._finish_orders(spec, venue, fills, ids)
-        for state in fills.counted.values():
-            await self.journal.record_state(state)
+        for cid, state in fills.counted.items():
+            if fills.journalled.get(cid) is not state:  # a market order's final state is journalled once, not twice
+                await self.journal.record_state(state)
         if stuck:
             await self.record(
                 Alert(
@@ -454,6 +458,7 @@ class OrderExecutor:
                         spec.symbol, spec.side, qty, worst_price=worst, client_order_id=cid,
                         reduce_only=spec.reduce_only,
                     ),
+                    fills,
                     market=True,
                     price=worst,
                     quantity=remaining,

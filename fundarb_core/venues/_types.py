@@ -40,11 +40,8 @@ class Rounding(enum.Enum):
     NEAREST = ROUND_HALF_EVEN
 
 
-_MODES = {r: r.value for r in Rounding}  # a dict lookup: an enum member's `.value` is a slow descriptor
-
-
 def _snap(value: Decimal, grid: Decimal, rounding: Rounding) -> Decimal:
-    units = (value / grid).to_integral_value(rounding=_MODES[rounding])
+    units = (value / grid).to_integral_value(rounding=rounding.value)
     return (units * grid).quantize(grid)
 
 

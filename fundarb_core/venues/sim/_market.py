@@ -92,6 +92,7 @@ class SimMarket:
         self.payments: list[FundingPayment] = []
         self.liquidation_log: list[LiquidationNotice] = []
         self.last_step = world.step_at(clock.now())
+        self._synced: tuple[datetime | None, int] = (None, -1)  # (`now`, last step) after the last sync
         self.flow_rng = random.Random(stable_seed(world.seed, "flow", name))
         self.fault_rng = random.Random(stable_seed(config.faults.seed, "faults", name))
         self._seq = 0
@@ -237,17 +238,23 @@ class SimMarket:
 
     def sync(self) -> None:
         """Process every step between the last call and now: flow fills, funding, liquidations."""
-        target = self.world.step_at(self.clock.now())
+        now = self.clock.now()
+        if now is self._synced[0] and self.last_step == self._synced[1]:
+            return  # nothing since the last call: a simulated clock hands out one `now` object per instant
+        target = self.world.step_at(now)
         if target <= self.last_step:
+            self._synced = (now, self.last_step)
             return
         if not self.resting and not self.ledger.positions:
             self.last_step = target
+            self._synced = (now, target)
             return
         for step in range(self.last_step + 1, target + 1):
             self._process_step(step)
             if not self.resting and not self.ledger.positions:
                 break
         self.last_step = target
+        self._synced = (now, target)
 
     def _process_step(self, step: int) -> None:
         if self.resting:
