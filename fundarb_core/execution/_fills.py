@@ -21,7 +21,6 @@ class Fills:
         self.fees = ZERO
         self.maker = ZERO
         self.counted: dict[str, OrderState] = {}
-        self.journalled: dict[str, OrderState] = {}  # per order, the state last written to the journal
         self.progress = progress
         self.decision_mid: Decimal | None = None  # the mid of the first quote read
 

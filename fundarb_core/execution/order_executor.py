@@ -83,7 +83,6 @@ class OrderExecutor:
         spec: OrderSpec,
         cid: str,
         send: Callable[[], Awaitable[OrderState]],
-        fills: Fills,
         *,
         market: bool,
         price: Decimal,
@@ -145,7 +144,6 @@ class OrderExecutor:
             attempt += 1
         assert state is not None
         await self.journal.record_state(state)
-        fills.journalled[cid] = state
         return state
 
     # -- pricing -----------------------------------------------------------------------------------------------
@@ -278,7 +276,6 @@ class OrderExecutor:
                         spec.symbol, spec.side, qty, price,
                         client_order_id=cid, time_in_force=TimeInForce.POST_ONLY, reduce_only=spec.reduce_only,
                     ),
-                    fills,
                     market=False,
                     price=price,
                     quantity=remaining,
@@ -343,9 +340,8 @@ class OrderExecutor:
     async def _settle(self, spec: OrderSpec, venue: Venue, fills: Fills, ids: list[str]) -> list[str]:
         """Make every order sent final (cancelled if need be) and journal its final state; return the stuck ids."""
         stuck = await self._finish_orders(spec, venue, fills, ids)
-        for cid, state in fills.counted.items():
-            if fills.journalled.get(cid) is not state:  # a market order's final state is journalled once, not twice
-                await self.journal.record_state(state)
+        for state in fills.counted.values():
+            await self.journal.record_state(state)
         if stuck:
             await self.record(
                 Alert(
@@ -412,6 +408,9 @@ class OrderExecutor:
         latest = await self._reconcile(venue, spec.symbol, cid)
         return latest if latest is not None and latest.final and latest.filled_qty >= state.filled_qty else state
 
+    async def _quote(self, spec: OrderSpec, venue: Venue) -> BBO:
+        return await self.gateway.call("bbo", lambda: venue.fetch_bbo_prices(spec.symbol), venue=spec.venue)
+
     async def _market_phase(
         self,
         spec: OrderSpec,
@@ -424,22 +423,30 @@ class OrderExecutor:
     ) -> None:
         for attempt in range(1, spec.max_market_attempts + 1):
             remaining = instrument.round_qty(target - fills.qty, Rounding.DOWN)
+            bbo: BBO | None = None
+            trusted = False  # sized from the position the caller saw, not from one read here
             if spec.reduce_only:
                 # Never more than the live position: it may have shrunk (liquidation, a fill we have not seen). What
-                # the caller saw just before is as good when no order of this spec has gone out since.
+                # the caller saw is as good when no order of this spec has gone out since and it is still young once
+                # the quote is in (only the intent's journal write comes between that and the order).
                 position = spec.seen_quantity
-                if position is None or ids or self.clock.monotonic() - spec.seen_at > SEEN_POSITION_TRUSTED:
+                if position is not None and spec.seen_at is not None and not ids:
+                    bbo = await self._quote(spec, venue)
+                    trusted = self.clock.monotonic() - spec.seen_at <= SEEN_POSITION_TRUSTED
+                if not trusted:
                     snap = await self.gateway.call(
                         "snapshot", lambda: venue.get_position_snapshot(spec.symbol), venue=spec.venue
                     )
                     position = snap.quantity
+                assert position is not None
                 closing_side_ok = (position > 0 and spec.side is Side.SELL) or (position < 0 and spec.side is Side.BUY)
                 if not closing_side_ok:
                     return
                 remaining = min(remaining, instrument.close_qty(position))
             if remaining < instrument.min_qty:
                 return
-            bbo = await self.gateway.call("bbo", lambda: venue.fetch_bbo_prices(spec.symbol), venue=spec.venue)
+            if bbo is None:
+                bbo = await self._quote(spec, venue)
             if fills.decision_mid is None:
                 fills.decision_mid = bbo.mid
             worst = instrument.round_price(
@@ -458,14 +465,15 @@ class OrderExecutor:
                         spec.symbol, spec.side, qty, worst_price=worst, client_order_id=cid,
                         reduce_only=spec.reduce_only,
                     ),
-                    fills,
                     market=True,
                     price=worst,
                     quantity=remaining,
                 )  # fmt: skip
             except VenueRejected as exc:
                 if exc.reason == RejectReason.REDUCE_ONLY_WOULD_INCREASE:
-                    return
+                    if not trusted or attempt == spec.max_market_attempts:
+                        return
+                    continue  # sized from what the caller saw and the position shrank since: read it, try again
                 if attempt == spec.max_market_attempts:
                     raise
                 logger.bind(venue=spec.venue).warning("market order {} refused ({}); retrying", cid, exc)

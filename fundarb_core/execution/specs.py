@@ -13,10 +13,10 @@ from fundarb_core.venues import PositionSnapshot
 __all__ = ["SEEN_POSITION_TRUSTED", "CloseLegSpec", "OrderResult", "OrderSpec"]
 
 ZERO = Decimal(0)
-# How long (seconds of the clock) a position a caller saw stays good enough to size a reduce-only market order.
-# Only our own orders or the venue (a liquidation, an auto-deleverage) change a position; none of ours went out
-# in between, and if the venue shrank it meanwhile the reduce-only order is refused or clipped and the close's
-# snapshot after the order finds what is left (an emergency round closes it).
+# How long (seconds of the clock, counted when the quote is in) a position a caller saw stays good enough to size a
+# reduce-only market order. Only our own orders or the venue (a liquidation, an auto-deleverage) change a position;
+# none of ours went out in between. If the venue shrank it meanwhile, the order is refused (the executor then reads
+# the position and sends what is left at once) or clipped; the close's snapshot after the order checks the leg.
 SEEN_POSITION_TRUSTED = 1.0
 
 
@@ -45,9 +45,9 @@ class OrderSpec:
     # The signed position the caller saw on this leg and when it asked (`clock.monotonic()` before the request):
     # a reduce-only market order sent before any other order of this spec, within `SEEN_POSITION_TRUSTED` seconds of
     # it, is sized from it instead of asking the venue again (one round trip fewer for a close). The close executor
-    # stamps it from its own snapshots; None asks the venue, as always.
+    # stamps it from its own snapshots; without both fields the venue is asked, as always.
     seen_quantity: Decimal | None = None
-    seen_at: float = 0.0
+    seen_at: float | None = None
 
     @quantity.validator
     def _positive(self, _: attrs.Attribute[Decimal], value: Decimal) -> None:

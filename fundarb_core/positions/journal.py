@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from decimal import Decimal
 
 from fundarb_core.errors import StoreError
@@ -13,12 +12,18 @@ from fundarb_core.venues import OrderState
 
 __all__ = ["StoreJournal"]
 
+_WRITTEN_WINDOW = 256  # orders remembered: far more than run at once
+
 
 class StoreJournal:
     """The `OrderJournal` of a running bot: intents and states in the store's orders table."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        # The states last written, per order (a bounded window): an execution journals a market order's state when
+        # the venue answers and again when it settles; the very same state object is written once. A write that
+        # failed is not remembered, so the next report of that order tries again.
+        self._written: dict[str, OrderState] = {}
 
     async def record_intent(
         self, spec: OrderSpec, client_order_id: str, *, market: bool, price: Decimal, time_in_force: TimeInForce
@@ -39,8 +44,11 @@ class StoreJournal:
         )
 
     async def record_state(self, state: OrderState) -> None:
+        cid = state.client_order_id
+        if self._written.get(cid) is state:
+            return
         # A stale report (an earlier state arriving after a later one) never rewrites history: the store refuses it.
-        with contextlib.suppress(StoreError):
+        try:
             await self.store.orders.update(
                 state.client_order_id,
                 status=state.status,
@@ -50,3 +58,8 @@ class StoreJournal:
                 venue_order_id=state.venue_order_id,
                 error=state.reject_reason.value if state.reject_reason is not None else None,
             )
+        except StoreError:
+            return
+        self._written[cid] = state
+        if len(self._written) > _WRITTEN_WINDOW:
+            del self._written[next(iter(self._written))]  # the oldest

@@ -219,6 +219,7 @@ def test_a_leg_that_shrank_after_the_close_saw_it_is_still_closed() -> None:
     lighter.armed = True
     result = market.run(market.closer.close("p1", market.legs("BTC"), "manual"))
     assert result.status is PositionStatus.CLOSED
+    assert not result.emergency  # what was left went out at once, in the same round, not in an emergency round
     assert market.position("aster", "BTC") == 0
     assert market.position("lighter", "BTC") == 0
     assert [s.quantity for s in lighter.sent if s.reduce_only] == [QTY, QTY - Decimal("0.02")]

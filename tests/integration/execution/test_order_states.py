@@ -141,23 +141,3 @@ def test_a_cancel_whose_outcome_stays_unknown_ends_with_the_order_reported_stuck
     # Bounded: the limit phase's cancel at its timeout (`attempts` tries), then one per settling round.
     assert _CancelsTimeOut.cancels == 2 * attempts
     assert [e.data["orders"] for e in market.events if e.data.get("alert") == "orders_unresolved"] == [[cid]]
-
-
-def test_a_market_order_final_at_once_is_journalled_once() -> None:
-    """Its final state is written when the venue answers; settling the execution does not write it again (one
-    store write per order, not two)."""
-    market = Market()
-    writes: list[str] = []
-    record = market.journal.record_state
-
-    async def counted(state: OrderState) -> None:
-        writes.append(state.client_order_id)
-        await record(state)
-
-    market.journal.record_state = counted  # type: ignore[method-assign]
-    spec = attrs.evolve(limit_spec("m1"), mode=ExecutionMode.MARKET_ONLY)
-    result = market.run(market.orders.execute(spec))
-    assert result.filled_qty == QTY
-    assert len(result.client_order_ids) == 1
-    assert writes == list(result.client_order_ids)
-    assert not market.journal.differences(market.venues)

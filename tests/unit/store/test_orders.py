@@ -129,3 +129,38 @@ async def test_orders_link_to_positions_legs_and_actions(store) -> None:
     assert await store.orders.list(action_id=action.id) == [order]
     with pytest.raises(StoreError, match="store write failed"):  # foreign keys are enforced on both backends
         await _intent(store, "other", position_id="no-such-position")
+
+
+async def test_the_journal_writes_one_state_once_and_retries_a_failed_write(store, monkeypatch) -> None:
+    """An execution reports a market order's final state when the venue answers and again when it settles: the
+    store journal writes that very state once. A write that failed is tried again at the next report."""
+    from datetime import UTC, datetime
+
+    from fundarb_core.positions.journal import StoreJournal
+    from fundarb_core.venues import OrderState
+
+    await _intent(store, order_type=OrderType.MARKET, time_in_force=TimeInForce.IOC)
+    state = OrderState(
+        "fa-1-0", "v-1", "BTC", Side.BUY, OrderType.MARKET, TimeInForce.IOC, Decimal("0.015"), None, False,
+        OrderStatus.FILLED, Decimal("0.015"), Decimal("100000"), Decimal("0.75"), updated_at=datetime.now(UTC),
+    )  # fmt: skip
+    journal = StoreJournal(store)
+    update = store.orders.update
+    writes: list[str] = []
+    failing = [True]
+
+    async def counted(coid, **changes):  # type: ignore[no-untyped-def]
+        writes.append(coid)
+        if failing[0]:
+            failing[0] = False
+            raise StoreError("store write failed: the database is locked")
+        return await update(coid, **changes)
+
+    monkeypatch.setattr(store.orders, "update", counted)
+    await journal.record_state(state)  # fails: not remembered
+    assert (await store.orders.get("fa-1-0")).status is None
+    await journal.record_state(state)  # tried again, and written
+    await journal.record_state(state)  # the same state: not written again
+    assert writes == ["fa-1-0", "fa-1-0"]
+    row = await store.orders.get("fa-1-0")
+    assert (row.status, row.filled_quantity, row.fees) == (OrderStatus.FILLED, Decimal("0.015"), Decimal("0.75"))
