@@ -113,21 +113,13 @@ def _stamped(spec: CloseLegSpec, intent_id: str, request: CloseRequest, seen_at:
     """`spec` with its intent (whatever the policy set), its position (every close order belongs to its position:
     the journal and the PnL find it by this) and the leg's position in the request, asked for at `seen_at`."""
     snap = request.snapshots.get(LegRef(spec.venue, spec.symbol))
-    cls = type(spec)
-    names = _INIT_FIELDS.get(cls)
-    if names is None:
-        names = _INIT_FIELDS[cls] = tuple((a.name, a.alias) for a in attrs.fields(cls) if a.init)
-    values = {alias: getattr(spec, name) for name, alias in names}  # `attrs.evolve` without its field walk
-    values.update(
+    return attrs.evolve(
+        spec,
         intent_id=intent_id,
         position_id=request.position_id,
         seen_quantity=None if snap is None else snap.quantity,
         seen_at=seen_at,
     )
-    return cls(**values)
-
-
-_INIT_FIELDS: dict[type, tuple[tuple[str, str], ...]] = {}  # per spec class: (attribute, argument) names
 
 
 class CloseExecutor:

@@ -179,7 +179,7 @@ class OrderExecutor:
         try:
             target = instrument.round_qty(spec.quantity, Rounding.DOWN)
             if spec.mode is not ExecutionMode.MARKET_ONLY:  # market only: its first order's quote is the decision's
-                bbo = await self.gateway.call("bbo", lambda: venue.fetch_bbo_prices(spec.symbol), venue=spec.venue)
+                bbo = await self._quote(spec, venue)
                 fills.decision_mid = bbo.mid
                 try:
                     await self._limit_phase(spec, venue, instrument, target, fills, ids, first_submit)
@@ -258,7 +258,7 @@ class OrderExecutor:
             remaining = instrument.round_qty(target - fills.qty, Rounding.DOWN)
             if remaining < instrument.min_qty:
                 return
-            bbo = await self.gateway.call("bbo", lambda: venue.fetch_bbo_prices(spec.symbol), venue=spec.venue)
+            bbo = await self._quote(spec, venue)
             price = self.maker_price(spec, bbo, instrument)
             if not spec.reduce_only and remaining * price < instrument.min_notional:
                 return
@@ -330,7 +330,7 @@ class OrderExecutor:
             if state.final or self.clock.monotonic() < next_reprice:
                 continue
             next_reprice = self.clock.monotonic() + spec.reprice_interval.total_seconds()
-            bbo = await self.gateway.call("bbo", lambda: venue.fetch_bbo_prices(spec.symbol), venue=spec.venue)
+            bbo = await self._quote(spec, venue)
             if self.maker_price(spec, bbo, instrument) != state.price:
                 break  # the touch moved: cancel and re-price
         if not state.final:
@@ -409,6 +409,7 @@ class OrderExecutor:
         return latest if latest is not None and latest.final and latest.filled_qty >= state.filled_qty else state
 
     async def _quote(self, spec: OrderSpec, venue: Venue) -> BBO:
+        """The spec's symbol's best bid and offer on `venue` (transient errors retried by the gateway)."""
         return await self.gateway.call("bbo", lambda: venue.fetch_bbo_prices(spec.symbol), venue=spec.venue)
 
     async def _market_phase(
