@@ -13,9 +13,8 @@ import asyncio
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
-import attrs
 from loguru import logger
 
 from fundarb_core.clock import Clock
@@ -27,9 +26,12 @@ __all__ = ["LegRef", "RetryPolicy", "VenueGateway"]
 T = TypeVar("T")
 
 
-@attrs.frozen
-class LegRef:
-    """Where a leg lives: a venue and a canonical symbol."""
+class LegRef(NamedTuple):
+    """Where a leg lives: a venue and a canonical symbol.
+
+    A named tuple: a close looks legs up in its dicts some thirty times, and a tuple's hash and equality are the
+    interpreter's own (an attrs class's are Python functions).
+    """
 
     venue: str
     symbol: str
@@ -209,6 +211,8 @@ async def _settled(coros: Sequence[Coroutine[Any, Any, T]]) -> list[T | BaseExce
             outcomes.append(await coros[0])
         except Exception as exc:
             outcomes.append(exc)
+        if not all(task.done() for task in others):
+            await asyncio.sleep(0)
         for task in others:
             try:
                 outcomes.append(await task)

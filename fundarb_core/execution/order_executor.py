@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Mapping
 from decimal import Decimal
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from loguru import logger
 
@@ -31,9 +31,18 @@ from fundarb_core.venues import BBO, Instrument, OrderState, Rounding, Venue
 
 __all__ = ["OrderExecutor", "RetryPolicy"]  # RetryPolicy: re-exported from the gateway
 
+if TYPE_CHECKING:
+    from loguru import Logger
+
 T = TypeVar("T")
 ZERO = Decimal(0)
 _REASONS = {reason.value: reason for reason in RejectReason}
+_LAZY = logger.opt(lazy=True)  # arguments are functions, called only when the line is written (bind keeps this)
+
+
+def _where(spec: OrderSpec, log: Logger = logger) -> Logger:
+    """`log` bound to the spec's venue, symbol and intent (made where a line is written: one logger per order)."""
+    return log.bind(venue=spec.venue, symbol=spec.symbol, intent=spec.intent_id)
 
 
 class OrderExecutor:
@@ -175,7 +184,6 @@ class OrderExecutor:
         ids: list[str] = []
         first_submit: list[float] = []
         error: str | None = None
-        log = logger.bind(venue=spec.venue, symbol=spec.symbol, intent=spec.intent_id)
         try:
             target = instrument.round_qty(spec.quantity, Rounding.DOWN)
             if spec.mode is not ExecutionMode.MARKET_ONLY:  # market only: its first order's quote is the decision's
@@ -186,13 +194,13 @@ class OrderExecutor:
                 except VenueRejected as exc:
                     if spec.mode is ExecutionMode.LIMIT_ONLY:
                         raise
-                    log.warning("limit phase refused ({}); falling back to market", exc)
+                    _where(spec).warning("limit phase refused ({}); falling back to market", exc)
             remaining = target - fills.qty
             if remaining > 0 and spec.mode is not ExecutionMode.LIMIT_ONLY:
                 await self._market_phase(spec, venue, instrument, target, fills, ids, first_submit)
         except (VenueError, ExecutionError) as exc:
             error = str(exc)
-            log.error("execution stopped: {}", exc)
+            _where(spec).error("execution stopped: {}", exc)
         except BaseException:
             # Cancelled (a sibling leg failed, the bot stops) or a bug: still leave no order open, none unrecorded.
             with contextlib.suppress(Exception):
@@ -214,7 +222,7 @@ class OrderExecutor:
             done_at=self.clock.monotonic(),
             error=error,
         )
-        log.opt(lazy=True).info(  # lazy: the line is formatted only when it is written
+        _where(spec, _LAZY).info(  # lazy: the line is formatted only when it is written
             "{}",
             lambda: (
                 f"{spec.side.value} {at_step(spec.quantity, instrument.step_size)} {spec.symbol}: "

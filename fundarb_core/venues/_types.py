@@ -41,7 +41,7 @@ class Rounding(enum.Enum):
 
 
 def _snap(value: Decimal, grid: Decimal, rounding: Rounding) -> Decimal:
-    units = (value / grid).to_integral_value(rounding=rounding.value)
+    units = (value / grid).to_integral_value(rounding=rounding._value_)  # the attribute: `.value` is a Python call
     return (units * grid).quantize(grid)
 
 

@@ -34,6 +34,7 @@ from fundarb_core.venues.sim.world import SimWorld, stable_seed
 __all__ = ["SimMarket"]
 
 ZERO = Decimal(0)
+TEN = Decimal(10)
 BOOK_DEPTH = 20
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 Levels = tuple[BookLevel, ...]  # one side of a book, best first
@@ -142,7 +143,7 @@ class SimMarket:
         return 1 / (2 * self.instruments[symbol].max_leverage)
 
     def default_leverage(self, symbol: str) -> Decimal:
-        return min(Decimal(10), self.instruments[symbol].max_leverage)
+        return min(TEN, self.instruments[symbol].max_leverage)
 
     # -- the world as this venue sees it -----------------------------------------------------------------------
 
@@ -337,7 +338,7 @@ class SimMarket:
 
     def _fill(self, order: SimOrder, qty: Decimal, price: Decimal, *, maker: bool, at: datetime) -> bool:
         """Book a fill; reduce-only fills are clipped so they never increase a position. False if nothing filled."""
-        pos_qty = self.ledger.position(order.symbol).qty
+        pos_qty = self.ledger.qty(order.symbol)
         dq = order.side.sign * qty
         if order.reduce_only:
             if pos_qty == 0 or (pos_qty > 0) == (dq > 0):
@@ -357,7 +358,7 @@ class SimMarket:
         fee_rate = self.maker_fee if maker else self.taker_fee
         result = self.ledger.trade(order.symbol, dq, price, fee_rate, self.default_leverage(order.symbol))
         order.add_fill(qty, price, result.fee, maker=maker, at=at)
-        if order.reduce_only and not order.status.final and self.ledger.position(order.symbol).qty == 0:
+        if order.reduce_only and not order.status.final and self.ledger.qty(order.symbol) == 0:
             order.finish(OrderStatus.EXPIRED, at)  # nothing left to reduce
         self._dirty = True
         self._publish(order)

@@ -51,7 +51,7 @@ class TradeResult:
 
 def _apply(qty: Decimal, cost: Decimal, dq: Decimal, price: Decimal) -> tuple[Decimal, Decimal, Decimal, Decimal]:
     """Return (new qty, new cost, realised PnL, closed quantity) after trading `dq` (signed) at `price`."""
-    if qty == 0 or _sign(qty) == _sign(dq):
+    if qty == 0 or (qty > 0) == (dq > 0):  # nothing to close (dq == 0 closes nothing either way)
         return qty + dq, cost + dq * price, ZERO, ZERO
     closing = min(abs(dq), abs(qty))
     # Pro rata, to the unit: an unrounded quotient (cost / 3) would lose digits in later sums and break conservation.
@@ -77,13 +77,21 @@ class Ledger:
     leverage: dict[str, Decimal] = attrs.field(factory=dict)
 
     def position(self, symbol: str) -> SimPosition:
-        return self.positions.get(symbol) or SimPosition()
+        pos = self.positions.get(symbol)
+        return pos if pos is not None else SimPosition()
+
+    def qty(self, symbol: str) -> Decimal:
+        """The signed quantity held in `symbol` (0 when flat)."""
+        pos = self.positions.get(symbol)
+        return pos.qty if pos is not None else ZERO
 
     def trade(
         self, symbol: str, dq: Decimal, price: Decimal, fee_rate: Decimal, default_leverage: Decimal
     ) -> TradeResult:
         """Book a fill of signed quantity `dq` at `price` against the house, with its fee."""
-        pos = self.positions.setdefault(symbol, SimPosition())
+        pos = self.positions.get(symbol)
+        if pos is None:
+            pos = self.positions[symbol] = SimPosition()
         lev = self.leverage.get(symbol, default_leverage)
         old_qty = pos.qty
         new_qty, new_cost, realized, closed = _apply(pos.qty, pos.cost, dq, price)
@@ -101,13 +109,15 @@ class Ledger:
             self.cash += pos.margin
             pos.margin = ZERO
             pos.funding = ZERO
-        elif _sign(new_qty) != _sign(old_qty) and old_qty != 0:
+        elif old_qty != 0 and (new_qty > 0) != (old_qty > 0):  # flipped sides: a new position
             pos.funding = ZERO
         pos.qty, pos.cost = new_qty, new_cost
         fee = (abs(dq) * price * fee_rate).quantize(MONEY)
         self.cash += realized - fee
         self.house_cash += fee
-        house = self.house_positions.setdefault(symbol, SimPosition())
+        house = self.house_positions.get(symbol)
+        if house is None:
+            house = self.house_positions[symbol] = SimPosition()
         h_qty, h_cost, h_realized, _ = _apply(house.qty, house.cost, -dq, price)
         house.qty, house.cost = h_qty, h_cost
         self.house_cash += h_realized
@@ -121,8 +131,8 @@ class Ledger:
         self, symbol: str, dq: Decimal, price: Decimal, fee_rate: Decimal, default_leverage: Decimal
     ) -> Decimal:
         """Cash an order of signed `dq` at `price` would lock (opening part's margin) plus its fee."""
-        pos = self.position(symbol)
-        closing = ZERO if pos.qty == 0 or _sign(pos.qty) == _sign(dq) else min(abs(dq), abs(pos.qty))
+        qty = self.qty(symbol)
+        closing = ZERO if qty == 0 or (qty > 0) == (dq > 0) else min(abs(dq), abs(qty))
         lev = self.leverage.get(symbol, default_leverage)
         return ((abs(dq) - closing) * price / lev).quantize(MONEY) + (abs(dq) * price * fee_rate).quantize(MONEY)
 

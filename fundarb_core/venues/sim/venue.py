@@ -119,7 +119,7 @@ class SimVenue(SimMarket):
         reason = instrument.check_order(order.quantity, order.price, reduce_only=order.reduce_only)
         if reason is not None:
             raise self._reject(order, reason, f"{reason.value}: qty {order.quantity} price {order.price}")
-        pos = self.ledger.position(order.symbol).qty
+        pos = self.ledger.qty(order.symbol)
         dq = order.side.sign * order.quantity
         if order.reduce_only and (pos == 0 or (pos > 0) == (dq > 0) or order.quantity > abs(pos)):
             raise self._reject(

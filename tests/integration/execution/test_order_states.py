@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import attrs
 import pytest
+from loguru import logger
 
 from fundarb_core.errors import AmbiguousOutcome, VenueRejected
 from fundarb_core.execution import OrderSpec
@@ -141,3 +142,24 @@ def test_a_cancel_whose_outcome_stays_unknown_ends_with_the_order_reported_stuck
     # Bounded: the limit phase's cancel at its timeout (`attempts` tries), then one per settling round.
     assert _CancelsTimeOut.cancels == 2 * attempts
     assert [e.data["orders"] for e in market.events if e.data.get("alert") == "orders_unresolved"] == [[cid]]
+
+
+def test_an_execution_logs_its_summary_and_its_failure_with_venue_symbol_and_intent() -> None:
+    """The summary line is formatted only when written, and every line of an execution names where it traded."""
+    market = Market()
+    lines: list[tuple[str, str, dict[str, object]]] = []
+    sink = logger.add(lambda m: lines.append((m.record["level"].name, m.record["message"], m.record["extra"])))
+    logger.enable("fundarb_core")  # a library is quiet until the application enables it
+    try:
+        market.run(market.orders.execute(attrs.evolve(limit_spec("logged"), mode=ExecutionMode.MARKET_ONLY)))
+        market.run(market.orders.execute(attrs.evolve(limit_spec("broke"), quantity=Decimal(10_000))))
+    finally:
+        logger.disable("fundarb_core")
+        logger.remove(sink)
+    where = {"venue": "aster", "symbol": "BTC"}
+    summary = [(m, x) for level, m, x in lines if level == "INFO" and x.get("intent") == "logged"]
+    assert len(summary) == 1 and summary[0][0].startswith("buy 0.050 BTC: filled 0.050 avg ")
+    assert summary[0][1].items() >= where.items()
+    failed = [(m, x) for level, m, x in lines if level == "ERROR" and x.get("intent") == "broke"]
+    assert len(failed) == 1 and failed[0][0].startswith("execution stopped: ")
+    assert failed[0][1].items() >= where.items()
