@@ -158,8 +158,10 @@ def test_an_execution_logs_its_summary_and_its_failure_with_venue_symbol_and_int
         logger.remove(sink)
     where = {"venue": "aster", "symbol": "BTC"}
     summary = [(m, x) for level, m, x in lines if level == "INFO" and x.get("intent") == "logged"]
-    assert len(summary) == 1 and summary[0][0].startswith("buy 0.050 BTC: filled 0.050 avg ")
+    assert len(summary) == 1
+    assert summary[0][0].startswith("buy 0.050 BTC: filled 0.050 avg ")
     assert summary[0][1].items() >= where.items()
     failed = [(m, x) for level, m, x in lines if level == "ERROR" and x.get("intent") == "broke"]
-    assert len(failed) == 1 and failed[0][0].startswith("execution stopped: ")
+    assert len(failed) == 1
+    assert failed[0][0].startswith("execution stopped: ")
     assert failed[0][1].items() >= where.items()
