@@ -51,7 +51,7 @@ class TradeResult:
 
 def _apply(qty: Decimal, cost: Decimal, dq: Decimal, price: Decimal) -> tuple[Decimal, Decimal, Decimal, Decimal]:
     """Return (new qty, new cost, realised PnL, closed quantity) after trading `dq` (signed) at `price`."""
-    if qty == 0 or (qty > 0) == (dq > 0):  # nothing to close (dq == 0 closes nothing either way)
+    if qty == 0 or (dq > 0 if qty > 0 else dq < 0):  # the same sign: nothing to close
         return qty + dq, cost + dq * price, ZERO, ZERO
     closing = min(abs(dq), abs(qty))
     # Pro rata, to the unit: an unrounded quotient (cost / 3) would lose digits in later sums and break conservation.
@@ -132,7 +132,7 @@ class Ledger:
     ) -> Decimal:
         """Cash an order of signed `dq` at `price` would lock (opening part's margin) plus its fee."""
         qty = self.qty(symbol)
-        closing = ZERO if qty == 0 or (qty > 0) == (dq > 0) else min(abs(dq), abs(qty))
+        closing = ZERO if qty == 0 or (dq > 0 if qty > 0 else dq < 0) else min(abs(dq), abs(qty))
         lev = self.leverage.get(symbol, default_leverage)
         return ((abs(dq) - closing) * price / lev).quantize(MONEY) + (abs(dq) * price * fee_rate).quantize(MONEY)
 
