@@ -301,6 +301,8 @@ class PositionRepository(Repository):
         """`update` for several positions in one transaction: all are written, or (on a stale one) none."""
         if not records:
             return []
+        if len({p.id for p in records}) != len(records):
+            raise ValueError("update_many: a position given twice")
         now = self._now()
         updated = [attrs.evolve(p, version=p.version + 1, updated_at=now) for p in records]
         rows = []
@@ -319,21 +321,36 @@ class PositionRepository(Repository):
             if (c := cache.get(p.id)) is None or c.version != p.version or c.legs is not p.legs
             for leg in p.legs
         ]
-        async with self._db.write() as conn:
-            # Check every version first, inside this write transaction (rows locked on PostgreSQL; SQLite's
-            # BEGIN IMMEDIATE already serialises writers), then write them all with one executemany.
-            ids = [p.id for p in records]
-            found = {row[0]: row[1] for row in (await conn.execute(_VERSIONS_FOR_UPDATE, {"ids": ids})).all()}
-            stale = [p for p in records if found.get(p.id) != p.version]
-            if stale:
-                raise StaleVersion(
-                    f"positions changed by someone else since read: {', '.join(p.id for p in stale)}; nothing written"
-                )
-            await conn.execute(_UPDATE_POSITION, rows)
-            if leg_rows:
-                await conn.execute(_UPDATE_LEG, leg_rows)
+        # Each row's update matches its id at the version read. Where the driver sums an executemany's row counts
+        # (SQLite), one count checks them all: short of one row per position, the transaction is rolled back and the
+        # versions read again to name the stale ones. Elsewhere (PostgreSQL) every version is checked, and its row
+        # locked, before the write.
+        counted = self._db.engine.dialect.supports_sane_multi_rowcount
+        try:
+            async with self._db.write() as conn:
+                if not counted:
+                    await self._check_versions(conn, records)
+                if (await conn.execute(_UPDATE_POSITION, rows)).rowcount != len(rows) and counted:
+                    raise _NotAllWritten
+                if leg_rows:
+                    await conn.execute(_UPDATE_LEG, leg_rows)
+        except _NotAllWritten:
+            async with self._db.read() as conn:  # rolled back: the versions as stored
+                await self._check_versions(conn, records)
+            raise StaleVersion("positions changed by someone else since read; nothing written") from None  # (raced)
         self._remember(updated, written, texts)
         return updated
+
+    @staticmethod
+    async def _check_versions(conn: Any, records: Sequence[PositionRecord]) -> None:
+        """Raise `StaleVersion` naming every record whose stored version is no longer the one it was read at."""
+        ids = [p.id for p in records]
+        found = {row[0]: row[1] for row in (await conn.execute(_VERSIONS_FOR_UPDATE, {"ids": ids})).all()}
+        stale = [p for p in records if found.get(p.id) != p.version]
+        if stale:
+            raise StaleVersion(
+                f"positions changed by someone else since read: {', '.join(p.id for p in stale)}; nothing written"
+            )
 
     async def _write(self, conn: Any, position: PositionRecord, now: datetime) -> PositionRecord:
         updated = attrs.evolve(position, version=position.version + 1, updated_at=now)
@@ -378,7 +395,13 @@ _OPEN_VERSIONS = (
     .where(positions.c.status.in_(sorted(OPEN_POSITION_STATUSES)))
     .order_by(positions.c.created_at, positions.c.id)
 )
+
+
 # update_many's statements, built once: every bound value is named (v_ = new value, b_ = the row's key).
+class _NotAllWritten(Exception):
+    """An executemany updated fewer rows than it was given (a stale version): roll the transaction back."""
+
+
 _VERSIONS_FOR_UPDATE = (
     sa.select(positions.c.id, positions.c.version)
     .where(positions.c.id.in_(sa.bindparam("ids", expanding=True)))

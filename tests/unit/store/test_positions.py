@@ -159,8 +159,15 @@ async def test_update_many_writes_all_or_none(store) -> None:  # type: ignore[no
     assert [p.version for p in written] == [2, 2]
     assert [(await store.positions.get(p.id)).state.unrealized_pnl for p in made] == [Decimal(1), Decimal(1)]
     # The first record is now stale (version 1 was read before the batch above).
-    with pytest.raises(StaleVersion):
+    with pytest.raises(StaleVersion, match=made[0].id) as caught:
         await store.positions.update_many(
             [attrs.evolve(written[1], state=PositionState(unrealized_pnl=Decimal(2))), made[0]]
         )
+    assert made[1].id not in str(caught.value)  # only the stale one is named
     assert (await store.positions.get(made[1].id)).state.unrealized_pnl == 1  # nothing of the failed batch
+    # The same position twice is a caller's mistake: refused before anything is written.
+    with pytest.raises(ValueError, match="twice"):
+        await store.positions.update_many(
+            [attrs.evolve(written[0], state=PositionState(unrealized_pnl=Decimal(n))) for n in (3, 4)]
+        )
+    assert (await store.positions.get(made[0].id)).version == 2
