@@ -27,9 +27,14 @@ MAX_HOURLY = Decimal("0.01")  # 1 % per hour (87.6 × a year): beyond it a rate 
 _HOUR = Decimal(3600)
 
 
+# No market trades outside this range: beyond it a price (or a notional) is a unit mistake or garbage, and the
+# quotients taken of it (a basis, a spread over a mid) could overflow the Decimal context.
+_PRICE_RANGE = (Decimal("1e-12"), Decimal("1e12"))
+
+
 def usable_price(value: object) -> Decimal | None:
-    """`value` as a finite positive Decimal, else None."""
-    if isinstance(value, Decimal) and value.is_finite() and value > 0:
+    """`value` as a finite positive Decimal of plausible size, else None."""
+    if isinstance(value, Decimal) and value.is_finite() and _PRICE_RANGE[0] <= value <= _PRICE_RANGE[1]:
         return value
     return None
 

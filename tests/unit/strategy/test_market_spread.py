@@ -30,3 +30,22 @@ def test_spread_follows_new_rates_and_refuses_implausible_ones() -> None:
     market.rates["a"] = {"BTC": _rate("0.0016")}
     assert market.spread("BTC", "b", "a") == Decimal("0.0001")
     assert market.spread("BTC", "b", "c") is None
+
+
+def test_absurd_prices_are_unusable_and_no_cost_part_overflows_on_them() -> None:
+    """A price of 1E-999999 (found by the bad-data property test) made the basis 10 / 1E-999999 overflow the
+    Decimal context: such a price is unusable, like a negative one, and the cost parts fall back as for one."""
+    from fundarb_core.strategy.costs import CostModel
+    from fundarb_core.strategy.market import rate_problem, usable_price
+
+    for absurd in ("1E-999999", "1e-13", "1e13", "1E+999999"):
+        assert usable_price(Decimal(absurd)) is None
+    for plausible in ("1e-12", "0.00000812", "60000", "1e12"):
+        assert usable_price(Decimal(plausible)) == Decimal(plausible)
+    assert CostModel.basis(Decimal(10), Decimal("1E-999999")) == 0
+    assert CostModel.basis(Decimal("1E+999999"), Decimal(10)) == 0
+    tiny = FundingRate(
+        symbol="BTC", rate=Decimal("0.0001"), interval=timedelta(hours=8), next_funding_time=AT,
+        mark_price=Decimal("1E-999999"),
+    )  # fmt: skip
+    assert rate_problem(tiny) is not None
