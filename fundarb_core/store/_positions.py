@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -13,6 +14,7 @@ from sqlalchemy.types import TypeDecorator
 
 from fundarb_core.errors import StoreError
 from fundarb_core.model import PositionStatus, Side
+from fundarb_core.model._evolve import evolve
 from fundarb_core.model.records import OPEN_POSITION_STATUSES, LegRecord, PositionRecord
 from fundarb_core.model.state import PositionState
 from fundarb_core.store._base import Repository, new_id
@@ -104,28 +106,27 @@ class PositionRepository(Repository):
             cached = self._cache.get(record.id)
             if cached is not None and _same_but_marks(cached, record):
                 # Only the version, update time and state changed (a tick's marks): round-trip those alone.
-                updated_at = _UPDATED_AT.process_result_value(
-                    _UPDATED_AT.process_bind_param(record.updated_at, dialect), dialect
-                )
-                assert updated_at is not None
-                if _marks_round_trip(cached.state, record.state) and _same_instant(updated_at, record.updated_at):
-                    self._cache[record.id] = record  # already what a read gives back: nothing to parse or copy
-                    continue
-                self._cache[record.id] = attrs.evolve(
-                    cached,
-                    version=record.version,
-                    updated_at=updated_at,
-                    state=PositionState.from_json(
-                        _DETAILS.process_result_value(
-                            texts[i] if texts is not None else _DETAILS.process_bind_param(every["details"], dialect),
-                            dialect,
-                        )
-                    ),
-                )
+                text = texts[i] if texts is not None else dump_json(every["details"])
+                self._remember_marks([(cached, record, text)], record.updated_at)
                 continue
             row = _round_trip(positions, every, dialect)
             leg_rows = [_round_trip(legs, _leg_values(leg), dialect) for leg in record.legs]
             self._cache[record.id] = _position(row, [_leg(r) for r in leg_rows])
+
+    def _remember_marks(self, written: Iterable[tuple[PositionRecord, PositionRecord, str]], now: datetime) -> None:
+        """Cache positions written at `now` that differ from the cached record (as read) in their version, update
+        time and state alone: (cached, written, its state as stored) each."""
+        dialect = self._db.engine.dialect
+        updated_at = _UPDATED_AT.process_result_value(_UPDATED_AT.process_bind_param(now, dialect), dialect)
+        assert updated_at is not None
+        exact_time = _same_instant(updated_at, now)
+        cache = self._cache
+        for cached, record, text in written:
+            if exact_time and _marks_round_trip(cached.state, record.state):
+                cache[record.id] = record  # already what a read gives back: nothing to parse or copy
+                continue
+            state = PositionState.from_json(_DETAILS.process_result_value(text, dialect))
+            cache[record.id] = attrs.evolve(cached, version=record.version, updated_at=updated_at, state=state)
 
     async def create(
         self,
@@ -304,23 +305,45 @@ class PositionRepository(Repository):
         if len({p.id for p in records}) != len(records):
             raise ValueError("update_many: a position given twice")
         now = self._now()
-        updated = [attrs.evolve(p, version=p.version + 1, updated_at=now) for p in records]
-        rows = []
-        written = [_position_values(new) for new in updated]
-        texts = [dump_json(every["details"]) for every in written]  # serialised once: bound as text, and cached
-        for old, every, text in zip(records, written, texts, strict=True):
-            values = {k: v for k, v in every.items() if k in (*_POSITION_FIELDS, "version")}
-            rows.append({**{f"v_{k}": v for k, v in values.items()}, "v_details": text, "v_updated_at": now,
-                         "b_id": old.id, "b_version": old.version})  # fmt: skip
-        # A position's legs are written only when they are not the very legs read at its version (a tick's marks
-        # leave them alone): the version check below proves the stored legs are still those.
         cache = self._cache
-        leg_rows = [
-            {**{f"v_{name}": getattr(leg, name) for name in _LEG_FIELDS}, "b_id": leg.id, "b_position": p.id}
-            for p in records
-            if (c := cache.get(p.id)) is None or c.version != p.version or c.legs is not p.legs
-            for leg in p.legs
-        ]
+        updated: list[PositionRecord] = []
+        # A position that is the very record read at its version but for its state (a tick's marks) is written by a
+        # narrow statement (version, update time, state); any other by the whole row, and its legs when they are not
+        # the very legs read at its version. The version check below proves the stored legs are still those.
+        marks: list[tuple[PositionRecord, PositionRecord, str]] = []  # (as read, as written, its state as stored)
+        narrow_rows: list[dict[str, Any]] = []
+        full: list[PositionRecord] = []
+        full_values: list[dict[str, Any]] = []
+        full_texts: list[str] = []
+        rows: list[dict[str, Any]] = []
+        leg_rows: list[dict[str, Any]] = []
+        for old in records:
+            new = evolve(old, version=old.version + 1, updated_at=now)
+            updated.append(new)
+            cached = cache.get(old.id)
+            read_here = cached is not None and cached.version == old.version
+            if read_here and _same_but_marks(cached, old):  # type: ignore[arg-type]
+                text = dump_json(new.state.to_json())  # serialised once: bound as text, and cached
+                marks.append((cached, new, text))  # type: ignore[arg-type]
+                narrow_rows.append(
+                    {"v_version": new.version, "v_updated_at": now, "v_details": text, "b_id": old.id,
+                     "b_version": old.version}
+                )  # fmt: skip
+                continue
+            every = _position_values(new)
+            text = dump_json(every["details"])
+            full.append(new)
+            full_values.append(every)
+            full_texts.append(text)
+            rows.append(
+                {**{f"v_{k}": every[k] for k in _WRITTEN_FIELDS}, "v_details": text, "v_updated_at": now,
+                 "b_id": old.id, "b_version": old.version}
+            )  # fmt: skip
+            if not read_here or cached.legs is not old.legs:  # type: ignore[union-attr]
+                leg_rows += (
+                    {**{f"v_{name}": getattr(leg, name) for name in _LEG_FIELDS}, "b_id": leg.id, "b_position": old.id}
+                    for leg in old.legs
+                )
         # Each row's update matches its id at the version read. Where the driver sums an executemany's row counts
         # (SQLite), one count checks them all: short of one row per position, the transaction is rolled back and the
         # versions read again to name the stale ones. Elsewhere (PostgreSQL) every version is checked, and its row
@@ -330,7 +353,11 @@ class PositionRepository(Repository):
             async with self._db.write() as conn:
                 if not counted:
                     await self._check_versions(conn, records)
-                if (await conn.execute(_UPDATE_POSITION, rows)).rowcount != len(rows) and counted:
+                written = 0
+                for statement, params in ((_UPDATE_POSITION_MARKS, narrow_rows), (_UPDATE_POSITION, rows)):
+                    if params:
+                        written += (await conn.execute(statement, params)).rowcount
+                if counted and written != len(records):
                     raise _NotAllWritten
                 if leg_rows:
                     await conn.execute(_UPDATE_LEG, leg_rows)
@@ -338,7 +365,9 @@ class PositionRepository(Repository):
             async with self._db.read() as conn:  # rolled back: the versions as stored
                 await self._check_versions(conn, records)
             raise StaleVersion("positions changed by someone else since read; nothing written") from None  # (raced)
-        self._remember(updated, written, texts)
+        if marks:
+            self._remember_marks(marks, now)
+        self._remember(full, full_values, full_texts)
         return updated
 
     @staticmethod
@@ -417,6 +446,16 @@ _UPDATE_POSITION = (
         }
     )
 )
+_WRITTEN_FIELDS: Final = (*_POSITION_FIELDS, "version")
+_UPDATE_POSITION_MARKS = (
+    sa.update(positions)
+    .where(positions.c.id == sa.bindparam("b_id"), positions.c.version == sa.bindparam("b_version"))
+    .values(
+        version=sa.bindparam("v_version"),
+        updated_at=sa.bindparam("v_updated_at"),
+        details=sa.bindparam("v_details", type_=sa.Text()),
+    )
+)
 _UPDATE_LEG = (
     sa.update(legs)
     .where(legs.c.id == sa.bindparam("b_id"), legs.c.position_id == sa.bindparam("b_position"))
@@ -456,23 +495,27 @@ _MARK_VALUES: Final = ("unrealized_pnl", "current_spread")
 _NOT_MARKS: Final = tuple(f.name for f in attrs.fields(PositionState) if f.name not in (*_MARK_MAPS, *_MARK_VALUES))
 
 
-def _exact(value: object) -> bool:
-    """Whether `value` reads back from the state's JSON as itself: None, or a finite Decimal (stored as `str`)."""
-    return value is None or (type(value) is Decimal and value.is_finite())
+_not_marks = operator.attrgetter(*_NOT_MARKS)
+_mark_values = operator.attrgetter(*_MARK_VALUES)
+_mark_maps = operator.attrgetter(*_MARK_MAPS)
 
 
 def _marks_round_trip(cached: PositionState, state: PositionState) -> bool:
     """Whether `state` reads back from the store as itself: it is `cached` (as read) with at most the mark fields
     changed, each a finite Decimal or None (or a dict of them by venue name), which the state's JSON keeps exactly
-    (`str` then `Decimal`: the same value, digits and exponent)."""
-    return (
-        all(getattr(cached, name) is getattr(state, name) for name in _NOT_MARKS)
-        and all(_exact(getattr(state, name)) for name in _MARK_VALUES)
-        and all(
-            type(table := getattr(state, name)) is dict and all(type(k) is str and _exact(v) for k, v in table.items())
-            for name in _MARK_MAPS
-        )
-    )
+    (`str` then `Decimal`: the same value, digits and exponent). Run for every position every tick: plain loops."""
+    if not all(map(operator.is_, _not_marks(cached), _not_marks(state))):
+        return False
+    for value in _mark_values(state):
+        if value is not None and (type(value) is not Decimal or not value.is_finite()):
+            return False
+    for table in _mark_maps(state):
+        if type(table) is not dict:
+            return False
+        for key, value in table.items():
+            if type(key) is not str or (value is not None and (type(value) is not Decimal or not value.is_finite())):
+                return False
+    return True
 
 
 def _same_instant(read: datetime, written: datetime) -> bool:

@@ -120,6 +120,7 @@ class Market:
                 if h is not None:
                     kept[symbol] = rate
                     kept_hourly[symbol] = h
+                    self._hourlies[(name, symbol)] = (rate, h)  # what `spread` would work out again
                 else:
                     rejected[(name, str(symbol))] = why or "unusable"
             rates[name] = kept

@@ -6,9 +6,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 
-import attrs
-
 from fundarb_core.execution import LegRef, VenueGateway
+from fundarb_core.model._evolve import evolve
 from fundarb_core.model.records import PositionRecord
 from fundarb_core.strategy.market import Market
 from fundarb_core.strategy.risk import PositionView
@@ -79,11 +78,12 @@ class Monitor:
 
     def with_marks(self, position: PositionRecord, snaps: Mapping[str, PositionSnapshot]) -> PositionRecord:
         """The position with this tick's marks, funding accrued, liquidation distance and current spread."""
-        state = position.state.update(
+        state = evolve(
+            position.state,
             marks={v: s.mark_price for v, s in snaps.items()},
             funding_accrued={v: s.funding_accrued for v, s in snaps.items()},
             liquidation_distance={v: s.liquidation_distance() for v, s in snaps.items()},
             unrealized_pnl=sum((s.unrealized_pnl for s in snaps.values()), ZERO),
             current_spread=self.market.spread(position.symbol, position.long_venue, position.short_venue),
         )
-        return attrs.evolve(position, state=state)
+        return evolve(position, state=state)

@@ -1,0 +1,65 @@
+"""`attrs.evolve` for the hot paths: a copy that converts and validates only the fields it changes.
+
+The monitor copies every open position two or three times a tick (its marks, then the stored version). Each
+`attrs.evolve` runs every field's converter and validator again, although the fields it does not change were checked
+when the record was built and a frozen record cannot have changed since. `evolve` runs them for the changed fields
+alone; for any class it cannot copy that way (not slotted, a post-init hook, an aliased field, a `Converter` object)
+it is `attrs.evolve` itself. Same result either way, which a property test checks.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import attrs
+from attrs import AttrsInstance
+
+__all__ = ["evolve"]
+
+T = TypeVar("T", bound=AttrsInstance)
+
+# class -> its fields by name, or None where only attrs.evolve will do
+_PLANS: dict[type, dict[str, attrs.Attribute[Any]] | None] = {}
+
+
+def _plan(cls: type) -> dict[str, attrs.Attribute[Any]] | None:
+    fields = attrs.fields(cls)
+    simple = (
+        "__slots__" in cls.__dict__
+        and "_attrs_cached_hash" not in cls.__slots__  # type: ignore[attr-defined]  # cache_hash: a hidden slot
+        and not hasattr(cls, "__attrs_post_init__")
+        and not hasattr(cls, "__attrs_pre_init__")
+        and all(a.init and a.alias == a.name and (a.converter is None or _plain(a.converter)) for a in fields)
+    )
+    plan = {a.name: a for a in fields} if simple else None
+    _PLANS[cls] = plan
+    return plan
+
+
+def _plain(converter: object) -> bool:
+    """A converter that is a function of the value alone (not an `attrs.Converter` asking for the instance)."""
+    return callable(converter) and not isinstance(converter, attrs.Converter)
+
+
+def evolve(inst: T, **changes: Any) -> T:
+    """`attrs.evolve(inst, **changes)`: a copy with `changes`, each converted and validated as `attrs` would."""
+    cls = type(inst)
+    plan = _PLANS[cls] if cls in _PLANS else _plan(cls)
+    if plan is None or not changes.keys() <= plan.keys():
+        return attrs.evolve(inst, **changes)  # type: ignore[misc]  # (attrs plugin: T is bound) and its errors
+    new = object.__new__(cls)
+    setter = object.__setattr__
+    for name in plan:
+        setter(new, name, changes[name] if name in changes else getattr(inst, name))
+    names = changes.keys() if len(changes) == 1 else [name for name in plan if name in changes]  # attrs' order
+    for name in names:
+        field = plan[name]
+        if field.converter is not None:
+            setter(new, name, field.converter(changes[name]))  # type: ignore[operator]  # plain (see `_plain`)
+    if attrs.validators.get_disabled():
+        return new
+    for name in names:
+        field = plan[name]
+        if field.validator is not None:
+            field.validator(new, field, getattr(new, name))
+    return new
