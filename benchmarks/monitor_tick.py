@@ -43,9 +43,11 @@ async def _setup(data_dir: Path, positions: int) -> Runtime:
     risk = {
         "kind": "combined",
         "flip_threshold": "-0.01",
+        "exit_apr": "-100",
         "erosion_threshold": "0",
         "severe_erosion_threshold": "0",
         "max_age": "100000h",
+        "min_hold": "0s",  # positions opened just now: without this the hold would answer before the waterfall
     }
     config = parse_config(
         {"bot": {"data_dir": str(data_dir)}, "venues": venues, "close_policy": {"kind": "maker_first"},

@@ -176,23 +176,24 @@ class VenueGateway:
                 snaps[leg] = outcome
         return snaps, errors
 
-    async def bulk_snapshots(self, wanted: Mapping[str, set[str]]) -> dict[LegRef, PositionSnapshot]:
-        """One request per venue announcing `bulk_snapshots`, for every wanted symbol on it (others: nothing)."""
+    async def bulk_snapshots(self, wanted: Mapping[str, set[str]]) -> dict[tuple[str, str], PositionSnapshot]:
+        """One request per venue announcing `bulk_snapshots`, for every wanted symbol on it (others: nothing); by
+        (venue, symbol), which a `LegRef` finds as its equal (a plain tuple: a thousand legs a tick, made cheaply)."""
+        out: dict[tuple[str, str], PositionSnapshot] = {}
 
-        async def one(name: str, symbols: set[str]) -> dict[LegRef, PositionSnapshot]:
+        async def one(name: str, symbols: set[str]) -> None:
             venue: Any = self.venues[name]
             if not venue.capabilities.bulk_snapshots:
-                return {}
+                return
             try:
                 got = await self.call("snapshots", lambda: venue.get_position_snapshots(sorted(symbols)), venue=name)
             except VenueError as exc:
                 logger.bind(venue=name).warning("bulk snapshots unavailable: {}", exc)
-                return {}
-            return {LegRef(name, symbol): snap for symbol, snap in got.items()}
+                return
+            for symbol, snap in got.items():
+                out[(name, symbol)] = snap
 
-        out: dict[LegRef, PositionSnapshot] = {}
-        for part in await asyncio.gather(*(one(n, s) for n, s in wanted.items())):
-            out.update(part)
+        await asyncio.gather(*(one(n, s) for n, s in wanted.items()))
         return out
 
 

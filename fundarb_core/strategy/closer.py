@@ -77,8 +77,15 @@ class Closer:
         if long_snap.quantity == 0 or short_snap.quantity == 0:
             return ExitDecision(True, ExitReason.LEG_LIQUIDATED, "a leg is gone")
         for snap in (long_snap, short_snap):
-            distance = snap.liquidation_distance()
-            if distance is not None and distance < cfg.liquidation_distance:
+            # `liquidation_distance() < limit` as |mark − liquidation| < limit × mark: no division for the positions
+            # far from it (a mark below 0, absurd, gives a negative distance: below the limit, as before)
+            liquidation, mark = snap.liquidation_price, snap.mark_price
+            if (
+                liquidation is not None
+                and mark != 0
+                and (mark < 0 or abs(mark - liquidation) < cfg.liquidation_distance * mark)
+            ):
+                distance = snap.liquidation_distance()
                 return ExitDecision(True, ExitReason.LIQUIDATION_RISK, f"liquidation distance {distance:.3f}")
         sizes = abs(long_snap.quantity), abs(short_snap.quantity)
         if (max(sizes) - min(sizes)) / max(sizes) > cfg.severe_imbalance:

@@ -27,7 +27,8 @@ class Monitor:
         self.gateway = gateway
         self.market = market
         self.signal = signal
-        self._cached: dict[LegRef, PositionSnapshot] = {}
+        # this tick's bulk snapshots by (venue, symbol)
+        self._cached: dict[tuple[str, str], PositionSnapshot] = {}
 
     async def prefetch(self, positions: list[PositionRecord]) -> None:
         """One bulk request per venue for every leg on it; each cached snapshot is used once."""
@@ -39,15 +40,17 @@ class Monitor:
 
     async def snapshots(self, position: PositionRecord) -> dict[str, PositionSnapshot] | None:
         """Both legs' snapshots by venue, or None when a venue cannot be seen now."""
-        legs = [LegRef(position.long_venue, position.symbol), LegRef(position.short_venue, position.symbol)]
+        long_venue, short_venue, symbol = position.long_venue, position.short_venue, position.symbol
         cached = self._cached
         if cached:
-            first, second = cached.pop(legs[0], None), cached.pop(legs[1], None)  # used once: later calls go live
+            first, second = cached.pop((long_venue, symbol), None), cached.pop((short_venue, symbol), None)  # used once
             if first is not None and second is not None:
-                return {position.long_venue: first, position.short_venue: second}
-            for leg, snap in zip(legs, (first, second), strict=True):  # only one was fetched: both go live
-                if snap is not None:
-                    cached[leg] = snap
+                return {long_venue: first, short_venue: second}
+            if first is not None:  # only one was fetched: both go live
+                cached[(long_venue, symbol)] = first
+            if second is not None:
+                cached[(short_venue, symbol)] = second
+        legs = [LegRef(long_venue, symbol), LegRef(short_venue, symbol)]
         snaps, unreachable = await self.gateway.snapshots(legs)
         if unreachable:
             return None
@@ -57,23 +60,20 @@ class Monitor:
         self, position: PositionRecord, snaps: Mapping[str, PositionSnapshot], best: set[Pair], now: datetime
     ) -> PositionView | None:
         """What the risk manager sees of `position` now (None without both venues' funding rates)."""
-        current = self.market.spread(position.symbol, position.long_venue, position.short_venue)
+        symbol, long_venue, short_venue = position.symbol, position.long_venue, position.short_venue
+        current = self.market.spread(symbol, long_venue, short_venue)
         if current is None:
             return None
-        pair = (position.symbol, position.long_venue, position.short_venue)
+        rates = self.market.rates
         return PositionView(
-            position=position,
-            now=now,
-            entry_spread=position.entry_spread or ZERO,
-            current_spread=current,
-            rates={v: self.market.rates[v][position.symbol] for v in (position.long_venue, position.short_venue)},
-            snapshots=dict(snaps),
-            best_opportunity_spread=current if pair in best else None,
-            signal_spread=(
-                self.signal.spread(position.symbol, position.long_venue, position.short_venue)
-                if self.signal is not None
-                else None
-            ),
+            position,
+            now,
+            position.entry_spread or ZERO,
+            current,
+            {long_venue: rates[long_venue][symbol], short_venue: rates[short_venue][symbol]},
+            dict(snaps),
+            current if (symbol, long_venue, short_venue) in best else None,
+            self.signal.spread(symbol, long_venue, short_venue) if self.signal is not None else None,
         )
 
     def with_marks(self, position: PositionRecord, snaps: Mapping[str, PositionSnapshot]) -> PositionRecord:

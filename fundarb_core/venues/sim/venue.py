@@ -258,47 +258,44 @@ class SimVenue(SimMarket):
     async def get_position_snapshot(self, symbol: str) -> PositionSnapshot:
         await self._enter("query")
         self._save()
-        return self._snapshot(symbol)
+        return self._snapshot(symbol, self.clock.now())
 
     async def get_position_snapshots(self, symbols: Sequence[str]) -> Mapping[str, PositionSnapshot]:
         """Several positions in one request (the optional bulk call of the contract)."""
         await self._enter("query")
         self._save()
-        return {symbol: self._snapshot(symbol) for symbol in symbols}
+        now = self.clock.now()
+        return {symbol: self._snapshot(symbol, now) for symbol in symbols}
 
-    def _snapshot(self, symbol: str) -> PositionSnapshot:
-        instrument = self._instrument_or_reject(symbol)
+    def _snapshot(self, symbol: str, now: datetime) -> PositionSnapshot:
+        instrument = self.instruments.get(symbol)
+        if instrument is None:
+            instrument = self._instrument_or_reject(symbol)
         pos = self.ledger.position(symbol)
+        qty, cost, margin = pos.qty, pos.cost, pos.margin
         mark = self.mark(symbol)
-        leverage = self.ledger.leverage.get(symbol)
         # Entry, liquidation price and default leverage change only with the position, the instrument or the margin
         # ratio: kept while each is the very object they were worked out from (a monitor asks every tick).
         ratio = self.config.maintenance_margin_ratio
         kept = self._snapshot_parts.get(symbol)
         if (
             kept is None
-            or kept[0] is not pos.qty
-            or kept[1] is not pos.cost
-            or kept[2] is not pos.margin
+            or kept[0] is not qty
+            or kept[1] is not cost
+            or kept[2] is not margin
             or kept[3] is not instrument
             or kept[4] is not ratio
         ):
             kept = self._snapshot_parts[symbol] = (
-                pos.qty, pos.cost, pos.margin, instrument, ratio,
+                qty, cost, margin, instrument, ratio,
                 pos.entry, self.ledger.liquidation_price(symbol, self.mmr(symbol)), self.default_leverage(symbol),
             )  # fmt: skip
+        leverage = self.ledger.leverage.get(symbol)
+        # symbol, quantity, entry, mark, unrealised PnL, funding accrued, margin, leverage, liquidation price, time
         return PositionSnapshot(
-            symbol=symbol,
-            quantity=pos.qty,
-            entry_price=kept[5],
-            mark_price=mark,
-            unrealized_pnl=pos.upnl(mark),
-            funding_accrued=pos.funding,
-            margin=pos.margin,
-            leverage=leverage if leverage is not None else kept[7],
-            liquidation_price=kept[6],
-            at=self.clock.now(),
-        )
+            symbol, qty, kept[5], mark, qty * mark - cost, pos.funding, margin,
+            leverage if leverage is not None else kept[7], kept[6], now,
+        )  # fmt: skip
 
     async def fetch_balance(self) -> Balance:
         await self._enter("query")

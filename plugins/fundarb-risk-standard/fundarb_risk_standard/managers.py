@@ -100,7 +100,8 @@ class CombinedManager(_Waterfall[CombinedConfig]):
     def __init__(self, config: CombinedConfig) -> None:
         rules = self.exit_rules(config)
         super().__init__(config, rules.rules())
-        self._waterfall = _rules.Waterfall.of(rules)
+        # `should_exit` checks the hold first: the waterfall itself need not check it again.
+        self._waterfall = _rules.Waterfall(rules.rules(), settle=rules.settlement_wait)
 
     @staticmethod
     def exit_rules(config: CombinedConfig) -> _rules.ExitRules:
@@ -120,7 +121,7 @@ class CombinedManager(_Waterfall[CombinedConfig]):
         """Stay while the position is younger than `min_hold`; then the waterfall decides; then a reduction step."""
         held = _rules.min_hold(view, self.config.min_hold)
         if held is not None:
-            return held  # what the waterfall (with the same hold) answers too, worked out once
+            return held
         decision = self._waterfall.should_exit(view)
         if decision.exit:
             return decision
