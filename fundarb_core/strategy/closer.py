@@ -88,7 +88,8 @@ class Closer:
                 distance = snap.liquidation_distance()
                 return ExitDecision(True, ExitReason.LIQUIDATION_RISK, f"liquidation distance {distance:.3f}")
         sizes = abs(long_snap.quantity), abs(short_snap.quantity)
-        if (max(sizes) - min(sizes)) / max(sizes) > cfg.severe_imbalance:
+        largest = max(sizes)  # > 0: neither leg is flat here
+        if largest - min(sizes) > cfg.severe_imbalance * largest:  # (largest − smallest) / largest > limit
             return ExitDecision(True, ExitReason.SEVERE_IMBALANCE, f"legs {sizes}")
         view = self.monitor.view(position, snaps, best, self.clock.now())
         if view is None:

@@ -31,6 +31,7 @@ from fundarb_core.venues import FundingRate
 
 __all__ = ["SpreadSignal"]
 
+_MAX_SPREAD = 2 * MAX_HOURLY  # the widest smoothed spread two usable rates can make
 _ALPHA = Decimal("1e-12")  # weights on a fixed grid: the same input gives the same estimate on every machine
 
 
@@ -128,7 +129,7 @@ class SpreadSignal:
         if long_rate is None or short_rate is None:
             return None
         spread = short_rate - long_rate
-        return spread if abs(spread) <= 2 * MAX_HOURLY else None
+        return spread if abs(spread) <= _MAX_SPREAD else None
 
     def hourly(self) -> dict[str, dict[str, Decimal]]:
         """Every smoothed rate, by venue and symbol."""
