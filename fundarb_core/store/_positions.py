@@ -321,10 +321,11 @@ class PositionRepository(Repository):
             new = evolve(old, version=old.version + 1, updated_at=now)
             updated.append(new)
             cached = cache.get(old.id)
-            read_here = cached is not None and cached.version == old.version
-            if read_here and _same_but_marks(cached, old):  # type: ignore[arg-type]
+            if cached is not None and cached.version != old.version:
+                cached = None  # read at another version: nothing to compare with
+            if cached is not None and _same_but_marks(cached, old):
                 text = dump_json(new.state.to_json())  # serialised once: bound as text, and cached
-                marks.append((cached, new, text))  # type: ignore[arg-type]
+                marks.append((cached, new, text))
                 narrow_rows.append(
                     {"v_version": new.version, "v_updated_at": now, "v_details": text, "b_id": old.id,
                      "b_version": old.version}
@@ -339,7 +340,7 @@ class PositionRepository(Repository):
                 {**{f"v_{k}": every[k] for k in _WRITTEN_FIELDS}, "v_details": text, "v_updated_at": now,
                  "b_id": old.id, "b_version": old.version}
             )  # fmt: skip
-            if not read_here or cached.legs is not old.legs:  # type: ignore[union-attr]
+            if cached is None or cached.legs is not old.legs:
                 leg_rows += (
                     {**{f"v_{name}": getattr(leg, name) for name in _LEG_FIELDS}, "b_id": leg.id, "b_position": old.id}
                     for leg in old.legs

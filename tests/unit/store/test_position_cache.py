@@ -6,6 +6,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import attrs
+import pytest
 
 from fundarb_core.model import ExitReason, PositionStatus
 from fundarb_core.model.state import PositionState
@@ -89,3 +90,26 @@ async def test_marks_that_read_back_as_themselves_are_cached_as_written(store, o
     assert [repr(p.state.as_dict()) for p in mine] == [repr(p.state.as_dict()) for p in theirs]
     assert type(mine[1].state.marks["aster"]) is Decimal
     assert mine[2].state.extra["note"] == "2.50"
+
+
+async def test_a_marks_only_write_over_another_writers_change_is_refused_whole(store, open_store) -> None:
+    """The narrow marks statement checks the version like the whole-row one: a position another writer changed
+    since it was read fails the batch, and the other position in it (written by the whole-row statement) is not
+    written either."""
+    from fundarb_core.store import StaleVersion
+
+    await _create(store, "BTC")
+    await _create(store, "ETH")
+    a, b = await store.positions.list_open()
+    other = await open_store()
+    await other.positions.update(attrs.evolve(await other.positions.get(a.id), notional_usd=Decimal(7)))
+    marked = attrs.evolve(a, state=a.state.update(marks={"aster": Decimal("3.10")}))  # narrow: a is as read
+    whole = attrs.evolve(b, exit_reason=ExitReason.PROFIT_EROSION)  # a column changed: the whole row
+    with pytest.raises(StaleVersion, match=a.id) as caught:
+        await store.positions.update_many([marked, whole])
+    assert b.id not in str(caught.value)
+    fresh = await open_store()
+    assert [(p.version, p.exit_reason, p.state.marks) for p in await fresh.positions.list_open()] == [
+        (2, None, {}),
+        (1, None, {}),
+    ]
