@@ -3,8 +3,11 @@
 The monitor copies every open position two or three times a tick (its marks, then the stored version). Each
 `attrs.evolve` runs every field's converter and validator again, although the fields it does not change were checked
 when the record was built and a frozen record cannot have changed since. `evolve` runs them for the changed fields
-alone; for any class it cannot copy that way (not slotted, a post-init hook, an aliased field, a `Converter` object)
-it is `attrs.evolve` itself. Same result either way, which a property test checks.
+alone. That is only the same as `attrs.evolve` for a class whose validators each look at their own field, whose
+`__init__` is the one attrs wrote, and whose records are never built with validators switched off: a class says so
+by being decorated `@checks_fields_alone`. For any other class, or one it cannot copy that way (not slotted, a
+pre- or post-init hook, an aliased field, an `attrs.Converter`, a cached hash), `evolve` is `attrs.evolve` itself.
+A property test checks that both give the same copy or the same error.
 """
 
 from __future__ import annotations
@@ -14,18 +17,28 @@ from typing import Any, TypeVar
 import attrs
 from attrs import AttrsInstance
 
-__all__ = ["evolve"]
+__all__ = ["checks_fields_alone", "evolve"]
 
 T = TypeVar("T", bound=AttrsInstance)
+C = TypeVar("C", bound=type)
 
-# class -> its fields by name, or None where only attrs.evolve will do
-_PLANS: dict[type, dict[str, attrs.Attribute[Any]] | None] = {}
+_DECLARED: set[type] = set()  # classes decorated `checks_fields_alone`
+_PLANS: dict[type, dict[str, attrs.Attribute[Any]] | None] = {}  # class -> its fields by name, or None: attrs.evolve
+
+
+def checks_fields_alone(cls: C) -> C:
+    """Declare that `cls` (a frozen, slotted attrs class) validates each field on its own, with the `__init__` attrs
+    writes: `evolve` may then copy it checking only the changed fields."""
+    _DECLARED.add(cls)
+    _PLANS.pop(cls, None)
+    return cls
 
 
 def _plan(cls: type) -> dict[str, attrs.Attribute[Any]] | None:
     fields = attrs.fields(cls)
     simple = (
-        "__slots__" in cls.__dict__
+        cls in _DECLARED
+        and "__slots__" in cls.__dict__
         and "_attrs_cached_hash" not in cls.__slots__  # type: ignore[attr-defined]  # cache_hash: a hidden slot
         and not hasattr(cls, "__attrs_post_init__")
         and not hasattr(cls, "__attrs_pre_init__")
@@ -41,7 +54,7 @@ def _plain(converter: object) -> bool:
     return callable(converter) and not isinstance(converter, attrs.Converter)
 
 
-def evolve(inst: T, **changes: Any) -> T:
+def evolve(inst: T, /, **changes: Any) -> T:
     """`attrs.evolve(inst, **changes)`: a copy with `changes`, each converted and validated as `attrs` would."""
     cls = type(inst)
     plan = _PLANS[cls] if cls in _PLANS else _plan(cls)

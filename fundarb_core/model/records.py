@@ -16,6 +16,7 @@ from typing import Any
 import attrs
 
 from fundarb_core.model._enums import ExitReason, OrderStatus, OrderType, PositionStatus, Side, TimeInForce
+from fundarb_core.model._evolve import checks_fields_alone
 from fundarb_core.model.state import PositionState
 
 __all__ = [
@@ -159,6 +160,7 @@ class LegRecord:
     funding: Decimal = _money(default=Decimal(0))  # + received, − paid
 
 
+@checks_fields_alone  # (see `fundarb_core.model._evolve`): the monitor copies positions every tick
 @attrs.frozen
 class PositionRecord:
     """A delta-neutral pair. `version` increases by one on every stored update (optimistic concurrency)."""

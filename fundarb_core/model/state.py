@@ -13,6 +13,8 @@ from typing import Any
 
 import attrs
 
+from fundarb_core.model._evolve import checks_fields_alone
+
 __all__ = ["PositionState", "Reduction"]
 
 
@@ -85,6 +87,7 @@ _CODECS: dict[str, tuple[Any, Any]] = {
 }
 
 
+@checks_fields_alone  # (see `fundarb_core.model._evolve`): the monitor copies it every tick
 @attrs.frozen(kw_only=True)
 class PositionState(Mapping[str, Any]):
     """A position's typed state. Also a read-only mapping of its JSON form (the fields that are set, and `extra`),

@@ -77,19 +77,11 @@ class Closer:
         if long_snap.quantity == 0 or short_snap.quantity == 0:
             return ExitDecision(True, ExitReason.LEG_LIQUIDATED, "a leg is gone")
         for snap in (long_snap, short_snap):
-            # `liquidation_distance() < limit` as |mark − liquidation| < limit × mark: no division for the positions
-            # far from it (a mark below 0, absurd, gives a negative distance: below the limit, as before)
-            liquidation, mark = snap.liquidation_price, snap.mark_price
-            if (
-                liquidation is not None
-                and mark != 0
-                and (mark < 0 or abs(mark - liquidation) < cfg.liquidation_distance * mark)
-            ):
-                distance = snap.liquidation_distance()
+            distance = snap.liquidation_distance()
+            if distance is not None and distance < cfg.liquidation_distance:
                 return ExitDecision(True, ExitReason.LIQUIDATION_RISK, f"liquidation distance {distance:.3f}")
         sizes = abs(long_snap.quantity), abs(short_snap.quantity)
-        largest = max(sizes)  # > 0: neither leg is flat here
-        if largest - min(sizes) > cfg.severe_imbalance * largest:  # (largest − smallest) / largest > limit
+        if (max(sizes) - min(sizes)) / max(sizes) > cfg.severe_imbalance:
             return ExitDecision(True, ExitReason.SEVERE_IMBALANCE, f"legs {sizes}")
         view = self.monitor.view(position, snaps, best, self.clock.now())
         if view is None:

@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fundarb_core.model import ExitReason, PositionStatus, Side
-from fundarb_core.model._evolve import evolve
+from fundarb_core.model._evolve import checks_fields_alone, evolve
 from fundarb_core.model.records import LegRecord, PositionRecord
 from fundarb_core.model.state import PositionState
 
@@ -28,6 +28,10 @@ moments = st.sampled_from(
 )
 money = st.sampled_from([Decimal("1.5"), Decimal("-0E-8"), Decimal("NaN"), 1.5, None, "1"])
 CHANGES: dict[str, Any] = {
+    "id": st.sampled_from(["q", 3]),
+    "symbol": st.sampled_from(["ETH", None]),
+    "long_venue": st.sampled_from(["c", ""]),
+    "created_at": moments,
     "version": st.integers(0, 5),
     "status": st.sampled_from(list(PositionStatus)),
     "notional_usd": money,
@@ -70,15 +74,50 @@ def test_a_state_copy_equals_attrs_evolve(marks: dict[str, Decimal | None], spre
     assert evolve(state, marks=marks, current_spread=spread) == attrs.evolve(state, marks=marks, current_spread=spread)
 
 
+@given(st.sampled_from(sorted(CHANGES)))
+def test_the_fields_a_copy_does_not_change_are_the_very_same_objects(changed: str) -> None:
+    """`update_many` tells a marks-only write by identity: a copy keeps every other field's object, as attrs does."""
+    value = {"version": 7, "status": PositionStatus.CLOSING}.get(changed, getattr(POSITION, changed))
+    copy = evolve(POSITION, **{changed: value})
+    for field in attrs.fields(PositionRecord):
+        if field.name != changed:
+            assert getattr(copy, field.name) is getattr(POSITION, field.name)
+
+
+def test_with_validators_off_a_copy_is_not_checked_as_attrs_does_not_check_it() -> None:
+    with attrs.validators.disabled():
+        mine, theirs = evolve(POSITION, notional_usd=1.5), attrs.evolve(POSITION, notional_usd=1.5)
+    assert mine == theirs
+    assert mine.notional_usd == 1.5
+
+
 def test_an_unknown_field_is_refused_as_attrs_refuses_it() -> None:
     with pytest.raises(TypeError):
         evolve(POSITION, colour="red")
 
 
-def test_a_class_it_cannot_copy_directly_goes_through_attrs() -> None:
+def test_a_class_that_does_not_declare_its_checks_field_by_field_goes_through_attrs() -> None:
+    """A validator that reads another field (`hi` ≥ `lo`) must see the copy's `lo`: only attrs.evolve runs it."""
+
+    def _not_below_lo(instance: Any, _: Any, value: int) -> None:
+        if value < instance.lo:
+            raise ValueError("hi below lo")
+
+    @attrs.frozen
+    class Range:
+        lo: int
+        hi: int = attrs.field(validator=_not_below_lo)
+
+    with pytest.raises(ValueError, match="hi below lo"):
+        evolve(Range(0, 5), lo=10)
+    assert evolve(Range(0, 5), lo=3) == Range(3, 5)
+
+
+def test_a_declared_class_with_an_init_hook_still_goes_through_attrs() -> None:
     calls = []
 
-    @attrs.define
+    @checks_fields_alone
+    @attrs.frozen
     class Hooked:
         x: int = 0
 

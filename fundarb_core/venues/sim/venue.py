@@ -273,7 +273,9 @@ class SimVenue(SimMarket):
             instrument = self._instrument_or_reject(symbol)
         pos = self.ledger.position(symbol)
         qty, cost, margin = pos.qty, pos.cost, pos.margin
-        mark = self.mark(symbol)
+        mark = self._marks.get((symbol, self.last_step))  # `mark`, its cached case inline (a monitor asks every tick)
+        if mark is None:
+            mark = self.mark(symbol)
         # Entry, liquidation price and default leverage change only with the position, the instrument or the margin
         # ratio: kept while each is the very object they were worked out from (a monitor asks every tick).
         ratio = self.config.maintenance_margin_ratio
