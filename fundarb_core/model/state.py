@@ -13,7 +13,7 @@ from typing import Any
 
 import attrs
 
-from fundarb_core.model._evolve import checks_fields_alone
+from fundarb_core.model._evolve import checks_fields_alone, evolve
 
 __all__ = ["PositionState", "Reduction"]
 
@@ -87,7 +87,7 @@ _CODECS: dict[str, tuple[Any, Any]] = {
 }
 
 
-@checks_fields_alone  # (see `fundarb_core.model._evolve`): the monitor copies it every tick
+@checks_fields_alone  # (see `fundarb_core.model._evolve`): the monitor updates it every tick
 @attrs.frozen(kw_only=True)
 class PositionState(Mapping[str, Any]):
     """A position's typed state. Also a read-only mapping of its JSON form (the fields that are set, and `extra`),
@@ -158,7 +158,7 @@ class PositionState(Mapping[str, Any]):
         """A copy with `changes` (typed fields by name; unknown names go to `extra`)."""
         fields = {k: v for k, v in changes.items() if k in _CODECS}
         rest = {k: v for k, v in changes.items() if k not in _CODECS}
-        return attrs.evolve(self, **fields, extra={**self.extra, **rest} if rest else self.extra)
+        return evolve(self, **fields, extra={**self.extra, **rest} if rest else self.extra)
 
     # -- the read-only mapping view ----------------------------------------------------------------------------
 

@@ -78,8 +78,7 @@ class Monitor:
 
     def with_marks(self, position: PositionRecord, snaps: Mapping[str, PositionSnapshot]) -> PositionRecord:
         """The position with this tick's marks, funding accrued, liquidation distance and current spread."""
-        state = evolve(
-            position.state,
+        state = position.state.update(
             marks={v: s.mark_price for v, s in snaps.items()},
             funding_accrued={v: s.funding_accrued for v, s in snaps.items()},
             liquidation_distance={v: s.liquidation_distance() for v, s in snaps.items()},

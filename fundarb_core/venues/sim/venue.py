@@ -268,14 +268,10 @@ class SimVenue(SimMarket):
         return {symbol: self._snapshot(symbol, now) for symbol in symbols}
 
     def _snapshot(self, symbol: str, now: datetime) -> PositionSnapshot:
-        instrument = self.instruments.get(symbol)
-        if instrument is None:
-            instrument = self._instrument_or_reject(symbol)
+        instrument = self._instrument_or_reject(symbol)
         pos = self.ledger.position(symbol)
         qty, cost, margin = pos.qty, pos.cost, pos.margin
-        mark = self._marks.get((symbol, self.last_step))  # `mark`, its cached case inline (a monitor asks every tick)
-        if mark is None:
-            mark = self.mark(symbol)
+        mark = self.mark(symbol)
         # Entry, liquidation price and default leverage change only with the position, the instrument or the margin
         # ratio: kept while each is the very object they were worked out from (a monitor asks every tick).
         ratio = self.config.maintenance_margin_ratio
@@ -295,7 +291,7 @@ class SimVenue(SimMarket):
         leverage = self.ledger.leverage.get(symbol)
         # symbol, quantity, entry, mark, unrealised PnL, funding accrued, margin, leverage, liquidation price, time
         return PositionSnapshot(
-            symbol, qty, kept[5], mark, qty * mark - cost, pos.funding, margin,
+            symbol, qty, kept[5], mark, pos.upnl(mark), pos.funding, margin,
             leverage if leverage is not None else kept[7], kept[6], now,
         )  # fmt: skip
 
