@@ -125,9 +125,9 @@ def main(quick: bool = False) -> None:
     whole_mid, alone_mid = statistics.median(full) * 1e3, statistics.median(memory) * 1e3
     print(f"  whole monitor tick (rates, 2 snapshots each, evaluation, marks to SQLite): fastest of {reps} "
           f"{whole:.0f} ms, median {whole_mid:.0f} ms (target ≤ 150 ms; before this round, back to back: fastest "
-          "129–148 ms; in issue 19: 451 ms)")  # fmt: skip
+          "129–156 ms; in issue 19: 451 ms)")  # fmt: skip
     print(f"  bulk snapshots + risk evaluation alone (in memory): fastest {alone:.1f} ms, median {alone_mid:.1f} ms "
-          "(target ≤ 20 ms; before this round, back to back: fastest 19.3–22.0 ms; in issue 19: 47.5 ms)")  # fmt: skip
+          "(target ≤ 20 ms; before this round, back to back: fastest 19.3–22.7 ms; in issue 19: 47.5 ms)")  # fmt: skip
 
 
 if __name__ == "__main__":
