@@ -1,7 +1,8 @@
 """Recorded series held in memory for a replay venue: per symbol, funding settlements and candles, by time.
 
-Times are integer milliseconds since the Unix epoch; the values are kept as the store returns them and turned into
-`Decimal`s only when the replay reads one (a year of hourly rows for a hundred symbols stays cheap to load).
+Times are integer milliseconds since the Unix epoch; the values are kept as text and turned into `Decimal`s only
+when the replay reads one (a year of hourly rows for a hundred symbols stays cheap to load). The loader has the store
+write that text without the trailing zeros of the column's scale (`tidy`), so that a read is one `Decimal(text)`.
 """
 
 from __future__ import annotations
@@ -24,13 +25,18 @@ ONE = Decimal(1)
 
 @attrs.define
 class Series:
-    """One symbol's recorded funding (time, rate text, interval s) and candles (time, o, h, l, c as text)."""
+    """One symbol's recorded funding (time, rate text, interval s) and candles (time, o, h, l, c as text).
+
+    `tidy`: every text is already as `dec` would write it (plain notation, no trailing zeros after the point), so
+    it is read with `Decimal` alone; otherwise (texts from elsewhere) each goes through `dec`.
+    """
 
     funding_at: list[int] = attrs.field(factory=list)
     funding_rate: list[str] = attrs.field(factory=list)
     funding_interval: list[int] = attrs.field(factory=list)
     candle_at: list[int] = attrs.field(factory=list)
     candles: list[tuple[str, str, str, str]] = attrs.field(factory=list)
+    tidy: bool = False
     _candle_cache: tuple[int, tuple[Decimal, ...]] = (-1, ())  # the last candle read, as Decimals
     _rate_cache: tuple[int, Decimal] = (-1, Decimal(0))
     _open_cache: tuple[int, Decimal] = (-1, Decimal(0))
@@ -40,20 +46,21 @@ class Series:
         if self._candle_cache[0] == i:
             return self._candle_cache[1][0]
         if self._open_cache[0] != i:
-            self._open_cache = (i, self.dec(self.candles[i][0]))
+            text = self.candles[i][0]
+            self._open_cache = (i, Decimal(text) if self.tidy else self.dec(text))
         return self._open_cache[1]
 
     def candle(self, i: int) -> tuple[Decimal, ...]:
         """Candle `i` as (open, high, low, close) Decimals (the last one asked for is kept: ticks reuse it)."""
         if self._candle_cache[0] != i:
-            d, (o, h, low, c) = self.dec, self.candles[i]
-            self._candle_cache = (i, (d(o), d(h), d(low), d(c)))
+            self._candle_cache = (i, tuple(map(Decimal if self.tidy else self.dec, self.candles[i])))
         return self._candle_cache[1]
 
     def rate(self, j: int) -> Decimal:
         """Settlement `j`'s rate as a Decimal (the last one asked for is kept)."""
         if self._rate_cache[0] != j:
-            self._rate_cache = (j, self.dec(self.funding_rate[j]))
+            text = self.funding_rate[j]
+            self._rate_cache = (j, Decimal(text) if self.tidy else self.dec(text))
         return self._rate_cache[1]
 
     @staticmethod
@@ -109,6 +116,10 @@ def load_replay_data(
     """Load `source`'s funding and candles between `start - lookback` (the rate in force at the start) and `end`."""
     from fundarb_core.store.history import to_ms
 
+    def text(column: str) -> str:  # the column as `Series.dec` would write it: no trailing zeros after the point
+        return (f"CASE WHEN contains(CAST({column} AS VARCHAR), '.') "
+                f"THEN rtrim(rtrim(CAST({column} AS VARCHAR), '0'), '.') ELSE CAST({column} AS VARCHAR) END")  # fmt: skip
+
     lo, hi = to_ms(start - lookback), to_ms(end + resolution)
     where = "venue = ? AND at_ms >= ? AND at_ms < ?"
     params: list[object] = [source, lo, hi]
@@ -117,25 +128,24 @@ def load_replay_data(
         params += symbols
     data = ReplayData(source, int(resolution.total_seconds() * 1000))
     funding = store.rows(
-        f"SELECT symbol, at_ms, CAST(rate AS VARCHAR), interval_s FROM funding WHERE {where} ORDER BY symbol, at_ms",
+        f"SELECT symbol, at_ms, {text('rate')}, interval_s FROM funding WHERE {where} ORDER BY symbol, at_ms",
         params,
     )
     for symbol, at, rate, interval in funding:
         s = data.series.get(symbol)
         if s is None:
-            s = data.series[symbol] = Series()
+            s = data.series[symbol] = Series(tidy=True)
         s.funding_at.append(at)
         s.funding_rate.append(rate)
         s.funding_interval.append(interval)
     candles = store.rows(
-        "SELECT symbol, at_ms, CAST(open AS VARCHAR), CAST(high AS VARCHAR), CAST(low AS VARCHAR), "
-        f"CAST(close AS VARCHAR) FROM candles WHERE {where} AND resolution_s = ? ORDER BY symbol, at_ms",
+        f"SELECT symbol, at_ms, {text('open')}, {text('high')}, {text('low')}, {text('close')} FROM candles WHERE {where} AND resolution_s = ? ORDER BY symbol, at_ms",
         [*params, int(resolution.total_seconds())],
     )
     for symbol, at, o, h, low, c in candles:
         s = data.series.get(symbol)
         if s is None:
-            s = data.series[symbol] = Series()
+            s = data.series[symbol] = Series(tidy=True)
         s.candle_at.append(at)
         s.candles.append((o, h, low, c))
     return data

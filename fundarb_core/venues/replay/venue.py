@@ -279,10 +279,11 @@ class ReplayVenue(SimVenue):
                 j += 1
             i = max(s.last_candle(after_ms), 0)
             while i < len(s.candle_at) and s.candle_at[i] <= until_ms:
-                for k in range(4):  # the path's corners: open, the two extremes, and the close
-                    at = s.candle_at[i] + (res * k) // 3 - (1 if k == 3 else 0)
-                    if after_ms < at <= until_ms:
-                        events.append((at, 0, symbol))
+                if self._may_liquidate(symbol, s.candle(i)):
+                    for k in range(4):  # the path's corners: open, the two extremes, and the close
+                        at = s.candle_at[i] + (res * k) // 3 - (1 if k == 3 else 0)
+                        if after_ms < at <= until_ms:
+                            events.append((at, 0, symbol))
                 i += 1
             events.append((until_ms, 0, symbol))
         for at, kind, symbol in sorted(events):
@@ -293,6 +294,18 @@ class ReplayVenue(SimVenue):
                 self._settle_recorded(symbol, at, mark)
             elif self.ledger.maintenance(symbol, mark, self.mmr(symbol)):
                 self._liquidate(symbol, mark, _at(at))
+
+    def _may_liquidate(self, symbol: str, candle: tuple[Decimal, ...]) -> bool:
+        """Whether any mark on this candle's path could breach the position's maintenance margin.
+
+        Every mark on the path lies between the candle's lowest and highest price, give or take the rounding to
+        the tick; funding goes to the wallet, not the isolated margin, so within `_events` the test is a fixed,
+        linear function of the mark. When it passes at both ends of the range (widened by two ticks), it passes at
+        every corner, and the corners need no check (the usual case: a hedged leg far from its liquidation)."""
+        tick = self.instruments[symbol].tick_size
+        low, high = min(candle) - 2 * tick, max(candle) + 2 * tick
+        mmr = self.mmr(symbol)
+        return low <= 0 or self.ledger.maintenance(symbol, low, mmr) or self.ledger.maintenance(symbol, high, mmr)
 
     def _settle_recorded(self, symbol: str, at_ms: int, mark: Decimal) -> None:
         s = self.data.series[symbol]

@@ -6,7 +6,9 @@ import threading
 from decimal import Decimal
 from pathlib import Path
 
+import attrs
 import pytest
+import sqlalchemy as sa
 
 from fundarb_core.clock import SimClock
 from fundarb_core.errors import StoreError
@@ -76,5 +78,76 @@ async def test_a_transaction_inside_another_leaves_the_outer_one_whole(tmp_path:
             await write_then_fail()
         assert inner == [[]]
         assert await store.control.list(include_consumed=True) == []
+    finally:
+        await store.close()
+
+
+def _statements(store: Store) -> list[str]:
+    """The SQL the store sends from now on (BEGINs of the inline store go to sqlite3 directly: not in it)."""
+    seen: list[str] = []
+    engine = store._db._inline_engine if store._db.inline else store._db.engine.sync_engine
+    assert engine is not None
+    sa.event.listen(engine, "before_cursor_execute", lambda *args: seen.append(args[2]))
+    return seen
+
+
+async def _open_one(store: Store) -> str:
+    made = await store.positions.create(
+        symbol="BTC", long_venue="a", short_venue="b", long_quantity=Decimal(1), short_quantity=Decimal(1),
+        notional_usd=Decimal(100), status=PositionStatus.OPEN,
+    )  # fmt: skip
+    return made.id
+
+
+async def test_the_exclusive_store_lists_open_positions_from_its_cache_until_it_writes_again(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "s.sqlite3", clock=SimClock(), inline=True)
+    try:
+        first = await _open_one(store)
+        sent = _statements(store)
+        assert [p.id for p in await store.positions.list_open()] == [first]
+        read = len(sent)
+        assert read > 0
+        assert [p.id for p in await store.positions.list_open()] == [first]
+        assert len(sent) == read  # nothing was written since: answered from the cache
+        second = await _open_one(store)
+        assert [p.id for p in await store.positions.list_open()] == [first, second]
+        closing = (await store.positions.list_open())[0]
+        closed = attrs.evolve(closing, status=PositionStatus.CLOSED)
+        await store.positions.update(closed)
+        assert [p.id for p in await store.positions.list_open()] == [second]
+        # A write that fails still counts: the next list reads again.
+        with pytest.raises(StoreError):
+            await store.positions.update(closed)  # stale version
+        before = len(sent)
+        assert [p.id for p in await store.positions.list_open()] == [second]
+        assert len(sent) > before
+    finally:
+        await store.close()
+
+
+async def test_a_shared_store_reads_open_positions_again_each_time(tmp_path: Path) -> None:
+    """A live store's file can be written by another process (a second bot, the CLI): no answer from the cache."""
+    path = tmp_path / "s.sqlite3"
+    store, other = await Store.open(path, clock=SimClock()), await Store.open(path, clock=SimClock())
+    try:
+        assert not store._db.exclusive
+        assert await store.positions.list_open() == []
+        made = await _open_one(other)
+        assert [p.id for p in await store.positions.list_open()] == [made]
+    finally:
+        await store.close()
+        await other.close()
+
+
+async def test_inline_reads_run_without_a_transaction_and_writes_with_an_immediate_one(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "s.sqlite3", clock=SimClock(), inline=True)
+    try:
+        async with store._db.read() as conn:
+            raw = conn.sync_connection.connection.dbapi_connection  # type: ignore[attr-defined]
+            await conn.exec_driver_sql("SELECT 1")
+            assert not raw.in_transaction
+        async with store._db.write() as conn:
+            raw = conn.sync_connection.connection.dbapi_connection  # type: ignore[attr-defined]
+            assert raw.in_transaction  # BEGIN IMMEDIATE: the write lock is taken at once
     finally:
         await store.close()
