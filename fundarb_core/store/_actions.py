@@ -270,8 +270,11 @@ class ActionJournal(Repository):
 
     async def blocked_by_failure(self) -> list[tuple[ActionRecord, ActionRecord]]:
         """Unfinished, not running actions with a failed or cancelled dependency, each with that dependency."""
-        async with self._db.read() as conn:
-            pairs = (await conn.execute(_BLOCKED_BY_FAILURE)).all()
+        stamp, pairs = self._recall("blocked", "actions", "action_dependencies")
+        if pairs is None:
+            async with self._db.read() as conn:
+                pairs = tuple((await conn.execute(_BLOCKED_BY_FAILURE)).all())
+            self._keep("blocked", stamp, pairs)
         out = []
         for action_id, dep_id in pairs:
             action, failed = await self.get(action_id), await self.get(dep_id)
@@ -435,6 +438,11 @@ class ActionJournal(Repository):
             if len(_LIST_STATEMENTS) < 64:
                 _LIST_STATEMENTS[shape] = stmt
         params = {k: v for k, v in (("position_id", position_id), ("plan_id", plan_id)) if v is not None}
-        async with self._db.read() as conn:
-            rows = (await conn.execute(stmt, params)).all()
-        return [_action(row._mapping) for row in rows]
+        key = ("list", shape, position_id, plan_id)
+        stamp, kept = self._recall(key, "actions")
+        if kept is None:
+            async with self._db.read() as conn:
+                rows = (await conn.execute(stmt, params)).all()
+            kept = tuple(_action(row._mapping) for row in rows)
+            self._keep(key, stamp, kept)
+        return list(kept)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Hashable
 from datetime import datetime
 from typing import Any
 
@@ -38,6 +39,24 @@ class Repository:
     def __init__(self, db: Database, clock: Clock) -> None:
         self._db = db
         self._clock = clock
+        self._reads: dict[Hashable, tuple[int, Any]] = {}  # exclusive store: key → (stamp, what was read)
+
+    def _recall(self, key: Hashable, *tables: str) -> tuple[int | None, Any]:
+        """On an exclusive store, the stamp of `tables` now and what was read under `key` at that same stamp (else
+        None: read it, then `_keep` it). On any other store (None, None): always read."""
+        stamp = self._db.stamp(*tables)
+        if stamp is None:
+            return None, None
+        kept = self._reads.get(key)
+        return stamp, kept[1] if kept is not None and kept[0] == stamp else None
+
+    def _keep(self, key: Hashable, stamp: int | None, value: Any) -> None:
+        """Keep `value`, read at `stamp` (see `_recall`); it must not be changed by whoever receives it."""
+        if stamp is None:
+            return
+        if len(self._reads) > 64:
+            self._reads.clear()
+        self._reads[key] = (stamp, value)
 
     def _now(self) -> datetime:
         return self._clock.now()

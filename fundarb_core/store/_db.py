@@ -30,6 +30,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.sql.dml import UpdateBase
 
 from fundarb_core.clock import io_hold
 from fundarb_core.errors import StoreError
@@ -42,6 +43,8 @@ T = TypeVar("T")
 
 _WRITE_OPTION: Final = "fundarb_write"
 _UNGUARDED_READ_OPTION: Final = "fundarb_unguarded_read"  # inline reads: no BEGIN (see the module docstring)
+_WRITTEN: Final = "fundarb_written"  # a connection's info: the tables its open transaction wrote to
+_NOT_WRITES: Final = ("SELECT", "PRAGMA", "BEGIN", "COMMIT", "ROLLBACK")  # raw statements that never write
 SQLITE_BUSY_TIMEOUT_MS: Final = 10_000
 
 
@@ -68,9 +71,43 @@ class Database:
         self.clock: object = None  # set by the Store: a simulated clock is held still while a transaction runs
         self.inline = inline is not None
         # Nothing but this process writes to the database (an inline store is a backtest's own): a repository may
-        # then trust what it cached of its own tables until it writes to them again.
+        # then keep what it read of some tables until a statement writes to one of them (see `stamp`).
         self.exclusive = self.inline
+        self._writes: dict[str, int] = {}  # exclusive store: per table, its writes so far ("*": table unknown)
+        if inline is not None:
+            event.listen(inline, "before_cursor_execute", self._count_write)
+            event.listen(inline, "commit", self._count_end)
+            event.listen(inline, "rollback", self._count_end)
         self._kept: dict[str, _InlineConnection] = {}  # inline mode: a reader and a writer kept open
+
+    def stamp(self, *tables: str) -> int | None:
+        """On an exclusive store, a number that changes whenever a statement may have written to one of `tables`
+        (what was read of them while it stays the same is still what they hold); None on any other store, where
+        another process may write at any time."""
+        if not self.exclusive:
+            return None
+        writes = self._writes
+        return writes.get("*", 0) + sum(writes.get(t, 0) for t in tables)
+
+    def _count_write(self, conn: Any, _cursor: Any, statement: str, _params: Any, context: Any, _many: Any) -> None:
+        compiled = getattr(context, "compiled", None)
+        stmt = getattr(compiled, "statement", None)
+        if isinstance(stmt, sa.Select):
+            return
+        if isinstance(stmt, UpdateBase) and isinstance(stmt.table, sa.Table):
+            table = stmt.table.name
+        elif statement.lstrip()[:7].upper().startswith(_NOT_WRITES):
+            return
+        else:
+            table = "*"  # raw SQL that may write: every table
+        self._writes[table] = self._writes.get(table, 0) + 1
+        conn.info.setdefault(_WRITTEN, set()).add(table)
+
+    def _count_end(self, conn: Any) -> None:
+        """At commit or rollback, count again what the transaction wrote: a read made meanwhile on another
+        connection (a read inside a write) did not see it, and must not be kept past this point."""
+        for table in conn.info.pop(_WRITTEN, ()):
+            self._writes[table] = self._writes.get(table, 0) + 1
 
     @property
     def backend(self) -> Backend:

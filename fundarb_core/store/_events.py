@@ -132,8 +132,12 @@ class ControlRepository(Repository):
 
     async def consume(self) -> list[ControlRecord]:
         """Return the commands not yet consumed, oldest first, and mark them consumed in the same transaction."""
+        stamp, none = self._recall("none unconsumed", "control")
+        if none:
+            return []
         async with self._db.read() as conn:  # the usual answer is none: a read, no write transaction, per tick
             if (await conn.execute(_ANY_UNCONSUMED)).first() is None:
+                self._keep("none unconsumed", stamp, True)
                 return []
         now = self._now()
         async with self._db.write() as conn:

@@ -165,8 +165,12 @@ class OrderRepository(Repository):
         On start, reconcile each with its venue by client order id before sending anything new.
         """
         if live and venue is None:  # what the bot asks between ticks: built once
-            async with self._db.read() as conn:
-                return [order_record(row._mapping) for row in (await conn.execute(_LIVE_ORDERS)).all()]
+            stamp, kept = self._recall("live", "orders")
+            if kept is None:
+                async with self._db.read() as conn:
+                    kept = tuple(order_record(row._mapping) for row in (await conn.execute(_LIVE_ORDERS)).all())
+                self._keep("live", stamp, kept)
+            return list(kept)
         where: sa.ColumnElement[bool] = orders.c.status.in_(_UNFINISHED)
         if not live:
             where = sa.or_(orders.c.status.is_(None), where)

@@ -90,16 +90,9 @@ class PositionRepository(Repository):
     def __init__(self, db: Any, clock: Any) -> None:
         super().__init__(db, clock)
         self._cache: dict[str, PositionRecord] = {}
-        # On an exclusive store (nothing else writes to it: a backtest's), every position and leg is written through
-        # this repository, so `list_open` can answer from the cache while no write transaction was opened since the
-        # last time it read: (write transactions then, the open positions' ids).
-        self._writes = 0
+        # On an exclusive store (a backtest's), `list_open` answers from the cache while nothing has written to the
+        # positions or their legs since it last read them: (the store's stamp then, the open positions' ids).
         self._open_seen: tuple[int, list[str]] | None = None
-
-    def _write_transaction(self) -> Any:
-        """`Database.write()`, counted (see `_writes`): counted when it opens, so a failed write counts too."""
-        self._writes += 1
-        return self._db.write()
 
     def _remember(
         self,
@@ -175,7 +168,7 @@ class PositionRepository(Repository):
             entry_spread=entry_spread,
             state=PositionState.from_json(state if state is not None else details),
         )
-        async with self._write_transaction() as conn:
+        async with self._db.write() as conn:
             await conn.execute(sa.insert(positions).values(**_position_values(record)))
             await conn.execute(sa.insert(legs), [_leg_values(leg) for leg in record.legs])
         self._remember([record])
@@ -198,12 +191,11 @@ class PositionRepository(Repository):
 
     async def list_open(self) -> list[PositionRecord]:
         """Positions not yet closed (opening, open, closing, close failed), oldest first."""
-        seen = self._open_seen
-        if seen is not None and seen[0] == self._writes and self._db.exclusive:
+        stamp, seen = self._db.stamp("positions", "legs"), self._open_seen
+        if stamp is not None and seen is not None and seen[0] == stamp:
             kept = [record for pid in seen[1] if (record := self._cache.get(pid)) is not None]
             if len(kept) == len(seen[1]):
                 return kept
-        writes = self._writes
         async with self._db.read() as conn:
             current = (await conn.execute(_OPEN_VERSIONS)).all()
             stale = [pid for pid, version in current if (c := self._cache.get(pid)) is None or c.version != version]
@@ -213,7 +205,7 @@ class PositionRepository(Repository):
         ids = {pid for pid, _ in current}
         for pid in [pid for pid in self._cache if pid not in ids]:  # closed (or gone): not kept beyond this
             del self._cache[pid]
-        self._open_seen = (writes, [pid for pid, _ in current])
+        self._open_seen = None if stamp is None else (stamp, [pid for pid, _ in current])
         return [self._cache[pid] for pid, _ in current]
 
     async def page(
@@ -290,7 +282,7 @@ class PositionRepository(Repository):
         the payment stored and its position without it (a payment stored before is not counted again). Returns the
         position as written, or None when the payment was stored before or `change` returns None."""
         values = {"rate": None, **payment}
-        async with self._write_transaction() as conn:
+        async with self._db.write() as conn:
             if (await conn.execute(self._insert_ignore(funding_payments, values))).rowcount != 1:
                 stored = (await conn.execute(_PAYMENT_OF, values)).one()._mapping
                 _check_same(f"funding payment {values['venue']}/{values['venue_payment_id']}", stored, values,
@@ -310,7 +302,7 @@ class PositionRepository(Repository):
         `position` is a record read from the store and changed with `attrs.evolve`. Its `version` must still be the
         stored one: otherwise `StaleVersion` (a `StoreError`) is raised and nothing is written.
         """
-        async with self._write_transaction() as conn:
+        async with self._db.write() as conn:
             updated = await self._write(conn, position, self._now())
         self._remember([updated])
         return updated
@@ -368,7 +360,7 @@ class PositionRepository(Repository):
         # locked, before the write.
         counted = self._db.engine.dialect.supports_sane_multi_rowcount
         try:
-            async with self._write_transaction() as conn:
+            async with self._db.write() as conn:
                 if not counted:
                     await self._check_versions(conn, records)
                 written = 0

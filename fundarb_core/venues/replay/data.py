@@ -117,8 +117,8 @@ def load_replay_data(
     from fundarb_core.store.history import to_ms
 
     def text(column: str) -> str:  # the column as `Series.dec` would write it: no trailing zeros after the point
-        return (f"CASE WHEN contains(CAST({column} AS VARCHAR), '.') "
-                f"THEN rtrim(rtrim(CAST({column} AS VARCHAR), '0'), '.') ELSE CAST({column} AS VARCHAR) END")  # fmt: skip
+        plain = f"CAST({column} AS VARCHAR)"
+        return f"CASE WHEN contains({plain}, '.') THEN rtrim(rtrim({plain}, '0'), '.') ELSE {plain} END"
 
     lo, hi = to_ms(start - lookback), to_ms(end + resolution)
     where = "venue = ? AND at_ms >= ? AND at_ms < ?"
@@ -139,7 +139,8 @@ def load_replay_data(
         s.funding_rate.append(rate)
         s.funding_interval.append(interval)
     candles = store.rows(
-        f"SELECT symbol, at_ms, {text('open')}, {text('high')}, {text('low')}, {text('close')} FROM candles WHERE {where} AND resolution_s = ? ORDER BY symbol, at_ms",
+        f"SELECT symbol, at_ms, {text('open')}, {text('high')}, {text('low')}, {text('close')} "
+        f"FROM candles WHERE {where} AND resolution_s = ? ORDER BY symbol, at_ms",
         [*params, int(resolution.total_seconds())],
     )
     for symbol, at, o, h, low, c in candles:

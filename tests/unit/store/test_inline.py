@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -110,8 +111,8 @@ async def test_the_exclusive_store_lists_open_positions_from_its_cache_until_it_
         assert [p.id for p in await store.positions.list_open()] == [first]
         assert len(sent) == read  # nothing was written since: answered from the cache
         second = await _open_one(store)
-        assert [p.id for p in await store.positions.list_open()] == [first, second]
-        closing = (await store.positions.list_open())[0]
+        assert {p.id for p in await store.positions.list_open()} == {first, second}
+        closing = next(p for p in await store.positions.list_open() if p.id == first)
         closed = attrs.evolve(closing, status=PositionStatus.CLOSED)
         await store.positions.update(closed)
         assert [p.id for p in await store.positions.list_open()] == [second]
@@ -151,3 +152,39 @@ async def test_inline_reads_run_without_a_transaction_and_writes_with_an_immedia
             assert raw.in_transaction  # BEGIN IMMEDIATE: the write lock is taken at once
     finally:
         await store.close()
+
+
+async def test_the_exclusive_store_stamps_each_table_it_writes_and_again_when_the_write_ends(tmp_path: Path) -> None:
+    from fundarb_core.store._schema import control
+
+    store = await Store.open(tmp_path / "s.sqlite3", clock=SimClock(), inline=True)
+    row = {"command": "pause", "issued_by": "test", "issued_at": datetime(2026, 1, 1, tzinfo=UTC), "consumed": False}
+    try:
+        db = store._db
+        before = db.stamp("control"), db.stamp("positions")
+        assert None not in before
+        await store.positions.list_open()
+        await store.control.list()
+        assert (db.stamp("control"), db.stamp("positions")) == before  # reads change nothing
+        async with db.write() as conn:
+            await conn.execute(sa.insert(control).values(**row))
+            inside = db.stamp("control")
+            assert inside != before[0]
+        assert db.stamp("control") != inside  # a read made inside the write (elsewhere) is not kept past its end
+        assert db.stamp("positions") == before[1]  # another table's write leaves it alone
+
+        async def delete_then_fail() -> None:
+            async with db.write() as conn:
+                await conn.exec_driver_sql("DELETE FROM control")  # raw SQL: any table may have been written
+                raise RuntimeError("rolled back")
+
+        with pytest.raises(RuntimeError):
+            await delete_then_fail()
+        assert db.stamp("positions") != before[1]
+    finally:
+        await store.close()
+    shared = await Store.open(tmp_path / "s.sqlite3", clock=SimClock())
+    try:
+        assert shared._db.stamp("control") is None  # another process may write: nothing is kept
+    finally:
+        await shared.close()
