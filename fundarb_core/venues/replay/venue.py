@@ -152,20 +152,25 @@ class ReplayVenue(SimVenue):
     def mid_at(self, symbol: str, at_ms: int) -> Decimal:
         """The modelled mid at `at_ms` (see the module docstring), before rounding to the tick."""
         s = self.data.series[symbol]
-        i = s.last_candle(at_ms)
+        return self._mid(s, s.last_candle(at_ms), at_ms)
+
+    def _mid(self, s: Series, i: int, at_ms: int) -> Decimal:
+        """`mid_at` for the series `s`, whose last candle opening at or before `at_ms` is `i` (−1: none)."""
         if i < 0:
             return s.dec(s.candles[0][0])
-        res = self.data.resolution_ms
         offset = at_ms - s.candle_at[i]
         if offset == 0:
             return s.open(i)
         o, h, low, c = s.candle(i)
-        if offset >= res:
+        if offset >= self.data.resolution_ms:
             return c  # a gap or past the end: the last close carries forward
+        leg, frac = self._paths.get(offset) or self._path_at(offset)
+        if leg == 0:
+            return o + ((low if c >= o else h) - o) * frac
         first, second = (low, h) if c >= o else (h, low)
-        points = (o, first, second, c)
-        leg, frac = self._path_at(offset)
-        return points[leg] + (points[leg + 1] - points[leg]) * frac
+        if leg == 1:
+            return first + (second - first) * frac
+        return second + (c - second) * frac
 
     def _path_at(self, offset: int) -> tuple[int, Decimal]:
         """Where `offset` ms into a candle falls on its path: the leg (0–2) and the fraction of it covered. Every
@@ -224,12 +229,17 @@ class ReplayVenue(SimVenue):
         step_ms = _ms(self.world.time_of(step))
         timings: dict[int, tuple[timedelta, datetime]] = {}  # interval s → (interval, next funding time)
         out = {}
-        for symbol in symbols if symbols is not None else list(self.instruments):
-            if symbol not in self.instruments:
+        instruments, series, marks = self.instruments, self.data.series, self._marks
+        if len(marks) > 4096:
+            marks.clear()  # a cache of recent steps only: recomputing a mark is exact
+        for symbol in symbols if symbols is not None else list(instruments):
+            instrument = instruments.get(symbol)
+            if instrument is None:
                 continue
-            s = self.data.series[symbol]
-            i = bisect_right(s.candle_at, now_ms) - 1
-            if i < 0 or now_ms - s.candle_at[i] >= res:
+            s = series[symbol]
+            at = s.candle_at
+            i = bisect_right(at, now_ms) - 1
+            if i < 0 or now_ms - at[i] >= res:
                 continue  # no current price
             j = bisect_right(s.funding_at, now_ms) - 1
             if j < 0:
@@ -241,12 +251,12 @@ class ReplayVenue(SimVenue):
             if timing is None:
                 interval = timedelta(seconds=interval_s)
                 timing = timings[interval_s] = (interval, EPOCH + ((now_ms // 1000) // interval_s + 1) * interval)
-            mark = self._marks.get((symbol, step))
-            if mark is None:
-                mark = self._mark_at(symbol, step, step_ms)
-            out[symbol] = FundingRate(
-                symbol=symbol, rate=s.rate(j), interval=timing[0], next_funding_time=timing[1], mark_price=mark
-            )
+            key = (symbol, step)
+            mark = marks.get(key)
+            if mark is None:  # `mark`, with the step's candle found from this one (the step is at most 5 s earlier)
+                k = i if at[i] <= step_ms <= now_ms else bisect_right(at, step_ms) - 1
+                mark = marks[key] = instrument.round_price(self._mid(s, k, step_ms))
+            out[symbol] = FundingRate(symbol, s.rate(j), timing[0], timing[1], mark)
         return out
 
     def sync(self) -> None:
@@ -278,14 +288,18 @@ class ReplayVenue(SimVenue):
                 events.append((s.funding_at[j], 1, symbol))
                 j += 1
             i = max(s.last_candle(after_ms), 0)
+            may = False  # whether the last candle seen could liquidate
             while i < len(s.candle_at) and s.candle_at[i] <= until_ms:
-                if self._may_liquidate(symbol, s.candle(i)):
+                may = self._may_liquidate(symbol, s.candle(i))
+                if may:
                     for k in range(4):  # the path's corners: open, the two extremes, and the close
                         at = s.candle_at[i] + (res * k) // 3 - (1 if k == 3 else 0)
                         if after_ms < at <= until_ms:
                             events.append((at, 0, symbol))
                 i += 1
-            events.append((until_ms, 0, symbol))
+            # The check at `until_ms`: its mark is on the last candle's path (or that candle's close, after it).
+            if may or s.last_candle(until_ms) < 0:
+                events.append((until_ms, 0, symbol))
         for at, kind, symbol in sorted(events):
             if symbol not in self.ledger.positions:
                 continue
