@@ -39,7 +39,7 @@ from fundarb_core.model import ExitReason, PositionStatus, Side
 from fundarb_core.model.records import PositionRecord
 from fundarb_core.model.state import PositionState, Reduction
 from fundarb_core.positions.funding import FundingLedger
-from fundarb_core.positions.pnl import PnL, pnl_from
+from fundarb_core.positions.pnl import PnL, pnl_of
 from fundarb_core.positions.recorder import EventRecorder
 from fundarb_core.store import Store
 from fundarb_core.venues import Instrument, PositionSnapshot
@@ -228,8 +228,7 @@ class PositionBook:
     async def pnl(self, position_id: str) -> PnL:
         await self.funding.record()
         orders = await self.store.orders.list(position_id=position_id)
-        funding = await self.store.funding.list(position_id=position_id)
-        return pnl_from(orders, funding)
+        return pnl_of(orders, await self.store.funding.total(position_id))
 
     # -- reduce ------------------------------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ import attrs
 from fundarb_core.model import Side
 from fundarb_core.model.records import FundingPaymentRecord, OrderRecord
 
-__all__ = ["PnL", "pnl_from"]
+__all__ = ["PnL", "pnl_from", "pnl_of"]
 
 ZERO = Decimal(0)
 
@@ -38,10 +38,15 @@ class PnL:
 
 def pnl_from(orders: Iterable[OrderRecord], funding: Iterable[FundingPaymentRecord]) -> PnL:
     """Sum fills (sells bring cash in, buys take it out), funding received or paid, and fees."""
+    return pnl_of(orders, sum((p.amount for p in funding), ZERO))
+
+
+def pnl_of(orders: Iterable[OrderRecord], funding: Decimal) -> PnL:
+    """`pnl_from` with the funding already summed."""
     price = fees = ZERO
     for order in orders:
         if order.filled_quantity and order.avg_price is not None:
             flow = order.filled_quantity * order.avg_price
             price += flow if order.side is Side.SELL else -flow
         fees += order.fees
-    return PnL(price, sum((p.amount for p in funding), ZERO), fees)
+    return PnL(price, funding, fees)

@@ -187,6 +187,13 @@ class FundingRepository(Repository):
                 await conn.execute(_INSERT_PAYMENTS, new)
         return len(new)
 
+    async def total(self, position_id: str) -> Decimal:
+        """The sum of the position's payments (exact: summed as Decimals here, not by the database)."""
+        stmt = sa.select(funding_payments.c.amount).where(funding_payments.c.position_id == position_id)
+        async with self._db.read() as conn:
+            amounts = (await conn.execute(stmt)).scalars().all()
+        return sum(amounts, Decimal(0))
+
     async def list(
         self,
         *,

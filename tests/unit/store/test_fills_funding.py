@@ -100,6 +100,22 @@ async def test_funding_lists_filter_by_position_and_time(store, clock) -> None:
     assert [p.amount for p in await store.funding.list(since=t0 + timedelta(hours=1))] == [Decimal(2)]
 
 
+async def test_a_positions_funding_total_is_the_exact_sum_of_its_payments(store, clock) -> None:
+    position = await store.positions.create(
+        symbol="BTC", long_venue="aster", short_venue="lighter", long_quantity=Decimal(1),
+        short_quantity=Decimal(1), notional_usd=Decimal(1),
+    )  # fmt: skip
+    assert await store.funding.total(position.id) == 0
+    amounts = ["0.1", "0.2", "-0.00000001", "12345678.12345678"]  # 0.1 + 0.2 in floats is 0.30000000000000004
+    for k, amount in enumerate(amounts):
+        await store.funding.add(venue="aster", venue_payment_id=f"p{k}", symbol="BTC", amount=Decimal(amount),
+                                at=clock.now(), position_id=position.id)  # fmt: skip
+    await store.funding.add(venue="aster", venue_payment_id="other", symbol="BTC", amount=Decimal(7), at=clock.now())
+    total = await store.funding.total(position.id)
+    assert total == sum(p.amount for p in await store.funding.list(position_id=position.id))
+    assert str(total) == "12345678.42345677"
+
+
 async def test_many_funding_payments_are_stored_in_one_call_once_each(store, clock) -> None:
     def pay(pid: str, amount: str, venue: str = "lighter") -> dict[str, object]:
         return {"venue": venue, "venue_payment_id": pid, "symbol": "ETH", "amount": Decimal(amount), "at": clock.now()}
