@@ -59,6 +59,8 @@ class FundingLedger:
         for name in self.gateway.venues:
             self.cursors.setdefault(name, start)
         closed: list[PositionRecord] | None = None  # read once, when first needed
+        batch: list[dict[str, Any]] = []  # payments of open positions (or of none): one transaction for all venues
+        moved: dict[str, datetime] = {}  # the cursors of the venues read, once their payments are stored
         for name in self.gateway.venues:
             since = self.cursors[name]
             asked = self.clock.now()
@@ -69,7 +71,6 @@ class FundingLedger:
                     "funding payments unavailable ({}); asking again from {} at the next read", exc, since
                 )
                 continue  # the cursor stays: what settles meanwhile is read once the venue answers
-            batch: list[dict[str, Any]] = []  # payments of open positions (or of none): one transaction per venue
             for payment in payments:
                 if (name, payment.payment_id) in self.recorded:
                     continue  # stored by an earlier call (the windows overlap): adding it again changes nothing
@@ -96,15 +97,16 @@ class FundingLedger:
                     await self._add_late(values)
                 else:
                     batch.append(values)
-            try:
-                await self.store.funding.add_many(batch)
-                self.recorded.update((p["venue"], p["venue_payment_id"]) for p in batch)
-            except StoreError:
-                # A payment the venue published again with other numbers refuses the whole batch: store the others
-                # one by one, so that one bad row never stops this venue's funding (or a close waiting on it).
-                for values in batch:
-                    await self._add_one(values)
-            self.cursors[name] = max(since, asked - OVERLAP)
+            moved[name] = max(since, asked - OVERLAP)
+        try:
+            await self.store.funding.add_many(batch)
+            self.recorded.update((p["venue"], p["venue_payment_id"]) for p in batch)
+        except StoreError:
+            # A payment a venue published again with other numbers refuses the whole batch: store the others one
+            # by one, so that one bad row never stops any venue's funding (or a close waiting on it).
+            for values in batch:
+                await self._add_one(values)
+        self.cursors.update(moved)
 
     async def _add_one(self, values: dict[str, Any]) -> bool:
         """Store one payment; return whether it was new. One the store refuses (stored before with other numbers)
