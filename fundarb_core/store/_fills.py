@@ -9,11 +9,13 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import sqlite
 
 from fundarb_core.errors import StoreError
 from fundarb_core.model.records import FillRecord, FundingPaymentRecord
 from fundarb_core.store._base import Repository
 from fundarb_core.store._schema import fills, funding_payments, orders
+from fundarb_core.store._url import Backend
 
 __all__ = ["FillRepository", "FundingRepository"]
 
@@ -23,6 +25,11 @@ _PAYMENTS_OF = sa.select(funding_payments).where(
     funding_payments.c.venue_payment_id.in_(sa.bindparam("ids", expanding=True)),
 )
 _INSERT_PAYMENTS = sa.insert(funding_payments)
+_INSERT_NEW_PAYMENTS = sqlite.insert(funding_payments).on_conflict_do_nothing()  # SQLite's first try, see add_many
+
+
+class _SomeStoredBefore(Exception):
+    """An insert that ignores duplicates inserted fewer rows than it was given: roll it back, look them up."""
 
 
 def _fill(row: sa.RowMapping) -> FillRecord:
@@ -168,6 +175,17 @@ class FundingRepository(Repository):
             wanted.setdefault((values["venue"], values["venue_payment_id"]), values)
         if not wanted:
             return 0
+        if self._db.backend is Backend.SQLITE:
+            # The usual batch is all new: insert it ignoring duplicates, and when SQLite's summed row count says
+            # every row went in, that is all. Otherwise roll back and take the path below, which checks each
+            # payment stored before against its repeat. (PostgreSQL's driver does not sum an executemany's counts.)
+            try:
+                async with self._db.write() as conn:
+                    if (await conn.execute(_INSERT_NEW_PAYMENTS, list(wanted.values()))).rowcount != len(wanted):
+                        raise _SomeStoredBefore
+                return len(wanted)
+            except _SomeStoredBefore:
+                pass
         by_venue: dict[str, builtins.list[str]] = {}
         for venue, payment_id in wanted:
             by_venue.setdefault(venue, []).append(payment_id)

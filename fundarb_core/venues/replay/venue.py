@@ -99,7 +99,8 @@ class ReplayVenue(SimVenue):
                                                                    config.latency)  # fmt: skip
         # No streams: a stream wakes every simulated step (5 s) to catch up, which costs a year's backtest hours;
         # without them the executor polls orders, and a liquidated leg shows as a missing leg in the snapshots.
-        self.capabilities = Capabilities(funding_history=True, price_history=True, simulated=True)
+        # Bulk snapshots: the monitor asks once per venue and tick for every open leg, not twice per position.
+        self.capabilities = Capabilities(bulk_snapshots=True, funding_history=True, price_history=True, simulated=True)
         wanted = config.symbols or data.tradable()
         self.instruments: dict[str, Instrument] = {}
         for symbol in wanted:

@@ -132,3 +132,5 @@ async def test_many_funding_payments_are_stored_in_one_call_once_each(store, clo
         await store.funding.add_many([pay("3", "1"), pay("2", "-0.26")])
     assert len(await store.funding.list()) == 3  # all or nothing
     assert await store.funding.add_many([]) == 0
+    assert await store.funding.add_many([pay("4", "2"), pay("5", "3")]) == 2  # all new (SQLite: one insert)
+    assert len(await store.funding.list()) == 5
