@@ -61,6 +61,13 @@ _READY = _order(
         ~_waits_for_unfinished(),
     )
 )
+# How many actions are pending or waiting, whether one of them is due at any time (no `not_before`), the earliest
+# `not_before`: on an exclusive store, kept while the table is unchanged, so `ready` asks only when one may be due.
+_EARLIEST = sa.select(
+    sa.func.count(),
+    sa.func.count() > sa.func.count(actions.c.not_before),
+    sa.func.min(actions.c.not_before),
+).where(actions.c.status.in_([S.PENDING, S.WAITING]))
 _LIST_STATEMENTS: dict[tuple[Any, ...], sa.Select[Any]] = {}
 _DEP = action_dependencies.alias("dep")
 _PRE = actions.alias("pre")
@@ -257,6 +264,14 @@ class ActionJournal(Repository):
 
     async def ready(self, now: datetime) -> list[ActionRecord]:
         """Pending and waiting actions due at `now` whose dependencies all succeeded, most urgent first."""
+        stamp, earliest = self._recall("earliest", "actions")
+        if stamp is not None and earliest is None:  # an exclusive store: when is the first one due, if any
+            async with self._db.read() as conn:
+                count, undated, first = (await conn.execute(_EARLIEST)).one()
+            earliest = (count > 0, None if undated else first)
+            self._keep("earliest", stamp, earliest)
+        if earliest is not None and (not earliest[0] or (earliest[1] is not None and earliest[1] > now)):
+            return []  # none is pending or waiting, or none is due yet: nothing can be ready
         async with self._db.read() as conn:
             rows = (await conn.execute(_READY, {"now": now})).all()
         return [_action(row._mapping) for row in rows]

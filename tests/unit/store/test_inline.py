@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -188,3 +188,41 @@ async def test_the_exclusive_store_stamps_each_table_it_writes_and_again_when_th
         assert shared._db.stamp("control") is None  # another process may write: nothing is kept
     finally:
         await shared.close()
+
+
+async def test_the_exclusive_store_finds_ready_actions_as_the_shared_one_does(tmp_path: Path) -> None:
+    """`ready` on an exclusive store first asks (once per change of the table) when the first action is due; what
+    it returns is what a shared store's full query returns, at every time asked."""
+    from fundarb_core.model.records import PlannedAction
+
+    clock = SimClock()
+    path = tmp_path / "s.sqlite3"
+    inline = await Store.open(path, clock=clock, inline=True)
+    t0 = clock.now()
+    try:
+
+        async def both(at: datetime) -> list[str]:
+            shared = await Store.open(path, clock=clock)
+            try:
+                expected = [a.id for a in await shared.actions.ready(at)]
+            finally:
+                await shared.close()
+            got = [a.id for a in await inline.actions.ready(at)]
+            assert got == expected
+            return got
+
+        assert await both(t0) == []  # nothing journalled
+        await inline.actions.append_plan([PlannedAction("noop", id="later"), PlannedAction("noop", id="now")])
+        await inline.actions.start(["later"], "test")
+        await inline.actions.mark_waiting("later", t0 + timedelta(hours=1))
+        assert await both(t0) == ["now"]  # "later" is not due yet; "now" has no time at all
+        await inline.actions.start(["now"], "test")
+        await inline.actions.mark_succeeded("now")
+        assert await both(t0) == []  # only "later" is left, not due before an hour
+        assert await both(t0 + timedelta(minutes=59)) == []
+        assert await both(t0 + timedelta(hours=1)) == ["later"]
+        sent = _statements(inline)
+        assert await inline.actions.ready(t0 + timedelta(minutes=30)) == []
+        assert sent == []  # nothing written since: the first due time was kept, no query
+    finally:
+        await inline.close()
