@@ -359,6 +359,7 @@ class PositionRepository(Repository):
         # versions read again to name the stale ones. Elsewhere (PostgreSQL) every version is checked, and its row
         # locked, before the write.
         counted = self._db.engine.dialect.supports_sane_multi_rowcount
+        before = self._db.stamp("positions", "legs")
         try:
             async with self._db.write() as conn:
                 if not counted:
@@ -378,6 +379,11 @@ class PositionRepository(Repository):
         if marks:
             self._remember_marks(marks, now)
         self._remember(full, full_values, full_texts)
+        seen, after = self._open_seen, self._db.stamp("positions", "legs")
+        if not full and after is not None and seen is not None and seen[0] == before:
+            # Marks alone changed no position's status or age, and nothing else was written meanwhile: the open
+            # positions are still those listed, in that order (the cache holds them as written).
+            self._open_seen = (after, seen[1])
         return updated
 
     @staticmethod

@@ -110,6 +110,13 @@ async def test_the_exclusive_store_lists_open_positions_from_its_cache_until_it_
         assert read > 0
         assert [p.id for p in await store.positions.list_open()] == [first]
         assert len(sent) == read  # nothing was written since: answered from the cache
+        # A tick's marks (a narrow write of the same open positions) leave the list as it was, at the new versions.
+        listed = await store.positions.list_open()
+        marked = [attrs.evolve(p, state=p.state.update(unrealized_pnl=Decimal("1.5"))) for p in listed]
+        written = await store.positions.update_many(marked)
+        read = len(sent)
+        assert await store.positions.list_open() == written
+        assert len(sent) == read
         second = await _open_one(store)
         assert {p.id for p in await store.positions.list_open()} == {first, second}
         closing = next(p for p in await store.positions.list_open() if p.id == first)
