@@ -180,14 +180,15 @@ class Scanner:
                 if long_venue == short_venue:
                     continue
                 common = set(rates[long_venue]) & set(rates[short_venue])
+                long_instruments = self.instruments.get(long_venue, {})
+                short_instruments = self.instruments.get(short_venue, {})
                 for symbol in sorted(common):
-                    if not self._allowed(symbol, now):
+                    if symbol not in long_instruments or symbol not in short_instruments:
                         continue
-                    if symbol not in self.instruments.get(long_venue, {}) or symbol not in self.instruments.get(
-                        short_venue, {}
-                    ):
-                        continue
+                    # Before the symbol's filters: of a pair of venues, one direction's spread is ≤ 0.
                     if self._cannot_pay(symbol, long_venue, short_venue, bar):
+                        continue
+                    if not self._allowed(symbol, now):
                         continue
                     opp = self.evaluate(symbol, long_venue, short_venue, rates, now)
                     if opp is not None and opp.net_apr >= self.config.min_net_apr:
