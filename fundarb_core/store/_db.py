@@ -16,7 +16,8 @@ time: a backtest on a `SimClock`, not a live bot. Its commits are not flushed to
 backtest's store can always be computed again, and a year's run commits ~100,000 times. For the same reason, and
 because nothing else writes to it, its reads run without a transaction (each statement sees the last commit, which
 no other writer can change between two of them while the call blocks the loop), and its BEGINs go straight to
-sqlite3 rather than through SQLAlchemy's statement path: a backtest makes about fifteen transactions a tick.
+sqlite3 rather than through SQLAlchemy's statement path. It counts the statements that may write to each table
+(`stamp`), so that repositories can keep what they read of a table until it changes (docs/store.md).
 """
 
 from __future__ import annotations
