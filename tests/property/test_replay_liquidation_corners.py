@@ -64,7 +64,7 @@ async def _run(cls: type[ReplayVenue], moves: list[tuple[int, int, int]], mmr: s
     )
 
 
-@settings(max_examples=60, deadline=None)
+@settings(deadline=None)
 @given(
     moves=st.lists(st.tuples(st.integers(-90, 90), st.integers(0, 60), st.integers(0, 60)), min_size=2, max_size=8),
     mmr=st.sampled_from(["0.01", "0.03", "0.06", "0.09"]),

@@ -23,7 +23,7 @@ def _numbers(places: int) -> st.SearchStrategy[Decimal]:
                        allow_infinity=False)  # fmt: skip
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40, deadline=None)  # each example builds a DuckDB store: keep the suite's budget
 @given(rates=st.lists(_numbers(24), min_size=1, max_size=6), prices=st.lists(_numbers(18), min_size=4, max_size=12))
 def test_tidy_text_reads_as_dec_reads_the_stored_text(rates: list[Decimal], prices: list[Decimal]) -> None:
     candles = [prices[k : k + 4] for k in range(0, len(prices) - 3, 4)]
