@@ -453,11 +453,13 @@ class ActionJournal(Repository):
             if len(_LIST_STATEMENTS) < 64:
                 _LIST_STATEMENTS[shape] = stmt
         params = {k: v for k, v in (("position_id", position_id), ("plan_id", plan_id)) if v is not None}
+        # Kept (an exclusive store) only when there is none: a record's details are dicts a caller could change.
         key = ("list", shape, position_id, plan_id)
-        stamp, kept = self._recall(key, "actions")
-        if kept is None:
-            async with self._db.read() as conn:
-                rows = (await conn.execute(stmt, params)).all()
-            kept = tuple(_action(row._mapping) for row in rows)
-            self._keep(key, stamp, kept)
-        return list(kept)
+        stamp, none = self._recall(key, "actions")
+        if none:
+            return []
+        async with self._db.read() as conn:
+            rows = (await conn.execute(stmt, params)).all()
+        if not rows:
+            self._keep(key, stamp, True)
+        return [_action(row._mapping) for row in rows]

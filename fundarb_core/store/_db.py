@@ -171,7 +171,7 @@ class Database:
                 return
             async with io_hold(self.clock), self._reader.connect() as conn, conn.begin():
                 yield conn
-        except SQLAlchemyError as exc:
+        except (SQLAlchemyError, sqlite3.Error) as exc:  # sqlite3's own: the inline store's BEGIN (see _on_begin)
             raise StoreError(f"store read failed ({self.location.display}): {describe_error(exc)}") from None
         except OSError as exc:
             raise StoreError(f"store unreachable ({self.location.display}): {describe_error(exc)}") from None
@@ -186,7 +186,7 @@ class Database:
                 return
             async with io_hold(self.clock), self._writer.begin() as conn:
                 yield conn
-        except SQLAlchemyError as exc:
+        except (SQLAlchemyError, sqlite3.Error) as exc:  # sqlite3's own: the inline store's BEGIN (see _on_begin)
             raise StoreError(f"store write failed ({self.location.display}): {describe_error(exc)}") from None
         except OSError as exc:
             raise StoreError(f"store unreachable ({self.location.display}): {describe_error(exc)}") from None

@@ -291,7 +291,9 @@ class ReplayVenue(SimVenue):
             i = max(s.last_candle(after_ms), 0)
             may = False  # whether the last candle seen could liquidate
             while i < len(s.candle_at) and s.candle_at[i] <= until_ms:
-                may = self._may_liquidate(symbol, s.candle(i))
+                # A corner after the next candle opens is priced on that candle's path: skip only a whole span.
+                whole = i + 1 == len(s.candle_at) or s.candle_at[i + 1] >= s.candle_at[i] + res
+                may = not whole or self._may_liquidate(symbol, s.candle(i))
                 if may:
                     for k in range(4):  # the path's corners: open, the two extremes, and the close
                         at = s.candle_at[i] + (res * k) // 3 - (1 if k == 3 else 0)

@@ -1,4 +1,5 @@
-"""Store fixtures: every `store` test runs on SQLite, and on PostgreSQL when FUNDARB_TEST_DATABASE_URL is set.
+"""Store fixtures: every `store` test runs on SQLite, on SQLite inline (a backtest's exclusive store, which keeps
+what it read while its tables are unchanged), and on PostgreSQL when FUNDARB_TEST_DATABASE_URL is set.
 
 On PostgreSQL each test gets a fresh schema (dropped afterwards), so tests never see each other's rows.
 """
@@ -29,6 +30,7 @@ class Target:
     backend: str
     url: str
     schema: str | None = None
+    inline: bool = False  # SQLite only: the inline (exclusive) store
 
 
 @pytest.fixture
@@ -36,7 +38,7 @@ def clock() -> SimClock:
     return SimClock()
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.fixture(params=["sqlite", "sqlite-inline", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def backend(request: pytest.FixtureRequest) -> str:
     if request.param == "postgresql" and not os.environ.get(PG_ENV):
         pytest.skip(PG_SKIP)
@@ -54,8 +56,8 @@ async def _pg_execute(url: str, statement: str) -> None:
 
 @pytest.fixture
 async def target(backend: str, tmp_path: Path) -> AsyncIterator[Target]:
-    if backend == "sqlite":
-        yield Target(backend, str(tmp_path / "store.sqlite3"))
+    if backend.startswith("sqlite"):
+        yield Target("sqlite", str(tmp_path / "store.sqlite3"), inline=backend == "sqlite-inline")
         return
     url = os.environ[PG_ENV]
     schema = f"test_{uuid.uuid4().hex[:16]}"
@@ -75,7 +77,9 @@ async def open_store(target: Target, clock: SimClock) -> AsyncIterator[OpenStore
     opened: list[Store] = []
 
     async def open_(*, migrate: bool = True, clock_: SimClock | None = None) -> Store:
-        store = await Store.open(target.url, schema=target.schema, clock=clock_ or clock, migrate=migrate)
+        store = await Store.open(
+            target.url, schema=target.schema, clock=clock_ or clock, migrate=migrate, inline=target.inline
+        )
         opened.append(store)
         return store
 

@@ -233,3 +233,22 @@ async def test_the_exclusive_store_finds_ready_actions_as_the_shared_one_does(tm
         assert sent == []  # nothing written since: the first due time was kept, no query
     finally:
         await inline.close()
+
+
+async def test_a_begin_the_inline_store_cannot_make_is_a_store_error(tmp_path: Path, monkeypatch) -> None:
+    """Its BEGINs go to sqlite3 directly, past SQLAlchemy's error wrapping: still a `StoreError`, as everywhere."""
+    from fundarb_core.store import _db
+
+    monkeypatch.setattr(_db, "SQLITE_BUSY_TIMEOUT_MS", 0)  # a locked database fails at once instead of waiting
+    store = await Store.open(tmp_path / "s.sqlite3", clock=SimClock(), inline=True)
+    try:
+
+        async def write_inside_a_write() -> None:
+            async with store._db.write(), store._db.write():  # the second cannot take the write lock the first holds
+                pass
+
+        with pytest.raises(StoreError, match="database is locked"):
+            await write_inside_a_write()
+        assert await store.positions.list_open() == []  # the store still works
+    finally:
+        await store.close()
