@@ -11,6 +11,7 @@ __all__ = [
     "FundarbError",
     "PluginError",
     "RateLimited",
+    "StoreConflict",
     "StoreError",
     "VenueError",
     "VenueRejected",
@@ -138,3 +139,8 @@ class ExecutionError(FundarbError):
 
 class StoreError(FundarbError):
     """The durable store failed or refused (schema too new, lease held by another bot, conflict)."""
+
+
+class StoreConflict(StoreError):
+    """A record stored before came again with other values (a venue's payment or fill it published twice,
+    differently): refused, the first one kept. Unlike other store errors, asking again changes nothing."""

@@ -23,7 +23,7 @@ import attrs
 from loguru import logger
 
 from fundarb_core.clock import Clock
-from fundarb_core.errors import StoreError, VenueError
+from fundarb_core.errors import StoreConflict, StoreError, VenueError
 from fundarb_core.execution import VenueGateway
 from fundarb_core.model import PositionStatus
 from fundarb_core.model.records import PositionRecord
@@ -61,6 +61,7 @@ class FundingLedger:
         closed: list[PositionRecord] | None = None  # read once, when first needed
         batch: list[dict[str, Any]] = []  # payments of open positions (or of none): one transaction for all venues
         moved: dict[str, datetime] = {}  # the cursors of the venues read, once their payments are stored
+        stuck: set[str] = set()  # venues with a payment the store could not take now (unreachable, locked)
         for name in self.gateway.venues:
             since = self.cursors[name]
             asked = self.clock.now()
@@ -94,7 +95,8 @@ class FundingLedger:
                 }
                 if holder is not None and holder.status is PositionStatus.CLOSED:
                     # Rare (read after an outage): stored with the closed position's PnL brought up to date, at once.
-                    await self._add_late(values)
+                    if not await self._add_late(values):
+                        stuck.add(name)
                 else:
                     batch.append(values)
             moved[name] = max(since, asked - OVERLAP)
@@ -105,22 +107,28 @@ class FundingLedger:
             # A payment a venue published again with other numbers refuses the whole batch: store the others one
             # by one, so that one bad row never stops any venue's funding (or a close waiting on it).
             for values in batch:
-                await self._add_one(values)
-        self.cursors.update(moved)
+                if await self._add_one(values) is None:
+                    stuck.add(values["venue"])
+        # A venue with a payment the store could not take keeps its cursor: the next read asks for it again.
+        self.cursors.update((name, cursor) for name, cursor in moved.items() if name not in stuck)
 
-    async def _add_one(self, values: dict[str, Any]) -> bool:
-        """Store one payment; return whether it was new. One the store refuses (stored before with other numbers)
-        is logged and kept as first stored."""
+    async def _add_one(self, values: dict[str, Any]) -> bool | None:
+        """Store one payment; return whether it was new, or None when the store could not take it now (it is read
+        and offered again). One the store refuses (stored before with other numbers) is logged and kept as first
+        stored."""
         key = (values["venue"], values["venue_payment_id"])
         try:
             _, inserted = await self.store.funding.add(**values)
-        except StoreError as exc:
+        except StoreConflict as exc:
             logger.bind(venue=key[0]).error("funding payment {} refused, the first one kept: {}", key[1], exc)
             inserted = False
+        except StoreError as exc:
+            logger.bind(venue=key[0]).warning("funding payment {} not stored now ({}); asking again", key[1], exc)
+            return None
         self.recorded.add(key)
         return inserted
 
-    async def _add_late(self, values: dict[str, Any]) -> None:
+    async def _add_late(self, values: dict[str, Any]) -> bool:
         """A payment read after its position closed: stored, and added to the closed position's funding, net and
         realised PnL, in one transaction (a crash cannot leave one without the other)."""
         amount: Decimal = values["amount"]
@@ -138,12 +146,16 @@ class FundingLedger:
         key = (values["venue"], values["venue_payment_id"])
         try:
             updated = await self.store.positions.add_payment(values, settle)
+        except StoreConflict as exc:
+            logger.bind(venue=key[0]).error("late funding payment {} refused, the first one kept: {}", key[1], exc)
         except StoreError as exc:
             logger.bind(venue=key[0]).error("late funding payment {} not stored: {}", key[1], exc)
-            return  # not marked recorded: asked again at the next read
+            return False  # not marked recorded, and its venue's cursor stays: asked again at the next read
+        else:
+            if updated is not None:
+                logger.bind(position=updated.id).info("funding {} read after the close, added to its PnL", amount)
         self.recorded.add(key)
-        if updated is not None:
-            logger.bind(position=updated.id).info("funding {} read after the close, added to its PnL", amount)
+        return True
 
 
 def _holder(candidates: list[PositionRecord], payment: FundingPayment) -> PositionRecord | None:

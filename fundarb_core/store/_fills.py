@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
 
-from fundarb_core.errors import StoreError
+from fundarb_core.errors import StoreConflict, StoreError
 from fundarb_core.model.records import FillRecord, FundingPaymentRecord
 from fundarb_core.store._base import Repository
 from fundarb_core.store._schema import fills, funding_payments, orders
@@ -43,7 +43,7 @@ def _payment(row: sa.RowMapping) -> FundingPaymentRecord:
 def _check_same(what: str, stored: sa.RowMapping, given: Mapping[str, Any], fields: tuple[str, ...]) -> None:
     differences = [f"{name} {stored[name]} vs {given[name]}" for name in fields if stored[name] != given[name]]
     if differences:
-        raise StoreError(f"{what} was already stored with different values ({'; '.join(differences)})")
+        raise StoreConflict(f"{what} was already stored with different values ({'; '.join(differences)})")
 
 
 class FillRepository(Repository):

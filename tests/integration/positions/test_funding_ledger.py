@@ -143,7 +143,7 @@ def test_a_payment_read_after_its_position_closed_is_stored_with_the_pnl_update_
             assert await store.funding.list() == []  # rolled back with the failed update
             assert (await store.positions.get(made.id)) == closed
             store.positions._write = write  # type: ignore[method-assign]
-            ledger.cursors = {"v": EPOCH}
+            assert ledger.cursors == {"v": EPOCH}  # not stored: its venue's cursor stays, the next read asks again
             await ledger.record()
             again = FundingLedger(store, clock, Gateway())  # type: ignore[arg-type]  # a restart: reads it again
             again.cursors = {"v": EPOCH}
@@ -156,6 +156,57 @@ def test_a_payment_read_after_its_position_closed_is_stored_with_the_pnl_update_
                 Decimal("3.5"),
                 Decimal("12.5"),
             )
+        finally:
+            await store.close()
+
+    clock = SimClock(EPOCH)
+    asyncio.run(clock.run(scenario(clock)))
+
+
+def test_a_payment_the_store_cannot_take_now_is_read_and_stored_at_the_next_call(tmp_path: Path) -> None:
+    """The store fails (locked, unreachable) while a payment older than the read overlap is stored: it is not
+    taken for recorded, its venue's cursor stays, and the next read stores it. The other venue moves on."""
+    from fundarb_core.errors import StoreError
+    from fundarb_core.venues import FundingPayment
+
+    def payment(pid: str, minutes: int) -> FundingPayment:
+        return FundingPayment(
+            payment_id=pid, symbol="BTC", amount=Decimal(1), rate=Decimal("0.0001"), position_qty=Decimal(1),
+            mark_price=Decimal(60000), at=EPOCH + timedelta(minutes=minutes),
+        )  # fmt: skip
+
+    class Gateway:
+        venues = ("down", "fine")
+
+        async def funding_payments(self, name: str, since: object) -> list[FundingPayment]:
+            assert isinstance(since, type(EPOCH))
+            wanted = [payment("d1", 5)] if name == "down" else [payment("f1", 6)]
+            return [p for p in wanted if p.at >= since]
+
+    async def scenario(clock: SimClock) -> None:
+        store = await Store.open(tmp_path / "fundarb.sqlite3", clock=clock)
+        try:
+            await clock.sleep(3 * 3600)  # the payments are far older than the one-hour overlap
+            ledger = FundingLedger(store, clock, Gateway())  # type: ignore[arg-type]
+            ledger.cursors = {"down": EPOCH, "fine": EPOCH}
+            add_many, add = store.funding.add_many, store.funding.add
+
+            async def locked(*args: object, **kwargs: object) -> object:
+                raise StoreError("store write failed: OperationalError: database is locked")
+
+            async def add_but_down(**values: object) -> object:
+                if values["venue"] == "down":
+                    raise StoreError("store write failed: OperationalError: database is locked")
+                return await add(**values)
+
+            store.funding.add_many, store.funding.add = locked, add_but_down  # type: ignore[method-assign,assignment]
+            await ledger.record()
+            assert [p.venue_payment_id for p in await store.funding.list()] == ["f1"]
+            assert ledger.cursors == {"down": EPOCH, "fine": clock.now() - timedelta(hours=1)}
+            store.funding.add_many, store.funding.add = add_many, add  # type: ignore[method-assign]
+            await ledger.record()
+            assert sorted(p.venue_payment_id for p in await store.funding.list()) == ["d1", "f1"]
+            assert ledger.cursors["down"] == clock.now() - timedelta(hours=1)
         finally:
             await store.close()
 
