@@ -8,6 +8,8 @@ the store keeps one row per (venue, venue payment id) (an insert that ignores a 
 symbol or amount differ), so reading a payment twice never counts it twice. One cursor per venue is enough: every
 venue's call returns all symbols at once (Aster `income`, Lighter `positionFunding`, the simulated venue), and a venue
 that cannot read its whole window raises instead of returning part of it (the `fetch_funding_payments` contract).
+A read whose payments the store cannot take (locked, unreachable) leaves that venue's cursor where it was too; only
+a payment stored before with other numbers (`StoreConflict`) is refused for good, the first one kept.
 
 A payment recovered after its position closed (the venue was unreadable at the close) is still stored against that
 position, and the position's realised PnL and funding are brought up to date.
