@@ -50,7 +50,6 @@ __all__ = ["ReplayVenue"]
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ZERO = Decimal(0)
-THIRD = Decimal(1) / 3
 
 
 def _ms(at: datetime) -> int:
@@ -78,7 +77,7 @@ class ReplayVenue(SimVenue):
 
     def __init__(self, name: str, config: ReplayVenueConfig, clock: Clock, data: ReplayData) -> None:
         # Sets what `SimVenue.__init__` sets (its methods use these), without its catalogue, world and persistence:
-        # instruments come from the data, prices and funding from `mark` / `current_rate` below. Keep in step.
+        # instruments come from the data, prices from `mark` and funding from `fetch_funding_rates` below. Keep in step.
         self.name = name
         self.replay = config
         self.data = data
@@ -185,23 +184,16 @@ class ReplayVenue(SimVenue):
             found = self._paths[offset] = (leg, position - leg)
         return found
 
-    def fresh_price(self, symbol: str, at_ms: int) -> bool:
-        s = self.data.series[symbol]
-        i = s.last_candle(at_ms)
-        return i >= 0 and at_ms - s.candle_at[i] < self.data.resolution_ms
-
     def mark(self, symbol: str, step: int | None = None) -> Decimal:
         step = self.last_step if step is None else step
-        cached = self._marks.get((symbol, step))
+        key = (symbol, step)
+        cached = self._marks.get(key)
         if cached is None:
-            cached = self._mark_at(symbol, step, _ms(self.world.time_of(step)))
+            if len(self._marks) > 4096:
+                self._marks.clear()  # a cache of recent steps only: recomputing a mark is exact
+            mid = self.mid_at(symbol, _ms(self.world.time_of(step)))
+            cached = self._marks[key] = self.instruments[symbol].round_price(mid)
         return cached
-
-    def _mark_at(self, symbol: str, step: int, step_ms: int) -> Decimal:
-        if len(self._marks) > 4096:
-            self._marks.clear()
-        mark = self._marks[(symbol, step)] = self.instruments[symbol].round_price(self.mid_at(symbol, step_ms))
-        return mark
 
     def _synth_book(self, symbol: str, step: int, depth: int) -> tuple[list[BookLevel], list[BookLevel]]:
         mid = self.mark(symbol, step)
@@ -209,20 +201,10 @@ class ReplayVenue(SimVenue):
 
     # -- funding -------------------------------------------------------------------------------------------------
 
-    def current_rate(self, symbol: str, at_ms: int) -> tuple[Decimal, timedelta] | None:
-        """The last settled rate and its interval while it is current, else None (a gap: no rate)."""
-        s = self.data.series[symbol]
-        j = s.last_funding(at_ms)
-        if j < 0:
-            return None
-        interval_ms = s.funding_interval[j] * 1000
-        if at_ms >= s.funding_at[j] + interval_ms + int(self.replay.grace.total_seconds() * 1000):
-            return None
-        return s.rate(j), timedelta(milliseconds=interval_ms)
-
     async def fetch_funding_rates(self, symbols: Sequence[str] | None = None) -> Mapping[str, FundingRate]:
         await self._enter("query")
-        # `fresh_price`, `current_rate` and `mark` for every symbol, with what they share computed once per call.
+        # Per symbol: a current price (its candle is still open), a current rate (the last settled one, for its
+        # interval plus `grace`; after it, a gap: no rate) and the mark, with what they share computed once per call.
         now_ms = _ms(self.clock.now())
         grace_ms = int(self.replay.grace.total_seconds() * 1000)
         res = self.data.resolution_ms

@@ -6,6 +6,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+import sqlalchemy as sa
 
 from fundarb_core.errors import StoreError
 from fundarb_core.model import Side
@@ -132,5 +133,11 @@ async def test_many_funding_payments_are_stored_in_one_call_once_each(store, clo
         await store.funding.add_many([pay("3", "1"), pay("2", "-0.26")])
     assert len(await store.funding.list()) == 3  # all or nothing
     assert await store.funding.add_many([]) == 0
-    assert await store.funding.add_many([pay("4", "2"), pay("5", "3")]) == 2  # all new (SQLite: one insert)
+    sent: list[str] = []
+    if store.backend == "sqlite":  # all new: one insert, no lookup of payments stored before
+        engine = store._db._inline_engine if store._db.inline else store._db.engine.sync_engine
+        sa.event.listen(engine, "before_cursor_execute", lambda *args: sent.append(args[2].split()[0].upper()))
+    assert await store.funding.add_many([pay("4", "2"), pay("5", "3")]) == 2
+    if store.backend == "sqlite":
+        assert [s for s in sent if s not in ("BEGIN", "COMMIT")] == ["INSERT"]
     assert len(await store.funding.list()) == 5
