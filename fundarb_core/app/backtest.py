@@ -7,6 +7,7 @@ directory. The figures come from the venues' ledgers (exact) and the store's pos
 
 from __future__ import annotations
 
+import gc
 import itertools
 import shutil
 import tempfile
@@ -202,7 +203,15 @@ async def run_backtest(
             if on_progress is not None:
                 on_progress(elapsed, total)
 
-        await clock.run(bot.run(duration=end - start, on_tick=on_tick))
+        # The cyclic collector: a tick allocates thousands of short-lived containers (quotes, records, rows), and at
+        # the default threshold (700) it ran every few ticks, re-scanning all that survived (5 % of a year's run).
+        # Freed by reference counting, they need no scan: a first generation of 20,000 runs it twenty times less often.
+        thresholds = gc.get_threshold()
+        gc.set_threshold(20_000, 20, 100)
+        try:
+            await clock.run(bot.run(duration=end - start, on_tick=on_tick))
+        finally:
+            gc.set_threshold(*thresholds)
         await clock.run(bot.funding.record())  # what settled after the last tick (this also brings venues to now)
         curve.append((clock.now(), sum((v.equity() for v in venues.values()), ZERO)))
         if on_progress is not None:

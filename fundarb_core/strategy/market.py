@@ -25,6 +25,7 @@ __all__ = ["MAX_HOURLY", "Market", "rate_problem", "usable_hourly", "usable_pric
 
 MAX_HOURLY = Decimal("0.01")  # 1 % per hour (87.6 × a year): beyond it a rate is a unit mistake, not a market
 _HOUR = Decimal(3600)
+_SECONDS: dict[timedelta, Decimal] = {}  # a positive interval's whole seconds as a Decimal (a few intervals recur)
 
 
 # No market trades outside this range: beyond it a price (or a notional) is a unit mistake or garbage, and the
@@ -43,11 +44,16 @@ def usable_hourly(rate: object, interval: object) -> Decimal | None:
     """The hourly rate of `rate` per `interval`, or None when it is not a finite number of plausible size."""
     if not isinstance(rate, Decimal) or not rate.is_finite() or not isinstance(interval, timedelta):
         return None
-    seconds = int(interval.total_seconds())  # as `FundingRate.hourly` counts it
-    if seconds <= 0:
-        return None
+    seconds = _SECONDS.get(interval)
+    if seconds is None:
+        whole = int(interval.total_seconds())  # as `FundingRate.hourly` counts it
+        if whole <= 0:
+            return None
+        if len(_SECONDS) > 1024:
+            _SECONDS.clear()
+        seconds = _SECONDS[interval] = Decimal(whole)
     try:
-        hourly = rate * _HOUR / Decimal(seconds)
+        hourly = rate * _HOUR / seconds
     except (InvalidOperation, ArithmeticError):
         return None
     return hourly if hourly.is_finite() and abs(hourly) <= MAX_HOURLY else None

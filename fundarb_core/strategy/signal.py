@@ -109,9 +109,31 @@ class SpreadSignal:
                 self._update((venue, symbol), hourly, now)
 
     def observe_hourly(self, venue: str, hourly: Mapping[str, Decimal], now: datetime) -> None:
-        """Blend this tick's hourly rates of one venue (already checked usable, as `Market.hourly` holds them)."""
+        """Blend this tick's hourly rates of one venue (already checked usable, as `Market.hourly` holds them).
+
+        `_update` for each, with the time since an estimate's last observation worked out once per distinct time
+        (a tick's estimates were mostly last observed together)."""
+        estimates, tau = self._estimates, self._tau
+        elapsed: dict[datetime, float] = {}
         for symbol, h in hourly.items():
-            self._update((venue, symbol), h, now)
+            key = (venue, symbol)
+            est = estimates.get(key)
+            if est is None or self.raw:
+                self._update(key, h, now)
+                continue
+            last = est.at
+            dt = elapsed.get(last)
+            if dt is None:
+                try:
+                    dt = elapsed[last] = (now - last).total_seconds()
+                except (TypeError, OverflowError):
+                    continue  # as `_update`: an observation that cannot be placed in time is skipped
+            if dt <= 0:
+                self._update(key, h, now)  # the same instant (or earlier): `_update`'s rule
+                continue
+            est.value += self._alpha(dt) * (h - est.value)
+            est.at = now  # later than `last`, as dt > 0
+            est.covered = min(est.covered + dt, tau)
 
     def rate(self, venue: str, symbol: str) -> Decimal | None:
         """The smoothed hourly rate, or None before any observation."""

@@ -23,7 +23,7 @@ import random
 from bisect import bisect_left, bisect_right
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 
 from fundarb_core.clock import Clock
 from fundarb_core.errors import VenueRejected
@@ -59,6 +59,13 @@ def _ms(at: datetime) -> int:
 
 def _at(ms: int) -> datetime:
     return EPOCH + timedelta(milliseconds=ms)
+
+
+def _on_tick(price: Decimal, tick: Decimal) -> Decimal:
+    """`price` on the grid of `tick`, a power of ten (as `_grid` makes every replay tick): what
+    `Instrument.round_price` gives, to the digit and exponent, in one `quantize` (dividing by a power of ten is exact,
+    so rounding the quotient half-even and scaling back is rounding `price` half-even at the tick's exponent)."""
+    return price.quantize(tick, ROUND_HALF_EVEN)
 
 
 def _grid(price: Decimal) -> tuple[Decimal, Decimal]:
@@ -107,6 +114,8 @@ class ReplayVenue(SimVenue):
             if series is not None and series.candle_at:
                 self.instruments[symbol] = self._replay_instrument(symbol, series)
         self.symbols = SymbolMap(name, {s: s for s in self.instruments})
+        # Every market's (symbol, series, tick), for the quotes of all of them each tick.
+        self._markets = [(s, data.series[s], i.tick_size) for s, i in self.instruments.items()]
         self.ledger = AccountingLedger(cash=config.starting_balance)
         self.orders = {}
         self.resting = []
@@ -192,7 +201,7 @@ class ReplayVenue(SimVenue):
             if len(self._marks) > 4096:
                 self._marks.clear()  # a cache of recent steps only: recomputing a mark is exact
             mid = self.mid_at(symbol, _ms(self.world.time_of(step)))
-            cached = self._marks[key] = self.instruments[symbol].round_price(mid)
+            cached = self._marks[key] = _on_tick(mid, self.instruments[symbol].tick_size)
         return cached
 
     def _synth_book(self, symbol: str, step: int, depth: int) -> tuple[list[BookLevel], list[BookLevel]]:
@@ -212,14 +221,15 @@ class ReplayVenue(SimVenue):
         step_ms = _ms(self.world.time_of(step))
         timings: dict[int, tuple[timedelta, datetime]] = {}  # interval s → (interval, next funding time)
         out = {}
-        instruments, series, marks = self.instruments, self.data.series, self._marks
+        marks = self._marks
         if len(marks) > 4096:
             marks.clear()  # a cache of recent steps only: recomputing a mark is exact
-        for symbol in symbols if symbols is not None else list(instruments):
-            instrument = instruments.get(symbol)
-            if instrument is None:
-                continue
-            s = series[symbol]
+        if symbols is None:
+            markets = self._markets
+        else:
+            known = self.instruments
+            markets = [(s, self.data.series[s], known[s].tick_size) for s in symbols if s in known]
+        for symbol, s, tick in markets:
             at = s.candle_at
             i = bisect_right(at, now_ms) - 1
             if i < 0 or now_ms - at[i] >= res:
@@ -238,7 +248,7 @@ class ReplayVenue(SimVenue):
             mark = marks.get(key)
             if mark is None:  # `mark`, with the step's candle found from this one (the step is at most 5 s earlier)
                 k = i if at[i] <= step_ms <= now_ms else bisect_right(at, step_ms) - 1
-                mark = marks[key] = instrument.round_price(self._mid(s, k, step_ms))
+                mark = marks[key] = self._mid(s, k, step_ms).quantize(tick, ROUND_HALF_EVEN)  # `_on_tick`, inline
             out[symbol] = FundingRate(symbol, s.rate(j), timing[0], timing[1], mark)
         return out
 
@@ -288,7 +298,7 @@ class ReplayVenue(SimVenue):
         for at, kind, symbol in sorted(events):
             if symbol not in self.ledger.positions:
                 continue
-            mark = self.instruments[symbol].round_price(self.mid_at(symbol, at))
+            mark = _on_tick(self.mid_at(symbol, at), self.instruments[symbol].tick_size)
             if kind == 1:
                 self._settle_recorded(symbol, at, mark)
             elif self.ledger.maintenance(symbol, mark, self.mmr(symbol)):

@@ -1,0 +1,52 @@
+"""The replay venue puts its marks on the tick grid with one `quantize` (`_on_tick`) instead of
+`Instrument.round_price`. Every replay tick is a power of ten (`_grid`), and on such a grid the two must agree to
+the digit and the exponent, for any price the interpolation can produce: otherwise a backtest's results would move."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from fundarb_core.venues import Instrument
+from fundarb_core.venues.replay.venue import _grid, _on_tick
+
+# Prices from a millionth of a dollar to a hundred million, with up to 28 significant digits (an interpolated mid
+# carries the full context precision), and halves exactly on the grid's midpoints.
+_prices = st.decimals(min_value=Decimal("1e-6"), max_value=Decimal("1e8"), allow_nan=False, allow_infinity=False)
+_long = st.builds(
+    lambda digits, exponent: Decimal(digits).scaleb(exponent),
+    st.integers(min_value=1, max_value=10**28 - 1),
+    st.integers(min_value=-40, max_value=-20),
+)
+_halves = st.builds(
+    lambda units, exponent: (Decimal(units) + Decimal("0.5")).scaleb(exponent),
+    st.integers(min_value=1, max_value=10**9),
+    st.integers(min_value=-10, max_value=2),
+)
+
+
+def _instrument(reference: Decimal) -> Instrument:
+    tick, step = _grid(reference)
+    return Instrument(symbol="X", venue_symbol="X", tick_size=tick, step_size=step, min_qty=step,
+                      min_notional=Decimal(5), max_leverage=Decimal(10),
+                      funding_interval=timedelta(hours=1))  # fmt: skip
+
+
+@given(reference=_prices, price=st.one_of(_prices, _long, _halves))
+def test_on_tick_is_round_price_on_a_power_of_ten_grid(reference: Decimal, price: Decimal) -> None:
+    instrument = _instrument(reference)
+    expected = instrument.round_price(price)
+    got = _on_tick(price, instrument.tick_size)
+    assert got == expected
+    assert got.as_tuple() == expected.as_tuple()  # the same digits and exponent: the same text in every report
+
+
+def test_a_half_rounds_to_even_as_round_price_does() -> None:
+    instrument = _instrument(Decimal("123.45"))
+    assert instrument.tick_size == Decimal("0.01")
+    for price, expected in (("1.005", "1.00"), ("1.015", "1.02"), ("1.0150000001", "1.02"), ("2.5E-3", "0.00")):
+        assert str(_on_tick(Decimal(price), instrument.tick_size)) == expected
+        assert str(instrument.round_price(Decimal(price))) == expected
