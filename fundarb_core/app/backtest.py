@@ -138,6 +138,9 @@ def _replay_sources(config: Config) -> dict[str, Any]:
     return sections
 
 
+_GC_THRESHOLDS = (20_000, 20, 100)  # during a backtest: see `run_backtest`
+
+
 def preload(config: Config, history_dir: Path, start: datetime, end: datetime) -> dict[str, Any]:
     """Read each replay venue's series for the window from the history store, once, into a `shared` mapping."""
     from fundarb_core.store.history import HistoryStore
@@ -206,12 +209,14 @@ async def run_backtest(
         # The cyclic collector: a tick allocates thousands of short-lived containers (quotes, records, rows), and at
         # the default threshold (700) it ran every few ticks, re-scanning all that survived (5 % of a year's run).
         # Freed by reference counting, they need no scan: a first generation of 20,000 runs it twenty times less often.
+        # Restored after, unless what was there is this (another backtest in the process, which restores its own).
         thresholds = gc.get_threshold()
-        gc.set_threshold(20_000, 20, 100)
+        gc.set_threshold(*_GC_THRESHOLDS)
         try:
             await clock.run(bot.run(duration=end - start, on_tick=on_tick))
         finally:
-            gc.set_threshold(*thresholds)
+            if thresholds != _GC_THRESHOLDS:
+                gc.set_threshold(*thresholds)
         await clock.run(bot.funding.record())  # what settled after the last tick (this also brings venues to now)
         curve.append((clock.now(), sum((v.equity() for v in venues.values()), ZERO)))
         if on_progress is not None:

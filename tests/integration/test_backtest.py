@@ -125,3 +125,21 @@ def test_two_runs_print_identical_json(history: Path, tmp_path: Path) -> None:
     report = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
     assert "data:image/png;base64," in report
     assert "http" not in report.replace("http-equiv", "")  # offline: nothing fetched from anywhere
+
+
+def test_the_collector_thresholds_are_raised_during_a_backtest_and_restored_after(
+    history: Path, tmp_path: Path
+) -> None:
+    import gc
+
+    before = gc.get_threshold()
+    seen: list[tuple[int, int, int]] = []
+    loaded = plugins()
+    config = parse_config(config_data(), loaded)
+    asyncio.run(
+        run_backtest(config, loaded, START + timedelta(hours=2), START + timedelta(hours=5), history_dir=history,
+                     out_dir=tmp_path / "out", on_equity=lambda *_: seen.append(gc.get_threshold()))
+    )  # fmt: skip
+    assert seen
+    assert all(t[0] > before[0] for t in seen)  # a larger first generation while the bot runs
+    assert gc.get_threshold() == before  # and the process's own thresholds after
