@@ -22,10 +22,19 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
-def insert_ignore(db: Database, table: sa.Table, values: dict[str, Any]) -> Any:
-    """INSERT … ON CONFLICT DO NOTHING (any unique key), so an idempotent write never aborts its transaction."""
-    dialect = postgresql if db.backend is Backend.POSTGRESQL else sqlite
-    return dialect.insert(table).values(**values).on_conflict_do_nothing()
+_IGNORING: dict[tuple[Backend, sa.Table], Any] = {}
+
+
+def insert_ignore(db: Database, table: sa.Table, values: dict[str, Any] | None = None) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING (any unique key), so an idempotent write never aborts its transaction.
+
+    Without `values`: the statement alone, built once per backend and table, to execute with the row as its
+    parameters (`Repository._insert_if_absent`): SQLAlchemy then neither builds nor keys a statement per row."""
+    stmt = _IGNORING.get((db.backend, table))
+    if stmt is None:
+        dialect = postgresql if db.backend is Backend.POSTGRESQL else sqlite
+        stmt = _IGNORING[(db.backend, table)] = dialect.insert(table).on_conflict_do_nothing()
+    return stmt if values is None else stmt.values(**values)
 
 
 def lock_rows(db: Database, stmt: sa.Select[Any]) -> sa.Select[Any]:
@@ -65,8 +74,9 @@ class Repository:
     def _postgres(self) -> bool:
         return self._db.backend is Backend.POSTGRESQL
 
-    def _insert_ignore(self, table: sa.Table, values: dict[str, Any]) -> Any:
-        return insert_ignore(self._db, table, values)
+    async def _insert_if_absent(self, conn: Any, table: sa.Table, values: dict[str, Any]) -> bool:
+        """Insert the row `values` into `table` unless one of its unique keys is taken; whether it was inserted."""
+        return bool((await conn.execute(insert_ignore(self._db, table), values)).rowcount == 1)
 
     def _locked(self, stmt: sa.Select[Any]) -> sa.Select[Any]:
         return lock_rows(self._db, stmt)

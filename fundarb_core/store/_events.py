@@ -17,6 +17,7 @@ from fundarb_core.store._types import as_stored
 
 __all__ = ["ControlRepository", "EventLog", "TelemetryRepository"]
 
+_APPEND = sa.insert(events).returning(events.c.id)  # built once: the event's values are its parameters
 _ANY_UNCONSUMED = sa.select(control.c.id).where(control.c.consumed.is_(False)).limit(1)
 
 
@@ -39,7 +40,7 @@ class EventLog(Repository):
             "data": as_stored(data),
         }
         async with self._db.write() as conn:
-            new_id = (await conn.execute(sa.insert(events).values(**values).returning(events.c.id))).scalar_one()
+            new_id = (await conn.execute(_APPEND, values)).scalar_one()
         return EventRecord(id=new_id, **values)
 
     async def list(

@@ -93,7 +93,7 @@ class FillRepository(Repository):
                 "at": at,
                 "position_id": order.position_id,
             }
-            inserted = (await conn.execute(self._insert_ignore(fills, values))).rowcount == 1
+            inserted = await self._insert_if_absent(conn, fills, values)
             row = (
                 await conn.execute(
                     sa.select(fills).where(fills.c.venue == venue, fills.c.venue_fill_id == venue_fill_id)
@@ -154,7 +154,7 @@ class FundingRepository(Repository):
             "position_id": position_id,
         }
         async with self._db.write() as conn:
-            inserted = (await conn.execute(self._insert_ignore(funding_payments, values))).rowcount == 1
+            inserted = await self._insert_if_absent(conn, funding_payments, values)
             row = (
                 await conn.execute(
                     sa.select(funding_payments).where(

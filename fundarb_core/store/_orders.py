@@ -36,6 +36,24 @@ _LIVE_ORDERS: Final = (
 )
 
 
+# Statements built once (their values bound by name at each call): SQLAlchemy neither builds nor keys one per call.
+_BY_CLIENT_ID: Final = sa.select(orders).where(orders.c.client_order_id == sa.bindparam("b_client_order_id"))
+_BY_CLIENT_ID_LOCKED: Final = _BY_CLIENT_ID.with_for_update()  # PostgreSQL: the row is locked until commit
+_BY_ID: Final = sa.select(orders).where(orders.c.id == sa.bindparam("b_id"))
+_UPDATES: dict[tuple[str, ...], Any] = {}  # the columns an update sets → its statement (a few combinations recur)
+
+
+def _update_of(columns: tuple[str, ...]) -> Any:
+    stmt = _UPDATES.get(columns)
+    if stmt is None:
+        stmt = _UPDATES[columns] = (
+            sa.update(orders)
+            .where(orders.c.id == sa.bindparam("b_id"))
+            .values({name: sa.bindparam(f"v_{name}") for name in columns})
+        )
+    return stmt
+
+
 def order_record(row: sa.RowMapping) -> OrderRecord:
     return OrderRecord(**{c.name: row[c.name] for c in orders.columns})
 
@@ -87,9 +105,9 @@ class OrderRepository(Repository):
         )
         values = {c.name: getattr(record, c.name) for c in orders.columns}
         async with self._db.write() as conn:
-            if (await conn.execute(self._insert_ignore(orders, values))).rowcount == 1:
+            if await self._insert_if_absent(conn, orders, values):
                 return record
-            row = (await conn.execute(sa.select(orders).where(orders.c.client_order_id == client_order_id))).first()
+            row = (await conn.execute(_BY_CLIENT_ID, {"b_client_order_id": client_order_id})).first()
         if row is None:
             raise StoreError(f"order id {record.id} is already used by another client order id")
         existing = order_record(row._mapping)
@@ -121,8 +139,8 @@ class OrderRepository(Repository):
         quantity never goes down: a stale report arriving late raises `StoreError` instead of rewriting history.
         """
         async with self._db.write() as conn:
-            stmt = self._locked(sa.select(orders).where(orders.c.client_order_id == client_order_id))
-            row = (await conn.execute(stmt)).first()
+            stmt = _BY_CLIENT_ID_LOCKED if self._postgres else _BY_CLIENT_ID  # SQLite's write transaction excludes
+            row = (await conn.execute(stmt, {"b_client_order_id": client_order_id})).first()
             if row is None:
                 raise StoreError(f"no order with client order id {client_order_id!r} (record the intent first)")
             current = order_record(row._mapping)
@@ -145,14 +163,16 @@ class OrderRepository(Repository):
             ):
                 if value is not None:
                     changes[name] = value
-            await conn.execute(sa.update(orders).where(orders.c.id == current.id).values(**changes))
-            row = (await conn.execute(sa.select(orders).where(orders.c.id == current.id))).one()
+            params = {f"v_{name}": value for name, value in changes.items()}
+            await conn.execute(_update_of(tuple(changes)), {**params, "b_id": current.id})
+            row = (await conn.execute(_BY_ID, {"b_id": current.id})).one()
         return order_record(row._mapping)
 
     async def get(self, client_order_id: str) -> OrderRecord | None:
         """Return the order with this client order id, or None."""
-        found = await self._select(orders.c.client_order_id == client_order_id)
-        return found[0] if found else None
+        async with self._db.read() as conn:
+            row = (await conn.execute(_BY_CLIENT_ID, {"b_client_order_id": client_order_id})).first()
+        return None if row is None else order_record(row._mapping)
 
     async def get_by_id(self, order_id: str) -> OrderRecord | None:
         found = await self._select(orders.c.id == order_id)

@@ -283,7 +283,7 @@ class PositionRepository(Repository):
         position as written, or None when the payment was stored before or `change` returns None."""
         values = {"rate": None, **payment}
         async with self._db.write() as conn:
-            if (await conn.execute(self._insert_ignore(funding_payments, values))).rowcount != 1:
+            if not await self._insert_if_absent(conn, funding_payments, values):
                 stored = (await conn.execute(_PAYMENT_OF, values)).one()._mapping
                 _check_same(f"funding payment {values['venue']}/{values['venue_payment_id']}", stored, values,
                             ("symbol", "amount"))  # fmt: skip
@@ -399,13 +399,12 @@ class PositionRepository(Repository):
 
     async def _write(self, conn: Any, position: PositionRecord, now: datetime) -> PositionRecord:
         updated = attrs.evolve(position, version=position.version + 1, updated_at=now)
-        values = {k: v for k, v in _position_values(updated).items() if k in (*_POSITION_FIELDS, "version", "details")}
-        stmt = (
-            sa.update(positions)
-            .where(positions.c.id == position.id, positions.c.version == position.version)
-            .values(updated_at=now, **values)
-        )
-        if (await conn.execute(stmt)).rowcount != 1:
+        every = _position_values(updated)
+        row = {
+            **{f"v_{k}": every[k] for k in _WRITTEN_FIELDS}, "v_details": dump_json(every["details"]),
+            "v_updated_at": now, "b_id": position.id, "b_version": position.version,
+        }  # fmt: skip
+        if (await conn.execute(_UPDATE_POSITION, row)).rowcount != 1:
             found = (await conn.execute(sa.select(positions.c.version).where(positions.c.id == position.id))).first()
             if found is None:
                 raise StoreError(f"position {position.id} does not exist")
@@ -414,12 +413,9 @@ class PositionRepository(Repository):
                 f"{position.version}, stored version is {found[0]}; re-read it and retry"
             )
         for leg in position.legs:
-            leg_stmt = (
-                sa.update(legs)
-                .where(legs.c.id == leg.id, legs.c.position_id == position.id)
-                .values(**{name: getattr(leg, name) for name in _LEG_FIELDS})
-            )
-            if (await conn.execute(leg_stmt)).rowcount != 1:
+            leg_row = {**{f"v_{name}": getattr(leg, name) for name in _LEG_FIELDS}, "b_id": leg.id,
+                       "b_position": position.id}  # fmt: skip
+            if (await conn.execute(_UPDATE_LEG, leg_row)).rowcount != 1:
                 raise StoreError(f"leg {leg.id} is not a leg of position {position.id}")
         return updated
 

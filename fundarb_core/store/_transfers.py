@@ -88,7 +88,7 @@ class TransferRepository(Repository):
             "updated_at": now,
         }
         async with self._db.write() as conn:
-            inserted = (await conn.execute(self._insert_ignore(transfers, values))).rowcount == 1
+            inserted = await self._insert_if_absent(conn, transfers, values)
             row = (await conn.execute(sa.select(transfers).where(transfers.c.idempotency_key == idempotency_key))).one()
         record = _transfer(row._mapping)
         if not inserted:
