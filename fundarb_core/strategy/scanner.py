@@ -158,15 +158,10 @@ class Scanner:
             long_rate.mark_price, latest, cost.total,
         )  # fmt: skip
 
-    def _cannot_pay(self, symbol: str, long_venue: str, short_venue: str, bar: Decimal) -> bool:
-        """Whether the pair's smoothed spread is short of the entry bar even at its fees alone (every other part
-        of the cost is ≥ 0, so `evaluate` would not pass it either): most pairs, ruled out without a cost model."""
-        signal = self.signal
-        if signal is None:
-            return False
-        spread = signal.spread(symbol, long_venue, short_venue)
-        if spread is None or spread <= 0:
-            return True
+    def _short_of(self, spread: Decimal, symbol: str, long_venue: str, short_venue: str, bar: Decimal) -> bool:
+        """Whether the pair's positive smoothed `spread` is short of the entry bar even at its fees alone (every other
+        part of the cost is ≥ 0, so `evaluate` would not pass it either): most pairs, ruled out without a cost model.
+        (A spread ≤ 0 is ruled out before: `SpreadSignal.paying`.)"""
         fees = self.costs.fees(symbol, long_venue, short_venue)
         return spread - fees / self.hold_hours < bar
 
@@ -182,11 +177,13 @@ class Scanner:
                 common = set(rates[long_venue]) & set(rates[short_venue])
                 long_instruments = self.instruments.get(long_venue, {})
                 short_instruments = self.instruments.get(short_venue, {})
-                for symbol in sorted(common):
+                # Before the symbol's filters: of a pair of venues, one direction's smoothed spread is ≤ 0, and most
+                # others fall short of the bar at their fees alone.
+                paying = None if self.signal is None else self.signal.paying(common, long_venue, short_venue)
+                for symbol in sorted(common if paying is None else paying):
                     if symbol not in long_instruments or symbol not in short_instruments:
                         continue
-                    # Before the symbol's filters: of a pair of venues, one direction's spread is ≤ 0.
-                    if self._cannot_pay(symbol, long_venue, short_venue, bar):
+                    if paying is not None and self._short_of(paying[symbol], symbol, long_venue, short_venue, bar):
                         continue
                     if not self._allowed(symbol, now):
                         continue

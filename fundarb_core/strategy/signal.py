@@ -153,6 +153,20 @@ class SpreadSignal:
         spread = short_rate - long_rate
         return spread if abs(spread) <= _MAX_SPREAD else None
 
+    def paying(self, symbols: Iterable[str], long_venue: str, short_venue: str) -> dict[str, Decimal]:
+        """`spread` for each of `symbols` where it is positive (the others are left out): the scan's first screen,
+        in one pass."""
+        estimates = self._estimates
+        out: dict[str, Decimal] = {}
+        for symbol in symbols:
+            long_est, short_est = estimates.get((long_venue, symbol)), estimates.get((short_venue, symbol))
+            if long_est is None or short_est is None:
+                continue
+            spread = short_est.value - long_est.value
+            if 0 < spread <= _MAX_SPREAD:
+                out[symbol] = spread
+        return out
+
     def hourly(self) -> dict[str, dict[str, Decimal]]:
         """Every smoothed rate, by venue and symbol."""
         out: dict[str, dict[str, Decimal]] = {}

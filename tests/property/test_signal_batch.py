@@ -49,3 +49,22 @@ def test_a_batch_leaves_every_estimate_as_one_update_per_symbol(
         for symbol, hourly in rates.items():
             single._update(("v", symbol), hourly, now)
         assert _state(batch) == _state(single)
+
+
+@given(
+    estimates=st.dictionaries(
+        st.tuples(st.sampled_from(("long", "short")), st.sampled_from(SYMBOLS)),
+        st.decimals(min_value=Decimal("-0.03"), max_value=Decimal("0.03"), places=6),
+    ),
+    asked=st.lists(st.sampled_from(SYMBOLS), unique=True),
+)
+def test_paying_is_every_positive_spread(estimates: dict[tuple[str, str], Decimal], asked: list[str]) -> None:
+    signal = SpreadSignal(timedelta(0))
+    for (venue, symbol), hourly in estimates.items():
+        signal._update((venue, symbol), hourly, T0)
+    expected = {}
+    for symbol in asked:
+        spread = signal.spread(symbol, "long", "short")
+        if spread is not None and spread > 0:
+            expected[symbol] = spread
+    assert signal.paying(asked, "long", "short") == expected
