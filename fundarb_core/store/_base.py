@@ -75,7 +75,13 @@ class Repository:
         return self._db.backend is Backend.POSTGRESQL
 
     async def _insert_if_absent(self, conn: Any, table: sa.Table, values: dict[str, Any]) -> bool:
-        """Insert the row `values` into `table` unless one of its unique keys is taken; whether it was inserted."""
+        """Insert the row `values` into `table` unless one of its unique keys is taken; whether it was inserted.
+
+        A key that names no column is refused (`ValueError`), as a statement built with those values would refuse
+        it: executed with them as parameters, the statement would silently leave it out."""
+        unknown = values.keys() - table.columns.keys()
+        if unknown:
+            raise ValueError(f"{table.name}: no column named {', '.join(sorted(unknown))}")
         return bool((await conn.execute(insert_ignore(self._db, table), values)).rowcount == 1)
 
     def _locked(self, stmt: sa.Select[Any]) -> sa.Select[Any]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from fundarb_core.model.history import FundingHistoryEntry
@@ -29,6 +29,8 @@ def _state(signal: SpreadSignal) -> dict[tuple[str, str], tuple[Decimal, datetim
     return {key: (e.value, e.at, e.covered) for key, e in signal._estimates.items()}
 
 
+# The same symbol quoted again at the same instant, before any time has passed: the newer quote wins (`_update`).
+@example(window_s=3600, seeded={}, ticks=[(0, {"A": Decimal("0.001")}), (0, {"A": Decimal("0.002")})])
 @given(
     window_s=st.sampled_from([0, 1800, 3600, 8 * 3600, 24 * 3600]),
     seeded=st.dictionaries(st.sampled_from(SYMBOLS), st.lists(_rates, min_size=1, max_size=4), max_size=2),
@@ -51,6 +53,10 @@ def test_a_batch_leaves_every_estimate_as_one_update_per_symbol(
         assert _state(batch) == _state(single)
 
 
+# The boundaries: no spread (equal estimates), the widest plausible one, and one just beyond it.
+@example(estimates={("long", "A"): Decimal("0.001"), ("short", "A"): Decimal("0.001")}, asked=["A"])
+@example(estimates={("long", "A"): Decimal("-0.01"), ("short", "A"): Decimal("0.01")}, asked=["A"])
+@example(estimates={("long", "A"): Decimal("-0.01"), ("short", "A"): Decimal("0.010001")}, asked=["A"])
 @given(
     estimates=st.dictionaries(
         st.tuples(st.sampled_from(("long", "short")), st.sampled_from(SYMBOLS)),

@@ -63,9 +63,11 @@ def _at(ms: int) -> datetime:
 
 def _on_tick(price: Decimal, tick: Decimal) -> Decimal:
     """`price` on the grid of `tick`, a power of ten (as `_grid` makes every replay tick): what
-    `Instrument.round_price` gives, to the digit and exponent, in one `quantize` (dividing by a power of ten is exact,
-    so rounding the quotient half-even and scaling back is rounding `price` half-even at the tick's exponent)."""
-    return price.quantize(tick, ROUND_HALF_EVEN)
+    `Instrument.round_price` gives, to the digit and exponent, in two cheap steps. Dividing by a power of ten only
+    moves the point, so the quotient `round_price` takes is `price` rounded to the context's precision (`+price`: a
+    recorded price may carry up to 38 digits), scaled; rounding that half-even to a whole number of ticks is
+    quantizing `+price` half-even at the tick's exponent."""
+    return (+price).quantize(tick, ROUND_HALF_EVEN)
 
 
 def _grid(price: Decimal) -> tuple[Decimal, Decimal]:
@@ -114,7 +116,8 @@ class ReplayVenue(SimVenue):
             if series is not None and series.candle_at:
                 self.instruments[symbol] = self._replay_instrument(symbol, series)
         self.symbols = SymbolMap(name, {s: s for s in self.instruments})
-        # Every market's (symbol, series, tick), for the quotes of all of them each tick.
+        # Every market's (symbol, series, tick), for the quotes of all of them each tick (a replay venue's markets
+        # are fixed once built: nothing replaces its instruments or series after this).
         self._markets = [(s, data.series[s], i.tick_size) for s, i in self.instruments.items()]
         self.ledger = AccountingLedger(cash=config.starting_balance)
         self.orders = {}
@@ -248,7 +251,7 @@ class ReplayVenue(SimVenue):
             mark = marks.get(key)
             if mark is None:  # `mark`, with the step's candle found from this one (the step is at most 5 s earlier)
                 k = i if at[i] <= step_ms <= now_ms else bisect_right(at, step_ms) - 1
-                mark = marks[key] = self._mid(s, k, step_ms).quantize(tick, ROUND_HALF_EVEN)  # `_on_tick`, inline
+                mark = marks[key] = (+self._mid(s, k, step_ms)).quantize(tick, ROUND_HALF_EVEN)  # `_on_tick`, inline
             out[symbol] = FundingRate(symbol, s.rate(j), timing[0], timing[1], mark)
         return out
 

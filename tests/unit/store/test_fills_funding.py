@@ -141,3 +141,12 @@ async def test_many_funding_payments_are_stored_in_one_call_once_each(store, clo
     if store.backend == "sqlite":
         assert [s for s in sent if s not in ("BEGIN", "COMMIT")] == ["INSERT"]
     assert len(await store.funding.list()) == 5
+
+
+async def test_a_payment_with_a_key_that_names_no_column_is_refused_whole(store, clock) -> None:
+    # `add_payment` takes the payment as a mapping: a misspelt key must fail loudly, not store the row without it.
+    payment = dict(venue="lighter", venue_payment_id="P1", symbol="BTC", amont=Decimal("0.5"), at=clock.now(),
+                   position_id=None)  # fmt: skip
+    with pytest.raises(ValueError, match="funding_payments: no column named amont"):
+        await store.positions.add_payment(payment, lambda position: position)
+    assert await store.funding.list() == []
