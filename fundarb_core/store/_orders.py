@@ -175,8 +175,9 @@ class OrderRepository(Repository):
         return None if row is None else order_record(row._mapping)
 
     async def get_by_id(self, order_id: str) -> OrderRecord | None:
-        found = await self._select(orders.c.id == order_id)
-        return found[0] if found else None
+        async with self._db.read() as conn:
+            row = (await conn.execute(_BY_ID, {"b_id": order_id})).first()
+        return None if row is None else order_record(row._mapping)
 
     async def list_unfinished(self, *, venue: str | None = None, live: bool = False) -> list[OrderRecord]:
         """Orders whose outcome is not final: intents with no venue answer yet, open and partially filled ones

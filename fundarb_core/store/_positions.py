@@ -345,15 +345,9 @@ class PositionRepository(Repository):
             full.append(new)
             full_values.append(every)
             full_texts.append(text)
-            rows.append(
-                {**{f"v_{k}": every[k] for k in _WRITTEN_FIELDS}, "v_details": text, "v_updated_at": now,
-                 "b_id": old.id, "b_version": old.version}
-            )  # fmt: skip
+            rows.append(_position_row(every, text, now, old))
             if cached is None or cached.legs is not old.legs:
-                leg_rows += (
-                    {**{f"v_{name}": getattr(leg, name) for name in _LEG_FIELDS}, "b_id": leg.id, "b_position": old.id}
-                    for leg in old.legs
-                )
+                leg_rows += (_leg_row(leg, old.id) for leg in old.legs)
         # Each row's update matches its id at the version read. Where the driver sums an executemany's row counts
         # (SQLite), one count checks them all: short of one row per position, the transaction is rolled back and the
         # versions read again to name the stale ones. Elsewhere (PostgreSQL) every version is checked, and its row
@@ -400,10 +394,7 @@ class PositionRepository(Repository):
     async def _write(self, conn: Any, position: PositionRecord, now: datetime) -> PositionRecord:
         updated = attrs.evolve(position, version=position.version + 1, updated_at=now)
         every = _position_values(updated)
-        row = {
-            **{f"v_{k}": every[k] for k in _WRITTEN_FIELDS}, "v_details": dump_json(every["details"]),
-            "v_updated_at": now, "b_id": position.id, "b_version": position.version,
-        }  # fmt: skip
+        row = _position_row(every, dump_json(every["details"]), now, position)
         if (await conn.execute(_UPDATE_POSITION, row)).rowcount != 1:
             found = (await conn.execute(sa.select(positions.c.version).where(positions.c.id == position.id))).first()
             if found is None:
@@ -413,9 +404,7 @@ class PositionRepository(Repository):
                 f"{position.version}, stored version is {found[0]}; re-read it and retry"
             )
         for leg in position.legs:
-            leg_row = {**{f"v_{name}": getattr(leg, name) for name in _LEG_FIELDS}, "b_id": leg.id,
-                       "b_position": position.id}  # fmt: skip
-            if (await conn.execute(_UPDATE_LEG, leg_row)).rowcount != 1:
+            if (await conn.execute(_UPDATE_LEG, _leg_row(leg, position.id))).rowcount != 1:
                 raise StoreError(f"leg {leg.id} is not a leg of position {position.id}")
         return updated
 
@@ -473,6 +462,19 @@ _UPDATE_LEG = (
     .where(legs.c.id == sa.bindparam("b_id"), legs.c.position_id == sa.bindparam("b_position"))
     .values({name: sa.bindparam(f"v_{name}") for name in _LEG_FIELDS})
 )
+
+
+def _position_row(every: dict[str, Any], details: str, now: datetime, old: PositionRecord) -> dict[str, Any]:
+    """`_UPDATE_POSITION`'s parameters: the new values `every` (details already serialised) of the row `old`."""
+    return {**{f"v_{k}": every[k] for k in _WRITTEN_FIELDS}, "v_details": details, "v_updated_at": now,
+            "b_id": old.id, "b_version": old.version}  # fmt: skip
+
+
+def _leg_row(leg: LegRecord, position_id: str) -> dict[str, Any]:
+    """`_UPDATE_LEG`'s parameters for `leg` of the position `position_id`."""
+    return {**{f"v_{name}": getattr(leg, name) for name in _LEG_FIELDS}, "b_id": leg.id, "b_position": position_id}
+
+
 _PAYMENT_OF = sa.select(funding_payments).where(
     funding_payments.c.venue == sa.bindparam("venue"),
     funding_payments.c.venue_payment_id == sa.bindparam("venue_payment_id"),

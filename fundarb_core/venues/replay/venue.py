@@ -251,7 +251,7 @@ class ReplayVenue(SimVenue):
             mark = marks.get(key)
             if mark is None:  # `mark`, with the step's candle found from this one (the step is at most 5 s earlier)
                 k = i if at[i] <= step_ms <= now_ms else bisect_right(at, step_ms) - 1
-                mark = marks[key] = (+self._mid(s, k, step_ms)).quantize(tick, ROUND_HALF_EVEN)  # `_on_tick`, inline
+                mark = marks[key] = _on_tick(self._mid(s, k, step_ms), tick)
             out[symbol] = FundingRate(symbol, s.rate(j), timing[0], timing[1], mark)
         return out
 
