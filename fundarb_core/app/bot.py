@@ -268,8 +268,10 @@ class Bot:
         await self.monitor.prefetch(positions)  # with none open: drops the snapshots kept from an earlier tick
         if not positions:
             return
-        # For the hold guard: is this pair still the best for its symbol (on the smoothed rates)?
-        best = Scanner.best_pairs(self.rates, self.signal.hourly())
+        # For the hold guard: is this pair still the best for its symbol (on the smoothed rates)? Asked of the open
+        # positions' symbols alone (a position's decision and plan look at its own symbol's pair only).
+        symbols = {p.symbol for p in positions}
+        best = Scanner.best_pairs(self.rates, self.signal.hourly(self.rates, symbols), symbols=symbols)
         marks: list[Any] = []  # positions that stay open: their marks are written in one transaction
         try:
             await self.closer.run(positions, best, marks)

@@ -8,7 +8,7 @@ trip (`fundarb_core.strategy.costs`), and `net_apr` is `(spread − cost / hold)
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
 
@@ -195,14 +195,21 @@ class Scanner:
 
     @staticmethod
     def best_pairs(
-        rates: Mapping[str, Mapping[str, FundingRate]], smoothed: Mapping[str, Mapping[str, Decimal]] | None = None
+        rates: Mapping[str, Mapping[str, FundingRate]],
+        smoothed: Mapping[str, Mapping[str, Decimal]] | None = None,
+        *,
+        symbols: Collection[str] | None = None,
     ) -> set[tuple[str, str, str]]:
         """Per symbol, the pair with the widest spread: long where funding is lowest, short where it is highest
-        (on the smoothed rates where given, for the venues and symbols with a usable rate now)."""
+        (on the smoothed rates where given, for the venues and symbols with a usable rate now). With `symbols`, for
+        those alone: each symbol's pair depends on its own rates only, so that is the full answer's part for them."""
         lowest: dict[str, tuple[Decimal, str]] = {}
         highest: dict[str, tuple[Decimal, str]] = {}
         for venue, venue_rates in rates.items():
-            for symbol, rate in venue_rates.items():
+            listed: Iterable[tuple[str, FundingRate]] = venue_rates.items()
+            if symbols is not None:
+                listed = [(s, venue_rates[s]) for s in symbols if s in venue_rates]
+            for symbol, rate in listed:
                 h = (smoothed or {}).get(venue, {}).get(symbol)
                 if h is None:
                     h = usable_hourly(getattr(rate, "rate", None), getattr(rate, "interval", None))

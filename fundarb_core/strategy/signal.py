@@ -19,7 +19,7 @@ observed.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -167,9 +167,21 @@ class SpreadSignal:
                 out[symbol] = spread
         return out
 
-    def hourly(self) -> dict[str, dict[str, Decimal]]:
-        """Every smoothed rate, by venue and symbol."""
+    def hourly(
+        self, venues: Collection[str] | None = None, symbols: Collection[str] | None = None
+    ) -> dict[str, dict[str, Decimal]]:
+        """Every smoothed rate, by venue and symbol; with `venues` and `symbols`, those of them alone (what the
+        closer's hold guard asks for: the open positions' symbols, not every symbol listed)."""
         out: dict[str, dict[str, Decimal]] = {}
-        for (venue, symbol), est in self._estimates.items():
-            out.setdefault(venue, {})[symbol] = est.value
+        if venues is None or symbols is None:
+            for (venue, symbol), est in self._estimates.items():
+                if (venues is None or venue in venues) and (symbols is None or symbol in symbols):
+                    out.setdefault(venue, {})[symbol] = est.value
+            return out
+        estimates = self._estimates
+        for venue in venues:
+            for symbol in symbols:
+                found = estimates.get((venue, symbol))
+                if found is not None:
+                    out.setdefault(venue, {})[symbol] = found.value
         return out
