@@ -67,6 +67,7 @@ class OrderExecutor:
         self.gateway = gateway or VenueGateway(venues, clock, retry)
         self.retry = self.gateway.retry
         self._hubs: dict[str, OrderStreamHub] = {}
+        self._unresolved: set[str] = set()  # orders sent with an outcome still unknown (see `_submit`)
 
     def _hub(self, venue: Venue) -> OrderStreamHub | None:
         if not venue.capabilities.order_stream:
@@ -108,12 +109,20 @@ class OrderExecutor:
         while True:
             try:
                 state = await send()
-            except AmbiguousOutcome:
+            except AmbiguousOutcome as exc:
                 logger.bind(venue=spec.venue).warning("order {} outcome unknown; reconciling by client id", cid)
                 state = await self._reconcile(venue, spec.symbol, cid)
                 if state is not None:
                     break
-                # Never arrived: sending the same client id again is safe (the venue deduplicates by it).
+                # Not seen (yet): sending the same client id again is safe (the venue deduplicates by it), a few
+                # times. After that the order may still show up (accepted, not yet visible): it is not sent again,
+                # and the execution reports it as possibly live (see `_finish_orders`) instead of as never sent.
+                if attempt + 1 >= self.retry.attempts:
+                    self._unresolved.add(cid)
+                    raise ExecutionError(
+                        f"{spec.venue}: outcome of order {cid} unknown after {attempt + 1} tries; not sent again"
+                    ) from exc
+                await self.clock.sleep(self.retry.delay(attempt, exc))
             except VenueRejected as exc:
                 if exc.reason == RejectReason.DUPLICATE_CLIENT_ORDER_ID:
                     state = await self._reconcile(venue, spec.symbol, cid)
@@ -371,8 +380,12 @@ class OrderExecutor:
             for attempt in range(self.retry.attempts):
                 try:
                     state = await self._reconcile(venue, spec.symbol, cid)
-                    if state is None:
+                    if state is None and cid not in self._unresolved:
                         break  # it never reached the venue
+                    if state is None:  # sent with an unknown outcome: it may still show up, and fill
+                        await self.clock.sleep(self.retry.delay(attempt, VenueError("", venue=spec.venue)))
+                        continue
+                    self._unresolved.discard(cid)
                     if not state.final:
                         state = await self._cancel(venue, spec, cid, tries=1)  # this loop is the retry
                     fills.record(state)
@@ -383,6 +396,7 @@ class OrderExecutor:
                 await self.clock.sleep(self.retry.delay(attempt, VenueError("", venue=spec.venue)))
             else:
                 stuck.append(cid)
+        self._unresolved.difference_update(ids)  # reported stuck (with an alert) if still unknown
         return stuck
 
     async def _cancel(self, venue: Venue, spec: OrderSpec, cid: str, tries: int | None = None) -> OrderState:
@@ -490,5 +504,27 @@ class OrderExecutor:
             if state is None:
                 continue
             fills.record(state)
+            if not state.final:
+                # Acknowledged before it filled (a venue may answer a market order at once, matching it after):
+                # no other order goes out before this one is final, or its fills, seen late, would be sent again.
+                state = await self._until_final(spec, venue, state, fills)
             if state.status is OrderStatus.FILLED:
                 return
+
+    async def _until_final(self, spec: OrderSpec, venue: Venue, state: OrderState, fills: Fills) -> OrderState:
+        """Ask for a market order until it is final (counting each fill seen); cancel it if still not final after
+        the spec's timeout. Raises `ExecutionError` when it vanishes or cannot be made final (then `_settle`
+        reports it stuck: the position stays guarded, and no order is added to it)."""
+        cid = state.client_order_id
+        deadline = self.clock.monotonic() + spec.timeout.total_seconds()
+        while not state.final and self.clock.monotonic() < deadline:
+            await self.clock.sleep(min(spec.poll_interval.total_seconds(), deadline - self.clock.monotonic()))
+            latest = await self._reconcile(venue, spec.symbol, cid)
+            if latest is None:
+                raise ExecutionError(f"{spec.venue}: market order {cid} vanished")
+            state = latest
+            fills.record(state)
+        if not state.final:
+            state = await self._cancel(venue, spec, cid)
+            fills.record(state)
+        return state

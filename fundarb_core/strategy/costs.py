@@ -105,6 +105,7 @@ class CostModel:
         self._warned: set[tuple[str, str]] = set()
         # Per event kind: the last event id read and the latest events' data (`learn_from` reads only what is new).
         self._read: dict[str, tuple[int | None, deque[Mapping[str, Any]]]] = {}
+        self._learnt_at: tuple[int | None, ...] | None = None  # the last ids the learnt figures come from (see below)
         self._fees: dict[tuple[str, str, str, Decimal, Decimal], tuple[object, object, Decimal]] = {}
 
     # -- the parts ---------------------------------------------------------------------------------------------
@@ -238,6 +239,7 @@ class CostModel:
 
     def learn(self, opened: list[Mapping[str, Any]], closed: list[Mapping[str, Any]]) -> None:
         """Learn maker shares and slippage from stored opens' and closes' telemetry (event data dictionaries)."""
+        self._learnt_at = None  # learnt from these events, whatever `learn_from` read last
         slips: list[tuple[Decimal, Decimal]] = []
         for events, attr in ((opened, "learnt_open_maker"), (closed, "learnt_close_maker")):
             shares: list[tuple[Decimal, Decimal]] = []
@@ -274,4 +276,9 @@ class CostModel:
             kept.extend(e.data for e in new)
             self._read[kind] = (new[-1].id if new else last_id, kept)
             data.append(list(reversed(kept)))  # newest first, as the store's `recent` gives them
+        # Nothing new since the events the learnt figures come from: learning again would give them again.
+        read = tuple(self._read[kind][0] for kind in ("position_opened", "position_closed"))
+        if read == self._learnt_at:
+            return
         self.learn(data[0], data[1])
+        self._learnt_at = read

@@ -12,9 +12,9 @@ from loguru import logger
 
 from fundarb_core.errors import AmbiguousOutcome, VenueRejected
 from fundarb_core.execution import OrderSpec
-from fundarb_core.model import ExecutionMode, OrderStatus, RejectReason, Side
+from fundarb_core.model import ExecutionMode, OrderStatus, OrderType, RejectReason, Side
 from fundarb_core.venues import OrderState
-from tests.integration.execution.harness import CheckedSimVenue, Market
+from tests.integration.execution.harness import CheckedSimVenue, Market, Sent
 from tests.integration.execution.test_open_and_orders import _StaleBookVenue
 
 QTY = Decimal("0.05")
@@ -165,3 +165,77 @@ def test_an_execution_logs_its_summary_and_its_failure_with_venue_symbol_and_int
     assert len(failed) == 1
     assert failed[0][0].startswith("execution stopped: ")
     assert failed[0][1].items() >= where.items()
+
+
+class _AcknowledgesMarketOrdersFirst(CheckedSimVenue):
+    """A market order's reply is the venue's acknowledgement (open, nothing filled yet); its fills show when it is
+    asked for later, part of them first (as venues that match after answering do)."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.asked: dict[str, int] = {}
+
+    async def place_market_order(self, symbol, side, quantity, **kw):  # type: ignore[no-untyped-def]
+        state = await super().place_market_order(symbol, side, quantity, **kw)
+        return attrs.evolve(state, status=OrderStatus.OPEN, filled_qty=Decimal(0), avg_price=None, fees=Decimal(0),
+                            maker_qty=Decimal(0))  # fmt: skip
+
+    async def get_order(self, symbol: str, client_order_id: str) -> OrderState | None:
+        state = await super().get_order(symbol, client_order_id)
+        seen = self.asked[client_order_id] = self.asked.get(client_order_id, 0) + 1
+        if state is not None and state.type is OrderType.MARKET and seen == 1:
+            half = state.filled_qty / 2
+            return attrs.evolve(state, status=OrderStatus.PARTIALLY_FILLED, filled_qty=half, fees=state.fees / 2)
+        return state
+
+
+class _AcknowledgesFirstNoTakers(_AcknowledgesMarketOrdersFirst):
+    """The same, and resting limit orders never fill: a limit phase always ends in the market fallback."""
+
+    def _flow(self, step: int) -> None:
+        return None
+
+
+@pytest.mark.parametrize("mode", [ExecutionMode.MARKET_ONLY, ExecutionMode.LIMIT_WITH_FALLBACK])
+def test_a_market_order_acknowledged_before_it_fills_is_not_sent_again(mode: ExecutionMode) -> None:
+    """Found by review: the market phase sent the whole quantity again while the first order's fills were still to
+    come (one 0.05 BTC buy made a 0.15 BTC position). Now it waits for the order to be final first."""
+    market = Market(venue_cls={"aster": _AcknowledgesFirstNoTakers})
+    spec = OrderSpec(venue="aster", symbol="BTC", side=Side.BUY, quantity=QTY, intent_id="ack1", mode=mode,
+                     timeout=timedelta(seconds=5))  # fmt: skip
+    result = market.run(market.orders.execute(spec))
+    venue = market.venues["aster"]
+    assert result.error is None
+    assert result.filled_qty == QTY
+    assert venue.ledger.position("BTC").qty == QTY  # not two or three times as much
+    assert [s.kind for s in venue.sent].count("market") == 1
+    assert market.journal.differences(market.venues) == {}
+
+
+class _NeverSaysWhatBecameOfIt(CheckedSimVenue):
+    """Every market order's send ends in an unknown outcome, and the venue never shows the order."""
+
+    async def place_market_order(self, symbol, side, quantity, **kw):  # type: ignore[no-untyped-def]
+        self.sent.append(
+            Sent(self.name, "market", symbol, side, quantity, None, bool(kw.get("reduce_only")), Decimal(0))
+        )
+        raise AmbiguousOutcome("gateway timeout after the send", venue=self.name)
+
+
+def test_an_order_whose_outcome_stays_unknown_is_sent_a_few_times_then_reported_possibly_live() -> None:
+    """Found by review: the same order was sent again and again, without end, while its outcome stayed unknown.
+    Now a few times (the retry policy's attempts), then the execution stops and reports it as possibly live."""
+    market = Market(venue_cls={"aster": _NeverSaysWhatBecameOfIt})
+    spec = OrderSpec(venue="aster", symbol="BTC", side=Side.BUY, quantity=QTY, intent_id="lost1",
+                     mode=ExecutionMode.MARKET_ONLY)  # fmt: skip
+    result = market.run(market.orders.execute(spec))
+    sends = [s for s in market.venues["aster"].sent if s.kind == "market"]
+    assert 1 < len(sends) <= market.orders.retry.attempts * spec.max_market_attempts
+    assert result.filled_qty == 0
+    assert result.error is not None
+    assert "unknown" in result.error
+    assert "possibly still live" in result.error
+    alerts = [e for e in market.events if e.kind == "alert" and e.data.get("alert") == "orders_unresolved"]
+    assert len(alerts) == 1
+    assert alerts[0].data["orders"] == list(result.client_order_ids)  # one order, sent again under its own id
+    assert market.orders._unresolved == set()  # reported: not kept past the execution

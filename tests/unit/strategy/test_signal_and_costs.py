@@ -165,8 +165,20 @@ async def test_learning_from_the_store_reads_only_new_events_and_keeps_the_lates
             return await list_events(**kwargs)  # type: ignore[arg-type]
 
         store.events.list = spy  # type: ignore[method-assign]
+        learnt = []
+        learn = incremental.learn
+        incremental.learn = lambda *args: learnt.append(args) or learn(*args)  # type: ignore[method-assign]
         await incremental.learn_from(store)  # nothing new: one query per kind, from the last id read
         kinds = ("position_opened", "position_closed")
         assert [k["after_id"] for k in seen] == [incremental._read[k][0] for k in kinds]
+        assert learnt == []  # and the same events: nothing to learn again
+        learn([{"telemetry": {"maker_share": "1"}}] * 5, [])  # learnt from elsewhere meanwhile
+        await incremental.learn_from(store)  # the store's events again, although none is new
+        assert len(learnt) == 1
+        assert incremental.learnt_open_maker == (Decimal("0.3") * 50 + Decimal("0.9") * 150) / 200
+        await store.events.append("position_closed", {"telemetry": {"maker_share": "0.6"}})
+        await incremental.learn_from(store)  # a new close
+        assert len(learnt) == 2
+        assert incremental.learnt_close_maker == (Decimal("0.2") * 150 + Decimal("0.6")) / 151  # 150 closes before
     finally:
         await store.close()
