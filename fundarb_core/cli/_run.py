@@ -161,6 +161,18 @@ async def _run(
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     heartbeat = asyncio.create_task(lease.heartbeat())
+    lost: list[BaseException] = []
+
+    def lease_ended(task: asyncio.Task[Any]) -> None:
+        # The heartbeat ends only when cancelled (a clean stop) or when the lease is gone (taken over, or expired
+        # while the store was unreachable): then another bot may already run on this store, so this one stops
+        # before its next tick (the tick in progress finishes: cutting it short could leave a leg half closed).
+        if not task.cancelled() and task.exception() is not None:
+            lost.append(task.exception())  # type: ignore[arg-type]
+            logger.critical("lease lost, stopping: {}", task.exception())
+            stop.set()
+
+    heartbeat.add_done_callback(lease_ended)
     server_stop = asyncio.Event()
     server_task: asyncio.Task[None] | None = None
     if listening is not None:
@@ -187,6 +199,8 @@ async def _run(
             await coro
         if view is not None:
             view.elapsed = runtime.clock.monotonic() - started  # the last frame shows where the run stopped
+        if lost:
+            raise lost[0]
         positions = await runtime.store.positions.list()
         return positions, runtime.data_dir
     finally:
@@ -197,7 +211,8 @@ async def _run(
             await asyncio.gather(server_task, return_exceptions=True)
         heartbeat.cancel()
         await asyncio.gather(heartbeat, return_exceptions=True)
-        await lease.release()
+        if not lost:  # a lost lease is no longer this bot's to release
+            await lease.release()
         await lease_store.close()
         await runtime.close()
         logger.info("stopped; state is in the store")
@@ -238,10 +253,14 @@ def run(
     from fundarb_core.errors import ConfigError
 
     serve = (host, port) if with_server else None
+    from fundarb_core.store import LeaseLost
+
     try:
         positions, data_dir = asyncio.run(_run(config, duration, speed, live, serve))
     except ConfigError as exc:  # found while starting: an observer that cannot listen, a URL no service takes
         fail(list(exc.problems))
+    except LeaseLost as exc:  # another bot may run on this store now: this one stopped
+        fail(f"stopped: {exc}", code=1)
     console = Console()
     s = summary(positions)
     console.print(
