@@ -24,6 +24,7 @@ from fundarb_core.actions.handler import ActionContext, ActionFailed, Outcome, R
 from fundarb_core.actions.ports import TransferPort
 from fundarb_core.actions.transfers import TransferService, describe
 from fundarb_core.config.validators import non_empty, non_negative, open_fraction, positive
+from fundarb_core.errors import StoreError
 from fundarb_core.events import Alert
 from fundarb_core.execution import Urgency
 from fundarb_core.model import ExitReason, PositionStatus, Side
@@ -163,7 +164,13 @@ class ReduceSizeHandler:
         filled, errors = dict(outcome.filled), list(outcome.errors)
         if not any(filled.values()):  # same order ids next time: adopted, not sent twice
             raise RetryLater(f"nothing was shed: {'; '.join(errors) or 'no fill'}")
-        position = await reducer.record_reduction(position.id, filled, level=details.level, action_id=action.id)
+        try:
+            position = await reducer.record_reduction(position.id, filled, level=details.level, action_id=action.id)
+        except StoreError as exc:
+            # Shed but not recorded (the store briefly unreachable, the position written meanwhile): failing here
+            # would leave its level unrecorded, and the risk manager would plan it again: a second reduction. Tried
+            # again instead: the same order ids are asked for (adopted, not sent twice), and the fills recorded.
+            raise RetryLater(f"shed {filled} but not recorded: {exc}") from exc
         if not outcome.even:
             # Recorded as it is; the closer's severe-imbalance rule flattens the pair if the gap is large.
             raise ActionFailed(f"legs reduced unevenly {filled}: {'; '.join(errors) or 'fills fell short'}")

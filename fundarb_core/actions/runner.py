@@ -107,6 +107,8 @@ class ActionRunner:
         self.owner = owner
         self.journal = context.store.actions
         self._handlers: dict[str, tuple[Registration, ActionHandler]] = {}
+        self._active: set[str] = set()  # actions whose handler runs now, in this runner
+        self._unsure = False  # a status write failed: an action may be left `running` with no handler (see below)
 
     # -- submitting --------------------------------------------------------------------------------------------
 
@@ -152,7 +154,7 @@ class ActionRunner:
         """
         lines = []
         for record in await self.journal.list_unfinished():
-            if record.status is S.RUNNING:
+            if record.status is S.RUNNING and record.id not in self._active:
                 await self.journal.save_state(record.id, {"interrupted": True})
                 await self.journal.mark_waiting(record.id, self.context.clock.now(), "interrupted; resuming")
                 lines.append(f"action {record.id} {record.action_type}: interrupted while running; will resume")
@@ -172,6 +174,12 @@ class ActionRunner:
         """
         report = RunReport()
         seen: set[str] = set()
+        if self._unsure:
+            # A status write failed after a handler acted (the store briefly unreachable): that action is still
+            # `running` although nothing runs it, and nothing after it would ever run. Resumed as after a crash:
+            # its handler reconciles with the venues before acting again.
+            await self._resume_own()
+            self._unsure = False
         for _ in range(MAX_ROUNDS):
             report.cancelled += await self._cancel_blocked()
             ready = [r for r in await self.journal.ready(self.context.clock.now()) if r.id not in seen]
@@ -209,11 +217,24 @@ class ActionRunner:
 
         Its actions stay as the journal last recorded them: a `running` one is resumed at the next start.
         """
+        ids = [a.id for a in unit.actions]
+        self._active.update(ids)
         try:
             await self._run_unit(unit, report)
         except Exception as exc:
-            ids = [a.id for a in unit.actions]
+            self._unsure = True
             logger.opt(exception=exc).error("running actions {} failed outside their handler: {}", ids, exc)
+        finally:
+            self._active.difference_update(ids)
+
+    async def _resume_own(self) -> None:
+        """`resume` for the actions this runner left `running` while it goes on (none of its handlers runs them)."""
+        for record in await self.journal.list_unfinished():
+            if record.status is S.RUNNING and record.claimed_by == self.owner and record.id not in self._active:
+                await self.journal.save_state(record.id, {"interrupted": True})
+                await self.journal.mark_waiting(record.id, self.context.clock.now(), "status not recorded; resuming")
+                logger.warning("actions: {} {} left running by a failed store write; resuming", record.id,
+                               record.action_type)  # fmt: skip
 
     async def _cancel_blocked(self) -> list[str]:
         """Cancel actions waiting for a failed or cancelled action (repeatedly: the cancellation spreads)."""
@@ -376,8 +397,9 @@ class ActionRunner:
             )  # fmt: skip
             try:  # the outcome and its event in one transaction
                 done = await self.journal.mark_succeeded(a.id, result=result, events=[_stored(payload)])
-            except StoreError as exc:  # cancelled under us: the journal keeps the first final status
+            except StoreError as exc:  # cancelled under us (the journal keeps the first final status), or not written
                 log.warning("action {} finished but could not be marked succeeded: {}", a.id, exc)
+                self._unsure = True  # if it is still `running`, the next run resumes it
                 continue
             report.succeeded.append(a.id)
             log.info("action {} {} succeeded (attempt {})", a.id, a.record.action_type, done.attempts)

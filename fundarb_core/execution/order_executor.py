@@ -126,7 +126,8 @@ class OrderExecutor:
             except VenueRejected as exc:
                 if exc.reason == RejectReason.DUPLICATE_CLIENT_ORDER_ID:
                     state = await self._reconcile(venue, spec.symbol, cid)
-                    if state is None:
+                    if state is None:  # the venue has it (it says so), but does not show it yet: possibly live
+                        self._unresolved.add(cid)
                         raise ExecutionError(f"{spec.venue}: {cid} refused as duplicate but not found") from exc
                     break
                 await self.journal.record_state(

@@ -210,3 +210,38 @@ def test_a_failed_transfer_action_releases_a_transfer_not_yet_submitted(action_h
         assert await store.transfers.list_unfinished() == []
 
     h.call(go)
+
+
+def test_a_reduction_shed_but_not_recorded_is_retried_not_failed(action_harness) -> None:  # type: ignore[no-untyped-def]
+    """Found by review: a store error while recording a reduction whose orders had filled failed the action, its
+    level unrecorded: the risk manager would then plan the same level again and shed a second time. Now it is tried
+    again, asking for the same orders (adopted, not sent twice), and recorded once."""
+    h: Harness = action_harness()
+    position = _open_one(h)
+    qty = {v: abs(h.bot.venues[v].ledger.position("BTC").qty) for v in (position.long_venue, position.short_venue)}
+    book = h.bot.book
+    record = book.record_reduction
+    failed: list[str] = []
+
+    async def once(position_id: str, *args: Any, **kwargs: Any) -> Any:
+        if not failed:
+            failed.append(position_id)
+            raise StoreError("store write failed: database is locked")
+        return await record(position_id, *args, **kwargs)
+
+    book.record_reduction = once  # type: ignore[method-assign]
+    (action,) = h.call(lambda: h.bot.runner.submit(
+        [RebalanceAction("reduce_size", position.id, "profit_erosion", {"fraction": "0.5", "level": "erosion<0.7"})]
+    ))  # fmt: skip
+    h.call(lambda: _drain(h))
+    done = h.call(lambda: h.runtime.store.actions.get(action.id))
+    assert failed == [position.id]
+    assert done.status is ActionStatus.SUCCEEDED, done.error
+    assert done.attempts == 2
+    after = {v: abs(h.bot.venues[v].ledger.position("BTC").qty) for v in qty}
+    for venue in qty:
+        assert after[venue] == qty[venue] - Decimal(done.result["reduced"][venue])  # shed once, not twice
+        assert after[venue] * 2 == qty[venue]
+    stored = h.call(lambda: h.runtime.store.positions.get(position.id))
+    assert [r["level"] for r in stored.details["reductions"]] == ["erosion<0.7"]
+    assert {leg.venue: leg.filled_quantity for leg in stored.legs} == after

@@ -239,3 +239,40 @@ def test_an_order_whose_outcome_stays_unknown_is_sent_a_few_times_then_reported_
     assert len(alerts) == 1
     assert alerts[0].data["orders"] == list(result.client_order_ids)  # one order, sent again under its own id
     assert market.orders._unresolved == set()  # reported: not kept past the execution
+
+
+class _AcceptsThenHidesTheOrder(CheckedSimVenue):
+    """The first send of an order is taken but its reply is lost, and the order shows in look-ups only after a few
+    of them; sent again under its id, it is refused as a duplicate (a venue's "accepted, not visible yet")."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.hidden = 0
+
+    async def place_market_order(self, symbol, side, quantity, **kw):  # type: ignore[no-untyped-def]
+        first = kw["client_order_id"] not in self.orders
+        state = await super().place_market_order(symbol, side, quantity, **kw)
+        if first:
+            self.hidden = 3
+            raise AmbiguousOutcome("accepted, not visible yet", venue=self.name)
+        return state
+
+    async def get_order(self, symbol: str, client_order_id: str) -> OrderState | None:
+        if self.hidden:
+            self.hidden -= 1
+            return None
+        return await super().get_order(symbol, client_order_id)
+
+
+def test_an_order_refused_as_a_duplicate_but_not_shown_yet_is_waited_for_not_taken_as_never_sent() -> None:
+    """Found by review: such an order was settled as one that never reached the venue (nothing filled, no alert),
+    while it had filled: the caller then hedged or rolled back against a fill it did not know of."""
+    market = Market(venue_cls={"aster": _AcceptsThenHidesTheOrder})
+    spec = OrderSpec(venue="aster", symbol="BTC", side=Side.BUY, quantity=QTY, intent_id="hid1",
+                     mode=ExecutionMode.MARKET_ONLY)  # fmt: skip
+    result = market.run(market.orders.execute(spec))
+    venue = market.venues["aster"]
+    assert venue.ledger.position("BTC").qty == QTY
+    assert result.filled_qty == QTY  # the fill it has is the fill it reports
+    assert market.journal.differences(market.venues) == {}
+    assert market.orders._unresolved == set()

@@ -26,6 +26,7 @@ from fundarb_core.actions import (
 )
 from fundarb_core.clock import EPOCH, SimClock
 from fundarb_core.config import ActionsConfig, parse_config
+from fundarb_core.errors import StoreError
 from fundarb_core.model.records import ActionStatus
 from fundarb_core.plugins import Plugins, Register
 from fundarb_core.store import Store
@@ -380,3 +381,36 @@ def test_a_plan_naming_an_unknown_position_is_refused_whole(tmp_path: Path) -> N
         return await runner.journal.list()
 
     assert env.run(go) == []
+
+
+@pytest.mark.parametrize("write", ["mark_succeeded", "mark_failed"])
+def test_an_action_left_running_by_a_failed_status_write_is_resumed_while_the_runner_goes_on(
+    tmp_path: Path, write: str
+) -> None:
+    """Found by review: a status write that failed after the handler acted (the store briefly unreachable) left the
+    action `running` with nothing to run it, and the rest of its plan never ran until a restart. Now the next run
+    resumes it, as after a crash (its handler told it was interrupted), and the plan goes on."""
+    env = Env(tmp_path)
+
+    async def go(runner: ActionRunner) -> list[Any]:
+        # mark_failed: the first attempt asks to be retried later, and that is what is not written.
+        first = act("record", "a", seconds=5) if write == "mark_succeeded" else act("flaky", "a", failures=1)
+        records = await runner.submit(ActionPlan.of(first, act("record", "b")))
+        real = getattr(runner.journal, write)
+        failed: list[str] = []
+
+        async def once(action_id: str, *args: Any, **kwargs: Any) -> Any:
+            if not failed:
+                failed.append(action_id)
+                raise StoreError("store write failed: database is locked")
+            return await real(action_id, *args, **kwargs)
+
+        setattr(runner.journal, write, once)
+        await drain(runner)
+        assert failed == [records[0].id]
+        return await runner.journal.list_plan(records[0].plan_id)
+
+    done = env.run(go)
+    assert [a.status for a in done] == [S.SUCCEEDED, S.SUCCEEDED]
+    if write == "mark_succeeded":
+        assert LOG.resumed == ["a"]  # run again told it was interrupted: it reconciles before acting
