@@ -134,7 +134,10 @@ def account_of(
 
 
 class LossLedger:
-    """The account over every position in the store; finished positions' order parts are computed once.
+    """The account over every position in the store, worked out each tick at a cost that does not grow with the
+    store's history: a finished position's order parts are computed once (its orders are final), and the funding
+    stored against positions is a running sum per venue of the payments stored since the last look (by storage id;
+    when the store holds a payment the sum missed, one committed out of id order, it is summed again whole).
 
     With `pegs` (`[bot] collateral_usd`), each venue's settlement asset is read from its balance once (through
     `gateway`) and its amounts are converted at that asset's peg.
@@ -148,6 +151,10 @@ class LossLedger:
         self.pegs = pegs
         self.assets: dict[str, str] = {}  # venue → its settlement asset, once read
         self._finished: dict[str, LossAccount] = {}  # position id → its parts without funding (orders are final)
+        self._finished_total = LossAccount()  # their sum
+        self._paid: dict[str, Decimal] = {}  # venue → the payments stored against positions, summed (unconverted)
+        self._paid_count = 0  # how many payments `_paid` holds
+        self._paid_after: int | None = None  # the highest storage id among them
 
     async def usd(self) -> dict[str, Decimal]:
         """USD per unit of each configured venue's settlement asset."""
@@ -177,12 +184,35 @@ class LossLedger:
     async def account(self) -> LossAccount:
         usd = await self.usd()
         total = LossAccount()
-        for position in await self.store.positions.list():
-            part = self._finished.get(position.id)
-            if part is None:
-                part = account_of(position, await self.store.orders.list(position_id=position.id), usd=usd)
-                if position.status in FINISHED:
-                    self._finished[position.id] = part
-            total += part
-        payments = [p for p in await self.store.funding.list() if p.position_id is not None]
-        return total + LossAccount(funding=sum((p.amount * usd.get(p.venue, ONE) for p in payments), ZERO))
+        unfinished = await self.store.positions.list_open()
+        for position in unfinished:
+            total += account_of(position, await self.store.orders.list(position_id=position.id), usd=usd)
+        if await self.store.positions.count(FINISHED) != len(self._finished):
+            seen = {p.id for p in unfinished}  # finished since they were listed: counted as listed, this time
+            for position_id in await self.store.positions.ids(FINISHED):
+                if position_id in self._finished or position_id in seen:
+                    continue
+                done = await self.store.positions.get(position_id)
+                if done is None or done.status not in FINISHED:
+                    continue
+                part = account_of(done, await self.store.orders.list(position_id=position_id), usd=usd)
+                self._finished[position_id] = part
+                self._finished_total += part
+        total += self._finished_total
+        await self._sum_funding()
+        return total + LossAccount(funding=sum((paid * usd.get(v, ONE) for v, paid in self._paid.items()), ZERO))
+
+    async def _sum_funding(self) -> None:
+        """Bring the running sums of the funding stored against positions up to what the store holds now."""
+        stored = await self.store.funding.count_attributed()
+        if stored == self._paid_count:
+            return
+        new = await self.store.funding.attributed_after(self._paid_after)
+        if self._paid_count + len(new) != stored:  # one committed below an id already read (or removed): all again
+            self._paid, self._paid_count, self._paid_after = {}, 0, None
+            new = await self.store.funding.attributed_after(None)
+        for payment in new:
+            self._paid[payment.venue] = self._paid.get(payment.venue, ZERO) + payment.amount
+        if new:
+            self._paid_count += len(new)
+            self._paid_after = new[-1].id

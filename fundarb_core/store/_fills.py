@@ -205,6 +205,24 @@ class FundingRepository(Repository):
                 await conn.execute(_INSERT_PAYMENTS, new)
         return len(new)
 
+    async def count_attributed(self) -> int:
+        """How many payments are stored against a position."""
+        attributed = funding_payments.c.position_id.is_not(None)
+        stmt = sa.select(sa.func.count()).select_from(funding_payments).where(attributed)
+        async with self._db.read() as conn:
+            return int((await conn.execute(stmt)).scalar_one())
+
+    async def attributed_after(self, after_id: int | None) -> builtins.list[FundingPaymentRecord]:
+        """Payments stored against a position, with a storage id above `after_id` (all with None), by that id: what
+        a running sum reads of what was stored since it last looked."""
+        clauses: list[sa.ColumnElement[bool]] = [funding_payments.c.position_id.is_not(None)]
+        if after_id is not None:
+            clauses.append(funding_payments.c.id > after_id)
+        stmt = sa.select(funding_payments).where(*clauses).order_by(funding_payments.c.id)
+        async with self._db.read() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return [_payment(row._mapping) for row in rows]
+
     async def total(self, position_id: str) -> Decimal:
         """The sum of the position's payments (exact: summed as Decimals here, not by the database)."""
         stmt = sa.select(funding_payments.c.amount).where(funding_payments.c.position_id == position_id)

@@ -242,6 +242,18 @@ class PositionRepository(Repository):
             found = await self._rows(conn, stmt)
         return PositionPage(total=int(total), positions=found)
 
+    async def ids(self, statuses: Sequence[PositionStatus]) -> list[str]:
+        """The ids of the positions in `statuses`, and nothing else of them (cheap enough to ask often)."""
+        stmt = sa.select(positions.c.id).where(positions.c.status.in_(list(statuses)))
+        async with self._db.read() as conn:
+            return [row[0] for row in (await conn.execute(stmt)).all()]
+
+    async def count(self, statuses: Sequence[PositionStatus]) -> int:
+        """How many positions are in `statuses`."""
+        stmt = sa.select(sa.func.count()).select_from(positions).where(positions.c.status.in_(list(statuses)))
+        async with self._db.read() as conn:
+            return int((await conn.execute(stmt)).scalar_one())
+
     async def closed_pnl(self, since: datetime | None = None) -> list[tuple[str, datetime, Decimal, Mapping[str, Any]]]:
         """(id, closed_at, realized_pnl, details) of the positions closed at or after `since` (all by default), by
         close time: the equity curve's input, read without the legs."""
