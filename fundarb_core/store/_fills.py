@@ -206,11 +206,16 @@ class FundingRepository(Repository):
         return len(new)
 
     async def count_attributed(self) -> int:
-        """How many payments are stored against a position."""
-        attributed = funding_payments.c.position_id.is_not(None)
-        stmt = sa.select(sa.func.count()).select_from(funding_payments).where(attributed)
-        async with self._db.read() as conn:
-            return int((await conn.execute(stmt)).scalar_one())
+        """How many payments are stored against a position (on an exclusive store, counted again only after a
+        payment was written)."""
+        stamp, kept = self._recall("attributed", "funding_payments")
+        if kept is None:
+            attributed = funding_payments.c.position_id.is_not(None)
+            stmt = sa.select(sa.func.count()).select_from(funding_payments).where(attributed)
+            async with self._db.read() as conn:
+                kept = int((await conn.execute(stmt)).scalar_one())
+            self._keep("attributed", stamp, kept)
+        return int(kept)
 
     async def attributed_after(self, after_id: int | None) -> builtins.list[FundingPaymentRecord]:
         """Payments stored against a position, with a storage id above `after_id` (all with None), by that id: what

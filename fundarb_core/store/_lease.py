@@ -41,6 +41,7 @@ __all__ = [
     "held_message",
     "lease_record",
     "read_lease",
+    "this_host",
 ]
 
 LEASE_NAME: Final = "bot"
@@ -60,9 +61,22 @@ class LeaseLost(StoreError):
     """This bot's lease was taken over (or released) by someone else: stop writing and exit."""
 
 
+def this_host() -> str:
+    """Where this process's pids mean something: the host name, and on Linux the pid namespace. Two containers can
+    share a host name (host networking, a fixed `hostname:`) while neither sees the other's processes: a pid there
+    is not one to look up here (found by review: a bot in one took the lease of a live bot in the other at once)."""
+    name = socket.gethostname()
+    try:
+        namespace = os.readlink("/proc/self/ns/pid")  # "pid:[4026531836]"
+    except OSError:  # not Linux, or no /proc: the host name alone
+        return name
+    return f"{name} {namespace}"
+
+
 @attrs.frozen
 class ProcessIdentity:
-    """A process, told apart from a later one that reuses its pid by its start time (epoch seconds)."""
+    """A process, told apart from a later one that reuses its pid by its start time (epoch seconds); `host` is
+    where its pid means something (`this_host`)."""
 
     host: str
     pid: int
@@ -71,7 +85,7 @@ class ProcessIdentity:
     @classmethod
     def current(cls) -> ProcessIdentity:
         """This process."""
-        return cls(socket.gethostname(), os.getpid(), psutil.Process().create_time())
+        return cls(this_host(), os.getpid(), psutil.Process().create_time())
 
     @classmethod
     def of(cls, record: LeaseRecord) -> ProcessIdentity | None:
@@ -82,8 +96,8 @@ class ProcessIdentity:
 
     def gone(self) -> bool:
         """True when this process (on this host) no longer runs; False when it runs or cannot be checked."""
-        if self.host != socket.gethostname():
-            return False  # another machine's processes are not ours to see
+        if self.host != this_host():
+            return False  # another machine's (or pid namespace's) processes are not ours to see
         try:
             process = psutil.Process(self.pid)
             if process.status() == psutil.STATUS_ZOMBIE:

@@ -15,6 +15,7 @@ import pytest
 from fundarb_core.clock import SimClock
 from fundarb_core.errors import StoreError
 from fundarb_core.store import LeaseHeld, LeaseLost, ProcessIdentity
+from fundarb_core.store._lease import this_host
 
 TTL = timedelta(seconds=30)
 
@@ -143,7 +144,7 @@ def _exited_process() -> ProcessIdentity:
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     started = psutil.Process(child.pid).create_time()
     child.wait()
-    return ProcessIdentity(socket.gethostname(), child.pid, started)
+    return ProcessIdentity(this_host(), child.pid, started)
 
 
 async def test_the_lease_names_its_process(store) -> None:
@@ -174,6 +175,9 @@ async def test_a_reused_pid_is_not_the_holder(store, open_store) -> None:
 
 async def test_a_live_holder_or_one_on_another_host_waits_for_expiry(store, open_store, clock) -> None:
     elsewhere = attrs.evolve(_exited_process(), host=f"not-{socket.gethostname()}")
+    if this_host() != socket.gethostname():  # Linux: a pid is looked up only in the pid namespace that named it
+        for beside in (f"{socket.gethostname()} pid:[1]", socket.gethostname()):  # another container of this name
+            assert not attrs.evolve(_exited_process(), host=beside).gone()
     assert not elsewhere.gone()  # another host's processes cannot be checked
     await store.acquire_lease("bot-A", TTL, process=elsewhere)
     second = await open_store()
