@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -163,9 +165,12 @@ def scan(config_path: Path, as_json: bool) -> None:
 @config_option
 @click.argument("position_id")
 def close(config_path: Path, position_id: str) -> None:
-    """Close a position now through the same executor the bot uses (reason: manual)."""
+    """Close a position now through the same executor the bot uses (reason: manual); while a bot runs on the store,
+    ask that bot to close it (a journalled close, as the API's), so that two processes never close one position."""
+    from fundarb_core.app.control import request_close
     from fundarb_core.execution import Urgency
     from fundarb_core.model import ExitReason
+    from fundarb_core.store import LeaseHeld, Store
 
     config = load(config_path)
 
@@ -173,12 +178,30 @@ def close(config_path: Path, position_id: str) -> None:
         record = await runtime.store.positions.get(position_id)
         if record is None or not record.is_open:
             return None
-        return await bot.book.close(record, ExitReason.MANUAL, Urgency.URGENT)
+        # The lease in real time, as `fundarb run` holds it: held by a bot, the close is that bot's to make.
+        lease_store = await Store.open(config.store.url, data_dir=runtime.data_dir, migrate=False)
+        try:
+            try:
+                lease = await lease_store.acquire_lease(f"fundarb-close:{os.getpid()}", ttl=timedelta(minutes=10))
+            except LeaseHeld as held:
+                if not config.actions.enabled:
+                    return f"not closed: {held}; that bot runs no actions (actions.enabled = false): stop it first"
+                action, new = await request_close(runtime.store, position_id, by="cli")
+                said = "asked" if new else "already asked"
+                return f"{said} the running bot to close it (action {action.id}): it closes it at its next tick"
+            try:
+                return (await bot.book.close(record, ExitReason.MANUAL, Urgency.URGENT)).status.value
+            finally:
+                await lease.release()
+        finally:
+            await lease_store.close()
 
     result = asyncio.run(_with_bot(config, work))
     if result is None:
         fail(f"{position_id}: no open position with that id")
-    click.echo(f"{position_id}: {result.status.value}")
+    if result.startswith("not closed"):
+        fail(f"{position_id}: {result}", code=1)
+    click.echo(f"{position_id}: {result}")
 
 
 @click.command()
