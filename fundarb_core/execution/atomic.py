@@ -8,8 +8,9 @@ Two ways to open a pair (`OpenMode`):
   maker; each time it fills, the other leg is hedged at once with a market order for what is unhedged (partial fills
   hedged as they come, on the coarser venue's step). What is still behind at the end is hedged as in `both_maker`.
 
-Either way the same guarantee holds when `open` returns: the legs are within one step of the coarser venue, or
-rolled back flat, or an `open_unbalanced` alert carries the exposure.
+Either way the same guarantee holds when `open` returns: the legs are within one step of the coarser venue (hedged
+up, or the legs ahead trimmed down, reduce-only, when those behind cannot be topped up), or rolled back flat, or an
+`open_unbalanced` alert carries the exposure.
 """
 
 from __future__ import annotations
@@ -117,6 +118,14 @@ class AtomicExecutor:
                 for (i, _), result in zip(behind, await self._run_all(hedge_specs), strict=True):
                     hedges.append(result)
                     held[i] += result.filled_qty
+            if max(held) - min(held) >= step and min(held) > 0:
+                # The legs behind could not be topped up (a venue refusing an order worth less than its minimum,
+                # say): trim the legs ahead down to them instead, reduce-only (no minimum value applies), which keeps
+                # a smaller hedged pair rather than paying to undo all of it.
+                logger.warning("open imbalance {} after hedging; trimming the legs ahead", held)
+                for i, result in await self._trim(specs, held, min(held)):
+                    rollbacks.append(result)
+                    held[i] -= result.filled_qty
             if max(held) - min(held) >= step:
                 error = f"hedge failed, legs hold {held}; rolled back"
                 logger.error(error)
@@ -212,6 +221,27 @@ class AtomicExecutor:
         results[m] = task.result()
         results[h] = _combine(hedge_base, parts) if parts else OrderResult(spec=hedge_base)
         return results
+
+    async def _trim(
+        self, specs: Sequence[OrderSpec], held: list[Decimal], low: Decimal
+    ) -> list[tuple[int, OrderResult]]:
+        """Bring each leg holding more than `low` down to it with a reduce-only market order; (leg, result) each."""
+        ahead = [i for i, qty in enumerate(held) if qty > low]
+        todo = [
+            CloseLegSpec(
+                venue=specs[i].venue,
+                symbol=specs[i].symbol,
+                side=specs[i].side.opposite,
+                quantity=held[i] - low,
+                intent_id=ids.trim_intent(specs[i].intent_id),
+                mode=ExecutionMode.MARKET_ONLY,
+                slippage_bps=specs[i].slippage_bps * 2,
+                max_market_attempts=5,
+                position_id=specs[i].position_id,
+            )
+            for i in ahead
+        ]
+        return list(zip(ahead, await self._run_all(todo), strict=True)) if todo else []
 
     async def _rollback(self, specs: Sequence[OrderSpec], held: list[Decimal], round_: int) -> list[OrderResult]:
         """Close whatever each leg holds with reduce-only market orders (a placeholder result for flat legs)."""

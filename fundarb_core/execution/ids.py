@@ -45,6 +45,11 @@ def hedge_intent(intent_id: str, round_: int) -> str:
     return f"{intent_id}:hedge{round_}"
 
 
+def trim_intent(intent_id: str) -> str:
+    """Trimming a leg that got ahead after an open down to the others (when the others could not be topped up)."""
+    return f"{intent_id}:trim"
+
+
 def rollback_intent(intent_id: str, round_: int) -> str:
     """A rollback round closing what an unhedgeable open filled."""
     return f"{intent_id}:rollback{round_}"
