@@ -19,8 +19,13 @@ class OrderJournal(Protocol):
 
     async def record_intent(
         self, spec: OrderSpec, client_order_id: str, *, market: bool, price: Decimal, time_in_force: TimeInForce
-    ) -> None:
-        """Write the intent (before the order is sent); `price` is the limit or a market order's worst price."""
+    ) -> bool | None:
+        """Write the intent (before the order is sent); `price` is the limit or a market order's worst price.
+
+        True when it was journalled before (an execution resumed after a restart): the order may have reached the
+        venue then, and the executor asks the venue for it before sending anything (a venue may take a client id
+        again once its first order is done). False or None: a new intent.
+        """
         ...
 
     async def record_state(self, state: OrderState) -> None: ...

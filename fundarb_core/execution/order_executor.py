@@ -103,7 +103,14 @@ class OrderExecutor:
         The intent is journalled first. Raises `VenueRejected` for a definite rejection (journalled as rejected).
         """
         tif = TimeInForce.IOC if market else TimeInForce.POST_ONLY
-        await self.journal.record_intent(spec, cid, market=market, price=price, time_in_force=tif)
+        if await self.journal.record_intent(spec, cid, market=market, price=price, time_in_force=tif):
+            # Journalled before: a resumed execution, whose order may have reached the venue (and filled) before the
+            # restart. Asked for first: a venue may take a client id again once its first order is done (Binance's
+            # rule, unique among open orders), and this process's own memory of what it sent is gone.
+            found = await self._reconcile(venue, spec.symbol, cid)
+            if found is not None:
+                await self.journal.record_state(found)
+                return found
         attempt = 0
         state: OrderState | None
         while True:

@@ -27,9 +27,9 @@ class StoreJournal:
 
     async def record_intent(
         self, spec: OrderSpec, client_order_id: str, *, market: bool, price: Decimal, time_in_force: TimeInForce
-    ) -> None:
+    ) -> bool:
         if await self.store.orders.get(client_order_id) is not None:
-            return  # re-running an intent after a restart: the venue will refuse the duplicate, we adopt it
+            return True  # re-running an intent after a restart: the executor asks the venue before sending
         await self.store.orders.record_intent(
             client_order_id=client_order_id,
             venue=spec.venue,
@@ -42,6 +42,7 @@ class StoreJournal:
             reduce_only=spec.reduce_only,
             position_id=spec.position_id,
         )
+        return False
 
     async def record_state(self, state: OrderState) -> None:
         cid = state.client_order_id

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import attrs
 import pytest
@@ -276,3 +277,51 @@ def test_an_order_refused_as_a_duplicate_but_not_shown_yet_is_waited_for_not_tak
     assert result.filled_qty == QTY  # the fill it has is the fill it reports
     assert market.journal.differences(market.venues) == {}
     assert market.orders._unresolved == set()
+
+
+class _TakesAClientIdAgainOnceDone(CheckedSimVenue):
+    """Binance's rule, which Aster follows: a client order id is unique among open orders only, so an order sent
+    again under the id of one that already filled is a new order."""
+
+    async def place_market_order(self, symbol, side, quantity, **kw):  # type: ignore[no-untyped-def]
+        cid = kw["client_order_id"]
+        earlier = self.orders.pop(cid, None)
+        if earlier is None or not earlier.status.final:
+            if earlier is not None:
+                self.orders[cid] = earlier
+            return await super().place_market_order(symbol, side, quantity, **kw)
+        try:
+            return await super().place_market_order(symbol, side, quantity, **kw)  # a second order, same id
+        finally:
+            self.orders[f"{cid}#again"], self.orders[cid] = self.orders[cid], earlier  # the id still finds the first
+
+
+def test_a_resumed_execution_asks_the_venue_before_sending_an_order_journalled_before(tmp_path: Path) -> None:
+    """Found by review: after a restart, an execution resumed (a reduction, a close) sent its journalled orders
+    again under the same ids, trusting the venue to refuse them as duplicates; a venue that takes an id again once
+    its order is done made a second order. Now an intent journalled before is asked for first, and adopted."""
+    from fundarb_core.execution import OrderExecutor
+    from fundarb_core.positions import StoreJournal
+    from fundarb_core.store import Store
+
+    market = Market(venue_cls={"aster": _TakesAClientIdAgainOnceDone})
+    spec = OrderSpec(venue="aster", symbol="BTC", side=Side.SELL, quantity=QTY, intent_id="resume1",
+                     mode=ExecutionMode.MARKET_ONLY, reduce_only=False)  # fmt: skip
+
+    async def twice() -> tuple[object, object]:
+        store = await Store.open(tmp_path / "fundarb.db", clock=market.clock)
+        try:
+            results = []
+            for _ in range(2):  # the second: a new process (executor, venue memory) resuming the same execution
+                executor = OrderExecutor(market.venues, market.instruments, market.clock,  # type: ignore[arg-type]
+                                         journal=StoreJournal(store))  # fmt: skip
+                results.append(await executor.execute(spec))
+            return results[0], results[1]
+        finally:
+            await store.close()
+
+    first, again = market.run(twice())
+    venue = market.venues["aster"]
+    assert first.filled_qty == again.filled_qty == QTY  # adopted: the same order, filled once
+    assert venue.ledger.position("BTC").qty == -QTY  # not twice as much
+    assert [s.kind for s in venue.sent] == ["market"]
