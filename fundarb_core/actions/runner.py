@@ -108,7 +108,7 @@ class ActionRunner:
         self.journal = context.store.actions
         self._handlers: dict[str, tuple[Registration, ActionHandler]] = {}
         self._active: set[str] = set()  # actions whose handler runs now, in this runner
-        self._unsure = False  # a status write failed: an action may be left `running` with no handler (see below)
+        self._orphans: set[str] = set()  # started here, status not written after: maybe left `running` (see below)
 
     # -- submitting --------------------------------------------------------------------------------------------
 
@@ -174,12 +174,11 @@ class ActionRunner:
         """
         report = RunReport()
         seen: set[str] = set()
-        if self._unsure:
+        if self._orphans:
             # A status write failed after a handler acted (the store briefly unreachable): that action is still
             # `running` although nothing runs it, and nothing after it would ever run. Resumed as after a crash:
             # its handler reconciles with the venues before acting again.
             await self._resume_own()
-            self._unsure = False
         for _ in range(MAX_ROUNDS):
             report.cancelled += await self._cancel_blocked()
             ready = [r for r in await self.journal.ready(self.context.clock.now()) if r.id not in seen]
@@ -222,19 +221,27 @@ class ActionRunner:
         try:
             await self._run_unit(unit, report)
         except Exception as exc:
-            self._unsure = True
+            self._orphans.update(ids)
             logger.opt(exception=exc).error("running actions {} failed outside their handler: {}", ids, exc)
         finally:
             self._active.difference_update(ids)
 
     async def _resume_own(self) -> None:
-        """`resume` for the actions this runner left `running` while it goes on (none of its handlers runs them)."""
-        for record in await self.journal.list_unfinished():
-            if record.status is S.RUNNING and record.claimed_by == self.owner and record.id not in self._active:
-                await self.journal.save_state(record.id, {"interrupted": True})
-                await self.journal.mark_waiting(record.id, self.context.clock.now(), "status not recorded; resuming")
-                logger.warning("actions: {} {} left running by a failed store write; resuming", record.id,
-                               record.action_type)  # fmt: skip
+        """`resume` for the actions this runner started and left `running` while it goes on (none of its handlers
+        runs them): those alone, never one another process may be running (a bot that took the store over)."""
+        orphans, self._orphans = self._orphans, set()
+        try:
+            for record in await self.journal.list_unfinished():
+                if record.status is S.RUNNING and record.id in orphans and record.id not in self._active:
+                    await self.journal.save_state(record.id, {"interrupted": True})
+                    await self.journal.mark_waiting(
+                        record.id, self.context.clock.now(), "status not recorded; resuming"
+                    )
+                    logger.warning("actions: {} {} left running by a failed store write; resuming", record.id,
+                                   record.action_type)  # fmt: skip
+        except Exception:
+            self._orphans |= orphans  # the store still fails: tried again at the next run
+            raise
 
     async def _cancel_blocked(self) -> list[str]:
         """Cancel actions waiting for a failed or cancelled action (repeatedly: the cancellation spreads)."""
@@ -399,7 +406,7 @@ class ActionRunner:
                 done = await self.journal.mark_succeeded(a.id, result=result, events=[_stored(payload)])
             except StoreError as exc:  # cancelled under us (the journal keeps the first final status), or not written
                 log.warning("action {} finished but could not be marked succeeded: {}", a.id, exc)
-                self._unsure = True  # if it is still `running`, the next run resumes it
+                self._orphans.add(a.id)  # if it is still `running`, the next run resumes it
                 continue
             report.succeeded.append(a.id)
             log.info("action {} {} succeeded (attempt {})", a.id, a.record.action_type, done.attempts)

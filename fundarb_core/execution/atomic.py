@@ -9,8 +9,8 @@ Two ways to open a pair (`OpenMode`):
   hedged as they come, on the coarser venue's step). What is still behind at the end is hedged as in `both_maker`.
 
 Either way the same guarantee holds when `open` returns: the legs are within one step of the coarser venue (hedged
-up, or the legs ahead trimmed down, reduce-only, when those behind cannot be topped up), or rolled back flat, or an
-`open_unbalanced` alert carries the exposure.
+up, or the legs ahead trimmed down, reduce-only, when those behind cannot be topped up but hold at least half as
+much), or rolled back flat, or an `open_unbalanced` alert carries the exposure.
 """
 
 from __future__ import annotations
@@ -118,10 +118,11 @@ class AtomicExecutor:
                 for (i, _), result in zip(behind, await self._run_all(hedge_specs), strict=True):
                     hedges.append(result)
                     held[i] += result.filled_qty
-            if max(held) - min(held) >= step and min(held) > 0:
+            if max(held) - min(held) >= step and min(held) > 0 and 2 * min(held) >= max(held):
                 # The legs behind could not be topped up (a venue refusing an order worth less than its minimum,
-                # say): trim the legs ahead down to them instead, reduce-only (no minimum value applies), which keeps
-                # a smaller hedged pair rather than paying to undo all of it.
+                # say) but hold at least half of the leg ahead: trim the legs ahead down to them instead, reduce-only
+                # (no minimum value applies), which keeps a smaller hedged pair rather than paying to undo all of it.
+                # Further apart, what would stay is not the pair that was sized: rolled back.
                 logger.warning("open imbalance {} after hedging; trimming the legs ahead", held)
                 for i, result in await self._trim(specs, held, min(held)):
                     rollbacks.append(result)

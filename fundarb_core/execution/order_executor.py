@@ -163,8 +163,11 @@ class OrderExecutor:
                 state = await self._reconcile(venue, spec.symbol, cid)
                 if state is not None:
                     break
-                if attempt + 1 >= self.retry.attempts:
-                    return None
+                if attempt + 1 >= self.retry.attempts:  # as an unknown outcome: possibly live, not never sent
+                    self._unresolved.add(cid)
+                    raise ExecutionError(
+                        f"{spec.venue}: outcome of order {cid} unknown after {attempt + 1} tries; not sent again"
+                    ) from exc
             else:
                 break
             attempt += 1
@@ -203,6 +206,7 @@ class OrderExecutor:
         error: str | None = None
         try:
             target = instrument.round_qty(spec.quantity, Rounding.DOWN)
+            await self._adopt_journalled(spec, venue, fills, ids)
             if spec.mode is not ExecutionMode.MARKET_ONLY:  # market only: its first order's quote is the decision's
                 bbo = await self._quote(spec, venue)
                 fills.decision_mid = bbo.mid
@@ -233,7 +237,7 @@ class OrderExecutor:
             fees=fills.fees,
             maker_qty=fills.maker,
             decision_mid=fills.decision_mid,
-            client_order_ids=tuple(ids),
+            client_order_ids=tuple(dict.fromkeys(ids)),
             decision_at=decision_at,
             first_submit_at=first_submit[0] if first_submit else None,
             done_at=self.clock.monotonic(),
@@ -254,7 +258,7 @@ class OrderExecutor:
                 symbol=spec.symbol,
                 side=spec.side.value,
                 intent_id=spec.intent_id,
-                client_order_ids=tuple(ids),
+                client_order_ids=tuple(dict.fromkeys(ids)),
                 quantity=spec.quantity,
                 filled=fills.qty,
                 avg_price=fills.avg,
@@ -265,6 +269,28 @@ class OrderExecutor:
             )
         )
         return result
+
+    async def _adopt_journalled(self, spec: OrderSpec, venue: Venue, fills: Fills, ids: list[str]) -> None:
+        """A resumed execution (its first order journalled before, by a process that stopped): count every order it
+        journalled then, as the venue holds them, before anything is sent. Otherwise its limit phase, deadline
+        renewed, would send a new order before reaching the market order that had filled the rest. Ids are
+        deterministic per intent, kind and try, so they are found in order until one was never journalled."""
+        journalled = getattr(self.journal, "journalled", None)
+        if journalled is None:  # a journal that cannot say (tests, benchmarks): nothing to resume from
+            return
+        for kind in ("L", "M"):
+            n = 1
+            while await journalled(cid := client_order_id(spec.intent_id, kind, n)):
+                state = await self._reconcile(venue, spec.symbol, cid)
+                if state is not None:
+                    if not state.final:  # left resting by the stopped process: final before anything else
+                        state = await self._cancel(venue, spec, cid)
+                    fills.record(state)
+                    await self.journal.record_state(state)
+                ids.append(cid)
+                n += 1
+        if ids:
+            _where(spec).info("resumed: {} orders journalled before, {} filled", len(ids), fills.qty)
 
     async def _limit_phase(
         self,
@@ -528,8 +554,9 @@ class OrderExecutor:
         while not state.final and self.clock.monotonic() < deadline:
             await self.clock.sleep(min(spec.poll_interval.total_seconds(), deadline - self.clock.monotonic()))
             latest = await self._reconcile(venue, spec.symbol, cid)
-            if latest is None:
-                raise ExecutionError(f"{spec.venue}: market order {cid} vanished")
+            if latest is None:  # acknowledged, not shown (yet): it may still fill
+                self._unresolved.add(cid)
+                raise ExecutionError(f"{spec.venue}: market order {cid} acknowledged but not found")
             state = latest
             fills.record(state)
         if not state.final:

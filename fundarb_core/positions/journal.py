@@ -44,6 +44,10 @@ class StoreJournal:
         )
         return False
 
+    async def journalled(self, client_order_id: str) -> bool:
+        """Whether an order with this id was journalled (by this process or an earlier one)."""
+        return await self.store.orders.get(client_order_id) is not None
+
     async def record_state(self, state: OrderState) -> None:
         cid = state.client_order_id
         if self._written.get(cid) is state:

@@ -296,7 +296,17 @@ class _TakesAClientIdAgainOnceDone(CheckedSimVenue):
             self.orders[f"{cid}#again"], self.orders[cid] = self.orders[cid], earlier  # the id still finds the first
 
 
-def test_a_resumed_execution_asks_the_venue_before_sending_an_order_journalled_before(tmp_path: Path) -> None:
+class _TakesAClientIdAgainNoTakers(_TakesAClientIdAgainOnceDone):
+    """The same, and resting limit orders never fill: a limit phase always ends in the market fallback."""
+
+    def _flow(self, step: int) -> None:
+        return None
+
+
+@pytest.mark.parametrize("mode", [ExecutionMode.MARKET_ONLY, ExecutionMode.LIMIT_WITH_FALLBACK])
+def test_a_resumed_execution_asks_the_venue_before_sending_an_order_journalled_before(
+    tmp_path: Path, mode: ExecutionMode
+) -> None:
     """Found by review: after a restart, an execution resumed (a reduction, a close) sent its journalled orders
     again under the same ids, trusting the venue to refuse them as duplicates; a venue that takes an id again once
     its order is done made a second order. Now an intent journalled before is asked for first, and adopted."""
@@ -304,9 +314,9 @@ def test_a_resumed_execution_asks_the_venue_before_sending_an_order_journalled_b
     from fundarb_core.positions import StoreJournal
     from fundarb_core.store import Store
 
-    market = Market(venue_cls={"aster": _TakesAClientIdAgainOnceDone})
-    spec = OrderSpec(venue="aster", symbol="BTC", side=Side.SELL, quantity=QTY, intent_id="resume1",
-                     mode=ExecutionMode.MARKET_ONLY, reduce_only=False)  # fmt: skip
+    market = Market(venue_cls={"aster": _TakesAClientIdAgainNoTakers})
+    spec = OrderSpec(venue="aster", symbol="BTC", side=Side.SELL, quantity=QTY, intent_id="resume1", mode=mode,
+                     timeout=timedelta(seconds=20))  # fmt: skip
 
     async def twice() -> tuple[object, object]:
         store = await Store.open(tmp_path / "fundarb.db", clock=market.clock)
@@ -324,4 +334,9 @@ def test_a_resumed_execution_asks_the_venue_before_sending_an_order_journalled_b
     venue = market.venues["aster"]
     assert first.filled_qty == again.filled_qty == QTY  # adopted: the same order, filled once
     assert venue.ledger.position("BTC").qty == -QTY  # not twice as much
-    assert [s.kind for s in venue.sent] == ["market"]
+    sent = [s.kind for s in venue.sent]
+    assert sent.count("market") == 1
+    # With a limit phase first (found by the second review): resumed, it counted the market order that had filled
+    # the rest before its own renewed deadline could send another limit order.
+    assert sent[-1] == "market"
+    assert set(again.client_order_ids) == set(first.client_order_ids)

@@ -414,3 +414,34 @@ def test_an_action_left_running_by_a_failed_status_write_is_resumed_while_the_ru
     assert [a.status for a in done] == [S.SUCCEEDED, S.SUCCEEDED]
     if write == "mark_succeeded":
         assert LOG.resumed == ["a"]  # run again told it was interrupted: it reconciles before acting
+
+
+def test_only_the_actions_this_runner_left_running_are_resumed_not_another_processs(tmp_path: Path) -> None:
+    """Found by the second review: resuming every `running` action of the same owner name would take over one that
+    another bot (which took the store over) is running now. Only those this runner started and could not record."""
+    env = Env(tmp_path)
+
+    async def go(runner: ActionRunner) -> tuple[Any, Any]:
+        (theirs,) = await runner.submit(ActionPlan.of(act("record", "theirs")))
+        await runner.journal.start([theirs.id], runner.owner)  # running in another process, under the same name
+        (mine,) = await runner.submit(ActionPlan.of(act("record", "mine")))
+        real = runner.journal.mark_succeeded
+        failed: list[str] = []
+
+        async def once(action_id: str, *args: Any, **kwargs: Any) -> Any:
+            if not failed:
+                failed.append(action_id)
+                raise StoreError("store write failed: database is locked")
+            return await real(action_id, *args, **kwargs)
+
+        runner.journal.mark_succeeded = once  # type: ignore[method-assign]
+        for _ in range(5):
+            await runner.run_due()
+            await runner.context.clock.sleep(60)
+        assert failed == [mine.id]
+        return await runner.journal.get(theirs.id), await runner.journal.get(mine.id)
+
+    theirs, mine = env.run(go)
+    assert mine.status is S.SUCCEEDED  # resumed: its plan goes on
+    assert theirs.status is S.RUNNING  # left to the process running it
+    assert LOG.resumed == ["mine"]

@@ -115,3 +115,35 @@ async def test_a_marks_only_write_over_another_writers_change_is_refused_whole(s
         (2, None, {}),
         (1, None, {}),
     ]
+
+
+async def test_a_positions_orders_and_the_payments_count_are_read_again_once_written(store, open_store, clock) -> None:
+    """What the kill switch asks every tick, kept on an exclusive store until written (found by the second review:
+    the kill switch's own test runs on a shared store, where nothing is kept): every write is seen at once."""
+    from fundarb_core.model import OrderStatus, Side
+
+    a = await _create(store, "BTC")
+    assert await store.orders.list(position_id=a.id) == []
+    assert await store.funding.count_attributed() == 0
+    await store.orders.record_intent(client_order_id="c1", venue="aster", symbol="BTC", side=Side.BUY,
+                                     quantity=Decimal(1), price=Decimal(100), position_id=a.id)  # fmt: skip
+    assert [o.client_order_id for o in await store.orders.list(position_id=a.id)] == ["c1"]
+    await store.orders.update("c1", status=OrderStatus.FILLED, filled_quantity=Decimal(1), avg_price=Decimal(100),
+                              fees=Decimal("0.1"))  # fmt: skip
+    (order,) = await store.orders.list(position_id=a.id)
+    assert (order.status, order.fees) == (OrderStatus.FILLED, Decimal("0.1"))
+    await store.funding.add(venue="aster", venue_payment_id="p1", symbol="BTC", amount=Decimal("0.5"), at=clock.now(),
+                            position_id=a.id)  # fmt: skip
+    assert await store.funding.count_attributed() == 1
+    await store.funding.add_many([
+        {"venue": "aster", "venue_payment_id": "p2", "symbol": "BTC", "amount": Decimal(1), "at": clock.now()},
+        {"venue": "aster", "venue_payment_id": "p3", "symbol": "BTC", "amount": Decimal(2), "at": clock.now(),
+         "position_id": a.id},
+    ])  # fmt: skip
+    assert await store.funding.count_attributed() == 2  # p2 belongs to no position
+    assert [p.venue_payment_id for p in await store.funding.attributed_after(None)] == ["p1", "p3"]
+    first = (await store.funding.attributed_after(None))[0].id
+    assert [p.venue_payment_id for p in await store.funding.attributed_after(first)] == ["p3"]
+    fresh = await open_store()
+    assert await store.orders.list(position_id=a.id) == await fresh.orders.list(position_id=a.id)
+    assert await fresh.funding.count_attributed() == 2
