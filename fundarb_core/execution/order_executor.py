@@ -206,19 +206,19 @@ class OrderExecutor:
         error: str | None = None
         try:
             target = instrument.round_qty(spec.quantity, Rounding.DOWN)
-            await self._adopt_journalled(spec, venue, fills, ids)
+            tried = await self._adopt_journalled(spec, venue, fills, ids)
             if spec.mode is not ExecutionMode.MARKET_ONLY:  # market only: its first order's quote is the decision's
                 bbo = await self._quote(spec, venue)
                 fills.decision_mid = bbo.mid
                 try:
-                    await self._limit_phase(spec, venue, instrument, target, fills, ids, first_submit)
+                    await self._limit_phase(spec, venue, instrument, target, fills, ids, first_submit, tried["L"])
                 except VenueRejected as exc:
                     if spec.mode is ExecutionMode.LIMIT_ONLY:
                         raise
                     _where(spec).warning("limit phase refused ({}); falling back to market", exc)
             remaining = target - fills.qty
             if remaining > 0 and spec.mode is not ExecutionMode.LIMIT_ONLY:
-                await self._market_phase(spec, venue, instrument, target, fills, ids, first_submit)
+                await self._market_phase(spec, venue, instrument, target, fills, ids, first_submit, tried["M"])
         except (VenueError, ExecutionError) as exc:
             error = str(exc)
             _where(spec).error("execution stopped: {}", exc)
@@ -270,27 +270,34 @@ class OrderExecutor:
         )
         return result
 
-    async def _adopt_journalled(self, spec: OrderSpec, venue: Venue, fills: Fills, ids: list[str]) -> None:
-        """A resumed execution (its first order journalled before, by a process that stopped): count every order it
-        journalled then, as the venue holds them, before anything is sent. Otherwise its limit phase, deadline
-        renewed, would send a new order before reaching the market order that had filled the rest. Ids are
-        deterministic per intent, kind and try, so they are found in order until one was never journalled."""
+    async def _adopt_journalled(self, spec: OrderSpec, venue: Venue, fills: Fills, ids: list[str]) -> dict[str, int]:
+        """A resumed execution (its intent journalled orders before, in a process that stopped or in an earlier try):
+        make each of those orders final at the venue (cancelled if it still rests) before anything is sent, and count
+        what they filled when `quantity` is the intent's whole (`remaining_only` unset). Otherwise a limit phase,
+        its deadline renewed, would send a new order before reaching a market order that had filled the rest. Ids
+        are deterministic per intent, kind and try: they are found in order until one was never journalled. Returns
+        how many of each kind there were: new orders are numbered after them (an id is never sent twice)."""
+        tried = {"L": 0, "M": 0}
         journalled = getattr(self.journal, "journalled", None)
         if journalled is None:  # a journal that cannot say (tests, benchmarks): nothing to resume from
-            return
-        for kind in ("L", "M"):
-            n = 1
-            while await journalled(cid := client_order_id(spec.intent_id, kind, n)):
+            return tried
+        counted = not spec.remaining_only
+        for kind in tried:
+            while await journalled(cid := client_order_id(spec.intent_id, kind, tried[kind] + 1)):
+                tried[kind] += 1
+                if counted:
+                    ids.append(cid)  # before asking: settled, or reported stuck, whatever happens next
                 state = await self._reconcile(venue, spec.symbol, cid)
-                if state is not None:
-                    if not state.final:  # left resting by the stopped process: final before anything else
-                        state = await self._cancel(venue, spec, cid)
+                if state is None:
+                    continue  # journalled, never sent (or refused): nothing at the venue
+                if not state.final:  # left resting: final before anything else is sent
+                    state = await self._cancel(venue, spec, cid)
+                if counted:
                     fills.record(state)
-                    await self.journal.record_state(state)
-                ids.append(cid)
-                n += 1
-        if ids:
-            _where(spec).info("resumed: {} orders journalled before, {} filled", len(ids), fills.qty)
+                await self.journal.record_state(state)
+        if tried["L"] or tried["M"]:
+            _where(spec).info("resumed: {} orders journalled before, {} filled", sum(tried.values()), fills.qty)
+        return tried
 
     async def _limit_phase(
         self,
@@ -301,9 +308,10 @@ class OrderExecutor:
         fills: Fills,
         ids: list[str],
         first_submit: list[float],
+        tried: int = 0,
     ) -> None:
         deadline = self.clock.monotonic() + spec.timeout.total_seconds()
-        attempt = 0
+        attempt = tried  # new orders are numbered after those a resumed execution adopted
         crossings = 0
         while self.clock.monotonic() < deadline:
             remaining = instrument.round_qty(target - fills.qty, Rounding.DOWN)
@@ -477,8 +485,10 @@ class OrderExecutor:
         fills: Fills,
         ids: list[str],
         first_submit: list[float],
+        tried: int = 0,
     ) -> None:
-        for attempt in range(1, spec.max_market_attempts + 1):
+        last = tried + spec.max_market_attempts  # numbered after those a resumed execution adopted
+        for attempt in range(tried + 1, last + 1):
             remaining = instrument.round_qty(target - fills.qty, Rounding.DOWN)
             bbo: BBO | None = None
             trusted = False  # sized from the position the caller saw, not from one read here
@@ -528,10 +538,10 @@ class OrderExecutor:
                 )  # fmt: skip
             except VenueRejected as exc:
                 if exc.reason == RejectReason.REDUCE_ONLY_WOULD_INCREASE:
-                    if not trusted or attempt == spec.max_market_attempts:
+                    if not trusted or attempt == last:
                         return
                     continue  # sized from what the caller saw and the position shrank since: read it, try again
-                if attempt == spec.max_market_attempts:
+                if attempt == last:
                     raise
                 logger.bind(venue=spec.venue).warning("market order {} refused ({}); retrying", cid, exc)
                 continue

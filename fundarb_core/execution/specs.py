@@ -48,6 +48,10 @@ class OrderSpec:
     # stamps it from its own snapshots; without both fields the venue is asked, as always.
     seen_quantity: Decimal | None = None
     seen_at: float | None = None
+    # What `quantity` is when the spec's intent ran before (a resumed execution, see `OrderExecutor`): the whole of
+    # what the intent is to do (an open, a planned reduction), so what its earlier orders filled counts towards it;
+    # or, True, what is left to do now (a close sized from the live position), which those fills already left out.
+    remaining_only: bool = False
 
     @quantity.validator
     def _positive(self, _: attrs.Attribute[Decimal], value: Decimal) -> None:
@@ -80,6 +84,7 @@ class CloseLegSpec(OrderSpec):
             side=side,
             quantity=abs(snapshot.quantity),
             intent_id=intent_id,
+            remaining_only=True,  # the live position: what earlier orders of the intent filled is already out of it
             **kwargs,  # type: ignore[arg-type]
         )
 

@@ -297,7 +297,20 @@ class _TakesAClientIdAgainOnceDone(CheckedSimVenue):
 
 
 class _TakesAClientIdAgainNoTakers(_TakesAClientIdAgainOnceDone):
-    """The same, and resting limit orders never fill: a limit phase always ends in the market fallback."""
+    """The same, and resting limit orders never fill: a limit phase always ends in the market fallback. Every id
+    it is asked to place is kept."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.placed: list[str] = []
+
+    async def place_limit_order(self, symbol, side, quantity, price, **kw):  # type: ignore[no-untyped-def]
+        self.placed.append(kw["client_order_id"])
+        return await super().place_limit_order(symbol, side, quantity, price, **kw)
+
+    async def place_market_order(self, symbol, side, quantity, **kw):  # type: ignore[no-untyped-def]
+        self.placed.append(kw["client_order_id"])
+        return await super().place_market_order(symbol, side, quantity, **kw)
 
     def _flow(self, step: int) -> None:
         return None
@@ -340,3 +353,92 @@ def test_a_resumed_execution_asks_the_venue_before_sending_an_order_journalled_b
     # the rest before its own renewed deadline could send another limit order.
     assert sent[-1] == "market"
     assert set(again.client_order_ids) == set(first.client_order_ids)
+    assert len(venue.placed) == len(set(venue.placed))  # no id was sent twice (found by the third review)
+
+
+def test_a_close_sized_from_the_live_position_and_tried_again_is_not_cut_short(tmp_path: Path) -> None:
+    """Found by the third review: a close tried again under the same intent (a position left closing) is sized from
+    the live position, which its earlier orders' fills already left out; counting those fills again left the leg
+    under-closed. Its earlier orders are made final, not counted, and new ones numbered after them."""
+    from fundarb_core.execution import CloseLegSpec, OrderExecutor
+    from fundarb_core.positions import StoreJournal
+    from fundarb_core.store import Store
+
+    market = Market(venue_cls={"aster": _TakesAClientIdAgainNoTakers})
+    venue = market.venues["aster"]
+
+    async def close_twice() -> None:
+        store = await Store.open(tmp_path / "fundarb.db", clock=market.clock)
+        try:
+            buy = OrderSpec(venue="aster", symbol="BTC", side=Side.BUY, quantity=2 * QTY, intent_id="open",
+                            mode=ExecutionMode.MARKET_ONLY)  # fmt: skip
+            opened = await market.orders.execute(buy)
+            assert opened.filled_qty == 2 * QTY
+            for half in (QTY, None):  # the first try closes half (cut short), the second what is left
+                snapshot = await venue.get_position_snapshot("BTC")
+                spec = CloseLegSpec.from_snapshot("aster", snapshot, intent_id="pos:close1:aster",
+                                                  mode=ExecutionMode.MARKET_ONLY)  # fmt: skip
+                if half is not None:
+                    spec = attrs.evolve(spec, quantity=half)
+                executor = OrderExecutor(market.venues, market.instruments, market.clock,  # type: ignore[arg-type]
+                                         journal=StoreJournal(store))  # fmt: skip
+                await executor.execute(spec)
+        finally:
+            await store.close()
+
+    market.run(close_twice())
+    assert venue.ledger.position("BTC").qty == 0  # closed whole, not left at half
+    closing = venue.placed[1:]  # after the opening buy
+    assert len(closing) == len(set(closing)) == 2  # one order each try, under its own id
+
+
+class _CannotCancel(CheckedSimVenue):
+    """Cancels go unanswered, and resting orders never fill."""
+
+    async def cancel_order(self, symbol: str, client_order_id: str) -> OrderState:
+        raise AmbiguousOutcome("cancel: gateway timeout", venue=self.name)
+
+    def _flow(self, step: int) -> None:
+        return None
+
+
+def test_an_order_left_resting_by_a_stopped_process_that_cannot_be_cancelled_is_reported_not_lost(
+    tmp_path: Path,
+) -> None:
+    """Found by the third review: a resumed execution that could not cancel an order its stopped process had left
+    resting dropped its id, so nothing reported it and it went on resting. It stays the execution's, and is
+    reported possibly live; nothing new is sent beside it."""
+    from fundarb_core.execution import OrderExecutor
+    from fundarb_core.execution.ids import client_order_id
+    from fundarb_core.model import TimeInForce
+    from fundarb_core.positions import StoreJournal
+    from fundarb_core.store import Store
+
+    market = Market(venue_cls={"aster": _CannotCancel})
+    venue = market.venues["aster"]
+    spec = OrderSpec(venue="aster", symbol="BTC", side=Side.BUY, quantity=QTY, intent_id="left1",
+                     mode=ExecutionMode.LIMIT_ONLY, timeout=timedelta(seconds=20))  # fmt: skip
+    left = client_order_id(spec.intent_id, "L", 1)
+
+    async def resume() -> object:
+        store = await Store.open(tmp_path / "fundarb.db", clock=market.clock)
+        try:
+            journal = StoreJournal(store)
+            bbo = await venue.fetch_bbo_prices("BTC")
+            price = bbo.bid - 100 * venue.instruments["BTC"].tick_size  # rests, far from the touch
+            await journal.record_intent(spec, left, market=False, price=price, time_in_force=TimeInForce.POST_ONLY)
+            await venue.place_limit_order(
+                "BTC", Side.BUY, QTY, price, client_order_id=left, time_in_force=TimeInForce.POST_ONLY
+            )  # the stopped process's order
+            executor = OrderExecutor(market.venues, market.instruments, market.clock,  # type: ignore[arg-type]
+                                     journal=journal, record=market.record)  # fmt: skip
+            return await executor.execute(spec)
+        finally:
+            await store.close()
+
+    result = market.run(resume())
+    assert left in result.client_order_ids  # type: ignore[attr-defined]
+    assert "possibly still live" in (result.error or "")  # type: ignore[attr-defined]
+    assert [s.kind for s in venue.sent] == ["limit"]  # nothing new beside it
+    alerts = [e for e in market.events if e.kind == "alert" and e.data.get("alert") == "orders_unresolved"]
+    assert [a.data["orders"] for a in alerts] == [[left]]
