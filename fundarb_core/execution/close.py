@@ -320,8 +320,9 @@ class CloseExecutor:
             side, qty = plan[leg.venue]
             spec = CloseLegSpec(venue=leg.venue, symbol=leg.symbol, side=side, quantity=qty)
             base = policy_specs.get(leg.venue)
-            if base is not None:  # the policy's pricing and timing, our quantity
-                spec = attrs.evolve(base, side=side, quantity=qty)
+            if base is not None:
+                # The policy's pricing and timing, our quantity: the planned whole, not what is left (as a close's).
+                spec = attrs.evolve(base, side=side, quantity=qty, remaining_only=False)
             specs.append(attrs.evolve(spec, intent_id=ids.reduce_intent(action_id, leg.venue), position_id=position_id))
         outcomes = await asyncio.gather(*(self.orders.execute(spec) for spec in specs), return_exceptions=True)
         filled: dict[str, Decimal] = {}
