@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, TypeVar
 
+import attrs
 from loguru import logger
 
 from fundarb_core.clock import Clock
@@ -197,6 +198,7 @@ class OrderExecutor:
         """
         if not spec.intent_id:
             raise ValueError(f"{spec.venue} {spec.symbol}: a spec needs an intent id (see fundarb_core.execution.ids)")
+        asked = spec
         venue = self.venues[spec.venue]
         instrument = self.instruments[spec.venue][spec.symbol]
         decision_at = self.clock.monotonic()
@@ -207,6 +209,8 @@ class OrderExecutor:
         try:
             target = instrument.round_qty(spec.quantity, Rounding.DOWN)
             tried = await self._adopt_journalled(spec, venue, fills, ids)
+            if tried["L"] or tried["M"]:  # earlier orders may have filled since the caller saw the position
+                spec = attrs.evolve(spec, seen_quantity=None, seen_at=None)  # (the result names the spec asked)
             if spec.mode is not ExecutionMode.MARKET_ONLY:  # market only: its first order's quote is the decision's
                 bbo = await self._quote(spec, venue)
                 fills.decision_mid = bbo.mid
@@ -231,7 +235,7 @@ class OrderExecutor:
         if stuck:
             error = f"{error + '; ' if error else ''}orders possibly still live: {', '.join(stuck)}"
         result = OrderResult(
-            spec=spec,
+            spec=asked,
             filled_qty=fills.qty,
             avg_price=fills.avg,
             fees=fills.fees,
@@ -287,11 +291,22 @@ class OrderExecutor:
                 tried[kind] += 1
                 if counted:
                     ids.append(cid)  # before asking: settled, or reported stuck, whatever happens next
-                state = await self._reconcile(venue, spec.symbol, cid)
+                try:
+                    state = await self._reconcile(venue, spec.symbol, cid)
+                    if state is not None and not state.final:  # left resting: final before anything else is sent
+                        state = await self._cancel(venue, spec, cid)
+                except (VenueError, ExecutionError):
+                    if not counted:  # not among this execution's orders, which `_settle` reports: said here
+                        await self.record(
+                            Alert(
+                                position_id=spec.position_id, alert="orders_unresolved",
+                                message=f"{spec.venue} {spec.symbol}: an order of an earlier try possibly still live",
+                                details={"venue": spec.venue, "symbol": spec.symbol, "orders": [cid]},
+                            )
+                        )  # fmt: skip
+                    raise  # nothing is sent beside it
                 if state is None:
                     continue  # journalled, never sent (or refused): nothing at the venue
-                if not state.final:  # left resting: final before anything else is sent
-                    state = await self._cancel(venue, spec, cid)
                 if counted:
                     fills.record(state)
                 await self.journal.record_state(state)
