@@ -16,6 +16,7 @@ from fundarb_core.model.records import ActionStatus, PlannedAction, TransferReco
 from fundarb_core.plugins import Register
 from tests.integration.actions.test_plans import _drain, _open_one
 from tests.integration.bot.conftest import Harness
+from tests.unit.actions.test_runner import fail_once
 
 T = TransferState
 
@@ -219,17 +220,7 @@ def test_a_reduction_shed_but_not_recorded_is_retried_not_failed(action_harness)
     h: Harness = action_harness()
     position = _open_one(h)
     qty = {v: abs(h.bot.venues[v].ledger.position("BTC").qty) for v in (position.long_venue, position.short_venue)}
-    book = h.bot.book
-    record = book.record_reduction
-    failed: list[str] = []
-
-    async def once(position_id: str, *args: Any, **kwargs: Any) -> Any:
-        if not failed:
-            failed.append(position_id)
-            raise StoreError("store write failed: database is locked")
-        return await record(position_id, *args, **kwargs)
-
-    book.record_reduction = once  # type: ignore[method-assign]
+    failed = fail_once(h.bot.book, "record_reduction")
     (action,) = h.call(lambda: h.bot.runner.submit(
         [RebalanceAction("reduce_size", position.id, "profit_erosion", {"fraction": "0.5", "level": "erosion<0.7"})]
     ))  # fmt: skip

@@ -154,6 +154,22 @@ class Env:
         return asyncio.run(self.clock.run(main()))
 
 
+def fail_once(owner: object, name: str) -> list[str]:
+    """Make `owner.name` (an async method taking an id first) raise a store error the first time it is called;
+    returns the list the failed call's id is appended to."""
+    real = getattr(owner, name)
+    failed: list[str] = []
+
+    async def once(first: str, *args: Any, **kwargs: Any) -> Any:
+        if not failed:
+            failed.append(first)
+            raise StoreError("store write failed: database is locked")
+        return await real(first, *args, **kwargs)
+
+    setattr(owner, name, once)
+    return failed
+
+
 def act(action_type: str, tag: str = "", **details: Any) -> RebalanceAction:
     return RebalanceAction(action_type, None, "test", {"tag": tag or action_type, **details}, key=tag or None)
 
@@ -396,16 +412,7 @@ def test_an_action_left_running_by_a_failed_status_write_is_resumed_while_the_ru
         # mark_failed: the first attempt asks to be retried later, and that is what is not written.
         first = act("record", "a", seconds=5) if write == "mark_succeeded" else act("flaky", "a", failures=1)
         records = await runner.submit(ActionPlan.of(first, act("record", "b")))
-        real = getattr(runner.journal, write)
-        failed: list[str] = []
-
-        async def once(action_id: str, *args: Any, **kwargs: Any) -> Any:
-            if not failed:
-                failed.append(action_id)
-                raise StoreError("store write failed: database is locked")
-            return await real(action_id, *args, **kwargs)
-
-        setattr(runner.journal, write, once)
+        failed = fail_once(runner.journal, write)
         await drain(runner)
         assert failed == [records[0].id]
         return await runner.journal.list_plan(records[0].plan_id)
@@ -425,16 +432,7 @@ def test_only_the_actions_this_runner_left_running_are_resumed_not_another_proce
         (theirs,) = await runner.submit(ActionPlan.of(act("record", "theirs")))
         await runner.journal.start([theirs.id], runner.owner)  # running in another process, under the same name
         (mine,) = await runner.submit(ActionPlan.of(act("record", "mine")))
-        real = runner.journal.mark_succeeded
-        failed: list[str] = []
-
-        async def once(action_id: str, *args: Any, **kwargs: Any) -> Any:
-            if not failed:
-                failed.append(action_id)
-                raise StoreError("store write failed: database is locked")
-            return await real(action_id, *args, **kwargs)
-
-        runner.journal.mark_succeeded = once  # type: ignore[method-assign]
+        failed = fail_once(runner.journal, "mark_succeeded")
         for _ in range(5):
             await runner.run_due()
             await runner.context.clock.sleep(60)
